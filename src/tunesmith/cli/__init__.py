@@ -1,0 +1,41 @@
+"""The `tunesmith` command: thin Typer commands over the Python API.
+
+Each command module registers itself on `app`; expected failures print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from tunesmith.errors import TunesmithError
+
+app = typer.Typer(
+    name="tunesmith",
+    help="Fine-tune small language models on your own examples, evaluate them honestly, and serve "
+    "them behind an OpenAI-compatible API. Start with `tunesmith quickstart my-project`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _register_commands() -> None:
+    # Imported for their side effect of adding commands to `app`.
+    from tunesmith.cli import config_cmd, models_cmd  # noqa: F401
+
+
+def main() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _register_commands()
+    try:
+        app()
+    except TunesmithError as err:
+        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
+        sys.exit(130)

@@ -1,0 +1,102 @@
+"""The project configuration: the only home of defaults. YAML in, validated objects out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from tunesmith.config.base import Section
+from tunesmith.config.data import DataConfig
+from tunesmith.config.evaluation import EvaluationConfig
+from tunesmith.config.method import MethodConfig
+from tunesmith.config.model import ModelConfig
+from tunesmith.config.objective import ObjectiveConfig
+from tunesmith.config.serve import ServeConfig
+from tunesmith.config.training import TrainingConfig
+from tunesmith.errors import ConfigError
+
+PROJECT_FILE = "tunesmith.yaml"
+
+
+class ProjectConfig(Section):
+    name: str = Field("my-project", description="Project name, used in run ids and model ids.")
+    objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    method: MethodConfig = Field(default_factory=MethodConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    problems = []
+    for item in err.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> ProjectConfig:
+    try:
+        return ProjectConfig.model_validate(data or {})
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source),
+                          "Fix the key or value named above (see `tunesmith config --schema`).") from None
+
+
+def apply_overrides(config: ProjectConfig, overrides: list[str]) -> ProjectConfig:
+    """Apply `section.key=value` overrides (values parsed as YAML) and re-validate."""
+    data = config.model_dump(mode="json")
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form section.key=value",
+                              "Example: --set training.learning_rate=1e-4")
+        dotted, raw = item.split("=", 1)
+        node = data
+        keys = dotted.strip().split(".")
+        for key in keys[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[keys[-1]] = yaml.safe_load(raw)
+    return parse_config(data, "override")
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    path = Path(path)
+    if path.is_dir():
+        path = path / PROJECT_FILE
+    if not path.exists():
+        raise ConfigError(f"no project file at {path}",
+                          "Run `tunesmith quickstart DIR` or `tunesmith init DIR` to create one.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML ({getattr(err, 'problem', err)})",
+                          "Check indentation and quoting on that line.") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: the project file must be a mapping of sections",
+                          "Start from `tunesmith quickstart` for an example.")
+    return parse_config(data or {}, str(path))
+
+
+def save_config(config: ProjectConfig, path: str | Path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        path = path / PROJECT_FILE
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+__all__ = [
+    "PROJECT_FILE", "DataConfig", "EvaluationConfig", "MethodConfig", "ModelConfig", "ObjectiveConfig",
+    "ProjectConfig", "Section", "ServeConfig", "TrainingConfig", "apply_overrides", "load_config",
+    "parse_config", "save_config",
+]

@@ -1,0 +1,33 @@
+"""Strict pydantic base: unknown keys are errors that suggest the nearest valid key."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+def nearest(word: str, choices: list[str]) -> str | None:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+class Section(BaseModel):
+    """A config section. Defaults live on the fields: this schema is their only home."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    guess = nearest(str(key), known)
+                    tip = f" Did you mean '{guess}'?" if guess else ""
+                    raise ValueError(
+                        f"unknown key '{key}' in {cls.__name__}.{tip} Valid keys: {', '.join(known)}"
+                    )
+        return data

@@ -1,0 +1,19 @@
+"""What the user wants the model to do: recorded in the project file, used to pick a recipe."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tunesmith.config.base import Section
+
+Task = Literal["chat", "classification", "text"]
+
+
+class ObjectiveConfig(Section):
+    task: Task = Field("chat", description="chat: instruction/chat tuning; classification: text -> label; "
+                       "text: continued pretraining on raw text.")
+    description: str = Field("", description="The problem the model solves, in one or two sentences.")
+    users: str = Field("", description="Who uses the model.")
+    expected_output: str = Field("", description="What a good answer looks like (style, length, format).")

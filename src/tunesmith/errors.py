@@ -1,0 +1,27 @@
+"""Errors a user can act on: one line that says what went wrong and what to do."""
+
+from __future__ import annotations
+
+
+class TunesmithError(Exception):
+    """An expected failure caused by input or environment; the CLI prints it as one line."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class ConfigError(TunesmithError):
+    """The project file or a CLI override is invalid."""
+
+
+class ModelNotFoundError(TunesmithError):
+    """A model name is neither in the catalog nor a local Hugging Face folder."""
+
+
+class DataError(TunesmithError):
+    """Input data cannot be read or has no usable records."""

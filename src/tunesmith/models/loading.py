@@ -1,0 +1,41 @@
+"""Load tokenizers and models from resolved folders. Only safetensors weights are read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tunesmith.models.catalog import ResolvedModel, resolve
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _path(model: ResolvedModel | str | Path) -> Path:
+    return model.path if isinstance(model, ResolvedModel) else resolve(str(model)).path
+
+
+def load_tokenizer(model: ResolvedModel | str | Path, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(_path(model), trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def load_causal_lm(model: ResolvedModel | str | Path, dtype: str = "float32", trust_remote_code: bool = False):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(
+        _path(model), dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code)
+
+
+def load_classifier(model: ResolvedModel | str | Path, labels: list[str], dtype: str = "float32",
+                    trust_remote_code: bool = False):
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(
+        _path(model), num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)}, dtype=DTYPES[dtype],
+        use_safetensors=True, trust_remote_code=trust_remote_code)

@@ -1,0 +1,26 @@
+"""Shared fixtures: tiny models with real tokenizers, written once per test session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory):
+    """A 2-layer, hidden-64 Llama with SmolLM2's tokenizer and chat template, as an HF folder."""
+    from tunesmith.models.tiny import save_tiny
+
+    return save_tiny("causal-lm", tmp_path_factory.mktemp("tiny-lm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory):
+    """A 2-layer, hidden-32 BERT with MiniLM's tokenizer, as an HF folder."""
+    from tunesmith.models.tiny import save_tiny
+
+    return save_tiny("encoder", tmp_path_factory.mktemp("tiny-encoder"))
