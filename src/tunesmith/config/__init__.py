@@ -11,6 +11,8 @@ from pydantic import Field, ValidationError
 from tunesmith.config.base import Section
 from tunesmith.config.data import DataConfig
 from tunesmith.config.evaluation import EvaluationConfig
+from tunesmith.config.feedback import FeedbackConfig
+from tunesmith.config.finetune_api import FinetuneApiConfig
 from tunesmith.config.method import MethodConfig
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.objective import ObjectiveConfig
@@ -30,6 +32,8 @@ class ProjectConfig(Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    finetune_api: FinetuneApiConfig = Field(default_factory=FinetuneApiConfig)
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:
@@ -96,7 +100,8 @@ def save_config(config: ProjectConfig, path: str | Path) -> Path:
 
 
 __all__ = [
-    "PROJECT_FILE", "DataConfig", "EvaluationConfig", "MethodConfig", "ModelConfig", "ObjectiveConfig",
+    "PROJECT_FILE", "DataConfig", "EvaluationConfig", "FeedbackConfig", "FinetuneApiConfig", "MethodConfig",
+    "ModelConfig", "ObjectiveConfig",
     "ProjectConfig", "Section", "ServeConfig", "TrainingConfig", "apply_overrides", "load_config",
     "parse_config", "save_config",
 ]
