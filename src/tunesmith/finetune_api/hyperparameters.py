@@ -1,0 +1,95 @@
+"""OpenAI job parameters turned into tunesmith configuration (pure functions).
+
+`"auto"` (or a missing value) means the project's own `training` setting; the learning-rate multiplier
+scales the project's learning rate. The job records the values actually used, as OpenAI does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from tunesmith.config import ProjectConfig
+from tunesmith.config.finetune_api import FinetuneApiConfig
+from tunesmith.finetune_api.errors import bad_request
+from tunesmith.models.catalog import CATALOG
+
+SUFFIX = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LIMITS = {"n_epochs": (int, 1, 50), "batch_size": (int, 1, 256), "learning_rate_multiplier": (float, 1e-3, 100.0)}
+
+
+def requested_hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
+    """Hyperparameters from `method.supervised.hyperparameters` or the older top-level `hyperparameters`."""
+    method = body.get("method") or {}
+    kind = method.get("type", "supervised")
+    if kind != "supervised":
+        raise bad_request(f"method '{kind}' is not supported here; use 'supervised'.", "method.type",
+                          code="unsupported_method")
+    nested = (method.get("supervised") or {}).get("hyperparameters") or {}
+    return {**(body.get("hyperparameters") or {}), **nested}
+
+
+def _checked(name: str, value: Any) -> Any:
+    if value in (None, "auto"):
+        return "auto"
+    kind, low, high = LIMITS[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+        raise bad_request(f"hyperparameters.{name} must be 'auto' or a {kind.__name__}.", f"hyperparameters.{name}")
+    if not low <= value <= high:
+        raise bad_request(f"hyperparameters.{name} must be between {low} and {high}, got {value}.",
+                          f"hyperparameters.{name}")
+    return kind(value)
+
+
+def resolve_hyperparameters(requested: dict[str, Any], config: ProjectConfig) -> dict[str, Any]:
+    """The concrete values a job trains with, as reported back in `job.hyperparameters`."""
+    unknown = set(requested) - set(LIMITS)
+    if unknown:
+        raise bad_request(f"unknown hyperparameter '{sorted(unknown)[0]}'; valid: {', '.join(LIMITS)}.",
+                          "hyperparameters")
+    checked = {name: _checked(name, requested.get(name)) for name in LIMITS}
+    training = config.training
+    epochs = checked["n_epochs"]
+    return {
+        "n_epochs": epochs if epochs != "auto" else max(1, round(training.epochs)),
+        "batch_size": checked["batch_size"] if checked["batch_size"] != "auto" else training.batch_size,
+        "learning_rate_multiplier": 1.0 if checked["learning_rate_multiplier"] == "auto"
+        else checked["learning_rate_multiplier"],
+    }
+
+
+def training_config(config: ProjectConfig, base_model: str, hyper: dict[str, Any], seed: int,
+                    train_examples: int) -> ProjectConfig:
+    """The project configuration with the job's model and hyperparameters applied.
+
+    Validation (and so checkpointing) happens at least once per epoch, as OpenAI keeps per-epoch checkpoints.
+    """
+    data = config.model_dump(mode="json")
+    data["objective"]["task"] = "chat"
+    data["model"]["name"] = base_model
+    steps_per_epoch = max(1, math.ceil(train_examples / (hyper["batch_size"] * config.training.gradient_accumulation)))
+    data["training"].update(epochs=float(hyper["n_epochs"]), batch_size=int(hyper["batch_size"]), seed=seed,
+                            learning_rate=config.training.learning_rate * hyper["learning_rate_multiplier"],
+                            eval_every=min(config.training.eval_every, steps_per_epoch))
+    return ProjectConfig.model_validate(data)
+
+
+def checked_suffix(suffix: str | None) -> str | None:
+    if suffix in (None, ""):
+        return None
+    if not SUFFIX.match(suffix):
+        raise bad_request("suffix must be 1-64 characters of letters, digits, '.', '_' or '-'.", "suffix")
+    return suffix
+
+
+def base_model_for(name: str, settings: FinetuneApiConfig) -> str:
+    """The catalog model (or local folder) behind an OpenAI model name, or a 400 listing the choices."""
+    if name in settings.model_map:
+        return settings.model_map[name]
+    if name in CATALOG and CATALOG[name].kind == "causal-lm":
+        return name
+    choices = sorted(settings.model_map) + sorted(n for n, e in CATALOG.items() if e.kind == "causal-lm")
+    raise bad_request(f"model '{name}' cannot be fine-tuned here. Choose one of: {', '.join(choices)} "
+                      "(add more under finetune_api.model_map in tunesmith.yaml).", "model",
+                      code="model_not_available")

@@ -1,0 +1,117 @@
+"""HTTP routes of OpenAI's Files and Fine-tuning APIs, plus two extras: a job's evaluation report and its
+weights as a download. Thin: each route calls `FileService` / `JobService` and renders an OpenAI object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from tunesmith.finetune_api.errors import OpenAIError, OpenAIErrorRoute
+from tunesmith.finetune_api.export import export_archive
+from tunesmith.finetune_api.files import FileService
+from tunesmith.finetune_api.jobs import JobService
+from tunesmith.finetune_api.objects import (
+    FINISHED,
+    checkpoint_object,
+    event_object,
+    file_object,
+    job_object,
+    page_object,
+)
+
+CANCEL_WAIT_SECONDS = 10.0
+
+
+def build_router(files: FileService, jobs: JobService, lifespan=None,
+                 dependencies: Sequence[Any] = ()) -> APIRouter:
+    router = APIRouter(route_class=OpenAIErrorRoute, lifespan=lifespan, dependencies=list(dependencies),
+                       tags=["fine-tuning"])
+
+    @router.post("/v1/files")
+    def upload_file(file: UploadFile = File(...), purpose: str = Form(...)) -> dict[str, Any]:
+        content = file.file.read(files.max_bytes + 1)
+        return file_object(files.upload(file.filename or "upload.jsonl", content, purpose))
+
+    @router.get("/v1/files")
+    def list_files(after: str | None = None, limit: int = Query(10000, ge=1, le=10000), order: str = "desc",
+                   purpose: str | None = None) -> dict[str, Any]:
+        rows, more = files.page(after, limit, order, purpose)
+        return page_object([file_object(row) for row in rows], more)
+
+    @router.get("/v1/files/{file_id}")
+    def retrieve_file(file_id: str) -> dict[str, Any]:
+        return file_object(files.get(file_id))
+
+    @router.get("/v1/files/{file_id}/content")
+    def file_content(file_id: str) -> Response:
+        row = files.get(file_id)
+        media = "text/csv" if row["filename"].endswith(".csv") else "application/jsonl"
+        return Response(files.content(file_id), media_type=media)
+
+    @router.delete("/v1/files/{file_id}")
+    def delete_file(file_id: str) -> dict[str, Any]:
+        return files.delete(file_id)
+
+    @router.post("/v1/fine_tuning/jobs")
+    def create_job(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        return job_object(jobs.create(body))
+
+    @router.get("/v1/fine_tuning/jobs")
+    def list_jobs(after: str | None = None, limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
+        rows, more = jobs.store.page("jobs", after=after, limit=limit)
+        return page_object([job_object(row) for row in rows], more)
+
+    @router.get("/v1/fine_tuning/jobs/{job_id}")
+    def retrieve_job(job_id: str) -> dict[str, Any]:
+        return job_object(jobs.get(job_id))
+
+    @router.post("/v1/fine_tuning/jobs/{job_id}/cancel")
+    async def cancel_job(job_id: str) -> dict[str, Any]:
+        job = await asyncio.to_thread(jobs.cancel, job_id)
+        waited = 0.0
+        while job["status"] not in FINISHED and waited < CANCEL_WAIT_SECONDS:  # let the checkpoint land
+            await asyncio.sleep(0.25)
+            waited += 0.25
+            job = await asyncio.to_thread(jobs.get, job_id)
+        return job_object(job)
+
+    @router.get("/v1/fine_tuning/jobs/{job_id}/events")
+    def list_events(job_id: str, after: str | None = None, limit: int = Query(20, ge=1, le=1000)) -> dict[str, Any]:
+        jobs.get(job_id)
+        rows, more = jobs.store.page("events", where="job_id = ?", params=(job_id,), after=after, limit=limit)
+        return page_object([event_object(row) for row in rows], more)
+
+    @router.get("/v1/fine_tuning/jobs/{job_id}/checkpoints")
+    def list_checkpoints(job_id: str, after: str | None = None,
+                         limit: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
+        job = jobs.get(job_id)
+        rows, more = jobs.store.page("checkpoints", where="job_id = ?", params=(job_id,), after=after, limit=limit)
+        return page_object([checkpoint_object(row, job) for row in rows], more)
+
+    @router.get("/v1/fine_tuning/jobs/{job_id}/report")
+    def job_report(job_id: str, format: str = Query("json", pattern="^(json|html)$")) -> Any:
+        job = jobs.get(job_id)
+        if not job["report"]:
+            raise OpenAIError(404, f"Job {job_id} has no evaluation report (status: {job['status']}; reports are "
+                              "written after training succeeds when finetune_api.evaluate is on).",
+                              param="fine_tuning_job_id", code="report_not_available")
+        if format == "html" and job["report"].get("html_path"):
+            return HTMLResponse(Path(job["report"]["html_path"]).read_text(encoding="utf-8"))
+        return job["report"]
+
+    @router.get("/v1/fine_tuning/jobs/{job_id}/export")
+    def export_weights(job_id: str) -> FileResponse:
+        job = jobs.get(job_id)
+        if job["status"] != "succeeded":
+            raise OpenAIError(409, f"Job {job_id} is {job['status']}; weights can be exported once it succeeded.",
+                              param="fine_tuning_job_id", code="job_not_succeeded")
+        archive = export_archive(Path(job["run_dir"]), jobs.folder / job_id)
+        return FileResponse(archive, media_type="application/gzip", filename=f"{job_id}.tar.gz")
+
+    return router

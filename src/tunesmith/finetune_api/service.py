@@ -1,0 +1,58 @@
+"""`FinetuneAPI`: the files store, the jobs store and the worker of one project, and their HTTP router.
+
+Mount it on any FastAPI app: `app.include_router(create_finetune_router(project))`. The router's lifespan
+starts the worker (recovering jobs a previous server left mid-flight) and stops it on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+
+from tunesmith.finetune_api.files import FileService
+from tunesmith.finetune_api.jobs import JobService
+from tunesmith.finetune_api.router import build_router
+from tunesmith.finetune_api.store import Store
+from tunesmith.finetune_api.worker import DEFAULT_EVALUATOR, DEFAULT_TRAINER, JobWorker
+from tunesmith.project import Project
+
+
+class FinetuneAPI:
+    def __init__(self, project: Project, *, trainer: str = DEFAULT_TRAINER, evaluator: str | None = DEFAULT_EVALUATOR,
+                 dependencies: Sequence[Any] = (), poll_seconds: float = 0.5):
+        settings = project.config.finetune_api
+        folder = project.source_path(settings.store_dir)
+        self.project = project
+        self.store = Store(folder / "store.sqlite")
+        self.files = FileService(self.store, folder / "files", int(settings.max_file_mb * 1_000_000))
+        self.jobs = JobService(project, self.store, self.files, folder / "jobs")
+        self.worker = JobWorker(self.jobs, trainer=trainer, evaluator=evaluator, poll_seconds=poll_seconds)
+        self.router: APIRouter = build_router(self.files, self.jobs, self._lifespan, dependencies)
+
+    @asynccontextmanager
+    async def _lifespan(self, app):
+        self.worker.start()
+        try:
+            yield
+        finally:
+            self.worker.stop()
+
+    def model_ids(self) -> list[str]:
+        """Fine-tuned models that can be served now, newest first."""
+        return [job["fine_tuned_model"] for job in self.store.select("jobs", "status = 'succeeded'")]
+
+    def resolve_model(self, model_id: str) -> Path | None:
+        """The run folder behind a fine-tuned model id (`ft:...`), or None if it is not one of ours."""
+        job = self.jobs.succeeded_model(model_id)
+        return Path(job["run_dir"]) if job else None
+
+
+def create_finetune_router(project: Project, **kwargs: Any) -> APIRouter:
+    """The fine-tuning API's router; `router.finetune_api` is the `FinetuneAPI` behind it."""
+    api = FinetuneAPI(project, **kwargs)
+    api.router.finetune_api = api  # lets the app that mounts it resolve fine-tuned model ids
+    return api.router

@@ -1,0 +1,122 @@
+"""The job queue: worker threads take queued jobs from the store, one at a time each, and train them in a
+child process (`job_process`). The store is the queue, so a restart loses nothing: on start, jobs a
+previous server left mid-flight are resumed from their last checkpoint, or failed with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from tunesmith.finetune_api.jobs import JobService
+from tunesmith.finetune_api.progress import RunFollower, checkpoint_folders
+
+DEFAULT_TRAINER = "tunesmith.train:run_training"
+DEFAULT_EVALUATOR: str | None = None  # set once tunesmith.evaluate lands
+
+
+class JobWorker:
+    def __init__(self, jobs: JobService, *, trainer: str = DEFAULT_TRAINER, evaluator: str | None = DEFAULT_EVALUATOR,
+                 poll_seconds: float = 0.5, stop_grace_seconds: float = 60.0):
+        self.jobs, self.store, self.settings = jobs, jobs.store, jobs.settings
+        self.trainer, self.evaluator = trainer, evaluator if jobs.settings.evaluate else None
+        self.poll_seconds, self.stop_grace_seconds = poll_seconds, stop_grace_seconds
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.children: dict[str, subprocess.Popen] = {}
+        jobs.on_change = self.wake.set
+
+    def start(self) -> JobWorker:
+        self.recover()
+        for number in range(self.settings.parallel_jobs):
+            thread = threading.Thread(target=self._loop, name=f"finetune-worker-{number}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        """Stop taking jobs; running children checkpoint and stop, and their jobs resume on the next start."""
+        self.stopping.set()  # each thread signals its own child once (a second SIGTERM could cut a save short)
+        self.wake.set()
+        for thread in self.threads:
+            thread.join(timeout=self.stop_grace_seconds + 5)
+        self.threads.clear()
+
+    def recover(self) -> None:
+        for job in self.store.select("jobs", "status IN ('validating_files', 'running')", order="seq ASC"):
+            steps = sorted(checkpoint_folders(Path(job["run_dir"]))) if job["run_dir"] else []
+            where = f"checkpoint step {steps[-1]}" if steps else "the start (no checkpoint was saved yet)"
+            if job["cancel_requested"]:
+                self.jobs.finish(job["id"], "cancelled", "The job was cancelled (the server stopped meanwhile).")
+            elif job["attempts"] > self.settings.max_restarts:
+                self.jobs.fail(job["id"], "server_restart",
+                               f"The server stopped {job['attempts']} times while this job ran (limit "
+                               f"finetune_api.max_restarts={self.settings.max_restarts}); last checkpoint: {where}.")
+            else:
+                self.store.update("jobs", job["id"], status="queued")
+                self.store.add_event(job["id"], f"The server restarted during this job; it will resume from {where}.",
+                                     level="warn")
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            job = self.jobs.claim_next()
+            if job is None:
+                self.wake.wait(self.poll_seconds * 4)
+                self.wake.clear()
+                continue
+            try:
+                self._run(job)
+            except Exception as err:  # a worker thread must survive any one job
+                self.jobs.fail(job["id"], "internal_error", f"{type(err).__name__}: {err}")
+
+    def _run(self, job: dict[str, Any]) -> None:
+        prepared = self.jobs.prepare(job)  # validating_files: parse files, build config and run folder
+        if prepared is None:
+            return
+        spec = {**prepared, "trainer": self.trainer, "evaluator": self.evaluator, "parent_pid": os.getpid()}
+        spec_path = Path(prepared["job_dir"]) / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        Path(spec["result_path"]).unlink(missing_ok=True)
+        if not self.jobs.mark_running(job["id"], spec["resume"]):
+            return
+        log = (Path(prepared["job_dir"]) / "train.log").open("ab")
+        child = subprocess.Popen([sys.executable, "-m", "tunesmith.finetune_api.job_process", str(spec_path)],
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.children[job["id"]] = child
+        follower = RunFollower(self.store, job["id"], Path(spec["run_dir"]))
+        try:
+            self._follow(job["id"], child, follower)
+        finally:
+            self.children.pop(job["id"], None)
+            log.close()
+        follower.poll()
+        if self.stopping.is_set() and not self.jobs.cancel_requested(job["id"]):
+            return  # left "running" on purpose: the next start resumes it
+        self.jobs.conclude(job["id"], Path(spec["result_path"]), Path(prepared["job_dir"]) / "train.log")
+
+    def _follow(self, job_id: str, child: subprocess.Popen, follower: RunFollower) -> None:
+        deadline: threading.Timer | None = None
+        while child.poll() is None:
+            follower.poll()
+            if deadline is None and (self.stopping.is_set() or self.jobs.cancel_requested(job_id)):
+                child.send_signal(signal.SIGTERM)  # the trainer saves a checkpoint, then exits
+                deadline = threading.Timer(self.stop_grace_seconds, _kill_if_running, (child,))
+                deadline.daemon = True
+                deadline.start()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=self.poll_seconds)
+        if deadline is not None:
+            deadline.cancel()
+
+
+def _kill_if_running(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.kill()
