@@ -53,3 +53,83 @@ def test_job_runs_to_success_with_events_checkpoints_and_results(project, fake_t
         assert api.resolve_model(done["fine_tuned_model"]) is not None
         export = client.get(f"/v1/fine_tuning/jobs/{job['id']}/export")
         assert export.status_code == 200 and export.content[:2] == b"\x1f\x8b"
+
+
+def test_cancel_mid_run_stops_training_and_keeps_the_checkpoint(project, fake_trainer_importable):
+    client, _ = client_for(project, fake_trainer_importable)
+    with client:
+        file = upload(client, training_jsonl(20))
+        job = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
+        wait_for(lambda: client.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"])
+        cancelled = client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel").json()
+        assert cancelled["status"] == "cancelled"
+        assert cancelled["fine_tuned_model"] is None
+        events = [e["message"] for e in client.get(f"/v1/fine_tuning/jobs/{job['id']}/events").json()["data"]]
+        assert events[0] == "The job was cancelled."
+        again = client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel")
+        assert again.status_code == 400 and again.json()["error"]["code"] == "job_finished"
+
+
+def test_a_queued_job_cancels_at_once_and_never_runs(project, fake_trainer_importable):
+    client, _ = client_for(project, fake_trainer_importable)
+    with client:
+        file = upload(client, training_jsonl(20))
+        first = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
+        second = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
+        wait_for(lambda: status_of(client, first["id"]) == "running")
+        assert status_of(client, second["id"]) == "queued"  # one job at a time
+        assert client.post(f"/v1/fine_tuning/jobs/{second['id']}/cancel").json()["status"] == "cancelled"
+        client.post(f"/v1/fine_tuning/jobs/{first['id']}/cancel")
+        page = client.get("/v1/fine_tuning/jobs", params={"limit": 1}).json()
+        assert page["has_more"] and page["data"][0]["id"] == second["id"]
+        rest = client.get("/v1/fine_tuning/jobs", params={"after": second["id"]}).json()
+        assert [j["id"] for j in rest["data"]] == [first["id"]] and not rest["has_more"]
+        assert client.get(f"/v1/fine_tuning/jobs/{second['id']}/checkpoints").json()["data"] == []
+
+
+def test_server_restart_mid_job_resumes_from_the_last_checkpoint(project, fake_trainer_importable):
+    client, _ = client_for(project, fake_trainer_importable)
+    with client:
+        file = upload(client, training_jsonl(10))
+        job = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
+        wait_for(lambda: client.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"])
+    # the server stopped: training checkpointed and the job was left running, not lost
+    assert status_of(client, job["id"]) == "running"
+    restarted, _ = client_for(project, fake_trainer_importable)
+    with restarted:
+        wait_for(lambda: status_of(restarted, job["id"]) in {"succeeded", "failed"})
+        done = restarted.get(f"/v1/fine_tuning/jobs/{job['id']}").json()
+        assert done["status"] == "succeeded", done
+        events = restarted.get(f"/v1/fine_tuning/jobs/{job['id']}/events", params={"limit": 200}).json()["data"]
+        messages = [e["message"] for e in events]
+        assert any(m.startswith("The server restarted during this job; it will resume from checkpoint step")
+                   for m in messages)
+        assert any(m.startswith("Fine-tuning job resumed from checkpoint step") for m in messages)
+        steps = [e["data"]["step"] for e in reversed(events) if e["type"] == "metrics"]
+        assert steps == list(range(1, 21))  # every step reported once across both servers
+
+
+def test_a_job_interrupted_too_often_fails_with_the_reason(project, fake_trainer_importable):
+    client, api = client_for(project, fake_trainer_importable)
+    file = api.files.upload("train.jsonl", training_jsonl(2), "fine-tune")
+    job = api.jobs.create({"model": "gpt-4o-mini", "training_file": file["id"]})
+    # as if the server was killed twice while this job ran (max_restarts is 1 in this project)
+    api.store.update("jobs", job["id"], status="running", attempts=2)
+    with client:
+        failed = client.get(f"/v1/fine_tuning/jobs/{job['id']}").json()
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "server_restart"
+    assert "stopped 2 times" in failed["error"]["message"] and "max_restarts=1" in failed["error"]["message"]
+
+
+def test_a_training_crash_fails_the_job_with_the_error(project, fake_trainer_importable):
+    client, _ = client_for(project, fake_trainer_importable)
+    with client:
+        file = upload(client, b'{"messages": [{"role": "user", "content": "hi"}, '
+                              b'{"role": "assistant", "content": "FAIL"}]}\n')
+        job = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
+        wait_for(lambda: status_of(client, job["id"]) in {"succeeded", "failed"})
+        failed = client.get(f"/v1/fine_tuning/jobs/{job['id']}").json()
+    assert failed["status"] == "failed"
+    assert failed["error"] == {"code": "training_error", "param": None,
+                               "message": "ValueError: the fake trainer was asked to fail"}

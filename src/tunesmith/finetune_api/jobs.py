@@ -96,8 +96,8 @@ class JobService:
     def claim_next(self) -> dict[str, Any] | None:
         for job in self.store.select("jobs", "status = 'queued'", order="seq ASC"):
             if self.store.transition("jobs", job["id"], ("queued",), status="validating_files",
-                                     attempts=job["attempts"] + 1):
-                self.store.add_event(job["id"], "Validating training file: " + job["training_file"])
+                                     attempts=job["attempts"] + 1,
+                                     event={"message": "Validating training file: " + job["training_file"]}):
                 return self.get(job["id"])
         return None
 
@@ -127,12 +127,11 @@ class JobService:
                 "max_eval_examples": self.settings.evaluation_examples}
 
     def mark_running(self, job_id: str, resume: bool) -> bool:
-        if not self.store.transition("jobs", job_id, ("validating_files",), status="running"):
-            return False
         steps = sorted(checkpoint_folders(Path(self.get(job_id)["run_dir"])))
-        self.store.add_event(job_id, f"Fine-tuning job resumed from checkpoint step {steps[-1]}" if resume and steps
-                             else "Fine-tuning job started")
-        return True
+        message = f"Fine-tuning job resumed from checkpoint step {steps[-1]}" if resume and steps \
+            else "Fine-tuning job started"
+        return self.store.transition("jobs", job_id, ("validating_files",), status="running",
+                                     event={"message": message})
 
     def conclude(self, job_id: str, result_path: Path, log_path: Path) -> None:
         outcome = json.loads(result_path.read_text()) if result_path.exists() else {}
@@ -167,15 +166,14 @@ class JobService:
     def fail(self, job_id: str, code: str, message: str, param: str | None = None) -> None:
         error = {"code": code, "message": message, "param": param}
         if self.store.transition("jobs", job_id, ("queued", *ACTIVE), status="failed", error=error,
-                                 finished_at=now()):
-            self.store.add_event(job_id, f"The job failed: {message}", level="error")
+                                 finished_at=now(), event={"message": f"The job failed: {message}", "level": "error"}):
             self.on_change()
 
     def finish(self, job_id: str, status: str, message: str, from_statuses: tuple[str, ...] = ("queued", *ACTIVE),
                ) -> bool:
-        if not self.store.transition("jobs", job_id, from_statuses, status=status, finished_at=now()):
+        if not self.store.transition("jobs", job_id, from_statuses, status=status, finished_at=now(),
+                                     event={"message": message}):
             return False
-        self.store.add_event(job_id, message)
         self.on_change()
         return True
 

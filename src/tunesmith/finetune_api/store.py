@@ -122,18 +122,34 @@ class Store:
         rows = self.select(table, clause, tuple(args), f"seq {'DESC' if newest_first else 'ASC'} LIMIT {limit + 1}")
         return rows[:limit], len(rows) > limit
 
-    def add_event(self, job_id: str, message: str, *, level: str = "info", type: str = "message",
-                  data: dict | None = None) -> dict[str, Any]:
-        return self.insert("events", {"id": new_id("ftevent"), "job_id": job_id, "created_at": now(),
-                                      "level": level, "message": message, "type": type, "data": data})
+    @staticmethod
+    def _event_row(job_id: str, message: str, *, level: str = "info", type: str = "message",
+                   data: dict | None = None) -> dict[str, Any]:
+        return {"id": new_id("ftevent"), "job_id": job_id, "created_at": now(), "level": level,
+                "message": message, "type": type, "data": data}
 
-    def transition(self, table: str, object_id: str, from_statuses: tuple[str, ...], **values: Any) -> bool:
-        """Update a row only while its status is one of `from_statuses`; True if this call did it."""
+    def add_event(self, job_id: str, message: str, **details: Any) -> dict[str, Any]:
+        return self.insert("events", self._event_row(job_id, message, **details))
+
+    def transition(self, table: str, object_id: str, from_statuses: tuple[str, ...], event: dict | None = None,
+                   **values: Any) -> bool:
+        """Update a row only while its status is one of `from_statuses`; True if this call did it.
+
+        `event` (keyword arguments of `add_event`) is recorded in the same transaction, so a client that
+        sees the new status also sees the event that explains it.
+        """
         assert table in TABLES
         row = _encode(values)
         assignments = ", ".join(f"{key} = ?" for key in row)
         marks = ", ".join("?" for _ in from_statuses)
         with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
             cursor = db.execute(f"UPDATE {table} SET {assignments} WHERE id = ? AND status IN ({marks})",
                                 (*row.values(), object_id, *from_statuses))
-            return cursor.rowcount > 0
+            changed = cursor.rowcount > 0
+            if changed and event:
+                item = _encode(self._event_row(object_id, **event))
+                db.execute(f"INSERT INTO events ({', '.join(item)}) VALUES ({', '.join('?' for _ in item)})",
+                           tuple(item.values()))
+            db.execute("COMMIT")
+            return changed

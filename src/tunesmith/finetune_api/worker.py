@@ -61,9 +61,8 @@ class JobWorker:
                                f"The server stopped {job['attempts']} times while this job ran (limit "
                                f"finetune_api.max_restarts={self.settings.max_restarts}); last checkpoint: {where}.")
             else:
-                self.store.update("jobs", job["id"], status="queued")
-                self.store.add_event(job["id"], f"The server restarted during this job; it will resume from {where}.",
-                                     level="warn")
+                self.store.transition("jobs", job["id"], ("validating_files", "running"), status="queued", event={
+                    "message": f"The server restarted during this job; it will resume from {where}.", "level": "warn"})
 
     def _loop(self) -> None:
         while not self.stopping.is_set():

@@ -1,0 +1,97 @@
+"""Files API and request checks: broken uploads fail at once, in OpenAI's error shape, with line numbers."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from ft_helpers import chat_line, training_jsonl
+
+from tunesmith.finetune_api import FinetuneAPI
+
+
+@pytest.fixture
+def client(project):
+    app = FastAPI()
+    app.include_router(FinetuneAPI(project, evaluator=None).router)
+    return TestClient(app)  # no `with`: the worker is not started, requests only
+
+
+def post_file(client, content: bytes, purpose: str = "fine-tune", name: str = "data.jsonl"):
+    return client.post("/v1/files", files={"file": (name, content)}, data={"purpose": purpose})
+
+
+def test_upload_list_retrieve_content_delete(client):
+    content = training_jsonl(3)
+    created = post_file(client, content).json()
+    assert created["object"] == "file" and created["bytes"] == len(content) and created["purpose"] == "fine-tune"
+    assert created["filename"] == "data.jsonl" and created["id"].startswith("file-")
+    assert client.get(f"/v1/files/{created['id']}").json() == created
+    assert client.get(f"/v1/files/{created['id']}/content").content == content
+    assert [f["id"] for f in client.get("/v1/files").json()["data"]] == [created["id"]]
+    assert client.delete(f"/v1/files/{created['id']}").json() == {"id": created["id"], "object": "file",
+                                                                 "deleted": True}
+    missing = client.get(f"/v1/files/{created['id']}")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_a_broken_file_is_rejected_at_upload_with_line_numbers(client):
+    lines = [chat_line("hi", "hello"), "{not json", chat_line("q", "a"),
+             '{"messages": [{"role": "robot", "content": "x"}]}', "",
+             '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "weight": 2}]}']
+    response = post_file(client, "\n".join(lines).encode())
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["type"] == "invalid_request_error" and error["param"] == "file"
+    assert error["code"] == "invalid_file_format"
+    assert "3 invalid line(s)" in error["message"]
+    assert "line 2: invalid JSON" in error["message"]
+    assert "line 4: messages[0].role is 'robot'" in error["message"]
+    assert "line 6: messages[1].weight must be 0 or 1" in error["message"]
+    assert client.get("/v1/files").json()["data"] == []  # nothing stored
+
+
+def test_weights_and_prompt_completion_rows_are_accepted(client, project):
+    rows = [chat_line("q", "a", weight=0) + "\n", '{"prompt": "p", "completion": "c"}\n']
+    zero_only = post_file(client, rows[0].encode())
+    assert zero_only.status_code == 400 and "no assistant message with weight 1" in zero_only.json()["error"]["message"]
+    mixed = ('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "old", "weight": 0},'
+             ' {"role": "user", "content": "again"}, {"role": "assistant", "content": "new", "weight": 1}]}\n')
+    assert post_file(client, (mixed + rows[1]).encode()).status_code == 200
+
+
+def test_upload_limits_and_purpose(client, project):
+    assert post_file(client, training_jsonl(), purpose="assistants").json()["error"]["param"] == "purpose"
+    assert post_file(client, b"\n\n").json()["error"]["message"].endswith("has no training examples.")
+    assert post_file(client, b"\xff\xfe\x00").json()["error"]["code"] == "invalid_file_format"
+    limit = int(project.config.finetune_api.max_file_mb * 1_000_000)
+    too_big = post_file(client, b" " * (limit + 1))
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "file_too_large"
+
+
+def test_job_requests_are_checked_before_queueing(client):
+    file_id = post_file(client, training_jsonl()).json()["id"]
+
+    def create(**body):
+        return client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file_id, **body})
+
+    unmapped = create(model="gpt-5-turbo").json()["error"]
+    assert unmapped["param"] == "model" and unmapped["code"] == "model_not_available"
+    assert "gpt-4o-mini" in unmapped["message"] and "smollm2-135m-instruct" in unmapped["message"]
+    assert create(training_file="file-nope").json()["error"]["param"] == "training_file"
+    assert create(validation_file="file-nope").json()["error"]["param"] == "validation_file"
+    bad_epochs = create(hyperparameters={"n_epochs": 0}).json()["error"]
+    assert bad_epochs["param"] == "hyperparameters.n_epochs"
+    assert create(hyperparameters={"n_epoch": 2}).json()["error"]["message"].startswith("unknown hyperparameter")
+    assert create(method={"type": "dpo"}).json()["error"]["code"] == "unsupported_method"
+    assert create(suffix="has:colon").json()["error"]["param"] == "suffix"
+    assert client.post("/v1/fine_tuning/jobs", json={"training_file": file_id}).json()["error"]["param"] == "model"
+    ok = create(hyperparameters={"n_epochs": "auto", "batch_size": 4, "learning_rate_multiplier": 0.5}).json()
+    assert ok["hyperparameters"] == {"n_epochs": 2, "batch_size": 4, "learning_rate_multiplier": 0.5}
+    assert ok["status"] == "queued" and isinstance(ok["seed"], int)
+    missing = client.get("/v1/fine_tuning/jobs/ftjob-nope")
+    assert missing.status_code == 404 and missing.json()["error"]["param"] == "fine_tuning_job_id"
+    report = client.get(f"/v1/fine_tuning/jobs/{ok['id']}/report").json()["error"]
+    assert report["code"] == "report_not_available"
+    assert client.get(f"/v1/fine_tuning/jobs/{ok['id']}/export").status_code == 409
