@@ -1,0 +1,1 @@
+"""Alembic migrations of the feedback store, run by tunesmith.feedback.store.migrate()."""
