@@ -1,0 +1,96 @@
+"""Objective: a short wizard (problem, users, output) that picks the task and a recipe and writes tunesmith.yaml."""
+
+from __future__ import annotations
+
+import gradio as gr
+import yaml
+
+from tunesmith.config import ObjectiveConfig, ProjectConfig
+from tunesmith.errors import TunesmithError
+from tunesmith.models.catalog import CATALOG
+from tunesmith.project import Project
+from tunesmith.studio import controls
+from tunesmith.studio.context import StudioContext, reports_errors
+
+TASK_CHOICES = [
+    ("Answer questions or chat in a certain way", "chat"),
+    ("Sort texts into categories (labels)", "classification"),
+    ("Learn the words and style of my documents", "text"),
+]
+MODEL_KIND_FOR_TASK = {"chat": "causal-lm", "text": "causal-lm", "classification": "encoder"}
+
+
+def _help(field: str) -> str:
+    return ObjectiveConfig.model_fields[field].description or ""
+
+
+def recommended_model(task: str) -> str:
+    """The first catalog model made for this kind of task."""
+    kind = MODEL_KIND_FOR_TASK[task]
+    return next(name for name, entry in CATALOG.items() if entry.kind == kind)
+
+
+def recipe_text(task: str) -> str:
+    model = recommended_model(task or "chat")
+    entry = CATALOG[model]
+    method = ProjectConfig().method.name
+    return (f"**Recipe:** start from **{model}** ({entry.parameters / 1e6:.0f} M parameters, good for "
+            f"{entry.good_for}), fine-tuned with **{method}**. You can change both on *Model & settings*.")
+
+
+def write_objective(ctx: StudioContext, name: str, task: str, description: str, users: str,
+                    expected: str) -> Project:
+    objective = ObjectiveConfig(task=task, description=description.strip(), users=users.strip(),
+                                expected_output=expected.strip())
+    if ctx.has_project():
+        project = ctx.project()
+        config = project.config.model_copy(update={"name": name.strip() or project.config.name,
+                                                   "objective": objective})
+        if config.objective.task != project.config.objective.task:
+            config.model.name = recommended_model(task)
+        project = Project(project.root, config)
+        project.save()
+        return project
+    config = ProjectConfig(name=name.strip() or ProjectConfig().name, objective=objective)
+    config.model.name = recommended_model(task)
+    return Project.create(ctx.root, config)
+
+
+def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
+    gr.Markdown("### What should your model do?\nAnswer four questions; the studio picks a recipe and writes "
+                "the project file `tunesmith.yaml`.")
+    name = controls.textbox("Project name", ProjectConfig.model_fields["name"].description, value="my-project")
+    task = controls.radio("What kind of problem is it?", _help("task"), TASK_CHOICES, value="chat")
+    description = controls.textbox("What problem does it solve?", _help("description"), lines=2,
+                                   placeholder="e.g. Answer customer questions about our bikes and policies.")
+    users = controls.textbox("Who will use it?", _help("users"), placeholder="e.g. Customers on our support chat.")
+    expected = controls.textbox("What does a good answer look like?", _help("expected_output"), lines=2,
+                                placeholder="e.g. Two friendly sentences with the exact price or policy.")
+    recipe = gr.Markdown(recipe_text("chat"))
+    write = controls.button("Write tunesmith.yaml", "Saves your answers and the recipe into the project file "
+                            "(keeps every other setting already there).", variant="primary")
+    status = controls.status_box()
+    preview = controls.with_caption(gr.Code(label="tunesmith.yaml", language="yaml", interactive=False),
+                                    "The project file as saved; every later page reads and edits it.")
+
+    task.change(recipe_text, task, recipe)
+
+    @reports_errors(2)
+    def on_write(name_v, task_v, description_v, users_v, expected_v):
+        project = write_objective(ctx, name_v, task_v, description_v, users_v, expected_v)
+        text = ctx.project_file.read_text(encoding="utf-8")
+        return f"Saved {project.root / 'tunesmith.yaml'}. Next: add your examples on the **Data** page.", text
+
+    write.click(on_write, [name, task, description, users, expected], [status, preview])
+
+    def on_load():
+        try:
+            config = ctx.project().config
+        except TunesmithError:  # no project yet, or a broken file the Model page reports
+            return [gr.skip()] * 7
+        o = config.objective
+        dumped = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+        return config.name, o.task, o.description, o.users, o.expected_output, recipe_text(o.task), dumped
+
+    demo.load(on_load, None,
+              [name, task, description, users, expected, recipe, preview])

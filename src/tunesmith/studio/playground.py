@@ -1,0 +1,58 @@
+"""Side-by-side chat: the same conversation sent to the base model and to a fine-tuned run.
+
+Models stay loaded between messages (at most a few, keyed by folder) because loading costs seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from tunesmith.studio.context import api
+
+_cache: dict[tuple[str, str], tuple] = {}
+_lock = threading.Lock()
+MAX_LOADED = 3
+
+
+def _remember(key: tuple[str, str], loader) -> tuple:
+    with _lock:
+        if key not in _cache:
+            if len(_cache) >= MAX_LOADED:
+                _cache.pop(next(iter(_cache)))
+            _cache[key] = loader()
+        return _cache[key]
+
+
+def base_model(project) -> tuple:
+    from tunesmith.models.catalog import resolve
+    from tunesmith.models.loading import load_causal_lm, load_tokenizer
+
+    config = project.config.model
+    resolved = resolve(config.name)
+    return _remember(("base", str(resolved.path)), lambda: (
+        load_causal_lm(resolved, dtype=config.dtype, trust_remote_code=config.trust_remote_code),
+        load_tokenizer(resolved, trust_remote_code=config.trust_remote_code)))
+
+
+def run_model(run_dir: Path) -> tuple:
+    def load():
+        loaded = api("train", "load_run")(run_dir)
+        return loaded.model, loaded.tokenizer
+
+    return _remember(("run", str(run_dir)), load)
+
+
+def reply(model_and_tokenizer: tuple, history: list[dict], max_new_tokens: int) -> str:
+    from tunesmith.inference import generate_chat
+
+    model, tokenizer = model_and_tokenizer
+    messages = [{"role": m["role"], "content": _text(m["content"])} for m in history]
+    return generate_chat(model, tokenizer, [messages], max_new_tokens=max_new_tokens)[0].text.strip()
+
+
+def _text(content) -> str:
+    # Gradio 6 may hand back message content as a list of typed parts.
+    if isinstance(content, list):
+        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return str(content)

@@ -1,0 +1,89 @@
+"""Reading run folders for the Train page: status, live metrics and the loss curve, from files only.
+
+`metrics.jsonl` is appended by the training loop while it runs; this reader tolerates a half-written
+last line and the common spellings of each metric.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from tunesmith.studio.context import read_json
+
+STEP_KEYS = ("step", "global_step")
+TRAIN_LOSS_KEYS = ("loss", "train_loss")
+VALIDATION_LOSS_KEYS = ("validation_loss", "val_loss", "eval_loss")
+SPEED_KEYS = ("tokens_per_s", "tokens_per_second", "tokens/s")
+ETA_KEYS = ("eta_s", "eta_seconds", "eta")
+VALIDATION_SPLITS = {"validation", "val", "eval"}
+RUN_HEADERS = ["run", "status", "step", "train loss", "validation loss", "tokens/s", "ETA"]
+
+
+def _first(record: dict, keys: tuple[str, ...]):
+    return next((record[k] for k in keys if isinstance(record.get(k), (int, float))), None)
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    try:
+        lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except ValueError:  # the line being written right now
+            continue
+        if isinstance(value, dict):
+            records.append(value)
+    return records
+
+
+def loss_points(records: list[dict]) -> pd.DataFrame:
+    """Rows of (step, loss, split) for the chart: train and validation curves."""
+    points = []
+    for record in records:
+        step = _first(record, STEP_KEYS)
+        if step is None:
+            continue
+        is_validation = str(record.get("split", "")).lower() in VALIDATION_SPLITS
+        train_loss = None if is_validation else _first(record, TRAIN_LOSS_KEYS)
+        validation_loss = _first(record, VALIDATION_LOSS_KEYS) or (
+            _first(record, TRAIN_LOSS_KEYS) if is_validation else None)
+        if train_loss is not None:
+            points.append({"step": step, "loss": float(train_loss), "split": "train"})
+        if validation_loss is not None:
+            points.append({"step": step, "loss": float(validation_loss), "split": "validation"})
+    return pd.DataFrame(points, columns=["step", "loss", "split"])
+
+
+def _format_eta(seconds) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def run_status(run_dir: Path, training_alive: bool) -> str:
+    status = str(read_json(run_dir / "run.json").get("status", "starting"))
+    # A run whose process died (killed machine, closed terminal) must not look like it is still going.
+    if status in {"running", "starting"} and not training_alive:
+        return "stopped"
+    return status
+
+
+def run_row(run_dir: Path, training_alive: bool) -> list:
+    records = read_metrics(run_dir)
+    points = loss_points(records)
+    last = {}
+    for record in records:
+        last.update({k: v for k, v in record.items() if v is not None})
+    train = points[points.split == "train"].loss
+    validation = points[points.split == "validation"].loss
+    speed = _first(last, SPEED_KEYS)
+    return [run_dir.name, run_status(run_dir, training_alive), _first(last, STEP_KEYS) or 0,
+            round(train.iloc[-1], 4) if len(train) else "", round(validation.iloc[-1], 4) if len(validation) else "",
+            round(speed, 1) if speed else "", _format_eta(_first(last, ETA_KEYS))]

@@ -1,0 +1,43 @@
+"""Reading run folders while training writes them, and telling live jobs from dead ones."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from tunesmith.studio import jobs
+from tunesmith.studio.run_view import loss_points, read_metrics, run_row
+
+
+def _write_run(folder, status, lines):
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"status": status}))
+    (folder / "metrics.jsonl").write_text("\n".join(lines))
+
+
+def test_metrics_reader_keeps_both_curves_and_skips_a_half_written_line(tmp_path):
+    run = tmp_path / "runs" / "r1"
+    _write_run(run, "running", [
+        json.dumps({"step": 1, "loss": 2.5, "tokens_per_s": 100.0, "eta_s": 75}),
+        json.dumps({"step": 2, "loss": 2.0}),
+        json.dumps({"step": 2, "split": "validation", "loss": 2.2}),
+        '{"step": 3, "lo',
+    ])
+    points = loss_points(read_metrics(run))
+    assert list(points[points.split == "train"].loss) == [2.5, 2.0]
+    assert list(points[points.split == "validation"].loss) == [2.2]
+    row = run_row(run, training_alive=True)
+    assert row[:5] == ["r1", "running", 2, 2.0, 2.2]
+    assert row[5] == 100.0 and row[6] == "1 min 15 s"
+
+
+def test_a_running_run_without_a_live_process_shows_as_stopped(tmp_path):
+    run = tmp_path / "runs" / "r2"
+    _write_run(run, "running", [json.dumps({"step": 1, "train_loss": 1.0, "eval_loss": 1.5})])
+    assert run_row(run, training_alive=False)[1] == "stopped"
+    assert loss_points(read_metrics(run)).split.tolist() == ["train", "validation"]
+
+
+def test_only_studio_runner_processes_count_as_jobs():
+    assert not jobs.is_alive(os.getpid())  # a live process, but not one of ours
+    assert not jobs.is_alive(2**22 + 12345)
