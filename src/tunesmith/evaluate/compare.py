@@ -1,0 +1,156 @@
+"""`compare()`: every contender on the same held-out split, with intervals, tests, a verdict and reports."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from tunesmith.config.evaluation import EvaluationConfig
+from tunesmith.errors import TunesmithError
+from tunesmith.evaluate.comparison import Comparison
+from tunesmith.evaluate.contenders import ChatContender, ContenderResult, few_shot, model_contender, score_chat
+from tunesmith.evaluate.items import chat_items, class_items, few_shot_system_prompt, pick_examples, require_items
+from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, verdict
+
+
+def split_records(dataset, name: str) -> list[dict]:
+    """A split of a PreparedDataset (or a plain {name: records} mapping); empty when it does not exist."""
+    try:
+        records = dataset[name] if isinstance(dataset, dict) else dataset.split(name)
+    except (KeyError, FileNotFoundError, ValueError, TunesmithError):
+        return []
+    return list(records or [])
+
+
+def held_out_records(dataset, settings: EvaluationConfig) -> tuple[str, list[dict]]:
+    for name in dict.fromkeys([settings.split, "test", "validation"]):
+        records = split_records(dataset, name)
+        if records:
+            return name, records
+    return settings.split, []
+
+
+def summarize(results: Sequence[ContenderResult], items: Sequence, task: str, settings: EvaluationConfig,
+              split: str = "test") -> Comparison:
+    """Pure statistics over finished results (no reports written)."""
+    primary = choose_primary(results, settings.primary_metric, task)
+    rows = build_rows(results, settings.bootstrap_samples, settings.seed)
+    tests = build_tests(results, settings.bootstrap_samples, settings.seed)
+    return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests,
+                      verdict=verdict(rows, tests, primary), results=list(results), items=list(items))
+
+
+def _release() -> None:
+    gc.collect()
+
+
+def _chat_contenders(project, train: list[dict], run_dirs: Sequence[Path], baselines: bool) -> Iterator[ChatContender]:
+    """Built lazily, so only one model is in memory at a time (the base model serves both baselines)."""
+    from tunesmith.models.loading import load_causal_lm, load_tokenizer
+
+    config, settings = project.config, project.config.evaluation
+    if baselines:
+        model = load_causal_lm(config.model.name, config.model.dtype, config.model.trust_remote_code)
+        tokenizer = load_tokenizer(config.model.name, config.model.trust_remote_code)
+        yield model_contender("base zero-shot", model, tokenizer, settings)
+        if settings.few_shot_k > 0:
+            objective = config.objective
+            system = few_shot_system_prompt(objective.description, objective.users, objective.expected_output)
+            examples = pick_examples(train, settings.few_shot_k, settings.seed)
+            yield model_contender(f"base few-shot (k={len(examples)})", model, tokenizer, settings,
+                                  prompt=few_shot(system, examples))
+        del model, tokenizer
+        _release()
+    for run_dir in run_dirs:
+        from tunesmith.train import load_run
+
+        loaded = load_run(run_dir)
+        yield model_contender(Path(run_dir).name, loaded.model, loaded.tokenizer, settings, kind="run",
+                              run_dir=Path(run_dir))
+        del loaded
+        _release()
+
+
+def _classifier_contenders(project, train, run_dirs, baselines: bool, labels: list[str]):
+    from tunesmith.evaluate.classifiers import centroid_classifier, majority_classifier, model_classifier
+
+    config, settings = project.config, project.config.evaluation
+    if baselines:
+        from transformers import AutoModel
+
+        from tunesmith.models.catalog import resolve
+        from tunesmith.models.loading import load_tokenizer
+
+        yield majority_classifier(train, labels)
+        if settings.few_shot_k > 0:
+            encoder = AutoModel.from_pretrained(resolve(config.model.name).path, use_safetensors=True,
+                                                trust_remote_code=config.model.trust_remote_code)
+            tokenizer = load_tokenizer(config.model.name, config.model.trust_remote_code)
+            yield centroid_classifier(encoder, tokenizer, train, labels, settings)
+            del encoder
+            _release()
+    for run_dir in run_dirs:
+        from tunesmith.train import load_run
+
+        loaded = load_run(run_dir)
+        run_labels = list(getattr(loaded, "labels", None) or labels)
+        yield model_classifier(Path(run_dir).name, loaded.model, loaded.tokenizer, run_labels, settings,
+                               run_dir=Path(run_dir))
+        del loaded
+        _release()
+
+
+def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: bool = True) -> Comparison:
+    """Score every contender on the held-out split and summarise (no files written)."""
+    settings = project.config.evaluation
+    task = project.config.objective.task
+    split, records = held_out_records(dataset, settings)
+    train = split_records(dataset, "train")
+    results: list[ContenderResult] = []
+    if task == "chat":
+        items = require_items(chat_items(records, settings.max_examples), split)
+        for contender in _chat_contenders(project, train, run_dirs, baselines):
+            results.append(score_chat(items, contender, settings))
+            del contender
+    elif task == "classification":
+        from tunesmith.evaluate.classifiers import score_classification
+
+        items = require_items(class_items(records, settings.max_examples), split)
+        train_items = class_items(train)
+        validation = class_items(split_records(dataset, "validation")) if split != "validation" else []
+        labels = sorted({i.label for i in train_items} | {i.label for i in items})
+        for contender in _classifier_contenders(project, train_items, run_dirs, baselines, labels):
+            results.append(score_classification(items, contender, settings, validation))
+            del contender
+    else:
+        raise TunesmithError(f"evaluation of '{task}' projects is not supported",
+                             "Set objective.task to chat or classification; raw-text runs report validation "
+                             "loss in runs/<id>/metrics.jsonl.")
+    if settings.judge.enabled and task == "chat":
+        from tunesmith.evaluate.judge import judge_results
+
+        judge_results(project, items, results)
+    return summarize(results, items, task, settings, split)
+
+
+def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = True,
+            out_dir: Path | None = None) -> Comparison:
+    """Evaluate the base model zero-/few-shot and each run on held-out data; write report.{json,html}.
+
+    Reports go to `<first run>/eval/` unless `out_dir` is given; each run's model card gets the headline.
+    """
+    run_dirs = [Path(r) for r in run_dirs]
+    for run_dir in run_dirs:
+        if not run_dir.is_dir():
+            raise TunesmithError(f"run folder {run_dir} does not exist", "Pass a folder under runs/.")
+    baselines = baselines and project.config.evaluation.baselines
+    if not run_dirs and out_dir is None:
+        out_dir = project.root / "eval"
+    comparison = evaluate_contenders(project, dataset, run_dirs, baselines)
+    from tunesmith.evaluate.card import update_model_cards
+    from tunesmith.evaluate.report import write_reports
+
+    write_reports(comparison, out_dir or run_dirs[0] / "eval", project.config.evaluation)
+    update_model_cards(comparison)
+    return comparison

@@ -1,0 +1,85 @@
+"""Generative contenders and their scoring on one held-out set.
+
+A contender is anything that answers conversations: the base model zero-shot, the base model with a
+prompt-engineered few-shot template, or a fine-tuned run. Plain callables work too, so the scoring is
+testable without a model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tunesmith.config.evaluation import EvaluationConfig
+from tunesmith.evaluate.checks import check_scores, json_scores
+from tunesmith.evaluate.generation import generate_answers, reference_nll
+from tunesmith.evaluate.items import ChatItem, Messages, few_shot_prompt
+from tunesmith.evaluate.metrics import corpus_scores, per_item_scores
+
+Answerer = Callable[[list[Messages]], list[str]]
+NllScorer = Callable[[list[Messages], list[str]], list[tuple[float, int]]]
+
+
+def zero_shot_prompt(item: ChatItem) -> Messages:
+    return item.prompt
+
+
+@dataclass
+class ChatContender:
+    name: str
+    answer: Answerer
+    kind: str = "baseline"  # "baseline" or "run"
+    prompt: Callable[[ChatItem], Messages] = zero_shot_prompt
+    nll: NllScorer | None = None
+    run_dir: Path | None = None
+
+
+@dataclass
+class ContenderResult:
+    """Everything measured for one contender: outputs, per-item scores, corpus scores."""
+
+    name: str
+    kind: str
+    outputs: list[str]
+    per_item: dict[str, list[float]]
+    corpus: dict[str, float] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)  # task-specific extras (confusion matrix, calibration)
+    run_dir: Path | None = None
+
+
+def model_contender(name: str, model, tokenizer, settings: EvaluationConfig, *, kind: str = "baseline",
+                    prompt: Callable[[ChatItem], Messages] = zero_shot_prompt,
+                    run_dir: Path | None = None) -> ChatContender:
+    """Wrap a causal LM + tokenizer as a contender that generates in batches."""
+
+    def answer(conversations: list[Messages]) -> list[str]:
+        return generate_answers(model, tokenizer, conversations, max_new_tokens=settings.max_new_tokens,
+                                batch_size=settings.batch_size, label=f"{name}: generating")
+
+    def nll(conversations: list[Messages], references: list[str]) -> list[tuple[float, int]]:
+        return reference_nll(model, tokenizer, conversations, references, batch_size=settings.batch_size)
+
+    return ChatContender(name, answer, kind, prompt, nll if settings.perplexity else None, run_dir)
+
+
+def few_shot(system: str, examples: Sequence[ChatItem]) -> Callable[[ChatItem], Messages]:
+    return lambda item: few_shot_prompt(item, system, examples)
+
+
+def score_chat(items: Sequence[ChatItem], contender: ChatContender, settings: EvaluationConfig) -> ContenderResult:
+    """Ask the contender every held-out prompt and score its answers against the references."""
+    conversations = [contender.prompt(item) for item in items]
+    references = [item.reference for item in items]
+    outputs = contender.answer(conversations)
+    per_item = per_item_scores(outputs, references, [item.facts for item in items])
+    per_item |= json_scores(outputs, references)
+    per_item |= check_scores(settings.checks, outputs)
+    corpus = corpus_scores(outputs, references)
+    if contender.nll is not None:
+        nll = contender.nll(conversations, references)
+        per_item["reference_nll"] = [total / n if n else float("nan") for total, n in nll]
+        tokens = sum(n for _, n in nll)
+        corpus["perplexity"] = math.exp(sum(total for total, _ in nll) / tokens) if tokens else float("nan")
+    return ContenderResult(contender.name, contender.kind, outputs, per_item, corpus, run_dir=contender.run_dir)

@@ -1,0 +1,120 @@
+"""Diagnostics: worst examples, biggest changes vs base, loss curves with an overfitting verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from tunesmith.evaluate.metrics import token_f1
+from tunesmith.evaluate.summary import LOWER_IS_BETTER
+
+TRAIN_KEYS = ("train_loss", "loss")
+EVAL_KEYS = ("eval_loss", "val_loss", "validation_loss")
+
+
+def _question(item) -> str:
+    if hasattr(item, "text"):
+        return item.text
+    users = [m["content"] for m in item.prompt if m["role"] == "user"]
+    return users[-1] if users else item.prompt[-1]["content"]
+
+
+def _reference(item) -> str:
+    return getattr(item, "reference", None) or getattr(item, "label", "")
+
+
+def _score(values: Sequence[float], i: int) -> float:
+    value = values[i]
+    return 0.0 if value is None or math.isnan(value) else value
+
+
+def worst_examples(items, run, baselines, primary: str, limit: int) -> list[dict]:
+    """The held-out items where the run scores lowest on the primary metric (token F1 breaks ties)."""
+    sign = -1 if primary in LOWER_IS_BETTER else 1
+    secondary = run.per_item.get("token_f1") or run.per_item[primary]
+    order = sorted(range(len(items)), key=lambda i: (sign * _score(run.per_item[primary], i), _score(secondary, i)))
+    return [_example(items, i, run, baselines, primary) for i in order[:limit]]
+
+
+def biggest_changes(items, run, base, primary: str, limit: int) -> list[dict]:
+    """Items where the run's answer moved furthest from the base model's, by score change then by wording."""
+    def change(i: int) -> tuple[float, float]:
+        delta = abs(_score(run.per_item[primary], i) - _score(base.per_item.get(primary, [0.0] * len(items)), i))
+        return delta, 1 - token_f1(run.outputs[i], base.outputs[i])
+
+    order = sorted(range(len(items)), key=change, reverse=True)
+    return [_example(items, i, run, [base], primary) for i in order[:limit]]
+
+
+def _example(items, i: int, run, others, primary: str) -> dict:
+    outputs = {r.name: {"output": r.outputs[i], primary: r.per_item.get(primary, [None] * len(items))[i]}
+               for r in [*others, run]}
+    return {"id": items[i].id, "question": _question(items[i]), "reference": _reference(items[i]),
+            "facts": list(getattr(items[i], "facts", []) or []), "outputs": outputs}
+
+
+def read_loss_curve(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
+    """(step, loss) pairs for train and validation from runs/<id>/metrics.jsonl; empty when absent."""
+    path = Path(run_dir) / "metrics.jsonl"
+    curves: dict[str, list[tuple[float, float]]] = {"train": [], "validation": []}
+    if not path.exists():
+        return curves
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(entry, dict) or "step" not in entry:
+            continue
+        split = str(entry.get("split", "")).lower()
+        for key in EVAL_KEYS:
+            if isinstance(entry.get(key), int | float):
+                curves["validation"].append((entry["step"], float(entry[key])))
+        for key in TRAIN_KEYS:
+            if isinstance(entry.get(key), int | float):
+                target = "validation" if split in {"validation", "eval", "val"} else "train"
+                curves[target].append((entry["step"], float(entry[key])))
+                break
+    return curves
+
+
+def overfitting_verdict(curves: dict[str, list[tuple[float, float]]], tolerance: float = 0.03) -> str:
+    """Plain words from the validation curve: still improving, flat, or rising after its minimum."""
+    val = [loss for _, loss in curves.get("validation", [])]
+    train = [loss for _, loss in curves.get("train", [])]
+    if len(val) < 2:
+        return "Not enough validation points to judge overfitting (validate more often: training.eval_every)."
+    best, last = min(val), val[-1]
+    best_at = val.index(best)
+    if last > best * (1 + tolerance) and best_at < len(val) - 1:
+        trend = " while training loss kept falling" if len(train) >= 2 and train[-1] < train[0] else ""
+        return (f"Overfitting: validation loss rose from its minimum {best:.3f} (point {best_at + 1} of {len(val)}) "
+                f"to {last:.3f}{trend}. Train fewer epochs, lower the learning rate, or add data; the "
+                f"checkpoint near the minimum is likely better.")
+    if val[-1] < val[-2] * (1 - tolerance / 3):
+        return (f"No overfitting: validation loss was still falling at the end ({val[-2]:.3f} → {last:.3f}); "
+                f"more epochs may help.")
+    return f"No overfitting: validation loss has levelled off at {last:.3f} (best {best:.3f})."
+
+
+def diagnose(comparison, limit: int) -> dict:
+    """Everything the report shows beyond the metric table, as plain data."""
+    runs = [r for r in comparison.results if r.kind == "run"]
+    baselines = [r for r in comparison.results if r.kind != "run"]
+    out: dict = {"runs": {}}
+    for run in runs:
+        entry: dict = {"worst": worst_examples(comparison.items, run, baselines, comparison.primary, limit)}
+        if baselines:
+            entry["changed_vs"] = baselines[0].name
+            entry["biggest_changes"] = biggest_changes(comparison.items, run, baselines[0], comparison.primary, limit)
+        if run.run_dir is not None:
+            curves = read_loss_curve(run.run_dir)
+            entry["loss_curves"] = {k: [list(p) for p in v] for k, v in curves.items()}
+            entry["overfitting"] = overfitting_verdict(curves)
+        out["runs"][run.name] = entry
+    if not runs and comparison.results:
+        best = comparison.results[-1]
+        out["worst"] = worst_examples(comparison.items, best, comparison.results[:-1], comparison.primary, limit)
+    return out

@@ -1,0 +1,77 @@
+"""Model calls for generative evaluation: batched answers with a progress bar, reference perplexity."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tunesmith.inference import Messages, generate_chat, render_prompt
+from tunesmith.progress import console
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int) -> Iterator:
+    """A rich bar on stderr; `advance(n)` moves it."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n=1: progress.advance(task, n)
+
+
+def _length_order(tokenizer, conversations: Sequence[Messages]) -> list[int]:
+    # Batching prompts of similar length wastes less compute on padding.
+    lengths = [len(render_prompt(tokenizer, c)) for c in conversations]
+    return sorted(range(len(conversations)), key=lambda i: lengths[i])
+
+
+def generate_answers(model, tokenizer, conversations: Sequence[Messages], *, max_new_tokens: int,
+                     batch_size: int, label: str = "generating") -> list[str]:
+    """Greedy answers to each conversation, in input order, `batch_size` at a time."""
+    model.eval()
+    order = _length_order(tokenizer, conversations)
+    answers: list[str] = [""] * len(conversations)
+    with progress_bar(label, len(conversations)) as advance:
+        for start in range(0, len(order), batch_size):
+            chunk = order[start: start + batch_size]
+            completions = generate_chat(model, tokenizer, [conversations[i] for i in chunk],
+                                        max_new_tokens=max_new_tokens, batch_size=batch_size)
+            for index, completion in zip(chunk, completions, strict=True):
+                answers[index] = completion.text
+            advance(len(chunk))
+    return answers
+
+
+@torch.inference_mode()
+def reference_nll(model, tokenizer, conversations: Sequence[Messages], references: Sequence[str], *,
+                  batch_size: int, max_tokens: int = 1024) -> list[tuple[float, int]]:
+    """Per item: (total negative log-likelihood in nats, token count) of the reference after the prompt."""
+    model.eval()
+    pairs = []
+    for conversation, reference in zip(conversations, references, strict=True):
+        prompt_ids = tokenizer(render_prompt(tokenizer, conversation), add_special_tokens=False)["input_ids"]
+        answer_ids = tokenizer(reference, add_special_tokens=False)["input_ids"][: max_tokens // 2] or [
+            tokenizer.eos_token_id]
+        prompt_ids = prompt_ids[-(max_tokens - len(answer_ids)):]  # keep the end of a long prompt
+        pairs.append((prompt_ids, answer_ids))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    results: list[tuple[float, int]] = []
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start: start + batch_size]
+        width = max(len(p) + len(a) for p, a in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, (p, a) in enumerate(chunk):
+            ids[row, : len(p) + len(a)] = torch.tensor(p + a)
+            labels[row, len(p): len(p) + len(a)] = torch.tensor(a)
+            mask[row, : len(p) + len(a)] = 1
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        targets = labels[:, 1:]
+        losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100,
+                                                   reduction="none")
+        counted = (targets != -100).sum(dim=1)
+        results += [(float(total), int(n)) for total, n in zip(losses.sum(dim=1), counted, strict=True)]
+    return results

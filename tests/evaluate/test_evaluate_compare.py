@@ -1,0 +1,70 @@
+"""compare(): contenders on one held-out split, intervals, paired tests, verdict, reports, model card."""
+
+from __future__ import annotations
+
+import json
+
+from tunesmith.evaluate import ChatContender, chat_items, compare, score_chat, summarize
+from tunesmith.evaluate.card import END, START, update_model_cards
+from tunesmith.evaluate.report import write_reports
+
+
+def test_compare_runs_both_baselines_on_the_tiny_model(chat_project, chat_splits):
+    comparison = compare(chat_project, chat_splits, [])
+    names = [row.name for row in comparison.rows]
+    assert names == ["base zero-shot", "base few-shot (k=2)"]
+    assert len(comparison.items) == 12  # the augmented record is never evaluated
+    row = comparison.rows[0]
+    expected = {"exact_match", "token_f1", "rouge_l", "fact_accuracy", "reference_nll", "check:no-apology"}
+    assert expected <= set(row.metrics)
+    assert {"bleu", "chrf", "perplexity"} <= set(row.corpus)
+    assert row.metrics["fact_accuracy"].low <= row.metrics["fact_accuracy"].mean <= row.metrics["fact_accuracy"].high
+    assert comparison.primary == "fact_accuracy"
+    assert "Only baselines" in comparison.verdict
+    data = json.loads(comparison.report_json.read_text())
+    assert data["schema_version"] == 1 and data["n_items"] == 12
+    assert comparison.report_html.read_text().count("<table") >= 2
+    assert comparison.report_json.parent == chat_project.root / "eval"
+
+
+def _fixed(answers):
+    return lambda conversations: [answers(c) for c in conversations]
+
+
+def test_a_run_that_knows_the_facts_beats_prompting_significantly(chat_project, chat_splits, tmp_path):
+    settings = chat_project.config.evaluation
+    items = chat_items(chat_splits["test"])
+    by_question = {item.prompt[-1]["content"]: item.reference for item in items}
+    run_dir = tmp_path / "runs" / "run-1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(e) for e in [
+        {"step": 10, "loss": 2.0}, {"step": 10, "eval_loss": 2.1}, {"step": 20, "loss": 1.0},
+        {"step": 20, "eval_loss": 1.5}, {"step": 30, "loss": 0.4}, {"step": 30, "eval_loss": 1.9}]))
+    contenders = [ChatContender("prompting", _fixed(lambda c: "I am not sure, sorry.")),
+                  ChatContender("run-1", _fixed(lambda c: by_question[c[-1]["content"]]), kind="run",
+                                run_dir=run_dir)]
+    results = [score_chat(items, c, settings) for c in contenders]
+    comparison = summarize(results, items, "chat", settings)
+    assert comparison.row("run-1").metrics["fact_accuracy"].mean == 1.0
+    assert comparison.row("prompting").metrics["check:no-apology"].mean == 0.0
+    test = next(t for t in comparison.tests if t.metric == "fact_accuracy")
+    assert test.significant and test.difference.mean == 1.0
+    assert comparison.verdict.startswith("Fine-tuning beat prompting on fact_accuracy")
+    assert "excludes zero" in comparison.verdict
+
+    write_reports(comparison, tmp_path / "out", settings)
+    data = json.loads(comparison.report_json.read_text())
+    diagnostics = data["diagnostics"]["runs"]["run-1"]
+    assert diagnostics["overfitting"].startswith("Overfitting")
+    assert len(diagnostics["worst"]) == settings.examples_in_report
+    html = comparison.report_html.read_text()
+    assert "Training curves" in html and "Worst examples" in html and "data:image/png;base64," in html
+
+    card = run_dir / "README.md"
+    card.write_text("# run-1\n\nTrained on bikes.\n")
+    update_model_cards(comparison)
+    update_model_cards(comparison)  # idempotent: one section, replaced
+    text = card.read_text()
+    assert text.startswith("# run-1\n\nTrained on bikes.")
+    assert text.count(START) == 1 and text.count(END) == 1
+    assert "Fine-tuning beat prompting" in text
