@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from tunesmith.config.base import Section
 
+SourceFormat = Literal["auto", "alpaca", "openai", "sharegpt", "prompt_completion", "input_output",
+                       "question_answer", "text_label", "text"]
+
 
 class SourceConfig(Section):
     path: str = Field(..., description="File or folder, relative to the project folder.")
-    format: str = Field("auto", description="auto, alpaca, openai, sharegpt, prompt_completion, "
-                        "input_output, question_answer, text_label or text.")
-    weight: float = Field(1.0, gt=0, description="Mixing ratio relative to other sources.")
+    format: SourceFormat = Field("auto", description="auto, alpaca, openai, sharegpt, prompt_completion, "
+                                 "input_output, question_answer, text_label or text.")
+    weight: float = Field(1.0, gt=0, description="Mixing ratio relative to other sources: its training records "
+                          "are repeated (weight > 1) or subsampled (weight < 1).")
     columns: dict[str, str] = Field(default_factory=dict, description="Rename source columns: {theirs: ours}.")
+    split: Literal["auto", "train", "validation", "test"] = Field(
+        "auto", description="Pin every record of this source to one split (e.g. your own test file).")
+
+
+class AugmentConfig(Section):
+    copies: int = Field(0, ge=0, le=20, description="Synthetic variants per training example (0 = off). "
+                        "Classification: synonym swap, random deletion and swap. Chat: paraphrased "
+                        "questions from the base model when `paraphrase` is on.")
+    only_below: int | None = Field(None, ge=1, description="Only augment classes with fewer training "
+                                   "examples than this; empty means every class.")
+    paraphrase: bool = Field(False, description="Chat: paraphrase user turns with the base model itself.")
+    edit_share: float = Field(0.1, gt=0, le=0.5, description="Share of words changed per synthetic example.")
 
 
 class DataConfig(Section):
@@ -21,3 +39,23 @@ class DataConfig(Section):
     test_share: float = Field(0.0, ge=0, lt=1, description="Share held out for the final test.")
     seed: int = Field(42, description="Seed for shuffling and splitting.")
     strict: bool = Field(False, description="Stop at the first invalid record instead of skipping it.")
+    normalize_unicode: bool = Field(True, description="Fix mojibake and normalize Unicode with ftfy; trim "
+                                    "trailing spaces and runs of blank lines.")
+    strip_html: bool = Field(True, description="Remove HTML tags and entities from text.")
+    mask_pii: bool = Field(False, description="Replace emails, phone numbers and card numbers with "
+                           "[EMAIL], [PHONE] and [CARD].")
+    spelling_report: bool = Field(False, description="List likely misspellings (needs pyspellchecker).")
+    exact_duplicates: Literal["drop", "keep"] = Field("drop", description="Identical records after cleaning.")
+    near_duplicates: Literal["drop", "keep", "off"] = Field(
+        "drop", description="Records whose MinHash similarity exceeds the threshold: drop all but the first, "
+        "or keep them (they still land in one split); off skips near-duplicate search and the leak check "
+        "for paraphrases.")
+    near_duplicate_threshold: float = Field(0.8, gt=0, lt=1, description="Estimated Jaccard similarity of "
+                                            "character 5-grams above which two records are near-duplicates.")
+    conflicts: Literal["keep", "drop"] = Field("keep", description="Records with the same input but a different "
+                                               "label or answer: keep (and report) or drop all of them.")
+    min_tokens: int = Field(0, ge=0, description="Drop records shorter than this many tokens (0 = off).")
+    overlong: Literal["truncate", "drop"] = Field(
+        "truncate", description="Records longer than model.max_length tokens: truncated in training, or dropped.")
+    min_class_examples: int = Field(10, ge=1, description="Warn when a class has fewer training examples.")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)

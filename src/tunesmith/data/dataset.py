@@ -1,0 +1,117 @@
+"""A prepared dataset version on disk: data/<version>/{train,validation,test}.parquet + manifest.json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tunesmith.errors import DataError
+
+SPLITS = ("train", "validation", "test")
+_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string()), ("weight", pa.int8())])
+SCHEMAS = {
+    "chat": pa.schema([("id", pa.string()), ("messages", pa.list_(_MESSAGE)), ("meta", pa.string())]),
+    "classification": pa.schema([("id", pa.string()), ("text", pa.string()), ("label", pa.string()),
+                                 ("text_pair", pa.string()), ("meta", pa.string())]),
+    "text": pa.schema([("id", pa.string()), ("text", pa.string()), ("meta", pa.string())]),
+}
+
+
+def schema_description(task: str) -> dict[str, str]:
+    """The split files' columns, as written in the manifest (meta is stored as a JSON string)."""
+    return {field.name: str(field.type) for field in SCHEMAS[task]}
+
+
+def _to_row(record: dict) -> dict:
+    row = dict(record)
+    row["meta"] = json.dumps(record.get("meta", {}), ensure_ascii=False, sort_keys=True, default=str)
+    return row
+
+
+def _from_row(row: dict) -> dict:
+    record = {key: value for key, value in row.items() if value is not None}
+    if "messages" in record:
+        record["messages"] = [{k: v for k, v in m.items() if v is not None} for m in record["messages"]]
+    record["meta"] = json.loads(row.get("meta") or "{}")
+    return record
+
+
+def write_split(records: Iterable[dict], path: Path, task: str, batch_size: int = 4096) -> int:
+    """Stream canonical records into one Parquet file; returns how many were written."""
+    schema, count, batch = SCHEMAS[task], 0, []
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for record in records:
+            batch.append(_to_row(record))
+            if len(batch) >= batch_size:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                count, batch = count + len(batch), []
+        if batch or not count:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            count += len(batch)
+    return count
+
+
+def read_split(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [_from_row(row) for row in pq.read_table(path).to_pylist()]
+
+
+def _records(table: pa.Table | None) -> list[dict]:
+    return [] if table is None else [_from_row(row) for row in table.to_pylist()]
+
+
+@dataclass
+class PreparedDataset:
+    """One immutable dataset version: canonical records per split plus the manifest that made them."""
+
+    path: Path
+    manifest: dict
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    @property
+    def task(self) -> str:
+        return self.manifest["task"]
+
+    @cached_property
+    def _tables(self) -> dict[str, pa.Table | None]:
+        return {}
+
+    def split(self, name: str) -> list[dict]:
+        """Fresh canonical records of `name` (train, validation or test); an absent or empty split gives []."""
+        if name not in SPLITS:
+            raise DataError(f"unknown split '{name}'", f"Use one of {', '.join(SPLITS)}.")
+        if name not in self._tables:
+            path = self.path / f"{name}.parquet"
+            self._tables[name] = pq.read_table(path) if path.exists() else None
+        return _records(self._tables[name])
+
+    def counts(self) -> dict[str, int]:
+        return {name: self.manifest.get("counts", {}).get(name, 0) for name in SPLITS}
+
+    @property
+    def rejects_path(self) -> Path:
+        return self.path / "rejects.jsonl"
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / "report.html"
+
+
+def load_prepared(path: str | Path) -> PreparedDataset:
+    """Open a prepared dataset folder (data/<version>)."""
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.exists():
+        raise DataError(f"{path} is not a prepared dataset (no manifest.json)",
+                        "Run `tunesmith data prepare` in the project folder first.")
+    return PreparedDataset(path, json.loads(manifest_path.read_text(encoding="utf-8")))

@@ -1,0 +1,149 @@
+"""Exact, near and conflicting duplicates.
+
+Near-duplicates use MinHash signatures of character 5-grams indexed with datasketch's `MinHashLSH`.
+Signatures are computed for a batch of texts at once with numpy (same affine-permutation scheme as
+datasketch's `affine32`): hashing each shingle in a Python loop cost ~300 µs per record, too slow for
+100k-record datasets. LSH candidates are confirmed by the estimated Jaccard similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+from datasketch import MinHashLSH
+from datasketch.lean_minhash import LeanMinHash
+
+NUM_PERM = 64
+NGRAM = 5
+MAX_BYTES = 16_384  # longer texts are compared on their first 16 KiB
+_SEED = 1
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def record_text(record: dict) -> str:
+    """All the text of a record, as compared for duplicates."""
+    if "messages" in record:
+        return "\n".join(f"{m['role']}: {m['content']}" for m in record["messages"])
+    return record["text"] + ("\n" + record["text_pair"] if record.get("text_pair") else "")
+
+
+def record_input(record: dict) -> str | None:
+    """The part a model is given (everything before the last answer); None for raw text."""
+    if "messages" in record:
+        last = max(i for i, m in enumerate(record["messages"]) if m["role"] == "assistant")
+        return "\n".join(f"{m['role']}: {m['content']}" for m in record["messages"][:last])
+    if "label" in record:
+        return record["text"] + ("\n" + record["text_pair"] if record.get("text_pair") else "")
+    return None
+
+
+def record_output(record: dict) -> str:
+    if "messages" in record:
+        return [m for m in record["messages"] if m["role"] == "assistant"][-1]["content"]
+    return record.get("label", "")
+
+
+def fingerprint(text: str) -> bytes:
+    """Hash of a text with case, punctuation and spacing ignored."""
+    return hashlib.blake2b(_NOT_WORD.sub(" ", text.lower()).strip().encode(), digest_size=16).digest()
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint64).astype(np.uint32)
+    return a, b
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def signatures(texts: list[str], num_perm: int = NUM_PERM, seed: int = _SEED,
+               max_shingles: int = 32_768) -> np.ndarray:
+    """MinHash signatures (len(texts) x num_perm, uint32) of normalized character 5-grams."""
+    a, b = _permutations(num_perm, seed)
+    encoded = [_NOT_WORD.sub(" ", t.lower()).strip().encode()[:MAX_BYTES].ljust(NGRAM) for t in texts]
+    out = np.empty((len(texts), num_perm), dtype=np.uint32)
+    start = 0
+    while start < len(encoded):
+        stop, total = start, 0
+        while stop < len(encoded) and (stop == start or total + len(encoded[stop]) <= max_shingles):
+            total += len(encoded[stop])
+            stop += 1
+        out[start:stop] = _block_signatures(encoded[start:stop], a, b)
+        start = stop
+    return out
+
+
+def _block_signatures(encoded: list[bytes], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.uint32)
+    width = len(buf) - NGRAM + 1
+    rolled = np.zeros(width, dtype=np.uint32)
+    for k in range(NGRAM):
+        rolled = (rolled * np.uint32(16777619)) ^ buf[k:k + width]
+    counts = lengths - NGRAM + 1
+    text_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    segment_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    positions = np.repeat(text_starts - segment_starts, counts) + np.arange(counts.sum())
+    hashed = _fmix32(rolled[positions])
+    # (num_perm, shingles) keeps each reduction contiguous; blocks stay small enough for the CPU cache
+    permuted = np.multiply.outer(a, hashed)
+    permuted += b[:, None]
+    return np.minimum.reduceat(permuted, segment_starts, axis=1).T
+
+
+def similarity(first: np.ndarray, second: np.ndarray) -> float:
+    """Estimated Jaccard similarity of two signatures."""
+    return float(np.count_nonzero(first == second)) / len(first)
+
+
+class NearDuplicateIndex:
+    """An LSH index of signatures; `matches` returns keys whose estimated similarity ≥ threshold."""
+
+    def __init__(self, threshold: float, num_perm: int = NUM_PERM):
+        self.threshold = threshold
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self.signatures: dict = {}
+
+    def _lean(self, signature: np.ndarray) -> LeanMinHash:
+        return LeanMinHash(seed=_SEED, hashvalues=signature, scheme="affine32")
+
+    def add(self, key, signature: np.ndarray) -> None:
+        self.lsh.insert(key, self._lean(signature), check_duplication=False)
+        self.signatures[key] = signature
+
+    def matches(self, signature: np.ndarray) -> list:
+        candidates = self.lsh.query(self._lean(signature))
+        return [key for key in candidates if similarity(signature, self.signatures[key]) >= self.threshold]
+
+
+class UnionFind:
+    """Groups of near-duplicates; the root of a group is its earliest member."""
+
+    def __init__(self):
+        self.parent: list[int] = []
+
+    def add(self) -> int:
+        self.parent.append(len(self.parent))
+        return len(self.parent) - 1
+
+    def find(self, item: int) -> int:
+        root = item
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[item] != root:
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def union(self, first: int, second: int) -> None:
+        a, b = self.find(first), self.find(second)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)

@@ -1,0 +1,264 @@
+"""Detect the format of source rows and convert them to canonical records, checking every field.
+
+Conversion and validation are one pure pass: each row yields a canonical record or the list of
+everything wrong with it, named with the source's own field names (e.g. `conversations[2].from`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from tunesmith.data.issues import Issue
+
+# format -> (required keys, optional keys); detection tries them in this order
+FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "openai": (("messages",), ()),
+    "sharegpt": (("conversations",), ("system",)),
+    "alpaca": (("instruction", "output"), ("input", "system")),
+    "prompt_completion": (("prompt", "completion"), ()),
+    "question_answer": (("question", "answer"), ()),
+    "input_output": (("input", "output"), ()),
+    "text_label": (("text", "label"), ("text_pair",)),
+    "text": (("text",), ()),
+}
+CHAT_FORMATS = ("openai", "sharegpt", "alpaca", "prompt_completion", "question_answer", "input_output")
+PAIR_FORMATS = ("alpaca", "prompt_completion", "question_answer", "input_output")
+ROLES = ("system", "user", "assistant")
+SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
+                  "assistant": "assistant", "chatgpt": "assistant", "bard": "assistant", "model": "assistant"}
+MESSAGE_KEYS = ("role", "content", "weight", "name")
+RESERVED = ("id", "meta", "metadata")
+
+
+def detect_format(values: list[Any]) -> str | None:
+    """The format most sample rows match (first match in FORMATS order per row), or None."""
+    votes = Counter(fmt for value in values if isinstance(value, dict) and (fmt := _match(value)))
+    return votes.most_common(1)[0][0] if votes else None
+
+
+def _match(value: dict) -> str | None:
+    return next((fmt for fmt, (required, _) in FORMATS.items() if all(k in value for k in required)), None)
+
+
+def rename_columns(value: Any, columns: dict[str, str]) -> Any:
+    if not columns or not isinstance(value, dict):
+        return value
+    return {columns.get(key, key): item for key, item in value.items()}
+
+
+class _Check:
+    """Collects issues for one row; field names are the source's."""
+
+    def __init__(self, file: str, line: int):
+        self.file, self.line, self.issues = file, line, []
+
+    def error(self, field: str, message: str, hint: str) -> None:
+        self.issues.append(Issue(self.file, self.line, field, message, hint))
+
+    def text(self, value: Any, field: str, allow_empty: bool = False) -> str | None:
+        if value is None:
+            self.error(field, "missing value", "Give a string.")
+            return None
+        if not isinstance(value, str):
+            self.error(field, f"expected a string, got {_type_name(value)}", "Give the text as a JSON string.")
+            return None
+        if not allow_empty and not value.strip():
+            self.error(field, "empty content", "Write the text, or remove this row.")
+            return None
+        return value
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "an array", bool: "a boolean", int: "a number", float: "a number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def convert(value: Any, fmt: str, task: str, file: str, line: int) -> tuple[dict | None, list[Issue]]:
+    """One source row -> (canonical record, []) or (None, every issue found)."""
+    check = _Check(file, line)
+    if not isinstance(value, dict):
+        check.error("", f"expected a JSON object, got {_type_name(value)}", "Each row must be one object of fields.")
+        return None, check.issues
+    required, optional = FORMATS[fmt]
+    missing = [key for key in required if key not in value]
+    if missing and not (fmt == "alpaca" and missing == ["instruction"] and "input" in value):
+        detected = _match(value)
+        known = set(required) | set(optional) | set(RESERVED)
+        if detected is None and not (set(value) & known):
+            check.error("", f"unknown keys {', '.join(sorted(map(str, value)))}",
+                        f"Expected the {fmt} format ({', '.join(required)}); map your names with "
+                        "data.sources[].columns.")
+        else:
+            for key in missing:
+                check.error(key, f"missing key '{key}' ({fmt} format)", f"Add '{key}' to every row.")
+        return None, check.issues
+    fit = _task_fit(fmt, task)
+    if fit:
+        check.error("", fit, "Set objective.task to match the data, or choose another source.")
+        return None, check.issues
+    body = _CONVERTERS[fmt](value, check, task)
+    if check.issues or body is None:
+        return None, check.issues
+    record = {"id": _record_id(value), **body, "meta": _meta(value, required + optional)}
+    return record, []
+
+
+def _task_fit(fmt: str, task: str) -> str | None:
+    if task == "chat" and fmt in ("text_label", "text"):
+        return f"{fmt} rows cannot train a chat model (objective.task is chat)"
+    if task == "classification" and fmt in ("openai", "sharegpt", "text"):
+        return f"{fmt} rows have no label (objective.task is classification)"
+    if task == "text" and fmt in ("openai", "sharegpt", *PAIR_FORMATS):
+        return f"{fmt} rows are conversations, not raw text (objective.task is text)"
+    return None
+
+
+def _record_id(value: dict) -> str | None:
+    raw = value.get("id")
+    return str(raw) if isinstance(raw, (str, int)) and not isinstance(raw, bool) and str(raw) else None
+
+
+def _meta(value: dict, schema_keys: tuple[str, ...]) -> dict:
+    """Everything the source had beyond the schema, e.g. OpenAI `metadata: {facts: [...]}` -> meta.facts."""
+    meta: dict = {}
+    for key in ("metadata", "meta"):
+        if isinstance(value.get(key), dict):
+            meta.update(value[key])
+    for key, item in value.items():
+        if key not in schema_keys and key not in RESERVED:
+            meta[key] = item
+    return meta
+
+
+def _openai(value: dict, check: _Check, task: str) -> dict | None:
+    messages = value["messages"]
+    if not isinstance(messages, list) or not messages:
+        check.error("messages", f"expected a non-empty array of messages, got {_type_name(messages)}",
+                    'Give [{"role": "user", "content": ...}, {"role": "assistant", "content": ...}].')
+        return None
+    out = []
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            check.error(where, f"expected an object, got {_type_name(message)}", "Each message is {role, content}.")
+            continue
+        unknown = [key for key in message if key not in MESSAGE_KEYS]
+        if unknown:
+            check.error(f"{where}.{unknown[0]}", f"unknown key '{unknown[0]}'",
+                        f"Messages take only {', '.join(MESSAGE_KEYS)}.")
+        role = _role(message.get("role"), f"{where}.role", check, {r: r for r in ROLES})
+        content = check.text(message.get("content"), f"{where}.content")
+        item = {"role": role, "content": content}
+        if "weight" in message:
+            weight = message["weight"]
+            if weight not in (0, 1) or isinstance(weight, bool):
+                check.error(f"{where}.weight", f"weight must be 0 or 1, got {weight!r}",
+                            "Use 1 to train on this turn, 0 to skip it.")
+            elif role != "assistant":
+                check.error(f"{where}.weight", "weight is only allowed on assistant messages",
+                            "Remove it from this message.")
+            else:
+                item["weight"] = int(weight)
+        out.append(item)
+    _needs_assistant(out, "messages", check)
+    return {"messages": out}
+
+
+def _sharegpt(value: dict, check: _Check, task: str) -> dict | None:
+    turns = value["conversations"]
+    if not isinstance(turns, list) or not turns:
+        check.error("conversations", f"expected a non-empty array of turns, got {_type_name(turns)}",
+                    'Give [{"from": "human", "value": ...}, {"from": "gpt", "value": ...}].')
+        return None
+    out = []
+    if isinstance(value.get("system"), str) and value["system"].strip():
+        out.append({"role": "system", "content": value["system"]})
+    for index, turn in enumerate(turns):
+        where = f"conversations[{index}]"
+        if not isinstance(turn, dict):
+            check.error(where, f"expected an object, got {_type_name(turn)}", "Each turn is {from, value}.")
+            continue
+        unknown = [key for key in turn if key not in ("from", "value", "weight")]
+        if unknown:
+            check.error(f"{where}.{unknown[0]}", f"unknown key '{unknown[0]}'", "Turns take only from and value.")
+        role = _role(turn.get("from"), f"{where}.from", check, SHAREGPT_ROLES)
+        out.append({"role": role, "content": check.text(turn.get("value"), f"{where}.value")})
+    _needs_assistant(out, "conversations", check)
+    return {"messages": out}
+
+
+def _role(raw: Any, field: str, check: _Check, mapping: dict[str, str]) -> str | None:
+    if raw is None:
+        check.error(field, "missing role", f"Use one of {', '.join(mapping)}.")
+        return None
+    if not isinstance(raw, str) or raw.lower() not in mapping:
+        check.error(field, f"unknown role {raw!r}", f"Use one of {', '.join(mapping)}.")
+        return None
+    return mapping[raw.lower()]
+
+
+def _needs_assistant(messages: list[dict], field: str, check: _Check) -> None:
+    if not check.issues and not any(m["role"] == "assistant" for m in messages):
+        check.error(field, "conversation has no assistant turn", "Add the answer the model should learn.")
+
+
+_PAIRS = {"alpaca": ("instruction", "output"), "prompt_completion": ("prompt", "completion"),
+          "question_answer": ("question", "answer"), "input_output": ("input", "output")}
+
+
+def _pair(fmt: str):
+    question_key, answer_key = _PAIRS[fmt]
+
+    def convert_pair(value: dict, check: _Check, task: str) -> dict | None:
+        question = check.text(value.get(question_key), question_key, allow_empty=fmt == "alpaca")
+        extra = value.get("input") if fmt == "alpaca" else None
+        if extra is not None:
+            extra = check.text(extra, "input", allow_empty=True)
+        if fmt == "alpaca" and question is not None and not (question.strip() or (extra or "").strip()):
+            check.error(question_key, "empty content", "Write the instruction, or remove this row.")
+        if task == "classification":
+            label = _label(value.get(answer_key), answer_key, check)
+            return None if check.issues else {"text": question, "label": label}
+        answer = check.text(value.get(answer_key), answer_key)
+        if check.issues:
+            return None
+        prompt = "\n\n".join(part for part in (question, extra) if part and part.strip())
+        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        system = value.get("system") if fmt == "alpaca" else None
+        if isinstance(system, str) and system.strip():
+            messages.insert(0, {"role": "system", "content": system})
+        return {"messages": messages}
+
+    return convert_pair
+
+
+def _label(raw: Any, field: str, check: _Check) -> str | None:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        check.error(field, f"expected a string label, got {_type_name(raw)}", "Give one label per row.")
+        return None
+    label = str(raw).strip()
+    if not label:
+        check.error(field, "empty label", "Give every row a label, or remove it.")
+        return None
+    return label
+
+
+def _text_label(value: dict, check: _Check, task: str) -> dict | None:
+    text = check.text(value.get("text"), "text")
+    if task == "text":
+        return None if check.issues else {"text": text}
+    label = _label(value.get("label"), "label", check)
+    record = {"text": text, "label": label}
+    if value.get("text_pair") is not None:
+        record["text_pair"] = check.text(value["text_pair"], "text_pair")
+    return None if check.issues else record
+
+
+def _text(value: dict, check: _Check, task: str) -> dict | None:
+    text = check.text(value.get("text"), "text")
+    return None if check.issues else {"text": text}
+
+
+_CONVERTERS = {"openai": _openai, "sharegpt": _sharegpt, "text_label": _text_label, "text": _text,
+               **{fmt: _pair(fmt) for fmt in PAIR_FORMATS}}

@@ -1,0 +1,167 @@
+"""prepare(project): sources -> a versioned dataset folder data/<version>/ (the data stage's artifact)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+from collections import Counter
+
+from tunesmith.data.dataset import SPLITS, PreparedDataset, load_prepared, schema_description, write_split
+from tunesmith.data.grouping import Deduplicator
+from tunesmith.data.ingest import Ingested, ingest
+from tunesmith.data.issues import raise_if_errors
+from tunesmith.data.readers import source_hash
+from tunesmith.data.split import assign_splits, check_leaks, find_leaks
+from tunesmith.errors import DataError
+
+FORMAT_VERSION = 1  # bump when the same inputs would now prepare differently
+
+
+def _needs_tokenizer(config) -> bool:
+    return config.min_tokens > 0 or config.overlong == "drop"
+
+
+def dataset_version(project) -> tuple[str, list[str]]:
+    """Content hash of every source plus the settings that shape the data: same inputs, same version."""
+    config = project.config.data
+    hashes = []
+    for source in config.sources:
+        path = project.source_path(source.path)
+        if not path.exists():
+            raise DataError(f"data source {source.path} does not exist (looked in {path})",
+                            "Fix data.sources[].path in tunesmith.yaml; paths are relative to the project folder.")
+        hashes.append(source_hash(path))
+    shape = {"format_version": FORMAT_VERSION, "task": project.config.objective.task,
+             "data": config.model_dump(mode="json"), "sources": hashes}
+    for source in shape["data"]["sources"]:
+        source.pop("path")  # moving a file does not change the data
+    if _needs_tokenizer(config) or (config.augment.copies and config.augment.paraphrase):
+        shape["model"] = [project.config.model.name, project.config.model.max_length]
+    digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+    return digest[:12], hashes
+
+
+def prepare(project, tokenizer=None) -> PreparedDataset:
+    """Read, validate, clean, deduplicate and split the project's sources into data/<version>/.
+
+    An existing folder for the same version is reused. With a tokenizer, token statistics are added.
+    """
+    config = project.config.data
+    if not config.sources:
+        raise DataError("no data sources configured", "Add data.sources: [{path: my-data.jsonl}] to tunesmith.yaml.")
+    version, hashes = dataset_version(project)
+    folder = project.data_dir / version
+    if (folder / "manifest.json").exists():
+        dataset = load_prepared(folder)
+        if tokenizer is not None and not dataset.manifest.get("tokens"):
+            from tunesmith.data.report import add_token_stats
+
+            add_token_stats(dataset, tokenizer, project.config.model.max_length)
+        return dataset
+    if tokenizer is None and _needs_tokenizer(config):
+        from tunesmith.models.loading import load_tokenizer
+
+        tokenizer = load_tokenizer(project.config.model.name, project.config.model.trust_remote_code)
+    build = _build(project, tokenizer)
+    return _write(project, version, hashes, build, tokenizer)
+
+
+def _build(project, tokenizer) -> dict:
+    config, task = project.config.data, project.config.objective.task
+    sources = [(project.source_path(s.path), s) for s in config.sources]
+    state = Ingested()
+    dedup = Deduplicator(config, state.counts)
+    from tunesmith.progress import console
+
+    for count, (source_index, record) in enumerate(ingest(project.root, sources, config, task, state), 1):
+        pin = sources[source_index][1].split
+        dedup.add(record, None if pin == "auto" else pin, source_index)
+        if count % 20000 == 0:
+            console.print(f"  … {count:,} records read", highlight=False)
+    if config.strict:
+        raise_if_errors(state.errors)
+    keep = dedup.finish()
+    records = [dedup.records[i] for i in keep]
+    if not records:
+        raise DataError(f"no usable records in {', '.join(s.path for s in config.sources)} "
+                        f"({len(state.rejects)} rejected)",
+                        "See the errors with `tunesmith data validate`.")
+    token_lengths = None
+    if tokenizer is not None:
+        from tunesmith.data.tokens import token_lengths as measure
+
+        token_lengths = measure(records, tokenizer, task)
+        keep, records, token_lengths = _length_filter(config, project.config.model.max_length, keep, records,
+                                                      token_lengths, state.counts)
+    ids = [r["id"] for r in records]
+    splits = assign_splits([dedup.groups.find(i) for i in keep], [r.get("label") for r in records],
+                           [dedup.pins[i] for i in keep], config.validation_share, config.test_share,
+                           config.seed, ids)
+    leaks = find_leaks(ids, splits, [dedup.inputs[i] for i in keep], dedup.signature_matrix(keep),
+                       config.near_duplicate_threshold)
+    check_leaks(leaks)
+    by_split = {name: [] for name in SPLITS}
+    for record, name, index in zip(records, splits, keep, strict=True):
+        by_split[name].append((record, dedup.sources[index]))
+    train = _apply_weights(by_split.pop("train"), [s.weight for s in config.sources], config.seed, state.counts)
+    return {"state": state, "dedup": dedup, "train": train, "validation": [r for r, _ in by_split["validation"]],
+            "test": [r for r, _ in by_split["test"]], "token_lengths": token_lengths}
+
+
+def _length_filter(config, max_length, keep, records, lengths, counts):
+    counts["overlong"] = sum(n > max_length for n in lengths)
+    counts["too_short"] = sum(n < config.min_tokens for n in lengths)
+    allowed = [i for i, n in enumerate(lengths)
+               if n >= config.min_tokens and (config.overlong != "drop" or n <= max_length)]
+    counts["dropped_by_length"] = len(lengths) - len(allowed)
+    return [keep[i] for i in allowed], [records[i] for i in allowed], [lengths[i] for i in allowed]
+
+
+def _apply_weights(train: list[tuple[dict, int]], weights: list[float], seed: int, counts: Counter) -> list[dict]:
+    """Mixing ratios: a source's training records are repeated (weight > 1) or subsampled (weight < 1)."""
+    rng = random.Random(seed)
+    out = []
+    for record, source in train:
+        weight = weights[source]
+        copies = int(weight) + (rng.random() < weight - int(weight))
+        for copy in range(copies):
+            out.append(record if copy == 0 else {**record, "id": f"{record['id']}#r{copy + 1}"})
+        counts["weight_repeats"] += max(copies - 1, 0)
+        counts["weight_skipped"] += copies == 0
+    return out
+
+
+def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> PreparedDataset:
+    from tunesmith.data.augment import augment_train
+    from tunesmith.data.report import build_manifest, write_report
+
+    config, task = project.config.data, project.config.objective.task
+    state = build["state"]
+    train = augment_train(build["train"], task, config, state.counts, project)
+    project.data_dir.mkdir(parents=True, exist_ok=True)
+    staging = project.data_dir / f".staging-{version}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    splits = {"train": train, "validation": build["validation"], "test": build["test"]}
+    for name, records in splits.items():
+        state.counts[name] = write_split(records, staging / f"{name}.parquet", task)
+    with open(staging / "rejects.jsonl", "w", encoding="utf-8") as fh:
+        for reject in state.rejects:
+            fh.write(json.dumps(reject, ensure_ascii=False, default=str) + "\n")
+    manifest = build_manifest(project, version, hashes, build, splits, schema_description(task))
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    final = project.data_dir / version
+    try:
+        staging.rename(final)
+    except OSError:  # another process prepared the same version meanwhile: theirs is identical
+        shutil.rmtree(staging, ignore_errors=True)
+    dataset = load_prepared(final)
+    if tokenizer is not None and build["token_lengths"] is not None:
+        from tunesmith.data.report import add_token_stats
+
+        add_token_stats(dataset, tokenizer, project.config.model.max_length, build["token_lengths"])
+    write_report(dataset)
+    return dataset

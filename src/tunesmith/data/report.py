@@ -1,0 +1,100 @@
+"""The manifest (what was done, with every count) and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from datetime import datetime, timezone
+
+from tunesmith.data.dataset import SPLITS, PreparedDataset
+from tunesmith.data.dedup import record_text
+
+
+def length_summary(lengths: list[int]) -> dict:
+    if not lengths:
+        return {}
+    ordered = sorted(lengths)
+
+    def pct(p: float) -> int:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+    return {"count": len(ordered), "min": ordered[0], "mean": round(statistics.fmean(ordered), 1),
+            "p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": ordered[-1]}
+
+
+def label_counts(splits: dict[str, list[dict]]) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = {}
+    for name, records in splits.items():
+        for label, n in Counter(r["label"] for r in records if "label" in r).items():
+            table.setdefault(label, dict.fromkeys(SPLITS, 0))[name] = n
+    return dict(sorted(table.items()))
+
+
+def build_manifest(project, version: str, hashes: list[str], build: dict, splits: dict[str, list[dict]],
+                   schema: dict) -> dict:
+    state, dedup, config = build["state"], build["dedup"], project.config.data
+    counts = dict(sorted(state.counts.items()))
+    counts["read"] = sum(s.rows for s in state.sources)
+    counts["rejected"] = len(state.rejects)
+    labels = label_counts(splits)
+    warnings = [issue.to_dict() for issue in state.warnings]
+    if project.config.objective.task == "classification":
+        for label, per_split in labels.items():
+            if per_split["train"] < config.min_class_examples:
+                warnings.append({"file": "", "line": 0, "field": "label", "severity": "warning",
+                                 "message": f"class '{label}' has only {per_split['train']} training examples",
+                                 "hint": f"Add examples (≥ {config.min_class_examples}) or set data.augment.copies."})
+    sources = [{**vars(summary), "sha256": digest} for summary, digest in zip(state.sources, hashes, strict=True)]
+    char_lengths = [len(record_text(r)) for records in splits.values() for r in records]
+    return {
+        "version": version, "task": project.config.objective.task,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config.model_dump(mode="json"), "sources": sources, "counts": counts,
+        "schema": schema, "labels": labels, "warnings": warnings,
+        "lengths": {"characters": length_summary(char_lengths),
+                    "histogram": _histogram(char_lengths)},
+        "duplicate_clusters": dedup.top_clusters(), "tokens": None,
+        "spelling": _spelling(splits, config),
+    }
+
+
+def _histogram(values: list[int], bins: int = 30) -> dict:
+    if not values:
+        return {"edges": [], "counts": []}
+    import numpy as np
+
+    counts, edges = np.histogram(values, bins=bins)
+    return {"edges": [round(float(e), 1) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def _spelling(splits: dict[str, list[dict]], config) -> list[dict] | None:
+    if not config.spelling_report:
+        return None
+    from tunesmith.data.spelling import misspellings
+
+    return misspellings(record_text(r) for records in splits.values() for r in records)
+
+
+def add_token_stats(dataset: PreparedDataset, tokenizer, max_length: int, lengths: list[int] | None = None) -> dict:
+    """Token length distribution, overlong count and completion-only trained share, saved to the manifest."""
+    from tunesmith.data.tokens import token_lengths, trained_share
+
+    records = [r for name in SPLITS for r in dataset.split(name)]
+    if lengths is None:
+        lengths = token_lengths(records, tokenizer, dataset.task)
+    stats = {"tokenizer": getattr(tokenizer, "name_or_path", ""), "max_length": max_length,
+             **length_summary(lengths), "overlong": sum(n > max_length for n in lengths),
+             "overlong_action": dataset.manifest["config"]["overlong"],
+             "histogram": _histogram(lengths),
+             "trained_share": trained_share(dataset.split("train"), tokenizer) if dataset.task == "chat" else None}
+    dataset.manifest["tokens"] = stats
+    (dataset.path / "manifest.json").write_text(json.dumps(dataset.manifest, indent=2, ensure_ascii=False),
+                                                encoding="utf-8")
+    return stats
+
+
+def write_report(dataset: PreparedDataset) -> None:
+    from tunesmith.data.html_report import render_html
+
+    dataset.report_path.write_text(render_html(dataset), encoding="utf-8")

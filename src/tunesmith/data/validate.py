@@ -1,0 +1,75 @@
+"""Check sources without writing anything: every issue in one pass, and a look at one file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from tunesmith.config.data import DataConfig, SourceConfig
+from tunesmith.data.formats import convert, rename_columns
+from tunesmith.data.ingest import Ingested, ingest, source_rows
+from tunesmith.data.issues import Issue
+from tunesmith.data.readers import NO_VALUE, source_kind
+
+
+@dataclass
+class ValidationResult:
+    records: int
+    issues: list[Issue]
+    counts: Counter
+    sources: list = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+
+def validate_sources(root: Path, sources: list[tuple[Path, SourceConfig]], config: DataConfig,
+                     task: str) -> ValidationResult:
+    """Read, convert and clean every source; return every error and warning (nothing is written)."""
+    state = Ingested()
+    records = sum(1 for _ in ingest(root, sources, config, task, state))
+    issues = sorted(state.errors + state.warnings, key=lambda i: (i.file, i.line, i.field))
+    return ValidationResult(records, issues, state.counts, state.sources)
+
+
+def validate_project(project) -> ValidationResult:
+    config = project.config.data
+    sources = [(project.source_path(s.path), s) for s in config.sources]
+    return validate_sources(project.root, sources, config, project.config.objective.task)
+
+
+@dataclass
+class Inspection:
+    path: str
+    kind: str
+    format: str
+    examples: list[dict]
+    issues: list[Issue]
+    rows_sampled: int
+
+
+def inspect_file(path: str | Path, fmt: str = "auto", task: str | None = None,
+                 columns: dict[str, str] | None = None, examples: int = 3, sample: int = 1000) -> Inspection:
+    """Which format a file is in, a few converted examples, and the issues among its first rows."""
+    path = Path(path)
+    source = SourceConfig(path=str(path), format=fmt, columns=columns or {})
+    detected, rows = source_rows(path, source, str(path))
+    task = task or ("classification" if detected == "text_label" else "text" if detected == "text" else "chat")
+    converted, issues, sampled = [], [], 0
+    for row in islice(rows, sample):
+        if row.value is NO_VALUE:
+            issues.extend(row.issues)
+            continue
+        sampled += 1
+        record, problems = convert(rename_columns(row.value, source.columns), detected, task, row.file, row.line)
+        issues.extend(problems)
+        if record is not None and len(converted) < examples:
+            converted.append(record)
+    return Inspection(str(path), source_kind(path), detected, converted, issues, sampled)
