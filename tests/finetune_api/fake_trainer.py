@@ -1,22 +1,31 @@
 """A stand-in for `tunesmith.train.run_training` with the same folder contract, fast and controllable.
 
-It writes metrics.jsonl and checkpoints/step-N/ like the real trainer, checkpoints and stops on SIGTERM,
-and resumes from its newest checkpoint; so the worker's state machine is tested in a second, while the
-real trainer is exercised by the end-to-end test.
+Like the real trainer it writes metrics.jsonl and whole checkpoints/step-N/ (with the COMPLETE marker),
+keeps the newest `keep_checkpoints`, checkpoints and returns "interrupted" on SIGTERM, and on resume
+rewrites metrics.jsonl up to its newest checkpoint. So the worker's state machine is tested in seconds,
+while the real trainer is exercised by the end-to-end test.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from pathlib import Path
+from types import SimpleNamespace
+
+from tunesmith.train.checkpoint import MARKER, complete_checkpoints
 
 STEP_SECONDS = 0.15
 
 
-class Stopped(Exception):
-    pass
+def _checkpoint(run_dir: Path, step: int, keep: int) -> None:
+    folder = run_dir / "checkpoints" / f"step-{step}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("ok\n")
+    for old in complete_checkpoints(run_dir / "checkpoints")[:-keep]:
+        shutil.rmtree(old)
 
 
 def run_training(config, train_records, validation_records, run_dir, resume=False, dataset_version=None):
@@ -26,19 +35,24 @@ def run_training(config, train_records, validation_records, run_dir, resume=Fals
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     if any("FAIL" in m["content"] for r in train_records for m in r["messages"]):
         raise ValueError("the fake trainer was asked to fail")
-    steps = int(config.training.epochs) * len(train_records)
-    done = [int(p.name[5:]) for p in (run_dir / "checkpoints").glob("step-*")] if resume else []
-    start = max(done, default=0)
-    (run_dir / "config.json").write_text(json.dumps(config.model_dump(mode="json")))
-    with (run_dir / "metrics.jsonl").open("a") as log:
+    tc = config.training
+    steps = int(tc.epochs) * len(train_records)
+    saved = complete_checkpoints(run_dir / "checkpoints") if resume else []
+    start = int(saved[-1].name[5:]) if saved else 0
+    metrics = run_dir / "metrics.jsonl"
+    kept = [line for line in metrics.read_text().splitlines() if json.loads(line)["step"] <= start] \
+        if metrics.exists() else []
+    metrics.write_text("".join(line + "\n" for line in kept))
+    with metrics.open("a") as log:
         for step in range(start + 1, steps + 1):
             time.sleep(STEP_SECONDS)
-            log.write(json.dumps({"step": step, "loss": 1.0 / step, "lr": config.training.learning_rate}) + "\n")
+            row = {"split": "train", "step": step, "train_loss": 1.0 / step, "tokens": 10 * step}
+            log.write(json.dumps(row) + "\n")
             log.flush()
-            if step % config.training.eval_every == 0 or stop["now"]:
-                (run_dir / "checkpoints" / f"step-{step}").mkdir(parents=True, exist_ok=True)
+            if step % tc.eval_every == 0 or step == steps or stop["now"]:
+                _checkpoint(run_dir, step, tc.keep_checkpoints)
             if stop["now"]:
-                raise Stopped(f"stopped at step {step}")
+                return SimpleNamespace(status="interrupted", metrics={})
     (run_dir / "adapter").mkdir(exist_ok=True)
     (run_dir / "adapter" / "adapter_config.json").write_text("{}")
-    return {"metrics": {"trained_tokens": 10 * steps, "steps": steps}}
+    return SimpleNamespace(status="completed", metrics={"tokens": 10 * steps, "steps": steps})

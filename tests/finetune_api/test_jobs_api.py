@@ -46,7 +46,7 @@ def test_job_runs_to_success_with_events_checkpoints_and_results(project, fake_t
         assert messages[-1] == "The job has successfully completed"
         assert sum(e["type"] == "metrics" for e in events) == 6
         checkpoints = client.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"]
-        assert [c["step_number"] for c in checkpoints] == [6, 4, 2]
+        assert [c["step_number"] for c in checkpoints] == [6, 4]  # the trainer keeps the newest 2
         assert checkpoints[0]["fine_tuned_model_checkpoint"] == done["fine_tuned_model"] + ":ckpt-step-6"
         results = client.get(f"/v1/files/{done['result_files'][0]}/content").text.splitlines()
         assert results[0].startswith("step,train_loss") and len(results) == 7

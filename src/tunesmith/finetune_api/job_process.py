@@ -46,10 +46,12 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
     config = ProjectConfig.model_validate(spec["config"])
     train = json.loads(Path(spec["train_path"]).read_text())
-    validation = json.loads(Path(spec["validation_path"]).read_text()) if spec.get("validation_path") else None
+    validation = json.loads(Path(spec["validation_path"]).read_text()) if spec.get("validation_path") else []
     trainer = load_callable(spec["trainer"])
     result = trainer(config, train, validation, Path(spec["run_dir"]), resume=spec["resume"],
                      dataset_version=spec.get("dataset_version"))
+    if getattr(result, "status", None) == "interrupted":  # SIGTERM: the trainer checkpointed and returned
+        return {"status": "stopped"}
     outcome: dict[str, Any] = {"status": "succeeded", "run_dir": spec["run_dir"]}
     metrics = getattr(result, "metrics", None) or (result.get("metrics") if isinstance(result, dict) else None)
     if isinstance(metrics, dict):

@@ -7,17 +7,15 @@ inside the training loop and sees the same progress after a restart.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from tunesmith.finetune_api.store import Store, new_id, now
+from tunesmith.train.checkpoint import complete_checkpoints
 
-STEP_FOLDER = re.compile(r"^step-(\d+)$")
 # OpenAI's metric names, from whatever the trainer calls them.
-METRIC_NAMES = {"loss": "train_loss", "train_loss": "train_loss", "val_loss": "valid_loss",
-                "valid_loss": "valid_loss", "eval_loss": "valid_loss", "val_accuracy": "valid_mean_token_accuracy",
-                "train_accuracy": "train_mean_token_accuracy", "token_accuracy": "train_mean_token_accuracy"}
+METRIC_NAMES = {"train_loss": "train_loss", "loss": "train_loss", "val_loss": "valid_loss",
+                "val_accuracy": "valid_mean_token_accuracy", "train_accuracy": "train_mean_token_accuracy"}
 
 
 def openai_metrics(line: dict[str, Any]) -> dict[str, Any]:
@@ -31,15 +29,8 @@ def openai_metrics(line: dict[str, Any]) -> dict[str, Any]:
 
 
 def checkpoint_folders(run_dir: Path) -> dict[int, Path]:
-    folder = run_dir / "checkpoints"
-    if not folder.is_dir():
-        return {}
-    found = {}
-    for child in folder.iterdir():
-        match = STEP_FOLDER.match(child.name)
-        if match and child.is_dir() and not child.name.startswith("."):
-            found[int(match.group(1))] = child
-    return found
+    """Whole checkpoints of a run by step (the trainer prunes old ones; half-written ones never count)."""
+    return {int(path.name[5:]): path for path in complete_checkpoints(Path(run_dir) / "checkpoints")}
 
 
 class RunFollower:
@@ -49,26 +40,32 @@ class RunFollower:
         self.store, self.job_id, self.run_dir = store, job_id, Path(run_dir)
         self.offset = 0
         self.last_metrics: dict[str, Any] = {}
-        self.known = {row["step"] for row in store.select("checkpoints", "job_id = ?", (job_id,))}
-        reported = store.select("events", "job_id = ? AND type = 'metrics'", (job_id,), "seq DESC LIMIT 1")
-        # after a restart the folder is read again from the top: steps already reported stay reported once
-        self.reported_step = reported[0]["data"]["step"] if reported else -1
+        self.known = {row["step"]: row["id"] for row in store.select("checkpoints", "job_id = ?", (job_id,))}
+        # a resumed run rewrites metrics.jsonl from its checkpoint on: rows reported before stay reported once
+        self.reported = {(e["data"].get("split"), e["data"]["step"])
+                         for e in store.select("events", "job_id = ? AND type = 'metrics'", (job_id,))}
 
     def poll(self) -> None:
         self._read_metrics()
-        for step, path in sorted(checkpoint_folders(self.run_dir).items()):
+        on_disk = checkpoint_folders(self.run_dir)
+        for step, path in sorted(on_disk.items()):
             if step not in self.known:
-                self.known.add(step)
                 metrics = {**self.last_metrics, "step": step}
-                self.store.insert("checkpoints", {"id": new_id("ftckpt"), "job_id": self.job_id,
-                                                  "created_at": now(), "step": step, "path": str(path),
-                                                  "metrics": metrics})
+                metrics.pop("split", None)
+                row = self.store.insert("checkpoints", {"id": new_id("ftckpt"), "job_id": self.job_id,
+                                                        "created_at": now(), "step": step, "path": str(path),
+                                                        "metrics": metrics})
+                self.known[step] = row["id"]
                 self.store.add_event(self.job_id, f"Checkpoint created at step {step}", data={"step": step})
+        for step in [s for s in self.known if s not in on_disk]:  # pruned by the trainer: no longer usable
+            self.store.delete("checkpoints", self.known.pop(step))
 
     def _read_metrics(self) -> None:
         path = self.run_dir / "metrics.jsonl"
         if not path.exists():
             return
+        if path.stat().st_size < self.offset:  # rewritten on resume
+            self.offset = 0
         with path.open("rb") as handle:
             handle.seek(self.offset)
             chunk = handle.read()
@@ -81,10 +78,10 @@ class RunFollower:
                 continue
             if not isinstance(line, dict) or not isinstance(line.get("step"), int):
                 continue
-            if line["step"] <= self.reported_step:
-                continue
-            metrics = openai_metrics(line)
+            metrics = {"split": line.get("split", "train"), **openai_metrics(line)}
             self.last_metrics.update(metrics)
-            shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k != "step" and isinstance(v, float))
-            self.store.add_event(self.job_id, f"Step {metrics['step']}: {shown}".rstrip(": "), type="metrics",
-                                 data=metrics)
+            if (metrics["split"], metrics["step"]) in self.reported:
+                continue
+            self.reported.add((metrics["split"], metrics["step"]))
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+            self.store.add_event(self.job_id, f"Step {metrics['step']}: {shown}", type="metrics", data=metrics)
