@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from tunesmith.config.base import Section
@@ -11,6 +13,18 @@ class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port.")
     api_keys: list[str] = Field(default_factory=list, description="Accepted API keys; empty means no auth.")
+    api_key_hashes: list[str] = Field(default_factory=list, description="Accepted API keys as SHA-256 hex "
+                                      "digests (`tunesmith serve --hash-key KEY`), so the file holds no secret.")
     max_batch_size: int = Field(8, ge=1, description="Requests decoded together.")
     batch_window_ms: int = Field(10, ge=0, description="How long to wait for more requests to batch.")
     max_queue: int = Field(64, ge=1, description="Pending requests beyond this get 429.")
+    max_loaded_models: int = Field(4, ge=1, description="Adapters or full models kept in memory at once "
+                                   "(least recently used is unloaded).")
+    default_max_tokens: int = Field(256, ge=1, description="Answer length when a request gives no max_tokens.")
+    max_tokens_limit: int = Field(2048, ge=1, description="Largest max_tokens a request may ask for.")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger request bodies get 413.")
+    rate_limit_per_minute: int = Field(0, ge=0, description="Requests per minute per API key (0 = unlimited).")
+    rate_limit_burst: int = Field(10, ge=1, description="Requests a key may send at once before the rate applies.")
+    backend: Literal["torch", "llamacpp"] = Field("torch", description="torch: batched PyTorch engine with "
+                                                  "adapters; llamacpp: a GGUF export through llama-cpp-python.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights dtype when serving.")

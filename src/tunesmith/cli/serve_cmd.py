@@ -1,0 +1,71 @@
+"""`tunesmith serve`: the OpenAI-compatible server for runs, exports and base models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from tunesmith.cli import app
+from tunesmith.config import PROJECT_FILE, ProjectConfig, apply_overrides, load_config
+from tunesmith.errors import TunesmithError
+
+
+def _project_models(root: Path, config: ProjectConfig) -> list[str]:
+    runs = sorted(p for p in (root / "runs").glob("*") if (p / "run.json").exists()
+                  and ((p / "adapter").is_dir() or (p / "model").is_dir()))
+    return [str(p) for p in runs] or [config.model.name]
+
+
+@app.command("serve")
+def serve(
+    models: list[str] = typer.Argument(None, help="Run folders, export folders, model folders or catalog names "
+                                       "(ID=PATH picks the id clients send as `model`). Default: every finished "
+                                       "run of the project."),
+    project: Path = typer.Option(Path("."), "--project", "-p", help="Project folder (its `serve` section is used)."),
+    host: str = typer.Option(None, help="Interface to listen on (default: serve.host)."),
+    port: int = typer.Option(None, help="TCP port (default: serve.port)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set serve.max_batch_size=16."),
+    hash_key: str = typer.Option(None, "--hash-key", help="Print the SHA-256 digest of KEY for "
+                                 "serve.api_key_hashes, then exit."),
+) -> None:
+    """Serve models behind an OpenAI-compatible API (chat, completions, classifications, /metrics).
+
+    API keys come from serve.api_keys / serve.api_key_hashes or the TUNESMITH_API_KEYS environment variable
+    (comma-separated); with none set the server is open, so keep it on 127.0.0.1.
+    """
+    from tunesmith.serve import create_app, run
+    from tunesmith.serve import hash_key as digest
+
+    if hash_key:
+        typer.echo(digest(hash_key))
+        return
+    has_project = (project / PROJECT_FILE).exists()
+    config = load_config(project) if has_project else ProjectConfig()
+    config = apply_overrides(config, overrides) if overrides else config
+    settings = config.serve
+    env_keys = [k.strip() for k in os.environ.get("TUNESMITH_API_KEYS", "").split(",") if k.strip()]
+    updates = {"api_keys": settings.api_keys + env_keys}
+    if host:
+        updates["host"] = host
+    if port:
+        updates["port"] = port
+    settings = settings.model_copy(update=updates)
+    sources = list(models or [])
+    if not sources:
+        if not has_project:
+            raise TunesmithError("nothing to serve: no models given and no tunesmith.yaml here.",
+                                 "Pass a run folder or model name, or --project DIR.")
+        sources = _project_models(project.resolve(), config)
+    if settings.backend == "llamacpp":
+        from tunesmith.serve.llamacpp import create_llamacpp_app
+
+        server = create_llamacpp_app(sources, settings)
+    else:
+        server = create_app(sources, settings)
+    if not settings.api_keys and not settings.api_key_hashes and settings.host not in {"127.0.0.1", "localhost"}:
+        typer.secho(f"warning: no API keys set and listening on {settings.host}: anyone who can reach it can use it.",
+                    fg=typer.colors.YELLOW, err=True)
+    typer.echo(f"Serving {', '.join(server.state.registry.sources)} on http://{settings.host}:{settings.port}/v1")
+    run(server, settings.host, settings.port)

@@ -1,0 +1,148 @@
+"""One running batch of sequences decoded together with a shared KV cache.
+
+Sequences join after their prompt is prefilled (continuous batching) and leave as soon as they finish,
+so a long answer never holds short ones back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from tunesmith.serve import kvcache
+from tunesmith.serve.sampling import SamplingParams, make_generator, next_token, releasable
+
+
+@dataclass
+class Delta:
+    text: str
+
+
+@dataclass
+class Finished:
+    reason: str  # "stop" or "length"
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class Failed:
+    error: BaseException
+
+
+@dataclass
+class Sequence:
+    model_id: str
+    prompt_ids: list[int]
+    params: SamplingParams
+    sink: Callable[[object], None]
+    ids: list[int] = field(default_factory=list)
+    sent: int = 0
+    cancelled: bool = False
+    done: bool = False
+    generator: torch.Generator | None = None
+
+    def finish(self, reason: str) -> None:
+        self.done = True
+        self.sink(Finished(reason, len(self.prompt_ids), len(self.ids)))
+
+
+class RunningBatch:
+    def __init__(self, loaded):
+        self.loaded = loaded  # serve.registry.LoadedModel
+        self.seqs: list[Sequence] = []
+        self.cache = None
+        self.mask: torch.Tensor | None = None
+        self.positions: torch.Tensor | None = None
+        self.generated = 0  # tokens sampled, for throughput metrics
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    @property
+    def can_join(self) -> bool:
+        return not self.seqs or kvcache.supports_reshaping(self.cache)
+
+    @torch.inference_mode()
+    def add(self, seqs: list[Sequence]) -> None:
+        from transformers import DynamicCache
+
+        model = self.loaded.model
+        width = max(len(s.prompt_ids) for s in seqs)
+        pad = self.loaded.pad_id
+        ids = torch.tensor([[pad] * (width - len(s.prompt_ids)) + s.prompt_ids for s in seqs])
+        mask = torch.tensor([[0] * (width - len(s.prompt_ids)) + [1] * len(s.prompt_ids) for s in seqs])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=model.config)
+        with self.loaded.activate():
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True,
+                        logits_to_keep=1)
+        for seq in seqs:
+            seq.generator = make_generator(seq.params.seed)
+        if self.seqs:
+            self.cache, self.mask = kvcache.merge(self.cache, self.mask, cache, mask)
+            self.positions = torch.cat([self.positions, positions[:, -1] + 1])
+        else:
+            self.cache, self.mask, self.positions = cache, mask, positions[:, -1] + 1
+        self.seqs.extend(seqs)
+        self._advance(out.logits[:, -1, :], first_new=len(self.seqs) - len(seqs))
+
+    @torch.inference_mode()
+    def step(self) -> None:
+        last = torch.tensor([[s.ids[-1]] for s in self.seqs])
+        self.mask = torch.cat([self.mask, torch.ones(len(self.seqs), 1, dtype=self.mask.dtype)], dim=1)
+        with self.loaded.activate():
+            out = self.loaded.model(input_ids=last, attention_mask=self.mask, position_ids=self.positions[:, None],
+                                    cache=self.cache, use_cache=True)
+        self.positions = self.positions + 1
+        self._advance(out.logits[:, -1, :], first_new=0)
+
+    def _advance(self, logits: torch.Tensor, first_new: int) -> None:
+        for row in range(first_new, len(self.seqs)):
+            seq = self.seqs[row]
+            if seq.cancelled:
+                seq.done = True
+                continue
+            token = next_token(logits[row - first_new], seq.params.temperature, seq.params.top_p, seq.generator)
+            self._emit(seq, token, int(self.positions[row]))
+        keep = [i for i, s in enumerate(self.seqs) if not s.done]
+        if len(keep) < len(self.seqs):
+            self.seqs = [self.seqs[i] for i in keep]
+            if keep:
+                self.mask = kvcache.keep_rows(self.cache, self.mask, keep)
+                self.positions = self.positions[torch.tensor(keep, dtype=torch.long)]
+            else:
+                self.cache = self.mask = self.positions = None
+
+    def _emit(self, seq: Sequence, token: int, position: int) -> None:
+        tokenizer = self.loaded.tokenizer
+        self.generated += 1
+        if token in self.loaded.eos_ids:
+            self._release(seq, final=True)
+            seq.finish("stop")
+            return
+        seq.ids.append(token)
+        text = tokenizer.decode(seq.ids, skip_special_tokens=True)
+        out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= self.loaded.context_length
+        ready, stopped = releasable(text, seq.params.stop, final=out_of_room)
+        if len(ready) > seq.sent:
+            seq.sink(Delta(ready[seq.sent:]))
+            seq.sent = len(ready)
+        if stopped or out_of_room:
+            seq.finish("stop" if stopped else "length")
+
+    def _release(self, seq: Sequence, final: bool) -> None:
+        text = self.loaded.tokenizer.decode(seq.ids, skip_special_tokens=True)
+        ready, _ = releasable(text, seq.params.stop, final=final)
+        if len(ready) > seq.sent:
+            seq.sink(Delta(ready[seq.sent:]))
+            seq.sent = len(ready)
+
+    def fail(self, error: BaseException) -> None:
+        for seq in self.seqs:
+            if not seq.done:
+                seq.done = True
+                seq.sink(Failed(error))
+        self.seqs = []

@@ -1,0 +1,220 @@
+"""The decoding engine: one worker thread owns the model and batches whatever requests are waiting.
+
+Requests wait in a bounded queue (full means 429, never unbounded memory). The first request of a
+batch waits `batch_window_ms` for company; later arrivals for the same model join the running batch
+between decode steps (continuous batching). Everything that touches a model runs on this one thread,
+so adapters can be swapped and evicted without locks around forward passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from tunesmith.errors import TunesmithError
+from tunesmith.serve.batch import Delta, Failed, Finished, RunningBatch, Sequence
+from tunesmith.serve.sampling import SamplingParams
+
+
+class QueueFullError(TunesmithError):
+    """The server is at its queue limit; the client should retry later."""
+
+
+@dataclass
+class EngineStats:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    decode_steps: int = 0
+    batched_rows: int = 0  # sum of batch sizes over decode steps; / decode_steps = mean batch size
+    active: int = 0
+
+
+@dataclass
+class _Job:
+    fn: Callable[[], object]
+    future: Future
+
+
+class Engine:
+    def __init__(self, registry, max_batch_size: int = 8, batch_window_ms: int = 10, max_queue: int = 64):
+        self.registry = registry
+        self.max_batch_size = max_batch_size
+        self.batch_window = batch_window_ms / 1000
+        self.max_queue = max_queue
+        self.stats = EngineStats()
+        self._pending: deque = deque()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    # lifecycle --------------------------------------------------------------------------------------
+    def start(self) -> Engine:
+        if self._thread is None:
+            self._stopped = False
+            self._thread = threading.Thread(target=self._work, name="tunesmith-engine", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    @property
+    def queued(self) -> int:
+        return len(self._pending)
+
+    # submitting -------------------------------------------------------------------------------------
+    def _enqueue(self, item) -> None:
+        with self._cond:
+            if len(self._pending) >= self.max_queue:
+                raise QueueFullError(f"the server queue is full ({self.max_queue} waiting requests)",
+                                     "Retry after a short pause.")
+            self._pending.append(item)
+            self._cond.notify_all()
+
+    def submit(self, model_id: str, prompt_ids: list[int], params: SamplingParams,
+               sink: Callable[[object], None]) -> Sequence:
+        seq = Sequence(model_id, list(prompt_ids), params, sink)
+        self._enqueue(seq)
+        return seq
+
+    def call(self, fn: Callable[[], object]) -> Future:
+        """Run `fn` on the engine thread (between decode steps) and return its future."""
+        job = _Job(fn, Future())
+        self._enqueue(job)
+        return job.future
+
+    async def stream(self, model_id: str, prompt_ids: list[int], params: SamplingParams) -> AsyncIterator[object]:
+        """Yield Delta events and finally one Finished; raise the engine's error if it failed."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue = asyncio.Queue()
+
+        def sink(event: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening any more
+                loop.call_soon_threadsafe(events.put_nowait, event)
+
+        seq = self.submit(model_id, prompt_ids, params, sink)
+        try:
+            while True:
+                event = await events.get()
+                if isinstance(event, Failed):
+                    raise event.error
+                yield event
+                if isinstance(event, Finished):
+                    return
+        finally:
+            seq.cancelled = True
+
+    async def complete(self, model_id: str, prompt_ids: list[int], params: SamplingParams) -> tuple[str, Finished]:
+        parts: list[str] = []
+        async for event in self.stream(model_id, prompt_ids, params):
+            if isinstance(event, Delta):
+                parts.append(event.text)
+            else:
+                return "".join(parts), event
+        raise RuntimeError("stream ended without a result")
+
+    # the worker -------------------------------------------------------------------------------------
+    def _take(self, model_id: str, limit: int) -> list[Sequence]:
+        taken: list[Sequence] = []
+        for item in list(self._pending):
+            if len(taken) >= limit:
+                break
+            if isinstance(item, Sequence) and item.model_id == model_id:
+                self._pending.remove(item)
+                if not item.cancelled:
+                    taken.append(item)
+        return taken
+
+    def _waiting_for(self, model_id: str) -> int:
+        return sum(isinstance(item, Sequence) and item.model_id == model_id for item in self._pending)
+
+    def _wait_for_work(self) -> str | None:
+        """Block until something is pending; give a new batch its window to fill up."""
+        with self._cond:
+            while not self._pending and not self._stopped:
+                self._cond.wait()
+            if self._stopped:
+                return None
+            first = self._pending[0]
+            if isinstance(first, _Job):
+                return ""
+            deadline = time.monotonic() + self.batch_window
+            while self._waiting_for(first.model_id) < self.max_batch_size and not self._stopped:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return first.model_id
+
+    def _run_jobs(self) -> None:
+        with self._cond:
+            jobs = [item for item in self._pending if isinstance(item, _Job)]
+            for job in jobs:
+                self._pending.remove(job)
+        for job in jobs:
+            if job.future.set_running_or_notify_cancel():
+                try:
+                    job.future.set_result(job.fn())
+                except BaseException as err:  # handed to the caller, who decides
+                    job.future.set_exception(err)
+
+    def _admit(self, batch: RunningBatch) -> None:
+        with self._cond:
+            new = self._take(batch.loaded.model_id, self.max_batch_size - len(batch)) if batch.can_join else []
+        if not new:
+            return
+        self.stats.requests += len(new)
+        self.stats.prompt_tokens += sum(len(s.prompt_ids) for s in new)
+        try:
+            batch.add(new)
+        except Exception as err:  # only the newcomers failed; the running rows carry on
+            for seq in new:
+                seq.sink(Failed(err))
+
+    def _decode(self, model_id: str) -> None:
+        batch = RunningBatch(self.registry.acquire(model_id))
+        self._admit(batch)
+        try:
+            while len(batch) and not self._stopped:
+                self.stats.active = len(batch)
+                batch.step()
+                self.stats.decode_steps += 1
+                self.stats.batched_rows += self.stats.active
+                self._run_jobs()
+                self._admit(batch)
+                self.stats.completion_tokens += batch.generated
+                batch.generated = 0
+        except Exception as err:
+            batch.fail(err)
+        finally:
+            self.stats.active = 0
+            if self._stopped:
+                batch.fail(RuntimeError("the server is shutting down"))
+
+    def _work(self) -> None:
+        while True:
+            model_id = self._wait_for_work()
+            if model_id is None:
+                return
+            self._run_jobs()
+            if not model_id:
+                continue
+            try:
+                self._decode(model_id)
+            except Exception as err:  # the model could not be loaded: fail its waiting requests
+                with self._cond:
+                    failed = self._take(model_id, self.max_queue)
+                for seq in failed:
+                    seq.sink(Failed(err))

@@ -1,0 +1,54 @@
+"""OpenAI-style error bodies: {"error": {"message", "type", "param", "code"}} for every failure."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class APIError(Exception):
+    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,
+                 param: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.type, self.code, self.param = status, message, type_, code, param
+        self.headers = headers or {}
+
+
+def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def error_response(status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,
+                   param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(message, type_, code, param), status_code=status, headers=headers)
+
+
+def _describe_validation(err: RequestValidationError) -> tuple[str, str | None, str]:
+    first = err.errors()[0] if err.errors() else {}
+    if first.get("type") == "json_invalid":
+        return "The request body is not valid JSON.", None, "invalid_json"
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(loc) or None
+    message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+    return (f"{param}: {message}" if param else message), param, "invalid_value"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, err: APIError):
+        return error_response(err.status, err.message, err.type, err.code, err.param, err.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, err: RequestValidationError):
+        message, param, code = _describe_validation(err)
+        return error_response(400, message, "invalid_request_error", code, param)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, err: StarletteHTTPException):
+        return error_response(err.status_code, str(err.detail), "invalid_request_error", None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, err: Exception):
+        return error_response(500, f"internal error: {type(err).__name__}", "server_error", "internal_error")

@@ -1,0 +1,217 @@
+"""Which models the server offers, and loading them lazily: many adapters share one base model.
+
+A source is a catalog name, a Hugging Face folder, a run folder (adapter/ or model/) or a bare PEFT
+adapter folder. Adapter runs on the same base are loaded into one PeftModel and selected per batch;
+at most `max_loaded` adapters or full models stay in memory (least recently used is evicted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tunesmith.errors import TunesmithError
+
+
+class UnknownModelError(TunesmithError):
+    """A request named a model this server does not offer."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    model_id: str
+    kind: str  # "base", "adapter", "full" or "classifier"
+    path: Path  # model folder, adapter folder or run folder
+    base: str | None = None  # resolved base folder for adapters
+    tokenizer_path: Path | None = None
+    task: str = "chat"
+
+
+@dataclass
+class LoadedModel:
+    model_id: str
+    model: object
+    tokenizer: object
+    kind: str
+    eos_ids: frozenset[int] = frozenset()
+    pad_id: int = 0
+    context_length: int = 2048
+    labels: list[str] = field(default_factory=list)
+    adapter: str | None = None
+    shared: object | None = None  # the PeftModel holding this adapter, when there is one
+
+    @contextlib.contextmanager
+    def activate(self):
+        if self.shared is None:
+            yield
+        elif self.adapter is None:
+            with self.shared.disable_adapter():
+                yield
+        else:
+            self.shared.set_adapter(self.adapter)
+            yield
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def describe(source: str | Path, model_id: str | None = None) -> ModelSource:
+    """Work out what a source is without loading weights."""
+    from tunesmith.models.catalog import resolve
+
+    path = Path(source).expanduser()
+    run = _read_json(path / "run.json") if path.is_dir() else {}
+    name = model_id or (path.name if path.is_dir() else str(source))
+    tokenizer = path / "tokenizer" if (path / "tokenizer").is_dir() else None
+    task = run.get("task", "chat")
+    adapter_dir = path / "adapter" if (path / "adapter" / "adapter_config.json").exists() else path
+    if (adapter_dir / "adapter_config.json").exists():
+        base_name = (run.get("base_model") or run.get("model")
+                     or _read_json(adapter_dir / "adapter_config.json").get("base_model_name_or_path"))
+        if not base_name:
+            raise TunesmithError(f"{adapter_dir}: cannot tell which base model the adapter belongs to.",
+                                 "Add base_model to run.json or base_model_name_or_path to adapter_config.json.")
+        base = resolve(str(base_name)).path
+        kind = "classifier" if task == "classification" else "adapter"
+        return ModelSource(name, kind, path, str(base), tokenizer, task)
+    if (path / "model" / "config.json").exists():
+        kind = "classifier" if task == "classification" else "full"
+        return ModelSource(name, kind, path, None, tokenizer, task)
+    resolved = resolve(str(source))
+    config = _read_json(resolved.path / "config.json")
+    if any("SequenceClassification" in a for a in config.get("architectures") or []):
+        return ModelSource(name, "classifier", resolved.path, None, None, "classification")
+    return ModelSource(name, "base", resolved.path, None, None, "chat")
+
+
+class ModelRegistry:
+    """Model ids → sources; loads on first use. Call `acquire` from one thread (the engine's)."""
+
+    def __init__(self, sources: list[ModelSource], max_loaded: int = 4, dtype: str = "float32"):
+        if not sources:
+            raise TunesmithError("no models to serve.", "Pass a run folder, a model folder or a catalog name.")
+        self.sources = {s.model_id: s for s in sources}
+        if len(self.sources) < len(sources):
+            ids = [s.model_id for s in sources]
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise TunesmithError(f"two models would share the id {', '.join(twice)}.",
+                                 "Name them explicitly as ID=PATH.")
+        self.max_loaded = max_loaded
+        self.dtype = dtype
+        self._bases: dict[str, object] = {}  # base folder → model (a PeftModel once it holds adapters)
+        self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._tokenizers: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_paths(cls, paths: list[str | Path], max_loaded: int = 4, dtype: str = "float32") -> ModelRegistry:
+        sources = [describe(*reversed(str(p).split("=", 1))) if "=" in str(p) else describe(p) for p in paths]
+        # Adapters are useless without their base, so the base is always offered too.
+        known = {str(Path(s.path).resolve()) for s in sources if s.kind == "base"}
+        for base in {s.base for s in sources if s.kind == "adapter" and s.base}:
+            if str(Path(base).resolve()) not in known:
+                sources.append(describe(base))
+                known.add(str(Path(base).resolve()))
+        return cls(sources, max_loaded, dtype)
+
+    def source(self, model_id: str) -> ModelSource:
+        source = self.sources.get(model_id)
+        if source is None:
+            raise UnknownModelError(f"The model '{model_id}' does not exist.",
+                                    f"Available: {', '.join(self.sources)}.")
+        return source
+
+    def tokenizer(self, model_id: str):
+        """The tokenizer for a model id (cheap; safe from any thread)."""
+        from tunesmith.models.loading import load_tokenizer
+
+        source = self.source(model_id)
+        folder = source.tokenizer_path or (Path(source.base) if source.base else
+                                           source.path / "model" if source.kind in {"full", "classifier"}
+                                           and (source.path / "model").is_dir() else source.path)
+        with self._lock:
+            if str(folder) not in self._tokenizers:
+                self._tokenizers[str(folder)] = load_tokenizer(folder)
+            return self._tokenizers[str(folder)]
+
+    def context_length(self, model_id: str) -> int:
+        source = self.source(model_id)
+        folder = Path(source.base) if source.base else source.path
+        config = _read_json(folder / "config.json") or _read_json(folder / "model" / "config.json")
+        return int(config.get("max_position_embeddings") or 2048)
+
+    # loading (engine thread only) -------------------------------------------------------------------
+    def acquire(self, model_id: str) -> LoadedModel:
+        source = self.source(model_id)
+        if model_id in self._loaded:
+            self._loaded.move_to_end(model_id)
+            return self._loaded[model_id]
+        if source.kind == "base":
+            return self._finish(source, self._base(str(source.path)), adapter=None)
+        loaded = self._attach_adapter(source) if source.kind == "adapter" else self._load_run(source)
+        self._loaded[model_id] = loaded
+        self._evict()
+        return loaded
+
+    def _base(self, folder: str):
+        from tunesmith.models.loading import load_causal_lm
+
+        if folder not in self._bases:
+            self._bases[folder] = load_causal_lm(folder, dtype=self.dtype).eval()
+        return self._bases[folder]
+
+    def _attach_adapter(self, source: ModelSource) -> LoadedModel:
+        from peft import PeftModel
+
+        adapter_dir = source.path / "adapter" if (source.path / "adapter").is_dir() else source.path
+        base = self._base(source.base)
+        if isinstance(base, PeftModel):
+            base.load_adapter(str(adapter_dir), adapter_name=source.model_id)
+        else:
+            base = PeftModel.from_pretrained(base, str(adapter_dir), adapter_name=source.model_id).eval()
+            self._bases[source.base] = base
+        return self._finish(source, base, adapter=source.model_id)
+
+    def _load_run(self, source: ModelSource) -> LoadedModel:
+        if source.kind == "classifier" and not (source.path / "run.json").exists():
+            from transformers import AutoModelForSequenceClassification
+
+            model = AutoModelForSequenceClassification.from_pretrained(source.path, use_safetensors=True).eval()
+            loaded = self._finish(source, model, adapter=None)
+            loaded.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+            return loaded
+        from tunesmith.train import load_run
+
+        run = load_run(source.path)
+        loaded = self._finish(source, run.model.eval(), adapter=None)
+        loaded.tokenizer = run.tokenizer
+        loaded.labels = list(getattr(run, "labels", None) or [])
+        return loaded
+
+    def _finish(self, source: ModelSource, model, adapter: str | None) -> LoadedModel:
+        from peft import PeftModel
+
+        tokenizer = self.tokenizer(source.model_id)
+        eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+        generation = getattr(model, "generation_config", None)
+        extra = getattr(generation, "eos_token_id", None)
+        eos |= set(extra if isinstance(extra, list) else [extra] if extra is not None else [])
+        shared = model if isinstance(model, PeftModel) else None
+        return LoadedModel(source.model_id, model, tokenizer, source.kind, frozenset(eos),
+                           tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+                           self.context_length(source.model_id), adapter=adapter, shared=shared)
+
+    def _evict(self) -> None:
+        while len(self._loaded) > self.max_loaded:
+            _model_id, old = self._loaded.popitem(last=False)
+            if old.adapter is not None and old.shared is not None:
+                old.shared.delete_adapter(old.adapter)
+
+    @property
+    def loaded_ids(self) -> list[str]:
+        return list(self._loaded)

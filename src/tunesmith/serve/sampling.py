@@ -1,0 +1,62 @@
+"""Pure decoding helpers: choosing the next token and releasing text safely around stop strings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+def make_generator(seed: int | None) -> torch.Generator:
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def next_token(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator) -> int:
+    """Greedy when temperature is 0, otherwise nucleus sampling with the row's own RNG."""
+    if temperature <= 0:
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        # Keep the smallest prefix whose mass reaches top_p (always at least the top token).
+        outside = torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= top_p
+        sorted_probs = sorted_probs.masked_fill(outside, 0.0)
+        choice = torch.multinomial(sorted_probs, 1, generator=generator)
+        return int(order[choice])
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def releasable(text: str, stop: Sequence[str], final: bool) -> tuple[str, bool]:
+    """The part of `text` safe to send now, and whether a stop string ended it.
+
+    Text is held back while its tail could still grow into a stop string, and while it ends in an
+    incomplete UTF-8 character (the tokenizer's replacement mark), so a stream never shows a stop
+    string or half a character.
+    """
+    cuts = [text.index(s) for s in stop if s and s in text]
+    if cuts:
+        return text[: min(cuts)], True
+    if final:
+        return text, False
+    end = len(text)
+    while end > 0 and text[end - 1] == "\ufffd":
+        end -= 1
+    head = text[:end]
+    hold = max((size for s in stop for size in range(1, min(len(s) - 1, end) + 1) if head.endswith(s[:size])),
+               default=0)
+    return head[: end - hold], False

@@ -1,0 +1,89 @@
+"""Request bodies of the OpenAI-compatible API. Unknown fields are ignored, as OpenAI's server does."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class TextPart(_Request):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(_Request):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart]
+
+    def plain(self) -> dict[str, str]:
+        text = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+        return {"role": "system" if self.role == "developer" else self.role, "content": text}
+
+
+class StreamOptions(_Request):
+    include_usage: bool = False
+
+
+class _Generation(_Request):
+    model: str = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float = Field(1.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int = Field(1, ge=1, le=1, description="Only one choice per request is supported.")
+
+    @field_validator("stop")
+    @classmethod
+    def _at_most_four(cls, value):
+        stops = [value] if isinstance(value, str) else list(value or [])
+        if len(stops) > 4:
+            raise ValueError("at most 4 stop sequences are allowed")
+        return stops
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.stop or []) if s)
+
+
+class ChatRequest(_Generation):
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+
+
+class CompletionRequest(_Generation):
+    prompt: str | list[str]
+    temperature: float = Field(1.0, ge=0.0, le=2.0)
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, value):
+        if isinstance(value, list):
+            if len(value) != 1:
+                raise ValueError("send exactly one prompt per request")
+            value = value[0]
+        if not value:
+            raise ValueError("the prompt is empty")
+        return value
+
+
+class ClassificationRequest(_Request):
+    model: str = Field(min_length=1)
+    input: str | list[str]
+
+    @field_validator("input")
+    @classmethod
+    def _non_empty(cls, value):
+        texts = [value] if isinstance(value, str) else value
+        if not texts or any(not t for t in texts):
+            raise ValueError("input must be a non-empty string or list of non-empty strings")
+        if len(texts) > 256:
+            raise ValueError("at most 256 inputs per request")
+        return texts

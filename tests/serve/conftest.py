@@ -1,0 +1,80 @@
+"""Fixtures for the server: a tiny LM whose greedy answers differ per prompt, LoRA adapters on it,
+and a running server on loopback with the real `openai` client."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+import torch
+
+
+def lively_tiny_lm(seed: int = 1):
+    """The tiny Llama with wider random weights, so greedy answers differ per prompt (not all '\\n')."""
+    from tunesmith.models.tiny import tiny_causal_lm
+
+    model, tokenizer = tiny_causal_lm()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() == 2:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    return model, tokenizer
+
+
+@pytest.fixture(scope="session")
+def lively_lm_dir(tmp_path_factory):
+    model, tokenizer = lively_tiny_lm()
+    folder = tmp_path_factory.mktemp("lively-lm")
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def save_lora(base_dir, folder, seed: int):
+    """A LoRA adapter with random (non-zero) weights, saved in PEFT format against `base_dir`."""
+    from peft import LoraConfig, get_peft_model
+
+    from tunesmith.models.loading import load_causal_lm
+
+    torch.manual_seed(seed)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                        init_lora_weights=False)
+    model = get_peft_model(load_causal_lm(str(base_dir)), config)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_" in name:
+                parameter.mul_(3.0)
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def adapter_dirs(lively_lm_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("adapters")
+    return [save_lora(lively_lm_dir, root / f"support-bot-{i}", seed=10 + i) for i in range(3)]
+
+
+@contextmanager
+def running(models, **config):
+    import openai
+
+    from tunesmith.config.serve import ServeConfig
+    from tunesmith.serve import create_app, serve_in_thread
+
+    app = create_app([str(m) for m in models], ServeConfig(**config))
+    with serve_in_thread(app) as url:
+        key = (config.get("api_keys") or ["unused"])[0]
+        yield openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=60), url, app
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """`with start_server(models, **serve_config) as (client, url, app)`."""
+    return running
+
+
+@pytest.fixture(scope="module")
+def server(lively_lm_dir):
+    with running([lively_lm_dir], api_keys=["sk-test-1"], max_tokens_limit=64, max_body_bytes=32_768) as handle:
+        yield handle
