@@ -25,7 +25,16 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from tunesmith.cli import config_cmd, data_cmd, eval_cmd, models_cmd, quickstart_cmd, serve_cmd, studio_cmd  # noqa: F401
+    from tunesmith.cli import (  # noqa: F401
+        config_cmd,
+        data_cmd,
+        eval_cmd,
+        models_cmd,
+        quickstart_cmd,
+        serve_cmd,
+        studio_cmd,
+        train_cmd,
+    )
 
 
 def main() -> None:

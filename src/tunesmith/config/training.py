@@ -1,7 +1,8 @@
-"""Optimisation settings shared by every method."""
+"""Optimisation settings shared by every method, and the beginner presets derived from data and hardware."""
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field
@@ -13,13 +14,67 @@ class TrainingConfig(Section):
     epochs: float = Field(3.0, gt=0, description="Passes over the training data.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
-    batch_size: int = Field(8, ge=1, description="Sequences per micro-batch.")
+    batch_size: int = Field(8, ge=1, description="Sequences per micro-batch (per process).")
     gradient_accumulation: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
     scheduler: Literal["cosine", "linear", "constant"] = Field("cosine", description="LR schedule after warmup.")
+    optimizer: Literal["adamw", "adafactor"] = Field(
+        "adamw", description="adamw, or adafactor to keep far less optimizer state (lower memory).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (regularization).")
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
     seed: int = Field(42, description="Seed for initialisation, data order and dropout.")
-    eval_every: int = Field(50, ge=1, description="Validate every N optimizer steps.")
+    group_by_length: bool = Field(True, description="Batch sequences of similar length to waste little "
+                                  "compute on padding.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: "
+                                         "less memory, ~20% slower.")
+    compile: bool = Field(False, description="torch.compile the model (faster steps after a slow first one).")
+    train_on_prompt: bool = Field(False, description="Chat: also put loss on system/user tokens (default: "
+                                  "assistant answers only).")
+    eval_every: int = Field(50, ge=1, description="Validate (and checkpoint) every N optimizer steps.")
     early_stopping_patience: int | None = Field(None, ge=1, description="Stop after N validations "
                                                 "without improvement; off when empty.")
+    early_stopping_metric: Literal["val_loss", "val_accuracy"] = Field(
+        "val_loss", description="What early stopping and best-checkpoint restore watch (accuracy: "
+        "classification only).")
+    restore_best: bool = Field(True, description="End with the weights of the best validation, not the last step.")
+    keep_checkpoints: int = Field(2, ge=1, description="Newest checkpoints kept on disk (the best is kept too).")
+    overfit_gap: float = Field(0.25, gt=0, description="Warn when validation loss exceeds train loss by this "
+                               "share and the gap keeps widening.")
+    report_to: list[Literal["tensorboard", "mlflow"]] = Field(
+        default_factory=list, description="Extra loggers, used when installed.")
+    num_threads: int | None = Field(None, ge=1, description="CPU threads for torch; empty means all cores.")
+
+
+Preset = Literal["quick", "balanced", "thorough"]
+
+
+def preset_overrides(preset: Preset, train_examples: int, cpu_cores: int, method: str = "lora") -> dict[str, dict]:
+    """Beginner settings derived from data size and hardware, as a partial config to merge.
+
+    quick: one short pass to see the pipeline work; balanced: the usual recipe with early stopping;
+    thorough: more epochs, a larger adapter and patient early stopping. Adapter sizes change only for
+    LoRA/DoRA; the chosen method is kept.
+    """
+    batch = 4 if cpu_cores <= 4 else 8
+    steps_per_epoch = max(1, math.ceil(train_examples / batch))
+    eval_every = max(5, steps_per_epoch // 4)
+    if preset == "quick":
+        steps = min(steps_per_epoch, 60 if cpu_cores <= 4 else 200)
+        training = {"epochs": 1.0, "batch_size": batch, "max_steps": steps, "eval_every": max(5, steps // 2),
+                    "learning_rate": 3e-4, "early_stopping_patience": None}
+        rank = 8
+    elif preset == "balanced":
+        training = {"epochs": 3.0 if train_examples < 2000 else 2.0, "batch_size": batch, "max_steps": None,
+                    "eval_every": eval_every, "early_stopping_patience": 3, "learning_rate": 2e-4}
+        rank = 16
+    else:
+        training = {"epochs": 6.0 if train_examples < 2000 else 4.0, "batch_size": batch, "max_steps": None,
+                    "eval_every": eval_every, "early_stopping_patience": 4, "learning_rate": 1e-4,
+                    "weight_decay": 0.01}
+        rank = 32
+    if method == "full":
+        training["learning_rate"] /= 10
+    overrides: dict[str, dict] = {"training": training}
+    if method in ("lora", "dora"):
+        overrides["method"] = {"name": method, "r": rank, "alpha": 2 * rank}
+    return overrides

@@ -1,0 +1,58 @@
+"""`tunesmith train`: prepare (or reuse) the dataset version, then train the configured method."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from tunesmith.cli import app
+from tunesmith.config import apply_overrides, parse_config
+from tunesmith.config.training import preset_overrides
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        base[key] = _merge(base.get(key) or {}, value) if isinstance(value, dict) else value
+    return base
+
+
+@app.command("train")
+def train_command(
+    project_dir: Path = typer.Argument(Path("."), help="Project folder (with tunesmith.yaml)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the newest run of this method from its last "
+                                "complete checkpoint."),
+    run: Path | None = typer.Option(None, "--run", help="With --resume: the run folder to continue."),
+    preset: str | None = typer.Option(None, "--preset", help="quick, balanced or thorough: settings derived "
+                                      "from your data size and this machine."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set training.epochs=2 "
+                                        "(repeatable)."),
+) -> None:
+    """Fine-tune the project's model on its prepared data; writes runs/<id>/."""
+    from tunesmith.data import prepare
+    from tunesmith.errors import ConfigError
+    from tunesmith.project import Project
+    from tunesmith.train import train
+
+    project = Project.load(project_dir)
+    dataset = prepare(project)
+    config = project.config
+    if preset is not None:
+        if preset not in ("quick", "balanced", "thorough"):
+            raise ConfigError(f"unknown preset '{preset}'", "Use --preset quick, balanced or thorough.")
+        extra = preset_overrides(preset, len(dataset.split("train")), os.cpu_count() or 1, config.method.name)
+        config = parse_config(_merge(config.model_dump(mode="json"), extra), f"preset {preset}")
+    if overrides:
+        config = apply_overrides(config, overrides)
+    project.config = config  # this run only: tunesmith.yaml is left as the user wrote it
+    result = train(project, dataset, resume=(run or True) if resume else None)
+    metrics = result.metrics
+    summary = f"{result.status}: {result.run_dir}"
+    if metrics.get("val_loss") is not None:
+        summary += f"  validation loss {metrics['val_loss']:.4f}"
+    if "val_accuracy" in metrics:
+        summary += f"  accuracy {metrics['val_accuracy']:.1%}"
+    typer.echo(summary)
+    if result.status == "interrupted":
+        raise typer.Exit(130)

@@ -1,0 +1,62 @@
+"""Several processes (torchrun / accelerate launch): each takes its share of every global batch.
+
+Gradients are summed with all_reduce after the accumulation steps (each process divides by the
+step-wide target count beforehand), so N processes × b equals one process with batch N × b. The
+same environment variables `torchrun` and `accelerate launch` set are read; gloo on CPU, nccl on GPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> World:
+        size = int(os.environ.get("WORLD_SIZE", "1"))
+        if size <= 1:
+            return cls()
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size())
+
+    def sync_parameters(self, model: torch.nn.Module) -> None:
+        """Start every process from rank 0's trainable weights."""
+        if self.size > 1:
+            for param in model.parameters():
+                if param.requires_grad:
+                    dist.broadcast(param.data, src=0)
+
+    def sum_gradients(self, params: list[torch.nn.Parameter]) -> None:
+        if self.size == 1:
+            return
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+        dist.all_reduce(flat)
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.grad = flat[offset:offset + n].view_as(p).clone()
+            offset += n
+
+    def sum(self, *values: float) -> list[float]:
+        if self.size == 1:
+            return list(values)
+        tensor = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(tensor)
+        return tensor.tolist()
+
+    def barrier(self) -> None:
+        if self.size > 1:
+            dist.barrier()

@@ -1,0 +1,255 @@
+"""The one training loop every method and task shares.
+
+setup (model, data, optimizer, resume) → for each optimizer step: micro-batches, summed loss divided
+by the step's target count, gradient sum across processes, clip, step → every `eval_every` steps:
+validate, early-stopping bookkeeping, atomic checkpoint → finish: restore the best weights.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from tunesmith.config import ProjectConfig
+from tunesmith.train import checkpoint as ckpt
+from tunesmith.train.batching import Step, collate, epoch_steps
+from tunesmith.train.distributed import World
+from tunesmith.train.encode import Example
+from tunesmith.train.loss import loss_sum
+from tunesmith.train.monitor import MetricsLog, ProgressBar
+from tunesmith.train.optim import learning_rate
+
+StepCallback = Callable[[dict], None]
+
+
+@dataclass
+class LoopState:
+    """Everything besides tensors needed to continue a run exactly; saved as JSON in each checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    next_batch: int = 0  # index of the next global batch within `epoch`
+    tokens: int = 0
+    real_positions: int = 0
+    padded_positions: int = 0
+    seconds: float = 0.0
+    best_step: int | None = None
+    best_value: float | None = None
+    evals_without_improvement: int = 0
+    last_gap: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    last_train_loss: float | None = None
+    last_val: dict = field(default_factory=dict)
+    best_val: dict = field(default_factory=dict)
+    identity: dict = field(default_factory=dict)
+
+
+@dataclass
+class Batches:
+    examples: list[Example]
+    pad_id: int
+    classification: bool
+    batch_size: int
+    accumulation: int
+    seed: int
+    group_by_length: bool
+    world: World
+
+    def epoch(self, epoch: int) -> list[Step]:
+        return epoch_steps(self.examples, self.batch_size, self.accumulation, self.seed, epoch,
+                           self.group_by_length, self.world.rank, self.world.size)
+
+    def tensors(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        return collate([self.examples[i] for i in indices], self.pad_id, self.classification)
+
+
+class StopFlag:
+    """SIGTERM / Ctrl-C ask the loop to checkpoint and stop after the current step; a second Ctrl-C aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: dict = {}
+
+    def __enter__(self) -> StopFlag:
+        try:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = {}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def total_steps(config: ProjectConfig, steps_per_epoch: int) -> int:
+    planned = math.ceil(config.training.epochs * steps_per_epoch)
+    return min(planned, config.training.max_steps) if config.training.max_steps else planned
+
+
+@torch.no_grad()
+def evaluate(model, examples: list[Example], pad_id: int, task: str, virtual_tokens: bool, batch_size: int,
+             world: World) -> dict:
+    """Validation loss (per target token, or per example for classifiers) and accuracy for classifiers."""
+    was_training = model.training
+    model.eval()
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]))[world.rank::world.size]
+    total = count = correct = 0.0
+    for start in range(0, len(order), batch_size):
+        batch = collate([examples[i] for i in order[start:start + batch_size]], pad_id, task == "classification")
+        loss, n, right = loss_sum(model, batch, task, virtual_tokens)
+        total, count, correct = total + float(loss), count + n, correct + right
+    total, count, correct = world.sum(total, count, correct)
+    model.train(was_training)
+    result = {"val_loss": total / count if count else float("nan")}
+    if task == "classification":
+        result["val_accuracy"] = correct / count if count else float("nan")
+    return result
+
+
+def train_step(model, params, optimizer, batches: Batches, step: Step, task: str, virtual_tokens: bool,
+               max_grad_norm: float, world: World) -> float:
+    """One optimizer step; returns the step's mean training loss over all processes."""
+    loss_total = 0.0
+    for micro in step.micro_batches:
+        batch = batches.tensors(micro)
+        loss, _, _ = loss_sum(model, batch, task, virtual_tokens)
+        (loss / step.global_targets).backward()
+        loss_total += float(loss.detach())
+    world.sum_gradients(params)
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return world.sum(loss_total)[0] / step.global_targets
+
+
+def improved(state: LoopState, metric: str, value: float) -> bool:
+    if state.best_value is None:
+        return True
+    return value > state.best_value if metric == "val_accuracy" else value < state.best_value
+
+
+def check_overfitting(state: LoopState, train_loss: float, val_loss: float, threshold: float) -> str | None:
+    """A warning when validation loss sits well above train loss and the gap keeps widening."""
+    gap = (val_loss - train_loss) / max(train_loss, 1e-8)
+    widening = state.last_gap is not None and gap > state.last_gap
+    state.last_gap = gap
+    if gap > threshold and widening:
+        return (f"step {state.step}: validation loss {val_loss:.3f} is {gap:.0%} above train loss "
+                f"{train_loss:.3f} and the gap is widening: the model may be overfitting "
+                "(fewer epochs, early stopping or more data help).")
+    return None
+
+
+def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_examples: list[Example],
+             task: str, virtual_tokens: bool, state: LoopState, run_dir, world: World,
+             callbacks: Sequence[StepCallback] = (), save_weights: Callable[[], dict],
+             attach: Callable[[MetricsLog], object] = lambda log: None) -> tuple[LoopState, str]:
+    """Train until done, stopped early or interrupted; returns the state and how it ended."""
+    tc = config.training
+    params = [p for p in model.parameters() if p.requires_grad]
+    steps_per_epoch = len(batches.epoch(0))
+    total = total_steps(config, steps_per_epoch)
+    log = MetricsLog(run_dir, state.step if state.step else None) if world.main else None
+    if log:
+        attach(log)
+    bar = ProgressBar(total, state.step, enabled=world.main)
+    ckpt_root = run_dir / "checkpoints"
+    window: list[float] = []
+    outcome = "completed"
+
+    def checkpoint() -> None:
+        if world.main:
+            ckpt.save_checkpoint(ckpt_root / f"step-{state.step}", save_weights(), optimizer, asdict(state))
+            protect = {f"step-{state.best_step}"} if state.best_step is not None else set()
+            ckpt.prune(ckpt_root, tc.keep_checkpoints, protect)
+        world.barrier()
+
+    def validate() -> bool:
+        """Returns True when early stopping says stop."""
+        if not val_examples:
+            return False
+        result = evaluate(model, val_examples, batches.pad_id, task, virtual_tokens, tc.batch_size, world)
+        train_loss = sum(window) / len(window) if window else state.last_train_loss or float("nan")
+        window.clear()
+        state.last_val = result
+        metric = tc.early_stopping_metric if tc.early_stopping_metric in result else "val_loss"
+        if improved(state, metric, result[metric]):
+            state.best_step, state.best_value, state.evals_without_improvement = state.step, result[metric], 0
+            state.best_val = result
+        else:
+            state.evals_without_improvement += 1
+        warning = check_overfitting(state, train_loss, result["val_loss"], tc.overfit_gap)
+        if warning and not state.warnings:
+            state.warnings.append(warning)
+            bar.note(f"[yellow]warning:[/yellow] {warning}")
+        if log:
+            log.add({"split": "validation", "step": state.step, "epoch": state.epoch, **result})
+            log.plot()
+        patience = tc.early_stopping_patience
+        return patience is not None and state.evals_without_improvement >= patience
+
+    with StopFlag() as stop:
+        model.train()
+        while state.step < total and outcome == "completed":
+            steps = batches.epoch(state.epoch)
+            while state.next_batch < len(steps) and state.step < total:
+                step = steps[state.next_batch]
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(state.step, total, tc)
+                started = time.perf_counter()
+                loss = train_step(model, params, optimizer, batches, step, task, virtual_tokens,
+                                  tc.max_grad_norm, world)
+                state.seconds += time.perf_counter() - started
+                tokens, real, padded = world.sum(step.real_tokens, *_positions(batches, step))
+                state.tokens += int(tokens)
+                state.real_positions += int(real)
+                state.padded_positions += int(padded)
+                state.step += 1
+                state.next_batch += 1
+                state.last_train_loss = loss
+                window.append(loss)
+                row = {"split": "train", "step": state.step, "epoch": state.epoch, "train_loss": loss,
+                       "lr": optimizer.param_groups[0]["lr"], "tokens": state.tokens,
+                       "tokens_per_second": state.tokens / max(state.seconds, 1e-9), "elapsed": state.seconds}
+                if log:
+                    log.add(row)
+                bar.step(row)
+                should_stop = False
+                if state.step % tc.eval_every == 0 or state.step == total:
+                    should_stop = validate()
+                    checkpoint()
+                if should_stop:
+                    outcome = "stopped_early"
+                    bar.note(f"early stopping at step {state.step}: no improvement in "
+                             f"{tc.early_stopping_patience} validations")
+                elif world.sum(float(stop.requested))[0] > 0:
+                    if state.step % tc.eval_every and state.step != total:
+                        checkpoint()
+                    outcome = "interrupted"
+                for callback in callbacks:
+                    callback(row)
+                if outcome != "completed":
+                    break
+            if state.next_batch >= len(steps):
+                state.epoch, state.next_batch = state.epoch + 1, 0
+    bar.close()
+    if log and outcome != "interrupted":
+        log.plot()
+    return state, outcome
+
+
+def _positions(batches: Batches, step: Step) -> tuple[int, int]:
+    lengths = [[len(batches.examples[i]) for i in micro] for micro in step.micro_batches]
+    return sum(map(sum, lengths)), sum(max(m) * len(m) for m in lengths if m)

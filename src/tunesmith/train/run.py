@@ -1,0 +1,177 @@
+"""run_training(): records in, a finished run folder out. train(): the same for a project + dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from tunesmith.config import ProjectConfig
+from tunesmith.errors import DataError, TunesmithError
+from tunesmith.methods import count_parameters, trainable_state
+from tunesmith.progress import console
+from tunesmith.train import checkpoint as ckpt
+from tunesmith.train.distributed import World
+from tunesmith.train.encode import encode_records, label_list
+from tunesmith.train.loop import Batches, LoopState, StepCallback, run_loop, total_steps
+from tunesmith.train.monitor import attach_loggers
+from tunesmith.train.optim import build_optimizer
+from tunesmith.train.run_folder import read_run, write_card, write_config, write_json
+from tunesmith.train.setup import prepare_model
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict = field(default_factory=dict)
+    stopped_early: bool = False
+    status: str = "completed"
+
+
+def data_fingerprint(records: list[dict]) -> str:
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(json.dumps(record, sort_keys=True, default=str).encode())
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def _identity(config: ProjectConfig, task: str, train_records: list[dict], dataset_version: str | None) -> dict:
+    return {"base_model": config.model.name, "method": config.method.name, "task": task,
+            "dataset_version": dataset_version or data_fingerprint(train_records)}
+
+
+def _check_resumable(saved: dict, current: dict, folder: Path) -> None:
+    changed = [k for k in current if saved.get(k) != current[k]]
+    if changed:
+        what = "; ".join(f"{k} was {saved.get(k)!r}, now {current[k]!r}" for k in changed)
+        raise TunesmithError(f"cannot resume {folder.parent.parent.name}: {what}.",
+                             "Start a new run (without --resume), or restore the original settings.")
+
+
+def run_training(config: ProjectConfig, train_records: list[dict], validation_records: list[dict], run_dir: Path,
+                 resume: bool = False, dataset_version: str | None = None,
+                 callbacks: Sequence[StepCallback] = ()) -> RunResult:
+    """Train `config.method` on canonical records and write the run folder (see docs/architecture.md)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tc = config.training
+    task = config.objective.task
+    world = World.from_env()
+    if tc.num_threads:
+        torch.set_num_threads(tc.num_threads)
+    if not train_records:
+        raise DataError("the train split is empty", "Add examples and run `tunesmith prepare` again.")
+    labels = label_list(train_records) if task == "classification" else None
+    model, tokenizer, method, resolved = prepare_model(config, task, labels)
+    trainable, total = count_parameters(model)
+    if world.main:
+        console.print(f"{method.name}: training {trainable:,} of {total:,} parameters "
+                      f"({trainable / total:.2%}) of {config.model.name}")
+    length = config.model.max_length
+    train_ex = encode_records(tokenizer, train_records, task, length, labels, tc.train_on_prompt)
+    val_ex = encode_records(tokenizer, validation_records, task, length, labels, tc.train_on_prompt)
+    if not train_ex:
+        raise DataError("no training example has a token to learn from after encoding",
+                        "Check that chat records end with an assistant message.")
+    world.sync_parameters(model)
+    optimizer = build_optimizer(model, tc)
+    identity = _identity(config, task, train_records, dataset_version)
+    state = LoopState(identity=identity)
+    newest = ckpt.complete_checkpoints(run_dir / "checkpoints")
+    if resume and newest:
+        _check_resumable(ckpt.read_state(newest[-1])["identity"], identity, newest[-1])
+        state = LoopState(**ckpt.load_checkpoint(newest[-1], model, optimizer))
+        if world.main:
+            console.print(f"resuming from {newest[-1].name}")
+    elif resume and world.main:
+        console.print("no complete checkpoint to resume from: starting from the beginning")
+    if tc.compile:
+        _compile(model)
+    batches = Batches(train_ex, tokenizer.pad_token_id, task == "classification", tc.batch_size,
+                      tc.gradient_accumulation, tc.seed, tc.group_by_length, world)
+    planned = total_steps(config, len(batches.epoch(0)))
+    info = {"status": "running", "method": method.name, "task": task, "base_model": config.model.name,
+            "base_model_path": str(resolved.path), "dataset_version": identity["dataset_version"],
+            "trainable_params": trainable, "total_params": total, "labels": labels, "project": config.name,
+            "artifact": method.artifact, "train_examples": len(train_ex), "validation_examples": len(val_ex),
+            "planned_steps": planned, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "world_size": world.size}
+    if world.main:
+        write_config(run_dir, config)
+        write_json(run_dir / "run.json", {**read_run(run_dir), **info})
+    try:
+        state, outcome = run_loop(
+            config=config, model=model, optimizer=optimizer, batches=batches, val_examples=val_ex, task=task,
+            virtual_tokens=method.virtual_tokens, state=state, run_dir=run_dir, world=world, callbacks=callbacks,
+            save_weights=lambda: trainable_state(model), attach=lambda log: attach_loggers(
+                log, tc.report_to, run_dir, config.model_dump(mode="json")))
+    except BaseException:
+        if world.main:
+            write_json(run_dir / "run.json", {**info, "status": "failed"})
+        raise
+    restored = None
+    if outcome != "interrupted" and tc.restore_best and state.best_step not in (None, state.step):
+        best = run_dir / "checkpoints" / f"step-{state.best_step}"
+        ckpt.load_weights(best, model)
+        restored = state.best_step
+    metrics = _metrics(state, restored)
+    info.update(status="interrupted" if outcome == "interrupted" else "completed", metrics=metrics,
+                steps=state.step, tokens=state.tokens, seconds=round(state.seconds, 2),
+                padding_share=metrics["padding_share"], warnings=state.warnings,
+                final_train_loss=metrics.get("train_loss"), final_val_loss=metrics.get("val_loss"),
+                stopped_early=outcome == "stopped_early", best_step=state.best_step, restored_step=restored)
+    if world.main:
+        if outcome != "interrupted":
+            method.save(model, run_dir / method.artifact)
+            tokenizer.save_pretrained(run_dir / "tokenizer")
+        write_json(run_dir / "run.json", info)
+        write_card(run_dir, info)
+        if outcome == "interrupted":
+            console.print(f"interrupted at step {state.step}; continue with `tunesmith train --resume`")
+    world.barrier()
+    return RunResult(run_dir, metrics, outcome == "stopped_early", info["status"])
+
+
+def _metrics(state: LoopState, restored: int | None) -> dict:
+    """Final metrics; after a best-checkpoint restore the validation numbers are the restored step's."""
+    metrics = {"train_loss": state.last_train_loss, **(state.best_val if restored is not None else state.last_val)}
+    if restored is not None:
+        metrics["val_loss_last_step"] = state.last_val.get("val_loss")
+    metrics.update(steps=state.step, best_step=state.best_step, tokens=state.tokens, seconds=round(state.seconds, 2),
+                   tokens_per_second=state.tokens / max(state.seconds, 1e-9),
+                   padding_share=1 - state.real_positions / max(state.padded_positions, 1))
+    return metrics
+
+
+def _compile(model) -> None:
+    from tunesmith.train.loss import unwrap
+
+    base = unwrap(model)
+    target = base.get_decoder() if hasattr(base, "get_decoder") else base
+    target.compile(dynamic=True)
+
+
+def train(project, dataset, resume: str | Path | bool | None = None,
+          callbacks: Sequence[StepCallback] = ()) -> RunResult:
+    """Train the project's configured method on a prepared dataset; `resume` is a run folder (or True:
+    the newest run of this method)."""
+    config = project.config
+    if resume is True:
+        runs = sorted(project.runs_dir.glob(f"*-{config.method.name}*")) if project.runs_dir.exists() else []
+        if not runs:
+            raise TunesmithError(f"no earlier '{config.method.name}' run to resume in {project.runs_dir}",
+                                 "Run `tunesmith train` without --resume first.")
+        run_dir = runs[-1]
+    elif resume:
+        run_dir = Path(resume)
+    else:
+        run_dir = project.new_run_dir(config.method.name)
+    return run_training(config, dataset.split("train"), dataset.split("validation"), run_dir,
+                        resume=bool(resume), dataset_version=dataset.version, callbacks=callbacks)
+
+
+__all__ = ["RunResult", "data_fingerprint", "run_training", "train"]

@@ -1,0 +1,67 @@
+"""Load the base model for a task and make it trainable with the configured method."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from tunesmith.config import ProjectConfig
+from tunesmith.errors import ConfigError
+from tunesmith.methods import Method, check_supported, get_method
+from tunesmith.models.catalog import ResolvedModel, resolve
+from tunesmith.models.loading import load_causal_lm, load_classifier, load_tokenizer
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Hide load reports about the new classification head: expected, and not the user's problem."""
+    from transformers.utils import logging
+
+    previous = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(previous)
+
+
+def load_base(config: ProjectConfig, task: str, labels: list[str] | None,
+              resolved: ResolvedModel | None = None) -> tuple[torch.nn.Module, object, ResolvedModel]:
+    resolved = resolved or resolve(config.model.name)
+    options = {"dtype": config.model.dtype, "trust_remote_code": config.model.trust_remote_code}
+    tokenizer = load_tokenizer(resolved, trust_remote_code=config.model.trust_remote_code)
+    with quiet_transformers():
+        if task == "classification":
+            model = load_classifier(resolved, labels or [], **options)
+            model.config.pad_token_id = tokenizer.pad_token_id
+        else:
+            if resolved.kind == "encoder":
+                raise ConfigError(f"model '{config.model.name}' is an encoder; the '{task}' task needs a causal LM",
+                                  "Set model.name: smollm2-135m-instruct, or objective.task: classification.")
+            model = load_causal_lm(resolved, **options)
+    return model, tokenizer, resolved
+
+
+def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = None
+                  ) -> tuple[torch.nn.Module, object, Method, ResolvedModel]:
+    """The trainable model, its tokenizer, the method and the resolved base model."""
+    method = get_method(config.method.name)
+    resolved = resolve(config.model.name)
+    check_supported(method, task, resolved.kind)
+    # Seeded before the method adds weights, so adapter/head initialisation is reproducible.
+    torch.manual_seed(config.training.seed)
+    model, tokenizer, resolved = load_base(config, task, labels, resolved)
+    if config.training.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model = method.apply(model, config.method, task)
+    if method.name != "full":
+        _require_trainable(model)
+    return model, tokenizer, method, resolved
+
+
+def _require_trainable(model: torch.nn.Module) -> None:
+    """Parameter-efficient methods keep the base frozen; make sure no base parameter slipped through."""
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ConfigError("the method left no trainable parameters", "Check method.target_modules.")

@@ -1,0 +1,39 @@
+"""Helpers for training tests: tiny configs and small synthetic datasets."""
+
+from __future__ import annotations
+
+from tunesmith.config import parse_config
+
+
+def chat_records(n: int, seed: int = 0) -> list[dict]:
+    words = ["red", "blue", "green", "gold", "black", "white", "pink", "gray"]
+    records = []
+    for i in range(n):
+        colour = words[(i + seed) % len(words)]
+        records.append({"id": f"c{i}", "messages": [
+            {"role": "user", "content": f"What colour is item {i}?" + " Please answer." * (i % 4)},
+            {"role": "assistant", "content": f"Item {i} is {colour}."}]})
+    return records
+
+
+def classification_records(n: int) -> list[dict]:
+    return [{"id": f"t{i}", "text": ("great lovely fine " if i % 2 else "awful bad sad ") * (1 + i % 3),
+             "label": "pos" if i % 2 else "neg"} for i in range(n)]
+
+
+def text_records(n: int) -> list[dict]:
+    return [{"id": f"r{i}", "text": "The quick brown fox jumps over the lazy dog. " * (1 + i % 3)} for i in range(n)]
+
+
+def tiny_config(model_dir, method: str = "lora", task: str = "chat", **training):
+    options = {"epochs": 2, "batch_size": 4, "eval_every": 4, "learning_rate": 5e-3, "warmup_ratio": 0.0,
+               "num_threads": 1, **training}
+    method_options = {"name": method}
+    if method in ("lora", "dora"):
+        method_options.update(r=4, alpha=8, dropout=0.0)
+    if method in ("prefix", "prompt"):
+        method_options.update(num_virtual_tokens=4)
+    if method == "adapter":
+        method_options.update(bottleneck_size=8, dropout=0.0)
+    return parse_config({"objective": {"task": task}, "model": {"name": str(model_dir), "max_length": 64},
+                         "method": method_options, "training": options})
