@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from ft_helpers import chat_line, training_jsonl
 
 from tunesmith.finetune_api import FinetuneAPI
+from tunesmith.finetune_api.errors import OpenAIError
 
 
 @pytest.fixture
@@ -45,20 +46,26 @@ def test_a_broken_file_is_rejected_at_upload_with_line_numbers(client):
     assert set(error) == {"message", "type", "param", "code"}
     assert error["type"] == "invalid_request_error" and error["param"] == "file"
     assert error["code"] == "invalid_file_format"
-    assert "3 invalid line(s)" in error["message"]
-    assert "line 2: invalid JSON" in error["message"]
-    assert "line 4: messages[0].role is 'robot'" in error["message"]
-    assert "line 6: messages[1].weight must be 0 or 1" in error["message"]
+    assert "3 invalid line(s) in data.jsonl (line 2, 4, 6)" in error["message"]
+    assert "data.jsonl:2: invalid JSON" in error["message"]
+    assert "data.jsonl:4: messages[0].role: unknown role 'robot'" in error["message"]
+    assert "data.jsonl:6: messages[1].weight: weight must be 0 or 1" in error["message"]
     assert client.get("/v1/files").json()["data"] == []  # nothing stored
 
 
-def test_weights_and_prompt_completion_rows_are_accepted(client, project):
-    rows = [chat_line("q", "a", weight=0) + "\n", '{"prompt": "p", "completion": "c"}\n']
-    zero_only = post_file(client, rows[0].encode())
-    assert zero_only.status_code == 400 and "no assistant message with weight 1" in zero_only.json()["error"]["message"]
+def test_per_message_weights_reach_the_training_records(project):
+    api = FinetuneAPI(project, evaluator=None)
+    zero_only = chat_line("q", "a", weight=0) + "\n"
+    with pytest.raises(OpenAIError, match="every assistant message has weight 0"):
+        api.files.upload("zero.jsonl", zero_only.encode(), "fine-tune")
     mixed = ('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "old", "weight": 0},'
              ' {"role": "user", "content": "again"}, {"role": "assistant", "content": "new", "weight": 1}]}\n')
-    assert post_file(client, (mixed + rows[1]).encode()).status_code == 200
+    file = api.files.upload("mixed.jsonl", mixed.encode(), "fine-tune")
+    [record] = api.files.records(file["id"], "training_file")
+    assert [m.get("weight") for m in record["messages"]] == [None, 0, None, 1]
+    legacy = api.files.upload("legacy.jsonl", b'{"prompt": "p", "completion": "c"}\n', "fine-tune")
+    [record] = api.files.records(legacy["id"], "training_file")
+    assert [m["role"] for m in record["messages"]] == ["user", "assistant"]
 
 
 def test_upload_limits_and_purpose(client, project):

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import os
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
+from tunesmith.config.data import DataConfig
 from tunesmith.finetune_api.errors import OpenAIError, bad_request, not_found
 from tunesmith.finetune_api.store import Store, new_id, now
-from tunesmith.finetune_api.uploads import parse_training_file
+from tunesmith.finetune_api.uploads import read_training_file
+
+UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 PURPOSES = {"fine-tune", "fine-tune-results"}
 
 
 class FileService:
-    def __init__(self, store: Store, folder: Path, max_bytes: int):
-        self.store, self.folder, self.max_bytes = store, Path(folder), max_bytes
+    def __init__(self, store: Store, folder: Path, max_bytes: int, data: DataConfig):
+        self.store, self.folder, self.max_bytes, self.data = store, Path(folder), max_bytes, data
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def upload(self, filename: str, content: bytes, purpose: str) -> dict[str, Any]:
@@ -25,22 +29,26 @@ class FileService:
             raise OpenAIError(413, f"{filename} is {len(content) / 1e6:.1f} MB; the limit is "
                               f"{self.max_bytes / 1e6:.1f} MB (finetune_api.max_file_mb).", param="file",
                               code="file_too_large")
-        records = parse_training_file(filename, content)
-        return self._save(filename, content, purpose, len(records))
+        return self._save(filename, content, purpose, validate=True)
 
     def save_result(self, filename: str, content: bytes) -> dict[str, Any]:
         """A file the server itself produced for a job (OpenAI's `fine-tune-results`)."""
-        return self._save(filename, content, "fine-tune-results", 0)
+        return self._save(filename, content, "fine-tune-results", validate=False)
 
-    def _save(self, filename: str, content: bytes, purpose: str, records: int) -> dict[str, Any]:
+    def _save(self, filename: str, content: bytes, purpose: str, validate: bool) -> dict[str, Any]:
         file_id = new_id("file")
-        path = self.folder / f"{file_id}.jsonl"
-        staging = path.with_suffix(".partial")
-        staging.write_bytes(content)
-        os.replace(staging, path)
+        name = UNSAFE.sub("_", Path(filename).name).lstrip(".") or "upload.jsonl"
+        path = self.folder / file_id / name
+        path.parent.mkdir(parents=True)
+        path.write_bytes(content)
+        try:
+            records = len(read_training_file(path, self.data)) if validate else 0
+        except Exception:
+            shutil.rmtree(path.parent, ignore_errors=True)
+            raise
         return self.store.insert("files", {"id": file_id, "filename": Path(filename).name, "purpose": purpose,
-                                           "bytes": len(content), "created_at": now(), "path": path.name,
-                                           "records": records})
+                                           "bytes": len(content), "created_at": now(),
+                                           "path": f"{file_id}/{name}", "records": records})
 
     def get(self, file_id: str, param: str = "file_id") -> dict[str, Any]:
         row = self.store.get("files", file_id)
@@ -55,11 +63,14 @@ class FileService:
         row = self.get(file_id, param)
         if row["purpose"] != "fine-tune":
             raise bad_request(f"file {file_id} has purpose '{row['purpose']}', not 'fine-tune'.", param)
-        return parse_training_file(row["filename"], self.content(file_id))
+        path = self.folder / row["path"]
+        if not path.exists():
+            raise bad_request(f"the content of file {file_id} is gone from {path.parent}.", param)
+        return read_training_file(path, self.data)
 
     def delete(self, file_id: str) -> dict[str, Any]:
         row = self.get(file_id)
-        (self.folder / row["path"]).unlink(missing_ok=True)
+        shutil.rmtree((self.folder / row["path"]).parent, ignore_errors=True)
         self.store.delete("files", file_id)
         return {"id": file_id, "object": "file", "deleted": True}
 

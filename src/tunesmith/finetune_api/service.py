@@ -28,7 +28,8 @@ class FinetuneAPI:
         folder = project.source_path(settings.store_dir)
         self.project = project
         self.store = Store(folder / "store.sqlite")
-        self.files = FileService(self.store, folder / "files", int(settings.max_file_mb * 1_000_000))
+        self.files = FileService(self.store, folder / "files", int(settings.max_file_mb * 1_000_000),
+                                 project.config.data)
         self.jobs = JobService(project, self.store, self.files, folder / "jobs")
         self.worker = JobWorker(self.jobs, trainer=trainer, evaluator=evaluator, poll_seconds=poll_seconds)
         self.router: APIRouter = build_router(self.files, self.jobs, self._lifespan, dependencies)
