@@ -11,6 +11,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+# Colours used nowhere in the page's CSS, so a screenshot test can find the plots by colour.
+RUN_COLOR, BASELINE_COLOR = "#d95f02", "#7570b3"
+
 
 def _png(fig) -> str:
     buffer = io.BytesIO()
@@ -25,13 +28,15 @@ def metric_intervals(rows, metric: str) -> str:
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.55 * max(len(rows), 1)))
     for y, row in enumerate(rows):
         est = row.metrics[metric]
-        color = "#2b7a4b" if row.kind == "run" else "#7f8c99"
-        ax.barh(y, est.mean, color=color, alpha=0.85)
+        color = RUN_COLOR if row.kind == "run" else BASELINE_COLOR
+        ax.barh(y, est.mean, color=color)
         ax.errorbar(est.mean, y, xerr=[[est.mean - est.low], [est.high - est.mean]], fmt="none", ecolor="black",
                     capsize=4)
     ax.set_yticks(range(len(rows)), [r.name for r in rows])
     ax.invert_yaxis()
     ax.set_xlabel(f"{metric} (mean, 95% bootstrap CI)")
+    if rows and all(r.metrics[metric].low >= 0 and r.metrics[metric].high <= 1 for r in rows):
+        ax.set_xlim(0, 1)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
