@@ -54,6 +54,8 @@ class DataConfig(Section):
                                             "character 5-grams above which two records are near-duplicates.")
     conflicts: Literal["keep", "drop"] = Field("keep", description="Records with the same input but a different "
                                                "label or answer: keep (and report) or drop all of them.")
+    group_field: str = Field("group", description="Records whose meta has the same value for this key "
+                             "(e.g. paraphrases of one question) land in the same split.")
     min_tokens: int = Field(0, ge=0, description="Drop records shorter than this many tokens (0 = off).")
     overlong: Literal["truncate", "drop"] = Field(
         "truncate", description="Records longer than model.max_length tokens: truncated in training, or dropped.")

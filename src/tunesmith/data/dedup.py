@@ -1,8 +1,8 @@
 """Exact, near and conflicting duplicates.
 
-Near-duplicates use MinHash signatures of character 5-grams indexed with datasketch's `MinHashLSH`.
-Signatures are computed for a batch of texts at once with numpy (same affine-permutation scheme as
-datasketch's `affine32`): hashing each shingle in a Python loop cost ~300 µs per record, too slow for
+Near-duplicates use MinHash signatures of character 5-grams and LSH banding. Signatures are computed
+for a batch of texts at once with numpy (the affine-permutation scheme of datasketch's `affine32`):
+datasketch's MinHash hashes each shingle in a Python loop, ~300 µs per record here, too slow for
 100k-record datasets. LSH candidates are confirmed by the estimated Jaccard similarity.
 """
 
@@ -12,8 +12,6 @@ import hashlib
 import re
 
 import numpy as np
-from datasketch import MinHashLSH
-from datasketch.lean_minhash import LeanMinHash
 
 NUM_PERM = 64
 NGRAM = 5
@@ -105,24 +103,56 @@ def similarity(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.count_nonzero(first == second)) / len(first)
 
 
+def band_shape(threshold: float, num_perm: int, recall: float = 0.99) -> tuple[int, int]:
+    """(bands, rows): the most rows per band (fewest false candidates) that still make a pair at the
+    threshold a candidate with probability ≥ `recall`; candidates are then confirmed by similarity."""
+    for rows in range(num_perm, 0, -1):
+        bands = num_perm // rows
+        if 1 - (1 - threshold**rows) ** bands >= recall:
+            return bands, rows
+    return num_perm, 1
+
+
 class NearDuplicateIndex:
-    """An LSH index of signatures; `matches` returns keys whose estimated similarity ≥ threshold."""
+    """LSH banding over MinHash signatures; `matches` returns keys whose estimated similarity ≥ threshold.
+
+    datasketch's MinHashLSH costs ~12 µs per band per record here (bytes conversion and storage
+    layers in Python); with the 12+ bands needed for 99 % recall at the threshold that alone would
+    exceed the whole per-record budget, so bands are plain dicts keyed by slices of the signature bytes.
+    """
 
     def __init__(self, threshold: float, num_perm: int = NUM_PERM):
         self.threshold = threshold
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self.bands, rows = band_shape(threshold, num_perm)
+        self._width = rows * 4  # bytes per band (uint32 values)
+        self.tables: list[dict[bytes, list]] = [{} for _ in range(self.bands)]
         self.signatures: dict = {}
 
-    def _lean(self, signature: np.ndarray) -> LeanMinHash:
-        return LeanMinHash(seed=_SEED, hashvalues=signature, scheme="affine32")
+    def _band_keys(self, signature: np.ndarray) -> list[bytes]:
+        raw, width = signature.tobytes(), self._width
+        return [raw[i * width:(i + 1) * width] for i in range(self.bands)]
 
     def add(self, key, signature: np.ndarray) -> None:
-        self.lsh.insert(key, self._lean(signature), check_duplication=False)
+        for table, band in zip(self.tables, self._band_keys(signature), strict=True):
+            bucket = table.get(band)
+            if bucket is None:
+                table[band] = [key]
+            else:
+                bucket.append(key)
         self.signatures[key] = signature
 
     def matches(self, signature: np.ndarray) -> list:
-        candidates = self.lsh.query(self._lean(signature))
-        return [key for key in candidates if similarity(signature, self.signatures[key]) >= self.threshold]
+        candidates: set = set()
+        for table, band in zip(self.tables, self._band_keys(signature), strict=True):
+            bucket = table.get(band)
+            if bucket:
+                candidates.update(bucket)
+        if not candidates:
+            return []
+        keys = list(candidates)
+        stacked = np.vstack([self.signatures[key] for key in keys])
+        agree = np.count_nonzero(stacked == signature, axis=1) / len(signature)
+        return [key for key, share in zip(keys, agree, strict=True) if share >= self.threshold]
 
 
 class UnionFind:

@@ -143,14 +143,14 @@ def _openai(value: dict, check: _Check, task: str) -> dict | None:
         if not isinstance(message, dict):
             check.error(where, f"expected an object, got {_type_name(message)}", "Each message is {role, content}.")
             continue
-        unknown = [key for key in message if key not in MESSAGE_KEYS]
+        unknown = [key for key, item in message.items() if key not in MESSAGE_KEYS and item is not None]
         if unknown:
             check.error(f"{where}.{unknown[0]}", f"unknown key '{unknown[0]}'",
                         f"Messages take only {', '.join(MESSAGE_KEYS)}.")
         role = _role(message.get("role"), f"{where}.role", check, {r: r for r in ROLES})
         content = check.text(message.get("content"), f"{where}.content")
         item = {"role": role, "content": content}
-        if "weight" in message:
+        if message.get("weight") is not None:  # tables fill absent struct fields with null
             weight = message["weight"]
             if weight not in (0, 1) or isinstance(weight, bool):
                 check.error(f"{where}.weight", f"weight must be 0 or 1, got {weight!r}",
@@ -179,7 +179,7 @@ def _sharegpt(value: dict, check: _Check, task: str) -> dict | None:
         if not isinstance(turn, dict):
             check.error(where, f"expected an object, got {_type_name(turn)}", "Each turn is {from, value}.")
             continue
-        unknown = [key for key in turn if key not in ("from", "value", "weight")]
+        unknown = [key for key, item in turn.items() if key not in ("from", "value", "weight") and item is not None]
         if unknown:
             check.error(f"{where}.{unknown[0]}", f"unknown key '{unknown[0]}'", "Turns take only from and value.")
         role = _role(turn.get("from"), f"{where}.from", check, SHAREGPT_ROLES)

@@ -34,6 +34,7 @@ class Deduplicator:
         self.groups = UnionFind()
         self._exact: dict[bytes, int] = {}
         self._by_input: dict[bytes, tuple[int, bytes]] = {}
+        self._by_group: dict[str, int] = {}
         self.conflicted: set[int] = set()
         self.near = None if config.near_duplicates == "off" else NearDuplicateIndex(config.near_duplicate_threshold)
         self.clusters: dict[int, list[str]] = defaultdict(list)  # kept index -> dropped near-duplicate ids
@@ -62,27 +63,33 @@ class Deduplicator:
                 self.counts["dropped_exact_duplicates"] += 1
                 return
             links.append(self._exact[exact])
-        matches = self.near.matches(signature) if self.near is not None and not links else []
-        if matches:
-            self.counts["near_duplicates"] += 1
-            first = min(matches)
-            if self.config.near_duplicates == "drop" and self.pins[first] == pin:
-                self.counts["dropped_near_duplicates"] += 1
-                self.clusters[self.groups.find(first)].append(record["id"])
-                return
-            links.extend(matches)
         raw_input = record_input(record)
         input_key = fingerprint(raw_input) if raw_input is not None else None
         output_key = fingerprint(record_output(record))
+        conflict_with = None
+        if input_key is not None and input_key in self._by_input:
+            other, other_output = self._by_input[input_key]
+            links.append(other)
+            if other_output != output_key:
+                conflict_with = other  # same input, different answer: never merged away as a near-duplicate
+        if self.near is not None and not links:
+            matches = self.near.matches(signature)
+            if matches:
+                self.counts["near_duplicates"] += 1
+                first = min(matches)
+                if self.config.near_duplicates == "drop" and self.pins[first] == pin:
+                    self.counts["dropped_near_duplicates"] += 1
+                    self.clusters[self.groups.find(first)].append(record["id"])
+                    return
+                links.extend(matches)
         index = self.groups.add()
+        if conflict_with is not None:
+            self.conflicted.update((conflict_with, index))
         if input_key is not None:
-            if input_key in self._by_input:
-                other, other_output = self._by_input[input_key]
-                links.append(other)
-                if other_output != output_key:
-                    self.conflicted.update((other, index))
-            else:
-                self._by_input[input_key] = (index, output_key)
+            self._by_input.setdefault(input_key, (index, output_key))
+        group = record.get("meta", {}).get(self.config.group_field)
+        if isinstance(group, (str, int)) and not isinstance(group, bool):
+            links.append(self._by_group.setdefault(str(group), index))
         self._exact.setdefault(exact, index)
         for other in links:
             self.groups.union(index, other)

@@ -101,7 +101,7 @@ def _read_jsonl(path: Path, name: str) -> Iterator[RawRow]:
                 blank.append(number)
                 continue
             try:
-                yield RawRow(name, number, json.loads(text))
+                yield RawRow(name, number, json.loads(text.rstrip("\r\n")))
             except json.JSONDecodeError as err:
                 yield RawRow(name, number, NO_VALUE, [Issue(
                     name, number, "", f"invalid JSON: {err.msg} at column {err.colno}",
@@ -149,11 +149,8 @@ def _read_table(path: Path, name: str) -> Iterator[RawRow]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    bom = head.startswith(BOM)
-    crlf_at = head.find(b"\r\n")
-    first_crlf = head.count(b"\n", 0, crlf_at) + 1 if crlf_at >= 0 else 0
-    blank: list[int] = []
+        bom = fh.read(len(BOM)) == BOM
+    blank: list[int] = []  # CRLF is the standard CSV line ending (RFC 4180): nothing to report
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         header = next(reader, None)
@@ -167,7 +164,7 @@ def _read_table(path: Path, name: str) -> Iterator[RawRow]:
                 blank.append(start)
                 continue
             yield _table_row(name, start, header, row)
-    yield from _layout_warnings(name, bom, first_crlf, blank)
+    yield from _layout_warnings(name, bom, 0, blank)
 
 
 def _table_row(name: str, line: int, header: list[str], row: list[str]) -> RawRow:

@@ -26,7 +26,7 @@ def assign_splits(groups: list[int], labels: list[str | None], pinned: list[str 
         pins = {pinned[i] for i in members[group] if pinned[i]}
         if len(pins) > 1:
             names = ", ".join(ids[i] if ids else str(i) for i in members[group][:5])
-            raise DataError(f"records {names} are (near-)duplicates pinned to different splits "
+            raise DataError(f"train/held-out leak: records {names} are (near-)duplicates pinned to different splits "
                             f"({', '.join(sorted(pins))})",
                             "Remove the copy from one of the sources: it would leak between splits.")
         if pins:
