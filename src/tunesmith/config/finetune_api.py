@@ -28,6 +28,6 @@ class FinetuneApiConfig(Section):
     parallel_jobs: int = Field(1, ge=1, le=4, description="Jobs trained at the same time (CPU cores are shared).")
     max_restarts: int = Field(2, ge=0, description="Times a job interrupted by a server restart is resumed from "
                               "its last checkpoint before it is failed.")
-    evaluate: bool = Field(True, description="After training, compare base and fine-tuned model on the "
-                           "validation file (or a slice of train) and attach the report to the job.")
+    evaluate: bool = Field(True, description="After training, compare base and fine-tuned model on the job's "
+                           "validation file (jobs without one get no report) and attach the report to the job.")
     evaluation_examples: int = Field(32, ge=1, description="Examples the post-training comparison uses at most.")

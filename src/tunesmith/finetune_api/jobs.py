@@ -36,6 +36,7 @@ class JobService:
         self.project, self.store, self.files, self.folder = project, store, files, Path(folder)
         self.settings = project.config.finetune_api
         self.on_change: Callable[[], None] = lambda: None
+        self.on_model_ready: Callable[[str, Path], None] = lambda model_id, run_dir: None
 
     # requests -------------------------------------------------------------------------------------
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +161,11 @@ class JobService:
         if outcome.get("report"):
             self.store.add_event(job_id, "Evaluation report (base vs fine-tuned) ready: "
                                  f"GET /v1/fine_tuning/jobs/{job_id}/report", data=outcome["report"])
+        try:
+            self.on_model_ready(job["fine_tuned_model"], Path(job["run_dir"]))  # servable before success shows
+        except Exception as err:  # the weights are fine; only this server cannot offer them
+            self.store.add_event(job_id, f"The model was trained but this server cannot serve it: {err}",
+                                 level="warn")
         self.store.add_event(job_id, f"New fine-tuned model created: {job['fine_tuned_model']}")
         self.finish(job_id, "succeeded", "The job has successfully completed")
 

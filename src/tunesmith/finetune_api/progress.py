@@ -36,8 +36,9 @@ def checkpoint_folders(run_dir: Path) -> dict[int, Path]:
 class RunFollower:
     """Copies what a run folder reports into the job's events and checkpoints, once each."""
 
-    def __init__(self, store: Store, job_id: str, run_dir: Path):
-        self.store, self.job_id, self.run_dir = store, job_id, Path(run_dir)
+    def __init__(self, store: Store, job_id: str, run_dir: Path, evaluating: bool = False):
+        self.store, self.job_id, self.run_dir, self.evaluating = store, job_id, Path(run_dir), evaluating
+        self.training_done = False
         self.offset = 0
         self.last_metrics: dict[str, Any] = {}
         self.known = {row["step"]: row["id"] for row in store.select("checkpoints", "job_id = ?", (job_id,))}
@@ -59,6 +60,21 @@ class RunFollower:
                 self.store.add_event(self.job_id, f"Checkpoint created at step {step}", data={"step": step})
         for step in [s for s in self.known if s not in on_disk]:  # pruned by the trainer: no longer usable
             self.store.delete("checkpoints", self.known.pop(step))
+        self._notice_training_done()
+
+    def _notice_training_done(self) -> None:
+        if self.training_done or not (self.run_dir / "run.json").exists():
+            return
+        try:
+            run = json.loads((self.run_dir / "run.json").read_text())
+        except (OSError, json.JSONDecodeError):  # being replaced right now
+            return
+        if run.get("status") == "completed":
+            self.training_done = True
+            then = "; comparing it with the base model on the validation file" if self.evaluating else ""
+            self.store.add_event(self.job_id, f"Training finished after {run.get('steps')} steps "
+                                 f"({run.get('tokens')} tokens){then}.", data={"steps": run.get("steps"),
+                                                                               "tokens": run.get("tokens")})
 
     def _read_metrics(self) -> None:
         path = self.run_dir / "metrics.jsonl"

@@ -5,6 +5,7 @@ weights as a download. Thin: each route calls `FileService` / `JobService` and r
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,13 @@ def build_router(files: FileService, jobs: JobService, lifespan=None,
             raise OpenAIError(404, f"Job {job_id} has no evaluation report (status: {job['status']}; reports are "
                               "written after training succeeds when finetune_api.evaluate is on).",
                               param="fine_tuning_job_id", code="report_not_available")
-        if format == "html" and job["report"].get("html_path"):
-            return HTMLResponse(Path(job["report"]["html_path"]).read_text(encoding="utf-8"))
-        return job["report"]
+        paths = {kind: Path(job["report"][f"{kind}_path"]) for kind in ("json", "html")}
+        if not paths[format].exists():
+            raise OpenAIError(404, f"The report file {paths[format]} is gone.", code="report_not_available")
+        if format == "html":
+            return HTMLResponse(paths["html"].read_text(encoding="utf-8"))
+        return {"object": "fine_tuning.job.report", "fine_tuning_job_id": job_id, "summary": job["report"],
+                "report": json.loads(paths["json"].read_text(encoding="utf-8"))}
 
     @router.get("/v1/fine_tuning/jobs/{job_id}/export")
     def export_weights(job_id: str) -> FileResponse:

@@ -36,15 +36,18 @@ class FinetuneAPI:
 
     @asynccontextmanager
     async def _lifespan(self, app):
+        for model_id, run_dir in self.models().items():
+            self.jobs.on_model_ready(model_id, run_dir)
         self.worker.start()
         try:
             yield
         finally:
             self.worker.stop()
 
-    def model_ids(self) -> list[str]:
-        """Fine-tuned models that can be served now, newest first."""
-        return [job["fine_tuned_model"] for job in self.store.select("jobs", "status = 'succeeded'")]
+    def models(self) -> dict[str, Path]:
+        """Fine-tuned models that can be served now (id → run folder), newest first."""
+        return {job["fine_tuned_model"]: Path(job["run_dir"])
+                for job in self.store.select("jobs", "status = 'succeeded'")}
 
     def resolve_model(self, model_id: str) -> Path | None:
         """The run folder behind a fine-tuned model id (`ft:...`), or None if it is not one of ours."""

@@ -12,14 +12,16 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from tunesmith.finetune_api.jobs import JobService
 from tunesmith.finetune_api.progress import RunFollower, checkpoint_folders
 
+JOB_MODULE = "tunesmith.finetune_api.job_process"
 DEFAULT_TRAINER = "tunesmith.train:run_training"
-DEFAULT_EVALUATOR: str | None = None  # set once tunesmith.evaluate lands
+DEFAULT_EVALUATOR = "tunesmith.finetune_api.evaluation:evaluate_job"
 
 
 class JobWorker:
@@ -52,6 +54,7 @@ class JobWorker:
 
     def recover(self) -> None:
         for job in self.store.select("jobs", "status IN ('validating_files', 'running')", order="seq ASC"):
+            _wait_for_orphan(job["pid"], self.stop_grace_seconds)
             steps = sorted(checkpoint_folders(Path(job["run_dir"]))) if job["run_dir"] else []
             where = f"checkpoint step {steps[-1]}" if steps else "the start (no checkpoint was saved yet)"
             if job["cancel_requested"]:
@@ -87,10 +90,12 @@ class JobWorker:
         if not self.jobs.mark_running(job["id"], spec["resume"]):
             return
         log = (Path(prepared["job_dir"]) / "train.log").open("ab")
-        child = subprocess.Popen([sys.executable, "-m", "tunesmith.finetune_api.job_process", str(spec_path)],
+        child = subprocess.Popen([sys.executable, "-m", JOB_MODULE, str(spec_path)],
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.children[job["id"]] = child
-        follower = RunFollower(self.store, job["id"], Path(spec["run_dir"]))
+        self.store.update("jobs", job["id"], pid=child.pid)
+        follower = RunFollower(self.store, job["id"], Path(spec["run_dir"]),
+                               evaluating=bool(self.evaluator and spec["validation_path"]))
         try:
             self._follow(job["id"], child, follower)
         finally:
@@ -114,6 +119,26 @@ class JobWorker:
                 child.wait(timeout=self.poll_seconds)
         if deadline is not None:
             deadline.cancel()
+
+
+def _wait_for_orphan(pid: int | None, grace: float) -> None:
+    """A child of a server that died stops itself (checkpointing); wait for that before training resumes."""
+    if not pid or not _is_job_process(pid):
+        return
+    deadline = time.monotonic() + grace
+    while _is_job_process(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _is_job_process(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _is_job_process(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return status != "Z" and JOB_MODULE.encode() in cmdline
 
 
 def _kill_if_running(child: subprocess.Popen) -> None:
