@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -17,9 +18,15 @@ def _size(entry) -> str:
     return f"{sum(f.stat().st_size for f in files) / 1e6:.0f} MB"
 
 
-@app.command("models")
-def models() -> None:
+models_app = typer.Typer(help="The model catalog; promote, rollback and history manage served versions.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context) -> None:
     """List the bundled models you can fine-tune (any local Hugging Face folder works too)."""
+    if ctx.invoked_subcommand is not None:
+        return
     table = Table(title="Model catalog", show_lines=True)
     for column in ("name", "kind", "parameters", "size on disk", "license", "good for"):
         table.add_column(column, overflow="fold")

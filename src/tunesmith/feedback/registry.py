@@ -65,7 +65,12 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
             facts["dataset_path"] = dataset.get("path")
         elif dataset:
             facts["dataset_version"] = str(dataset)
-        facts.setdefault("dataset_version", run.get("dataset_version"))
+        facts["dataset_version"] = facts.get("dataset_version") or run.get("dataset_version")
+        facts.setdefault("base_model", run.get("base_model"))
+        facts["method"] = facts.get("method") or run.get("method")
+        derived = run_dir.parent.parent / "data" / str(facts["dataset_version"])
+        if not facts.get("dataset_path") and facts["dataset_version"] and derived.is_dir():
+            facts["dataset_path"] = str(derived)
         facts["metrics"] = run.get("metrics") if isinstance(run.get("metrics"), dict) else {}
     return facts
 
@@ -107,7 +112,7 @@ def register_run(store: Store, run_dir: str | Path, *, parent_id: int | None = N
         session.add(version)
         session.flush()
         session.add(StageEvent(model_version_id=version.id, from_stage=None, to_stage="candidate",
-                               reason=note or "registered"))
+                               reason="registered"))
         if stage != "candidate":
             _set_stage(session, version, stage, note)
         return _info(session, version)

@@ -1,0 +1,101 @@
+"""Serve whatever the registry says is in production, and pick up promotions without a restart.
+
+`ProductionRegistry` is the server's `ModelRegistry` with one extra model id, the alias (the project
+name by default): requests for it go to the production version, re-read from the store at most every
+`feedback.production_ttl_seconds`. Versions load lazily under their own id (`<alias>@v<N>`), so a
+promotion or rollback switches the next request and the old version is evicted by the LRU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+
+from tunesmith.errors import TunesmithError
+from tunesmith.feedback.api import attach_feedback
+from tunesmith.feedback.registry import cached_production
+from tunesmith.feedback.store import Store, open_project_store
+from tunesmith.serve.registry import ModelRegistry, ModelSource, UnknownModelError, describe
+
+
+class ProductionRegistry(ModelRegistry):
+    def __init__(self, store: Store, alias: str, extra: list[ModelSource] = (), max_loaded: int = 4,
+                 dtype: str = "float32"):
+        self.store, self.alias = store, alias
+        super().__init__([*extra, self._describe_production()], max_loaded, dtype)
+        self.sources[alias] = dataclasses.replace(self.sources[self._production_id()], model_id=alias)
+
+    def _production_id(self) -> str:
+        version = cached_production(self.store)
+        if version is None:
+            raise UnknownModelError(f"no model is in production for '{self.alias}'.",
+                                    "Promote one with `tunesmith models promote`.")
+        return f"{self.alias}@v{version.id}"
+
+    def _describe_production(self) -> ModelSource:
+        model_id = self._production_id()
+        version = cached_production(self.store)
+        return describe(Path(version.run_path), model_id)
+
+    def current_id(self, model_id: str) -> str:
+        """The versioned id a request for `model_id` is served by (itself unless it is the alias)."""
+        if model_id != self.alias:
+            return model_id
+        versioned = self._production_id()
+        if versioned not in self.sources:
+            source = self._describe_production()
+            with self._lock:
+                self.sources[versioned] = source
+                self.sources[self.alias] = dataclasses.replace(source, model_id=self.alias)
+        return versioned
+
+    def source(self, model_id: str) -> ModelSource:
+        return super().source(self.current_id(model_id))
+
+    def tokenizer(self, model_id: str):
+        return super().tokenizer(self.current_id(model_id))
+
+    def context_length(self, model_id: str) -> int:
+        return super().context_length(self.current_id(model_id))
+
+    def acquire(self, model_id: str):
+        return super().acquire(self.current_id(model_id))
+
+
+def _key_check(settings):
+    from tunesmith.serve.auth import KeyRing
+    from tunesmith.serve.errors import APIError
+
+    keys = KeyRing(settings.api_keys, settings.api_key_hashes)
+
+    def require_key(request: Request) -> None:
+        if not keys.enabled:
+            return
+        header = request.headers.get("authorization", "")
+        presented = header[7:].strip() if header.lower().startswith("bearer ") else None
+        if keys.check(presented) is None:
+            raise APIError(401, "Incorrect or missing API key. Send it as 'Authorization: Bearer KEY'.",
+                           code="invalid_api_key")
+
+    return require_key
+
+
+def create_production_app(project, extra_models: list[str | Path] = (), store: Store | None = None) -> FastAPI:
+    """The server for a project: its production model under the project name (plus `extra_models`),
+    `POST /v1/feedback`, and request logging when `feedback.log_requests` is on."""
+    from fastapi import Depends
+
+    from tunesmith.serve import create_app
+
+    store = store or open_project_store(project)
+    settings = project.config.serve
+    if cached_production(store) is None:
+        raise TunesmithError(f"no model of {project.root} is in production",
+                             "Promote a run first: `tunesmith models promote runs/<run-id>`.")
+    extra = [describe(*reversed(str(m).split("=", 1))) if "=" in str(m) else describe(m) for m in extra_models]
+    registry = ProductionRegistry(store, project.config.name, extra, settings.max_loaded_models, settings.dtype)
+    app = create_app(registry, settings)
+    app.state.feedback_store = store
+    return attach_feedback(app, store, [Depends(_key_check(settings))])
