@@ -44,8 +44,8 @@ def record_output(record: dict) -> str:
 
 
 def fingerprint(text: str) -> bytes:
-    """Hash of a text with case, punctuation and spacing ignored."""
-    return hashlib.blake2b(_NOT_WORD.sub(" ", text.lower()).strip().encode(), digest_size=16).digest()
+    """Hash of a text with case and spacing ignored."""
+    return hashlib.blake2b(" ".join(text.lower().split()).encode(), digest_size=16).digest()
 
 
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,35 +125,43 @@ class NearDuplicateIndex:
         self.threshold = threshold
         self.bands, rows = band_shape(threshold, num_perm)
         self._width = rows * 4  # bytes per band (uint32 values)
-        self.tables: list[dict[bytes, list]] = [{} for _ in range(self.bands)]
-        self.signatures: dict = {}
+        self.tables: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
+        self.keys: list = []
+        self._matrix = np.empty((1024, num_perm), dtype=np.uint32)  # row i: signature of keys[i]
 
     def _band_keys(self, signature: np.ndarray) -> list[bytes]:
         raw, width = signature.tobytes(), self._width
         return [raw[i * width:(i + 1) * width] for i in range(self.bands)]
 
     def add(self, key, signature: np.ndarray) -> None:
+        position = len(self.keys)
+        if position == len(self._matrix):
+            self._matrix = np.concatenate([self._matrix, np.empty_like(self._matrix)])
+        self._matrix[position] = signature
+        self.keys.append(key)
         for table, band in zip(self.tables, self._band_keys(signature), strict=True):
             bucket = table.get(band)
             if bucket is None:
-                table[band] = [key]
+                table[band] = [position]
             else:
-                bucket.append(key)
-        self.signatures[key] = signature
+                bucket.append(position)
 
     def matches(self, signature: np.ndarray) -> list:
-        candidates: set = set()
+        candidates: set[int] = set()
         for table, band in zip(self.tables, self._band_keys(signature), strict=True):
             bucket = table.get(band)
             if bucket:
                 candidates.update(bucket)
         if not candidates:
             return []
-        keys = list(candidates)
-        stacked = np.vstack([self.signatures[key] for key in keys])
-        agree = np.count_nonzero(stacked == signature, axis=1) / len(signature)
-        return [key for key, share in zip(keys, agree, strict=True) if share >= self.threshold]
+        positions = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
+        agree = np.count_nonzero(self._matrix[positions] == signature, axis=1)
+        hits = positions[agree >= self.threshold * len(signature)]
+        return [self.keys[p] for p in hits.tolist()]
 
+    def matrix(self) -> np.ndarray:
+        """Signatures in insertion order (row i belongs to keys[i])."""
+        return self._matrix[:len(self.keys)]
 
 class UnionFind:
     """Groups of near-duplicates; the root of a group is its earliest member."""

@@ -30,7 +30,6 @@ class Deduplicator:
         self.pins: list[str | None] = []
         self.sources: list[int] = []
         self.inputs: list[bytes | None] = []
-        self.signatures: list[np.ndarray] = []
         self.groups = UnionFind()
         self._exact: dict[bytes, int] = {}
         self._by_input: dict[bytes, tuple[int, bytes]] = {}
@@ -99,7 +98,6 @@ class Deduplicator:
         self.pins.append(pin)
         self.sources.append(source)
         self.inputs.append(input_key)
-        self.signatures.append(signature)
 
     def finish(self) -> list[int]:
         """Flush, then the indices of records to keep (conflicts dropped if so configured)."""
@@ -113,7 +111,7 @@ class Deduplicator:
     def signature_matrix(self, keep: list[int]) -> np.ndarray | None:
         if self.near is None or not keep:
             return None
-        return np.vstack([self.signatures[i] for i in keep])
+        return self.near.matrix()[np.asarray(keep, dtype=np.int64)]  # index keys are record positions
 
     def top_clusters(self, limit: int = 10) -> list[dict]:
         """The largest groups of near-duplicates that were dropped, for the report."""
