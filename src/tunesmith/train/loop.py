@@ -226,6 +226,8 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
                 if log:
                     log.add(row)
                 bar.step(row)
+                for callback in callbacks:
+                    callback(row)
                 should_stop = False
                 if state.step % tc.eval_every == 0 or state.step == total:
                     should_stop = validate()
@@ -238,8 +240,6 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
                     if state.step % tc.eval_every and state.step != total:
                         checkpoint()
                     outcome = "interrupted"
-                for callback in callbacks:
-                    callback(row)
                 if outcome != "completed":
                     break
             if state.next_batch >= len(steps):
