@@ -1,0 +1,154 @@
+"""Measure this machine once (~20 s) and cache the result: matmul throughput, the cost of memory-bound
+work, operator dispatch, and one real training step of a tiny model that sets the time correction and
+the fixed memory of a training process. Runs in a fresh process so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from tunesmith.config.method import MethodConfig
+from tunesmith.plan.memory import StepShape, peak_memory
+from tunesmith.plan.shapes import ModelShape, model_shape
+from tunesmith.plan.speed import Rates, step_seconds
+from tunesmith.progress import status
+
+CALIBRATION_FILE = "calibration.json"
+PROBE_MODEL = {"hidden": 96, "layers": 3}
+PROBE_STEP = {"batch_size": 4, "seq_len": 64, "target_share": 0.5, "steps": 4}
+PROBE_OVERHEAD_STEP = {"batch_size": 1, "seq_len": 8, "target_share": 0.5, "steps": 6}  # almost no compute
+PROBE_METHOD = {"name": "lora", "r": 8, "alpha": 16}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    rates: Rates
+    process_baseline: float  # bytes a training process holds besides model, states and activations
+    machine: dict
+
+    def to_json(self) -> dict:
+        return {"rates": asdict(self.rates), "process_baseline": self.process_baseline, "machine": self.machine}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Calibration:
+        return cls(Rates(**data["rates"]), float(data["process_baseline"]), data["machine"])
+
+
+def machine_key() -> dict:
+    import torch
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "torch": torch.__version__, "transformers": transformers.__version__,
+            "python": platform.python_version()}
+
+
+def _per_call(fn, repeats: int) -> float:
+    fn()  # warm up
+    timings = []
+    for _ in range(repeats):
+        started = time.process_time()
+        fn()
+        timings.append(time.process_time() - started)
+    return sorted(timings)[len(timings) // 2]
+
+
+def measure_rates() -> Rates:
+    """Single-thread micro-benchmarks, in CPU time so other load on the machine does not leak in."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(1)
+    flops = seconds = 0.0
+    for m, k, n in ((256, 256, 1024), (512, 576, 1536), (256, 1024, 256)):
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        seconds += _per_call(lambda a=a, b=b: a @ b, 7)
+        flops += 2.0 * m * k * n
+    matmul = flops / seconds
+    # The vocabulary head through a narrow hidden size: its cost is writing and soft-maxing logits,
+    # which FLOPs do not capture; what is left after the FLOPs is charged per logit.
+    rows, width, vocab = 128, 16, 49152  # logits larger than the cache, as in real vocabularies
+    hidden = torch.randn(rows, width, requires_grad=True)
+    head = torch.randn(vocab, width)
+    labels = torch.randint(0, vocab, (rows,))
+
+    def cross_entropy():
+        F.cross_entropy(F.linear(hidden, head), labels, reduction="sum").backward()
+
+    head_seconds = _per_call(cross_entropy, 7) - 4.0 * rows * width * vocab / matmul
+
+    x = torch.randn(1 << 20, requires_grad=True)
+
+    def elementwise():
+        (F.silu(x) * x).sum().backward()
+
+    return Rates(matmul_flops=matmul, logit_seconds=max(head_seconds, 0.0) / (rows * vocab),
+                 elementwise_seconds=_per_call(elementwise, 7) / (2 * x.numel()))
+
+
+def _probe(model_dir: Path, options: dict) -> tuple[ModelShape, MethodConfig, StepShape, dict]:
+    from tunesmith.plan.measure import measure_in_process
+
+    measured = measure_in_process(str(model_dir), method=PROBE_METHOD, threads=1, **options)
+    step = StepShape(options["batch_size"], options["seq_len"], measured["targets"])
+    return model_shape(str(model_dir)), MethodConfig(**PROBE_METHOD), step, measured
+
+
+def run_calibration() -> Calibration:
+    """Measure rates, then real training steps of a tiny model (call in a fresh process): a nearly empty
+    step gives the fixed cost per block, a real one the correction of the whole time model."""
+    from tunesmith.models.tiny import save_tiny
+
+    rates = measure_rates()
+    with tempfile.TemporaryDirectory(prefix="tunesmith-calibrate-") as folder:
+        model_dir = save_tiny("causal-lm", Path(folder), **PROBE_MODEL)
+        shape, method, step, small = _probe(model_dir, PROBE_OVERHEAD_STEP)
+        compute = step_seconds(shape, method, step, small["trainable"], rates)
+        rates = replace(rates, block_seconds=max(0.0, small["step_cpu_seconds"] - compute) / shape.layers)
+        shape, method, step, measured = _probe(model_dir, PROBE_STEP)
+    predicted = step_seconds(shape, method, step, measured["trainable"], rates)
+    rates = replace(rates, correction=measured["step_cpu_seconds"] / predicted)
+    model_part = peak_memory(shape, method, step, measured["trainable"], measured["total"], baseline=0.0).peak
+    return Calibration(rates, max(0.0, measured["peak_rss"] - model_part), machine_key())
+
+
+def calibration_path() -> Path:
+    from tunesmith.models.convert import cache_root
+
+    return cache_root().parent / CALIBRATION_FILE
+
+
+def calibrate(force: bool = False, path: Path | None = None) -> Calibration:
+    """The cached calibration of this machine, measuring it (in a fresh process) when missing or stale."""
+    path = Path(path) if path else calibration_path()
+    if not force and path.exists():
+        cached = Calibration.from_json(json.loads(path.read_text()))
+        if cached.machine == machine_key():
+            return cached
+    with status("Calibrating this machine for the planner (once, ~20 s)"):
+        done = subprocess.run([sys.executable, "-m", "tunesmith.plan.calibrate"], capture_output=True, text=True,
+                              check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"calibration failed: {done.stderr[-3000:]}")
+    result = Calibration.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_json(), indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_calibration().to_json()))

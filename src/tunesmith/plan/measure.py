@@ -1,0 +1,105 @@
+"""Measure what the planner predicts: peak RSS and time of real training steps, in a fresh process.
+
+The step is the trainer's own (method setup, loss, AdamW, clipping), so prediction and measurement
+describe the same work. CPU time with a fixed thread count is reported beside wall time: on a shared
+machine it is the number that does not depend on what else runs. Used by calibration, the planner's
+accuracy tests and `bench/planner_accuracy.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+
+def rss_now() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+
+
+def synthetic_batch(vocab: int, batch_size: int, seq_len: int, target_share: float, pad_id: int, seed: int = 0):
+    """Random chat-like examples whose last `target_share` of tokens carry loss, collated like training."""
+    import random
+
+    from tunesmith.train.batching import collate
+    from tunesmith.train.encode import IGNORE, Example
+
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(batch_size):
+        ids = [rng.randrange(vocab) for _ in range(seq_len)]
+        prompt = seq_len - max(2, round(seq_len * target_share))
+        labels = [IGNORE] * prompt + ids[prompt:]
+        examples.append(Example(ids, labels, sum(1 for t in labels[1:] if t != IGNORE)))
+    return collate(examples, pad_id), sum(ex.targets for ex in examples)
+
+
+def measure_in_process(model_dir: str, method: dict | None = None, batch_size: int = 4, seq_len: int = 64,
+                       target_share: float = 0.5, steps: int = 3, threads: int = 1, checkpointing: bool = False,
+                       task: str = "chat", labels: int = 2) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    from tunesmith.config import ProjectConfig
+    from tunesmith.methods import count_parameters
+    from tunesmith.train.loss import loss_sum
+    from tunesmith.train.optim import build_optimizer
+    from tunesmith.train.setup import prepare_model
+
+    baseline = rss_now()
+    config = ProjectConfig.model_validate({
+        "objective": {"task": task}, "model": {"name": str(model_dir), "max_length": max(16, seq_len)},
+        "method": method or {"name": "lora"},
+        "training": {"batch_size": batch_size, "gradient_checkpointing": checkpointing}})
+    names = [f"label{i}" for i in range(labels)] if task == "classification" else None
+    model, tokenizer, chosen, _ = prepare_model(config, task, names)
+    optimizer = build_optimizer(model, config.training)
+    trainable, total = count_parameters(model)
+    batch, targets = synthetic_batch(len(tokenizer), batch_size, seq_len, target_share, tokenizer.pad_token_id)
+    if task == "classification":
+        batch["labels"] = torch.arange(batch_size) % labels
+        targets = batch_size
+    params = [p for p in model.parameters() if p.requires_grad]
+    model.train()
+    cpu, wall = [], []
+    for _ in range(steps):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        loss, count, _ = loss_sum(model, batch, task, chosen.virtual_tokens)
+        (loss / count).backward()
+        torch.nn.utils.clip_grad_norm_(params, config.training.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        cpu.append(time.process_time() - started_cpu)
+        wall.append(time.perf_counter() - started)
+    # The first step pays one-off costs (allocations, lazy init); the median of the rest is typical.
+    return {"baseline_rss": baseline, "peak_rss": peak_rss(), "step_cpu_seconds": _median(cpu[1:] or cpu),
+            "step_wall_seconds": _median(wall[1:] or wall), "trainable": trainable, "total": total,
+            "targets": targets, "threads": threads}
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def measure_step(model_dir: str, **options) -> dict:
+    """`measure_in_process` in a fresh Python process, so the peak RSS belongs to this step alone."""
+    done = subprocess.run([sys.executable, "-m", "tunesmith.plan.measure",
+                           json.dumps({"model_dir": str(model_dir), **options})],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"measurement failed: {done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure_in_process(**json.loads(sys.argv[1]))))

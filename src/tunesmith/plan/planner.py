@@ -1,0 +1,177 @@
+"""plan(): peak memory, time per step/epoch/total and cost of a training config, before training.
+
+Everything here is a function of the config, the data's token counts, the model's config.json and the
+machine's calibration; recommendations search the same model over method, batch size, sequence length,
+gradient accumulation and activation checkpointing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from tunesmith.config import ProjectConfig
+from tunesmith.config.method import MethodConfig
+from tunesmith.plan.calibrate import Calibration, calibrate
+from tunesmith.plan.memory import MemoryBreakdown, StepShape, peak_memory
+from tunesmith.plan.shapes import ModelShape, model_shape
+from tunesmith.plan.speed import Rates, matmul_flops, step_seconds, thread_speedup
+from tunesmith.plan.targets import GPU_PROCESS_BASELINE, GPU_UTILISATION, Target, parse_target
+from tunesmith.plan.trainable import trainable_params
+from tunesmith.plan.workload import default_targets, micro_batches
+
+MEMORY_HEADROOM = 0.85  # plan to use at most this share of the memory available
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The knobs the planner varies."""
+
+    method: str
+    batch_size: int
+    gradient_accumulation: int
+    max_length: int
+    gradient_checkpointing: bool
+
+
+@dataclass
+class Estimate:
+    setting: Setting
+    peak_memory: float
+    memory: dict
+    seconds_per_step: float  # per optimizer step
+    seconds_per_epoch: float
+    steps_per_epoch: int
+    trainable_params: int
+
+    def fits(self, available: float) -> bool:
+        return self.peak_memory <= available * MEMORY_HEADROOM
+
+
+@dataclass
+class Plan:
+    target: str
+    devices: int
+    threads: int
+    model: str
+    total_params: int
+    estimate: Estimate
+    total_steps: int
+    total_seconds: float
+    available_memory: float
+    price_per_hour: float | None = None
+    recommendations: list[Estimate] = field(default_factory=list)
+    larger_models: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        return self.estimate.fits(self.available_memory)
+
+    @property
+    def cost(self) -> float | None:
+        if self.price_per_hour is None:
+            return None
+        return self.total_seconds / 3600 * self.price_per_hour
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.update(fits=self.fits, cost=self.cost, peak_memory=self.estimate.peak_memory,
+                    seconds_per_step=self.estimate.seconds_per_step, seconds_per_epoch=self.estimate.seconds_per_epoch)
+        return data
+
+
+def _gpu_seconds(shape: ModelShape, method: MethodConfig, step: StepShape, target: Target,
+                 checkpointing: bool) -> float:
+    compute = matmul_flops(shape, method, step, checkpointing) / (target.flops * GPU_UTILISATION)
+    logits = 6 * step.targets * shape.vocab * 4 / target.bandwidth if shape.kind == "causal-lm" else 0.0
+    return compute + logits + shape.layers * 2e-4  # kernel launches per block, forward + backward
+
+
+class Planner:
+    """Estimates for one model, dataset and machine (or target), under varying settings."""
+
+    def __init__(self, config: ProjectConfig, lengths: list[int], targets: list[int], n_train_examples: int,
+                 shape: ModelShape, target: Target | None, calibration: Calibration | None, threads: int, labels: int):
+        self.config, self.shape, self.target = config, shape, target
+        self.lengths, self.targets, self.labels = lengths, targets, labels
+        self.scale = n_train_examples / max(1, len(lengths))  # lengths may be a sample of the data
+        self.calibration, self.threads = calibration, threads
+        self.devices = target.count if target else 1
+
+    def estimate(self, setting: Setting) -> Estimate:
+        method = self.config.method.model_copy(update={"name": setting.method})
+        lengths = [min(n, setting.max_length) for n in self.lengths]
+        targets = [min(t, max(1, n - 1)) for t, n in zip(self.targets, lengths, strict=True)]
+        shapes = micro_batches(lengths, targets, setting.batch_size, self.config.training.group_by_length,
+                               self.config.training.seed)
+        trainable = trainable_params(self.shape, method, self.labels)
+        dtype = self.target.dtype if self.target else self.config.model.dtype
+        baseline = GPU_PROCESS_BASELINE if self.target else self.calibration.process_baseline
+        optimizer = self.config.training.optimizer
+        breakdowns = {s: peak_memory(self.shape, method, s, trainable, self.shape.total_params, baseline, dtype,
+                                     optimizer, setting.gradient_checkpointing) for s in set(shapes)}
+        worst: MemoryBreakdown = max(breakdowns.values(), key=lambda b: b.peak)
+        epoch = sum(self._seconds(method, s, trainable, setting.gradient_checkpointing) for s in shapes) * self.scale
+        epoch /= self.devices  # data parallel: each device takes its share of every global batch
+        per_step_examples = setting.batch_size * setting.gradient_accumulation * self.devices
+        steps = max(1, math.ceil(len(self.lengths) * self.scale / per_step_examples))
+        return Estimate(setting, worst.peak, worst.as_dict(), epoch / steps, epoch, steps, trainable)
+
+    def _seconds(self, method: MethodConfig, step: StepShape, trainable: int, checkpointing: bool) -> float:
+        if self.target:
+            return _gpu_seconds(self.shape, method, step, self.target, checkpointing)
+        rates: Rates = self.calibration.rates
+        return step_seconds(self.shape, method, step, trainable, rates, checkpointing) / thread_speedup(self.threads)
+
+    def current(self) -> Setting:
+        tc = self.config.training
+        return Setting(self.config.method.name, tc.batch_size, tc.gradient_accumulation,
+                       self.config.model.max_length, tc.gradient_checkpointing)
+
+
+def total_steps(config: ProjectConfig, steps_per_epoch: int) -> int:
+    steps = math.ceil(config.training.epochs * steps_per_epoch)
+    return min(steps, config.training.max_steps) if config.training.max_steps else steps
+
+
+def available_memory(target: Target | None) -> float:
+    if target:
+        return target.memory
+    import psutil
+
+    return float(psutil.virtual_memory().total)
+
+
+def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int], target: str | None = None,
+         target_lengths: list[int] | None = None, price_per_hour: float | None = None, labels: int = 0,
+         calibration: Calibration | None = None, threads: int | None = None, advise: bool = True) -> Plan:
+    """Predict peak memory, time and cost of training `config` on data with these token lengths."""
+    from tunesmith.plan.advice import larger_models, recommend
+
+    if not token_lengths:
+        from tunesmith.errors import DataError
+
+        raise DataError("the planner needs the token lengths of at least one training example",
+                        "Run `tunesmith prepare` first, or pass token_lengths.")
+    import torch
+
+    gpu = parse_target(target) if target else None
+    task = config.objective.task
+    targets = list(target_lengths) if target_lengths is not None else default_targets(token_lengths, task)
+    threads = threads or config.training.num_threads or torch.get_num_threads()
+    shape = model_shape(config.model.name)
+    calibration = calibration or (None if gpu else calibrate())
+    planner = Planner(config, list(token_lengths), targets, n_train_examples, shape, gpu, calibration, threads, labels)
+    estimate = planner.estimate(planner.current())
+    steps = total_steps(config, estimate.steps_per_epoch)
+    result = Plan(target=gpu.name if gpu else "this-machine", devices=planner.devices, threads=threads,
+                  model=config.model.name, total_params=shape.total_params, estimate=estimate, total_steps=steps,
+                  total_seconds=steps * estimate.seconds_per_step, available_memory=available_memory(gpu),
+                  price_per_hour=price_per_hour)
+    if advise:
+        result.recommendations = recommend(planner, result.available_memory)
+        result.larger_models = larger_models(planner, result.available_memory)
+    if not gpu:
+        result.notes.append("Times assume this machine is otherwise idle; other load slows training down.")
+    return result

@@ -1,0 +1,60 @@
+"""Seconds per training step, analytically: matmul FLOPs at this machine's measured rate, memory-bound
+work (logits softmax, per-block element-wise ops, the optimizer) at measured per-element costs, and a
+per-operator dispatch cost. All pure; the rates come from `calibrate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tunesmith.config.method import MethodConfig
+from tunesmith.plan.memory import StepShape, block_floats_per_token
+from tunesmith.plan.shapes import ModelShape
+from tunesmith.plan.trainable import adapted_modules
+
+OPTIMIZER_PASSES = 12  # fp32 values AdamW reads and writes per trainable parameter
+PARALLEL_EFFICIENCY = 0.8  # speed-up per extra thread on this class of CPU (2048² matmul: 1 → 2 threads)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """This machine, one thread: what calibration measures."""
+
+    matmul_flops: float  # fp32 FLOP per second
+    logit_seconds: float  # per logit for cross-entropy forward + backward
+    elementwise_seconds: float  # per saved activation value (written forward, read and differentiated backward)
+    block_seconds: float = 0.0  # fixed cost per block and step: Python, dispatch, small kernels
+    correction: float = 1.0  # measured / predicted on calibration's real training step
+
+
+def matmul_flops(shape: ModelShape, method: MethodConfig, step: StepShape, checkpointing: bool = False) -> float:
+    tokens = step.tokens
+    blocks = 2.0 * tokens * shape.layer_linear_params * shape.layers
+    attention = 4.0 * tokens * step.seq_len * shape.hidden * shape.layers
+    head = 2.0 * step.targets * shape.hidden * shape.vocab if shape.kind == "causal-lm" else 0.0
+    forward = blocks + attention + head
+    if method.name == "full":
+        total = 3.0 * forward  # backward: gradients of inputs and of every weight
+    else:
+        total = 2.0 * forward  # backward: gradients of inputs only; frozen weights need none
+        rank_flops = 2.0 * tokens * method.r * shape.layers * adapted_modules(shape, method) * 2 * shape.hidden
+        total += 3.0 * rank_flops
+    if checkpointing:
+        total += blocks + attention
+    return total
+
+
+def step_seconds(shape: ModelShape, method: MethodConfig, step: StepShape, trainable: int, rates: Rates,
+                 checkpointing: bool = False) -> float:
+    """Seconds for one micro-batch's forward + backward (+ its share of the optimizer) on one thread."""
+    compute = matmul_flops(shape, method, step, checkpointing) / rates.matmul_flops
+    logits = step.targets * shape.vocab * rates.logit_seconds if shape.kind == "causal-lm" else 0.0
+    saved = block_floats_per_token(shape, method, step.seq_len) * step.tokens * shape.layers
+    elementwise = saved * (2 if checkpointing else 1) * rates.elementwise_seconds
+    dispatch = shape.layers * rates.block_seconds
+    optimizer = trainable * OPTIMIZER_PASSES * rates.elementwise_seconds
+    return rates.correction * (compute + logits + elementwise + dispatch + optimizer)
+
+
+def thread_speedup(threads: int) -> float:
+    return 1.0 + PARALLEL_EFFICIENCY * (max(1, threads) - 1)

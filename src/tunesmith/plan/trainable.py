@@ -1,0 +1,59 @@
+"""How many parameters each fine-tuning method trains, from the model's shape alone (pure)."""
+
+from __future__ import annotations
+
+from tunesmith.config.method import MethodConfig
+from tunesmith.plan.shapes import ModelShape
+
+IA3_LLAMA = ("k", "v", "down")  # PEFT's default IA3 targets for decoder models: key, value, MLP output
+
+
+def _adapted_shapes(shape: ModelShape, targets: str | list[str]) -> list[tuple[int, int]]:
+    if targets == "all-linear":
+        return shape.layer_linear_shapes
+    names = ["q", "k", "v", "o", "gate", "up", "down"] if shape.kind == "causal-lm" else \
+        ["query", "key", "value", "attention.output", "intermediate", "output"]
+    wanted = [targets] if isinstance(targets, str) else list(targets)
+    return [dims for name, dims in zip(names, shape.layer_linear_shapes, strict=False)
+            if any(w.startswith(name) or name.startswith(w.split("_")[0]) for w in wanted)]
+
+
+def classifier_head(shape: ModelShape, labels: int) -> int:
+    """A new sequence-classification head is always trained (encoders also train their pooler)."""
+    if not labels:
+        return 0
+    pooler = shape.hidden * shape.hidden + shape.hidden if shape.kind == "encoder" else 0
+    return pooler + shape.hidden * labels + (labels if shape.kind == "encoder" else 0)
+
+
+def trainable_params(shape: ModelShape, method: MethodConfig, labels: int = 0) -> int:
+    """Parameters that get gradients and optimizer state; a classification head adds its own."""
+    head = classifier_head(shape, labels)
+    name = method.name
+    if name == "full":
+        return shape.total_params + head
+    if name in ("lora", "dora"):
+        modules = _adapted_shapes(shape, method.target_modules)
+        per_layer = sum(method.r * (i + o) for i, o in modules)
+        if name == "dora":
+            per_layer += sum(o for _, o in modules)  # one magnitude per output feature
+        return shape.layers * per_layer + head
+    if name == "ia3":
+        if shape.kind == "causal-lm":
+            return shape.layers * (2 * shape.kv_dim + shape.intermediate) + head
+        return shape.layers * (2 * shape.hidden + shape.intermediate) + head
+    if name == "prefix":
+        return method.num_virtual_tokens * shape.layers * 2 * shape.kv_dim + head
+    if name == "prompt":
+        return method.num_virtual_tokens * shape.hidden + head
+    if name == "adapter":
+        b = method.bottleneck_size
+        return shape.layers * (2 * shape.hidden * b + b + shape.hidden) + head
+    raise ValueError(f"no trainable-parameter rule for method {name}")
+
+
+def adapted_modules(shape: ModelShape, method: MethodConfig) -> int:
+    """LoRA/DoRA modules per block (each keeps a rank-r activation per token)."""
+    if method.name not in ("lora", "dora"):
+        return 0
+    return len(_adapted_shapes(shape, method.target_modules))
