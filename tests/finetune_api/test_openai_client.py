@@ -1,0 +1,172 @@
+"""Acceptance: the real `openai` client, unchanged, against tunesmith's server on loopback, with the real
+trainer on the tiny model: upload, broken upload, job to success, events, checkpoints, chat with the
+fine-tuned model, evaluation report, cancel mid-run, and a server crash mid-job that the job survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from ft_helpers import chat_line, wait_for
+
+from tunesmith.config import ProjectConfig
+from tunesmith.project import Project
+from tunesmith.serve import free_port
+
+HERE = Path(__file__).parent
+KEY = "sk-local-test"
+FACTS = [("What colour is the sky?", "Blue."), ("What is 2 + 2?", "4."), ("Capital of France?", "Paris."),
+         ("Opposite of hot?", "Cold."), ("How many legs has a cat?", "Four."), ("Water freezes at?", "0 °C."),
+         ("Largest planet?", "Jupiter."), ("Author of Hamlet?", "Shakespeare.")]
+
+
+def jsonl(rows) -> bytes:
+    return "".join(chat_line(q, a) + "\n" for q, a in rows).encode()
+
+
+class Server:
+    def __init__(self, root: Path, model: Path):
+        self.root, self.model, self.port, self.process = root, model, free_port(), None
+
+    def start(self) -> Server:
+        log = (self.root / "server.log").open("ab")
+        self.process = subprocess.Popen([sys.executable, str(HERE / "serve_project.py"), str(self.root),
+                                         str(self.port), str(self.model)], stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self._healthy, timeout=120, every=0.3)
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.process.poll() is None, (self.root / "server.log").read_text()[-3000:]
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def crash(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_lm_dir):
+    config = ProjectConfig.model_validate({
+        "name": "openai-drop-in",
+        "model": {"max_length": 64},
+        "method": {"name": "lora", "r": 4, "alpha": 8},
+        "training": {"batch_size": 2, "eval_every": 2, "learning_rate": 5e-3, "warmup_ratio": 0.0,
+                     "num_threads": 1},
+        "evaluation": {"max_new_tokens": 6, "bootstrap_samples": 100, "few_shot_k": 1, "perplexity": False},
+        "serve": {"api_keys": [KEY], "default_max_tokens": 8},
+        "finetune_api": {"model_map": {"gpt-4o-mini-2024-07-18": str(tiny_lm_dir)}, "evaluation_examples": 2},
+    })
+    project = Project.create(tmp_path_factory.mktemp("openai-client") / "project", config)
+    running = Server(project.root, tiny_lm_dir).start()
+    yield running
+    running.stop()
+
+
+def events_of(client, job_id) -> list:
+    return list(reversed(client.fine_tuning.jobs.list_events(job_id, limit=1000).data))
+
+
+def finished(client, job_id):
+    job = client.fine_tuning.jobs.retrieve(job_id)
+    return job if job.status in {"succeeded", "failed", "cancelled"} else None
+
+
+def test_openai_sdk_fine_tunes_and_serves_locally(server):
+    client = openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=server.base_url, api_key="wrong", max_retries=0).files.list()
+
+    broken = jsonl(FACTS[:2]) + b'{"messages": [{"role": "user", "content": "hi"}]\n'
+    with pytest.raises(openai.BadRequestError) as rejected:
+        client.files.create(file=("broken.jsonl", broken), purpose="fine-tune")
+    assert rejected.value.body["param"] == "file"
+    assert "broken.jsonl:3" in rejected.value.message
+
+    training = client.files.create(file=("train.jsonl", jsonl(FACTS)), purpose="fine-tune")
+    validation = client.files.create(file=("valid.jsonl", jsonl(FACTS[:2])), purpose="fine-tune")
+    assert training.status == "processed" and training.bytes == len(jsonl(FACTS))
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini-2024-07-18", training_file=training.id, validation_file=validation.id,
+        suffix="facts", seed=3, method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}})
+    assert job.status == "queued" and job.hyperparameters.n_epochs == 2
+
+    done = wait_for(lambda: finished(client, job.id), timeout=300, every=1.0)
+    messages = [e.message for e in events_of(client, job.id)]
+    assert done.status == "succeeded", messages
+    assert done.fine_tuned_model == f"ft:gpt-4o-mini-2024-07-18:facts:{job.id[6:14]}"
+    assert done.trained_tokens and done.trained_tokens > 0
+    events = events_of(client, job.id)
+    assert [e.data["step"] for e in events if e.type == "metrics" and e.data.get("train_loss")] == list(range(1, 9))
+    assert any(m.startswith("Evaluation report") for m in messages)
+    assert messages[-1] == "The job has successfully completed"
+
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert [c.step_number for c in checkpoints] == [8, 6]  # keep_checkpoints: the newest two
+    assert checkpoints[0].metrics.train_loss is not None and checkpoints[0].metrics.valid_loss is not None
+
+    assert done.fine_tuned_model in [m.id for m in client.models.list().data]
+    answer = client.chat.completions.create(model=done.fine_tuned_model,
+                                            messages=[{"role": "user", "content": "Capital of France?"}])
+    assert isinstance(answer.choices[0].message.content, str) and answer.usage.completion_tokens > 0
+
+    results = client.files.content(done.result_files[0]).text.splitlines()
+    assert results[0].startswith("step,train_loss") and len(results) > 8
+    headers = {"Authorization": f"Bearer {KEY}"}
+    report = httpx.get(f"{server.base_url}/fine_tuning/jobs/{job.id}/report", headers=headers, timeout=30).json()
+    assert report["report"]["split"] == "validation" and len(report["summary"]["contenders"]) == 3
+    archive = httpx.get(f"{server.base_url}/fine_tuning/jobs/{job.id}/export", headers=headers, timeout=60)
+    assert archive.status_code == 200 and archive.content[:2] == b"\x1f\x8b"
+
+
+def test_cancel_mid_run_and_a_crash_mid_job(server):
+    client = openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0)
+    training = client.files.create(file=("train.jsonl", jsonl(FACTS)), purpose="fine-tune")
+    long_job = {"model": "gpt-4o-mini-2024-07-18", "training_file": training.id,
+                "hyperparameters": {"n_epochs": 50}}
+
+    cancelled = client.fine_tuning.jobs.create(**long_job)
+    wait_for(lambda: client.fine_tuning.jobs.checkpoints.list(cancelled.id).data, timeout=180, every=0.5)
+    client.fine_tuning.jobs.cancel(cancelled.id)
+    stopped = wait_for(lambda: finished(client, cancelled.id), timeout=60)
+    assert stopped.status == "cancelled" and stopped.fine_tuned_model is None
+    run_dir = Path(json.loads((server.root / "finetune" / "jobs" / cancelled.id / "spec.json").read_text())["run_dir"])
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"  # stopped mid-run
+
+    survivor = client.fine_tuning.jobs.create(**{**long_job, "hyperparameters": {"n_epochs": 8}})
+    wait_for(lambda: client.fine_tuning.jobs.checkpoints.list(survivor.id).data, timeout=180, every=0.3)
+    server.crash()
+    server.start()
+    client = openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0)
+    done = wait_for(lambda: finished(client, survivor.id), timeout=300, every=1.0)
+    messages = [e.message for e in events_of(client, survivor.id)]
+    assert done.status == "succeeded", messages
+    assert any(m.startswith("The server restarted during this job; it will resume from checkpoint step")
+               for m in messages)
+    assert any(m.startswith("Fine-tuning job resumed from checkpoint step") for m in messages)
+    assert os.path.isdir(run_dir)
+    chat = client.chat.completions.create(model=done.fine_tuned_model, messages=[{"role": "user", "content": "Hi"}])
+    assert chat.choices[0].finish_reason in {"stop", "length"}
