@@ -9,7 +9,7 @@ import pytest
 
 from tunesmith.config.data import DataConfig
 from tunesmith.data import prepare
-from tunesmith.data.dedup import fingerprint, signatures, similarity
+from tunesmith.data.dedup import NUM_PERM, fingerprint, near_duplicate_pairs, shingle_hashes, signatures, similarity
 from tunesmith.data.grouping import Deduplicator
 from tunesmith.data.split import assign_splits, check_leaks, find_leaks
 from tunesmith.errors import TunesmithError
@@ -88,6 +88,15 @@ def test_near_duplicate_precision_and_recall_on_labelled_pairs():
     assert recall >= 0.9, [pair for pair, p in zip(pairs, predicted, strict=True) if not p and pair[2]]
 
 
+def test_vectorized_signatures_equal_datasketch_minhash():
+    from datasketch import MinHash
+
+    for text in (BASE[0], "short", ""):
+        reference = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32", hashfunc=int)
+        reference.update_batch(shingle_hashes(text).tolist())
+        assert (signatures([text])[0] == reference.hashvalues).all()
+
+
 def test_signature_similarity_tracks_edit_size():
     text = BASE[0]
     sig = signatures([text, text.replace("45", "46"), text[: len(text) // 2], BASE[1]])
@@ -103,11 +112,12 @@ def test_dedup_drops_exact_and_near_duplicates_and_counts_conflicts():
     for record_id, text, label in rows:
         dedup.add({"id": record_id, "text": text, "label": label, "meta": {}}, None, 0)
     keep = dedup.finish()
-    kept = [dedup.records[i]["id"] for i in keep]
+    kept = [dedup.store.ids[i] for i in keep]
     assert kept == ["q1", "q3", "q5", "q6", "q7"]
     assert counts["dropped_exact_duplicates"] == 1 and counts["dropped_near_duplicates"] == 1
     assert counts["conflicting_duplicates"] == 2  # q5/q6: same text, different label
-    assert dedup.groups.find(2) == dedup.groups.find(3)  # conflicts stay together for the split
+    position = {record_id: i for i, record_id in enumerate(dedup.store.ids)}
+    assert dedup.groups.find(position["q5"]) == dedup.groups.find(position["q6"])  # one split for conflicts
 
 
 def test_split_is_seeded_stratified_and_group_aware():
@@ -128,12 +138,12 @@ def test_leak_check_catches_an_injected_near_duplicate():
     ids = [f"r{i}" for i in range(len(texts))]
     splits = ["train"] * 8 + ["test"] * 4
     inputs = [fingerprint(t) for t in texts]
-    assert find_leaks(ids, splits, inputs, signatures(texts), 0.8) == []
+    assert find_leaks(ids, splits, inputs, *near_duplicate_pairs(signatures(texts), 0.8)) == []
     texts.append(small_edit(BASE[3], random.Random(5)))  # a paraphrase of a train item, injected into test
     ids.append("injected")
     splits.append("test")
     inputs.append(fingerprint(texts[-1]))
-    leaks = find_leaks(ids, splits, inputs, signatures(texts), 0.8)
+    leaks = find_leaks(ids, splits, inputs, *near_duplicate_pairs(signatures(texts), 0.8))
     assert [(leak.held_out_id, leak.train_id) for leak in leaks] == [("injected", "r3")]
     with pytest.raises(TunesmithError, match="injected"):
         check_leaks(leaks)

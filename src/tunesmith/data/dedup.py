@@ -1,19 +1,23 @@
 """Exact, near and conflicting duplicates.
 
-Near-duplicates use MinHash signatures of character 5-grams and LSH banding. Signatures are computed
-for a batch of texts at once with numpy (the affine-permutation scheme of datasketch's `affine32`):
-datasketch's MinHash hashes each shingle in a Python loop, ~300 µs per record here, too slow for
-100k-record datasets. LSH candidates are confirmed by the estimated Jaccard similarity.
+Near-duplicates use MinHash signatures of character 5-grams and LSH banding, both vectorized with numpy
+over whole blocks: datasketch's MinHash hashes each shingle in a Python loop (~300 µs per record here)
+and its MinHashLSH spends ~12 µs per band per record, together several times the per-record budget for
+100k-record datasets. Signatures follow datasketch's `affine32` scheme; LSH candidates are confirmed by
+the estimated Jaccard similarity.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+from collections.abc import Iterator
 
 import numpy as np
+from datasketch import MinHash
 
-NUM_PERM = 64
+NUM_PERM = 128
 NGRAM = 5
 MAX_BYTES = 16_384  # longer texts are compared on their first 16 KiB
 _SEED = 1
@@ -48,11 +52,11 @@ def fingerprint(text: str) -> bytes:
     return hashlib.blake2b(" ".join(text.lower().split()).encode(), digest_size=16).digest()
 
 
+@functools.lru_cache(maxsize=4)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    gen = np.random.RandomState(seed)
-    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint64).astype(np.uint32)
-    return a, b
+    """datasketch's own affine32 permutations, so signatures equal `datasketch.MinHash` ones."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    return a.astype(np.uint32), b.astype(np.uint32)
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -67,7 +71,7 @@ def signatures(texts: list[str], num_perm: int = NUM_PERM, seed: int = _SEED,
                max_shingles: int = 32_768) -> np.ndarray:
     """MinHash signatures (len(texts) x num_perm, uint32) of normalized character 5-grams."""
     a, b = _permutations(num_perm, seed)
-    encoded = [_NOT_WORD.sub(" ", t.lower()).strip().encode()[:MAX_BYTES].ljust(NGRAM) for t in texts]
+    encoded = [_encode(t) for t in texts]
     out = np.empty((len(texts), num_perm), dtype=np.uint32)
     start = 0
     while start < len(encoded):
@@ -80,13 +84,28 @@ def signatures(texts: list[str], num_perm: int = NUM_PERM, seed: int = _SEED,
     return out
 
 
-def _block_signatures(encoded: list[bytes], a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
-    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.uint32)
-    width = len(buf) - NGRAM + 1
+def _encode(text: str) -> bytes:
+    return _NOT_WORD.sub(" ", text.lower()).strip().encode()[:MAX_BYTES].ljust(NGRAM)
+
+
+def _rolling_hashes(buffer: bytes) -> np.ndarray:
+    """A 32-bit FNV-style hash of every NGRAM-byte window of `buffer`."""
+    data = np.frombuffer(buffer, dtype=np.uint8).astype(np.uint32)
+    width = len(data) - NGRAM + 1
     rolled = np.zeros(width, dtype=np.uint32)
     for k in range(NGRAM):
-        rolled = (rolled * np.uint32(16777619)) ^ buf[k:k + width]
+        rolled = (rolled * np.uint32(16777619)) ^ data[k:k + width]
+    return rolled
+
+
+def shingle_hashes(text: str) -> np.ndarray:
+    """The shingle hashes of one text, as fed to MinHash (for checking against datasketch)."""
+    return _rolling_hashes(_encode(text))
+
+
+def _block_signatures(encoded: list[bytes], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+    rolled = _rolling_hashes(b"".join(encoded))
     counts = lengths - NGRAM + 1
     text_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     segment_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -103,7 +122,7 @@ def similarity(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.count_nonzero(first == second)) / len(first)
 
 
-def band_shape(threshold: float, num_perm: int, recall: float = 0.99) -> tuple[int, int]:
+def band_shape(threshold: float, num_perm: int, recall: float = 0.98) -> tuple[int, int]:
     """(bands, rows): the most rows per band (fewest false candidates) that still make a pair at the
     threshold a candidate with probability ≥ `recall`; candidates are then confirmed by similarity."""
     for rows in range(num_perm, 0, -1):
@@ -113,55 +132,47 @@ def band_shape(threshold: float, num_perm: int, recall: float = 0.99) -> tuple[i
     return num_perm, 1
 
 
-class NearDuplicateIndex:
-    """LSH banding over MinHash signatures; `matches` returns keys whose estimated similarity ≥ threshold.
+def _band_hashes(block: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
+    """One uint64 per row of `block` (n x rows); equal bands give equal hashes (collisions are verified)."""
+    hashes = np.zeros(len(block), dtype=np.uint64)
+    for column in range(block.shape[1]):
+        hashes = hashes * multipliers[column] + block[:, column].astype(np.uint64)
+    return hashes
 
-    datasketch's MinHashLSH costs ~12 µs per band per record here (bytes conversion and storage
-    layers in Python); with the 12+ bands needed for 99 % recall at the threshold that alone would
-    exceed the whole per-record budget, so bands are plain dicts keyed by slices of the signature bytes.
+
+def _candidate_pairs(keys: np.ndarray, window: int) -> Iterator[np.ndarray]:
+    """Chunks of (i, j) index pairs with equal keys. In very large runs (a band shared by a template)
+    each item is paired with its `window` nearest neighbours in sorted order only, to bound the work."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    for distance in range(1, window + 1):
+        positions = np.nonzero(ordered[:-distance] == ordered[distance:])[0]
+        if not len(positions):
+            return
+        yield np.stack([order[positions], order[positions + distance]], axis=1)
+
+
+def near_duplicate_pairs(sigs: np.ndarray, threshold: float, window: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs (i < j) whose estimated similarity is ≥ threshold, and their similarities.
+
+    LSH banding done by sorting: per band, rows with equal band values are candidates, confirmed at once
+    on the full signature (so memory stays bounded by the verified pairs).
     """
+    n, num_perm = sigs.shape
+    bands, rows = band_shape(threshold, num_perm)
+    multipliers = np.random.RandomState(_SEED).randint(1, 1 << 62, rows, dtype=np.int64).astype(np.uint64) | 1
+    verified = [np.empty((0, 2), dtype=np.int64)]
+    for band in range(bands if n > 1 else 0):
+        keys = _band_hashes(sigs[:, band * rows:(band + 1) * rows], multipliers)
+        for candidates in _candidate_pairs(keys, window):
+            agree = np.count_nonzero(sigs[candidates[:, 0]] == sigs[candidates[:, 1]], axis=1)
+            verified.append(np.sort(candidates[agree >= threshold * num_perm], axis=1))
+    pairs = np.concatenate(verified)
+    codes = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    pairs = np.stack([codes // n, codes % n], axis=1)
+    similar = np.count_nonzero(sigs[pairs[:, 0]] == sigs[pairs[:, 1]], axis=1) / num_perm
+    return pairs, similar
 
-    def __init__(self, threshold: float, num_perm: int = NUM_PERM):
-        self.threshold = threshold
-        self.bands, rows = band_shape(threshold, num_perm)
-        self._width = rows * 4  # bytes per band (uint32 values)
-        self.tables: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
-        self.keys: list = []
-        self._matrix = np.empty((1024, num_perm), dtype=np.uint32)  # row i: signature of keys[i]
-
-    def _band_keys(self, signature: np.ndarray) -> list[bytes]:
-        raw, width = signature.tobytes(), self._width
-        return [raw[i * width:(i + 1) * width] for i in range(self.bands)]
-
-    def add(self, key, signature: np.ndarray) -> None:
-        position = len(self.keys)
-        if position == len(self._matrix):
-            self._matrix = np.concatenate([self._matrix, np.empty_like(self._matrix)])
-        self._matrix[position] = signature
-        self.keys.append(key)
-        for table, band in zip(self.tables, self._band_keys(signature), strict=True):
-            bucket = table.get(band)
-            if bucket is None:
-                table[band] = [position]
-            else:
-                bucket.append(position)
-
-    def matches(self, signature: np.ndarray) -> list:
-        candidates: set[int] = set()
-        for table, band in zip(self.tables, self._band_keys(signature), strict=True):
-            bucket = table.get(band)
-            if bucket:
-                candidates.update(bucket)
-        if not candidates:
-            return []
-        positions = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-        agree = np.count_nonzero(self._matrix[positions] == signature, axis=1)
-        hits = positions[agree >= self.threshold * len(signature)]
-        return [self.keys[p] for p in hits.tolist()]
-
-    def matrix(self) -> np.ndarray:
-        """Signatures in insertion order (row i belongs to keys[i])."""
-        return self._matrix[:len(self.keys)]
 
 class UnionFind:
     """Groups of near-duplicates; the root of a group is its earliest member."""

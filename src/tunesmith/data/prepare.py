@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 from collections import Counter
+from collections.abc import Iterable, Iterator
 
 from tunesmith.data.dataset import SPLITS, PreparedDataset, load_prepared, schema_description, write_split
 from tunesmith.data.grouping import Deduplicator
@@ -16,6 +17,7 @@ from tunesmith.data.issues import raise_if_errors
 from tunesmith.data.readers import source_hash
 from tunesmith.data.split import assign_splits, check_leaks, find_leaks
 from tunesmith.errors import DataError
+from tunesmith.progress import console
 
 FORMAT_VERSION = 1  # bump when the same inputs would now prepare differently
 
@@ -74,84 +76,78 @@ def _build(project, tokenizer) -> dict:
     sources = [(project.source_path(s.path), s) for s in config.sources]
     state = Ingested()
     dedup = Deduplicator(config, state.counts)
-    from tunesmith.progress import console
-
     for count, (source_index, record) in enumerate(ingest(project.root, sources, config, task, state), 1):
         pin = sources[source_index][1].split
         dedup.add(record, None if pin == "auto" else pin, source_index)
-        if count % 20000 == 0:
+        if count % 50_000 == 0:
             console.print(f"  … {count:,} records read", highlight=False)
     if config.strict:
         raise_if_errors(state.errors)
     keep = dedup.finish()
-    records = [dedup.records[i] for i in keep]
-    if not records:
+    if not keep:
         raise DataError(f"no usable records in {', '.join(s.path for s in config.sources)} "
-                        f"({len(state.rejects)} rejected)",
-                        "See the errors with `tunesmith data validate`.")
-    token_lengths = None
+                        f"({len(state.rejects)} rejected)", "See the errors with `tunesmith data validate`.")
+    lengths = None
     if tokenizer is not None:
-        from tunesmith.data.tokens import token_lengths as measure
+        from tunesmith.data.tokens import token_lengths
 
-        token_lengths = measure(records, tokenizer, task)
-        keep, records, token_lengths = _length_filter(config, project.config.model.max_length, keep, records,
-                                                      token_lengths, state.counts)
-    ids = [r["id"] for r in records]
-    splits = assign_splits([dedup.groups.find(i) for i in keep], [r.get("label") for r in records],
+        lengths = token_lengths([dedup.store.get(i) for i in keep], tokenizer, task)
+        keep, lengths = _length_filter(config, project.config.model.max_length, keep, lengths, state.counts)
+    store = dedup.store
+    ids = [store.ids[i] for i in keep]
+    splits = assign_splits([dedup.groups.find(i) for i in keep], [store.labels[i] for i in keep],
                            [dedup.pins[i] for i in keep], config.validation_share, config.test_share,
                            config.seed, ids)
-    leaks = find_leaks(ids, splits, [dedup.inputs[i] for i in keep], dedup.signature_matrix(keep),
-                       config.near_duplicate_threshold)
-    check_leaks(leaks)
-    by_split = {name: [] for name in SPLITS}
-    for record, name, index in zip(records, splits, keep, strict=True):
-        by_split[name].append((record, dedup.sources[index]))
-    train = _apply_weights(by_split.pop("train"), [s.weight for s in config.sources], config.seed, state.counts)
-    return {"state": state, "dedup": dedup, "train": train, "validation": [r for r, _ in by_split["validation"]],
-            "test": [r for r, _ in by_split["test"]], "token_lengths": token_lengths}
+    check_leaks(find_leaks(ids, splits, [dedup.inputs[i] for i in keep], *dedup.pairs_among(keep)))
+    positions = {name: [i for i, split in zip(keep, splits, strict=True) if split == name] for name in SPLITS}
+    return {"state": state, "dedup": dedup, "positions": positions, "token_lengths": lengths}
 
 
-def _length_filter(config, max_length, keep, records, lengths, counts):
+def _length_filter(config, max_length: int, keep: list[int], lengths: list[int], counts: Counter):
     counts["overlong"] = sum(n > max_length for n in lengths)
     counts["too_short"] = sum(n < config.min_tokens for n in lengths)
-    allowed = [i for i, n in enumerate(lengths)
+    allowed = [k for k, n in enumerate(lengths)
                if n >= config.min_tokens and (config.overlong != "drop" or n <= max_length)]
     counts["dropped_by_length"] = len(lengths) - len(allowed)
-    return [keep[i] for i in allowed], [records[i] for i in allowed], [lengths[i] for i in allowed]
+    return [keep[k] for k in allowed], [lengths[k] for k in allowed]
 
 
-def _apply_weights(train: list[tuple[dict, int]], weights: list[float], seed: int, counts: Counter) -> list[dict]:
+def _weighted(positions: list[int], dedup, weights: list[float], seed: int, counts: Counter) -> Iterator[dict]:
     """Mixing ratios: a source's training records are repeated (weight > 1) or subsampled (weight < 1)."""
     rng = random.Random(seed)
-    out = []
-    for record, source in train:
-        weight = weights[source]
+    for position in positions:
+        weight = weights[dedup.sources[position]]
         copies = int(weight) + (rng.random() < weight - int(weight))
-        for copy in range(copies):
-            out.append(record if copy == 0 else {**record, "id": f"{record['id']}#r{copy + 1}"})
         counts["weight_repeats"] += max(copies - 1, 0)
         counts["weight_skipped"] += copies == 0
-    return out
+        for copy in range(copies):
+            record = dedup.store.get(position)
+            yield record if copy == 0 else {**record, "id": f"{record['id']}#r{copy + 1}"}
 
 
 def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> PreparedDataset:
     from tunesmith.data.augment import augment_train
-    from tunesmith.data.report import build_manifest, write_report
+    from tunesmith.data.report import Tally, build_manifest, write_report
 
     config, task = project.config.data, project.config.objective.task
-    state = build["state"]
-    train = augment_train(build["train"], task, config, state.counts, project)
+    state, dedup, positions = build["state"], build["dedup"], build["positions"]
+    train: Iterable[dict] = _weighted(positions["train"], dedup, [s.weight for s in config.sources], config.seed,
+                                      state.counts)
+    if config.augment.copies or task == "classification":
+        train = augment_train(list(train), task, config, state.counts, project)
+    splits = {"train": train, "validation": map(dedup.store.get, positions["validation"]),
+              "test": map(dedup.store.get, positions["test"])}
     project.data_dir.mkdir(parents=True, exist_ok=True)
     staging = project.data_dir / f".staging-{version}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    splits = {"train": train, "validation": build["validation"], "test": build["test"]}
+    tally = Tally(config.spelling_report)
     for name, records in splits.items():
-        state.counts[name] = write_split(records, staging / f"{name}.parquet", task)
+        state.counts[name] = write_split(tally.watch(name, records), staging / f"{name}.parquet", task)
     with open(staging / "rejects.jsonl", "w", encoding="utf-8") as fh:
         for reject in state.rejects:
             fh.write(json.dumps(reject, ensure_ascii=False, default=str) + "\n")
-    manifest = build_manifest(project, version, hashes, build, splits, schema_description(task))
+    manifest = build_manifest(project, version, hashes, state, dedup, tally, schema_description(task))
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     final = project.data_dir / version
     try:
@@ -159,7 +155,7 @@ def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> 
     except OSError:  # another process prepared the same version meanwhile: theirs is identical
         shutil.rmtree(staging, ignore_errors=True)
     dataset = load_prepared(final)
-    if tokenizer is not None and build["token_lengths"] is not None:
+    if tokenizer is not None:
         from tunesmith.data.report import add_token_stats
 
         add_token_stats(dataset, tokenizer, project.config.model.max_length, build["token_lengths"])

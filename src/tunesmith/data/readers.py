@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
+
 from tunesmith.data.issues import Issue, RawRow
 from tunesmith.errors import DataError
 
@@ -93,6 +95,11 @@ def _read_jsonl(path: Path, name: str) -> Iterator[RawRow]:
                 bom, raw = True, raw[len(BOM):]
             if raw.endswith(b"\r\n") and not first_crlf:
                 first_crlf = number
+            try:  # fast path: orjson parses UTF-8 bytes directly; failures are re-parsed below for a clear message
+                yield RawRow(name, number, orjson.loads(raw))
+                continue
+            except orjson.JSONDecodeError:
+                pass
             text, issue = _decode(raw, name, number)
             if issue:
                 yield RawRow(name, number, NO_VALUE, [issue])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
 from tunesmith.data.dataset import SPLITS, PreparedDataset
@@ -23,21 +24,35 @@ def length_summary(lengths: list[int]) -> dict:
             "p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": ordered[-1]}
 
 
-def label_counts(splits: dict[str, list[dict]]) -> dict[str, dict[str, int]]:
-    table: dict[str, dict[str, int]] = {}
-    for name, records in splits.items():
-        for label, n in Counter(r["label"] for r in records if "label" in r).items():
-            table.setdefault(label, dict.fromkeys(SPLITS, 0))[name] = n
-    return dict(sorted(table.items()))
+class Tally:
+    """Statistics gathered while the splits stream to disk (labels, lengths, words), so nothing is
+    held in memory twice."""
+
+    def __init__(self, spelling: bool = False):
+        self.labels: dict[str, dict[str, int]] = {}
+        self.chars: list[int] = []
+        self.words: Counter | None = Counter() if spelling else None
+
+    def watch(self, split: str, records: Iterable[dict]) -> Iterator[dict]:
+        for record in records:
+            if "label" in record:
+                per_split = self.labels.setdefault(record["label"], dict.fromkeys(SPLITS, 0))
+                per_split[split] += 1
+            text = record_text(record)
+            self.chars.append(len(text))
+            if self.words is not None:
+                from tunesmith.data.spelling import count_words
+
+                count_words(text, self.words)
+            yield record
 
 
-def build_manifest(project, version: str, hashes: list[str], build: dict, splits: dict[str, list[dict]],
-                   schema: dict) -> dict:
-    state, dedup, config = build["state"], build["dedup"], project.config.data
+def build_manifest(project, version: str, hashes: list[str], state, dedup, tally: Tally, schema: dict) -> dict:
+    config = project.config.data
     counts = dict(sorted(state.counts.items()))
     counts["read"] = sum(s.rows for s in state.sources)
     counts["rejected"] = len(state.rejects)
-    labels = label_counts(splits)
+    labels = dict(sorted(tally.labels.items()))
     warnings = [issue.to_dict() for issue in state.warnings]
     if project.config.objective.task == "classification":
         for label, per_split in labels.items():
@@ -46,16 +61,18 @@ def build_manifest(project, version: str, hashes: list[str], build: dict, splits
                                  "message": f"class '{label}' has only {per_split['train']} training examples",
                                  "hint": f"Add examples (≥ {config.min_class_examples}) or set data.augment.copies."})
     sources = [{**vars(summary), "sha256": digest} for summary, digest in zip(state.sources, hashes, strict=True)]
-    char_lengths = [len(record_text(r)) for records in splits.values() for r in records]
+    spelling = None
+    if tally.words is not None:
+        from tunesmith.data.spelling import misspellings
+
+        spelling = misspellings(tally.words)
     return {
         "version": version, "task": project.config.objective.task,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config.model_dump(mode="json"), "sources": sources, "counts": counts,
         "schema": schema, "labels": labels, "warnings": warnings,
-        "lengths": {"characters": length_summary(char_lengths),
-                    "histogram": _histogram(char_lengths)},
-        "duplicate_clusters": dedup.top_clusters(), "tokens": None,
-        "spelling": _spelling(splits, config),
+        "lengths": {"characters": length_summary(tally.chars), "histogram": _histogram(tally.chars)},
+        "duplicate_clusters": dedup.top_clusters(), "tokens": None, "spelling": spelling,
     }
 
 
@@ -66,14 +83,6 @@ def _histogram(values: list[int], bins: int = 30) -> dict:
 
     counts, edges = np.histogram(values, bins=bins)
     return {"edges": [round(float(e), 1) for e in edges], "counts": [int(c) for c in counts]}
-
-
-def _spelling(splits: dict[str, list[dict]], config) -> list[dict] | None:
-    if not config.spelling_report:
-        return None
-    from tunesmith.data.spelling import misspellings
-
-    return misspellings(record_text(r) for records in splits.values() for r in records)
 
 
 def add_token_stats(dataset: PreparedDataset, tokenizer, max_length: int, lengths: list[int] | None = None) -> dict:

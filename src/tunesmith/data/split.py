@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tunesmith.data.dedup import NearDuplicateIndex, similarity
 from tunesmith.errors import DataError
 
 
@@ -69,27 +68,20 @@ class Leak:
         return f"{self.split} item {self.held_out_id} is {kind} train item {self.train_id}"
 
 
-def find_leaks(ids: list[str], splits: list[str], inputs: list[bytes | None],
-               signatures: np.ndarray | None, threshold: float) -> list[Leak]:
-    """Held-out (validation/test) items whose input equals, or whose text nearly equals, a train item."""
-    train = [i for i, name in enumerate(splits) if name == "train"]
-    held = [i for i, name in enumerate(splits) if name != "train"]
-    by_input = {inputs[i]: i for i in train if inputs[i] is not None}
-    index = None
-    if signatures is not None and held:
-        index = NearDuplicateIndex(threshold, signatures.shape[1])
-        for i in train:
-            index.add(i, signatures[i])
-    leaks = []
-    for i in held:
-        if inputs[i] is not None and inputs[i] in by_input:
-            leaks.append(Leak(ids[i], splits[i], ids[by_input[inputs[i]]], 1.0))
-        elif index is not None:
-            matches = index.matches(signatures[i])
-            if matches:
-                best = max(matches, key=lambda j: similarity(signatures[i], signatures[j]))
-                leaks.append(Leak(ids[i], splits[i], ids[best], similarity(signatures[i], signatures[best])))
-    return leaks
+def find_leaks(ids: list[str], splits: list[str], inputs: list[bytes | None], pairs: np.ndarray,
+               similarities: np.ndarray) -> list[Leak]:
+    """Held-out (validation/test) items whose input equals a train item's, or that form a near-duplicate
+    pair (from `near_duplicate_pairs`, indices into `ids`) with a train item."""
+    by_input = {inputs[i]: i for i, name in enumerate(splits) if name == "train" and inputs[i] is not None}
+    leaks: dict[int, Leak] = {}
+    for i, name in enumerate(splits):
+        if name != "train" and inputs[i] is not None and inputs[i] in by_input:
+            leaks[i] = Leak(ids[i], name, ids[by_input[inputs[i]]], 1.0)
+    for (first, second), share in zip(pairs.tolist(), similarities.tolist(), strict=True):
+        for held, train in ((first, second), (second, first)):
+            if splits[held] != "train" and splits[train] == "train" and held not in leaks:
+                leaks[held] = Leak(ids[held], splits[held], ids[train], share)
+    return [leaks[i] for i in sorted(leaks)]
 
 
 def check_leaks(leaks: list[Leak], limit: int = 10) -> None:
