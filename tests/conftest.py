@@ -8,6 +8,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tiny models gain nothing from intra-op threads, and several test processes (subprocess servers,
+# torchrun workers) oversubscribing 2 cores slows everything by an order of magnitude. Tests on the
+# real model raise this again with torch.set_num_threads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
