@@ -29,6 +29,7 @@ def _register_commands() -> None:
         config_cmd,
         data_cmd,
         eval_cmd,
+        export_cmd,
         feedback_cmd,
         models_cmd,
         quickstart_cmd,

@@ -9,6 +9,18 @@ from pydantic import Field
 from tunesmith.config.base import Section
 
 
+class ExportConfig(Section):
+    gguf_type: Literal["f32", "f16", "q8_0"] = Field("f16", description="GGUF weight type: f32 (exact), f16 "
+                                                     "(half the size), q8_0 (quarter size, 8-bit blocks).")
+    parity_prompts: int = Field(16, ge=1, le=500, description="Held-out prompts replayed by the parity check.")
+    parity_max_new_tokens: int = Field(32, ge=1, le=1024, description="Greedy tokens compared per prompt.")
+    parity_threshold: float = Field(0.9, ge=0, le=1, description="Least share of prompts whose greedy answer "
+                                    "must match the training-time model exactly; below it the export fails.")
+    gguf_runtime: Literal["auto", "llama-cpp", "transformers"] = Field(
+        "auto", description="What runs the GGUF in the parity check: llama-cpp-python when installed (auto), "
+        "or transformers' GGUF loader.")
+
+
 class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port.")
@@ -28,3 +40,4 @@ class ServeConfig(Section):
     backend: Literal["torch", "llamacpp"] = Field("torch", description="torch: batched PyTorch engine with "
                                                   "adapters; llamacpp: a GGUF export through llama-cpp-python.")
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights dtype when serving.")
+    export: ExportConfig = Field(default_factory=ExportConfig, description="`tunesmith export` and its parity check.")

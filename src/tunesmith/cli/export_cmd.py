@@ -1,0 +1,59 @@
+"""`tunesmith export`: a deployable artifact of a run, checked for parity with the trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tunesmith.cli import app
+
+
+def _settings(run_dir: Path, gguf_type: str | None, threshold: float | None):
+    from tunesmith.config import load_config
+
+    config = run_dir / "config.yaml"
+    settings = load_config(config).serve.export if config.exists() else None
+    if settings is None:
+        from tunesmith.config.serve import ExportConfig
+
+        settings = ExportConfig()
+    updates = {k: v for k, v in (("gguf_type", gguf_type), ("parity_threshold", threshold)) if v is not None}
+    return settings.model_validate({**settings.model_dump(), **updates}) if updates else settings
+
+
+def _summary(report: dict) -> str:
+    verdict = "passed" if report["passed"] else "FAILED"
+    return (f"parity {verdict}: {report['exact_match_rate']:.0%} of {report['prompts']} answers identical, "
+            f"{report['prompt_token_match_rate']:.0%} of prompts tokenized identically ({report['runtime']})")
+
+
+@app.command("export")
+def export_command(
+    run: Path = typer.Argument(..., help="Run folder (runs/<id>) to export, or with --check an export folder."),
+    format: str = typer.Option("hf", "--format", "-f", help="hf (merged Hugging Face folder), gguf (llama.cpp / "
+                               "Ollama, with a Modelfile) or adapter (PEFT adapter only)."),
+    name: str = typer.Option(None, help="Folder name under exports/ (default: <run>-<format>)."),
+    out: Path = typer.Option(None, help="Write the export to this folder instead."),
+    gguf_type: str = typer.Option(None, help="f32, f16 or q8_0 (default: serve.export.gguf_type)."),
+    threshold: float = typer.Option(None, help="Least exact-match share for parity (default: "
+                                    "serve.export.parity_threshold)."),
+    check: bool = typer.Option(False, "--check", help="Re-run the parity check of an existing export folder."),
+) -> None:
+    """Export a run (merged HF folder, GGUF + Modelfile, or adapter) and prove it answers like the trained model."""
+    from tunesmith.deploy import export
+    from tunesmith.deploy.export import check as check_export
+
+    if check:
+        import json
+
+        meta = json.loads((run / "export.json").read_text()) if (run / "export.json").exists() else {}
+        settings = _settings(Path(meta["run_dir"]), gguf_type, threshold) if meta else None
+        report = check_export(run, settings)
+        typer.echo(_summary(report))
+        if not report["passed"]:
+            raise typer.Exit(1)
+        return
+    result = export(run, format, name=name, folder=out, settings=_settings(run, gguf_type, threshold))
+    typer.echo(f"Exported {format} to {result.path}")
+    typer.echo(_summary(result.parity))

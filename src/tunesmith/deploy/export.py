@@ -1,0 +1,187 @@
+"""`export(run_dir, format)`: write a deployable artifact, then prove it answers like the trained model.
+
+Formats: "hf" (merged Hugging Face folder), "gguf" (model.gguf + Ollama Modelfile) and "adapter" (the
+PEFT adapter alone). Every export ends with the parity check; below the threshold the export fails,
+with parity.json beside the artifact saying where the answers diverged.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.config.serve import ExportConfig
+from tunesmith.deploy import parity
+from tunesmith.deploy.merge import eos_ids, merged_model, save_hf
+from tunesmith.errors import TunesmithError
+from tunesmith.progress import status
+
+FORMATS = ("hf", "adapter", "gguf")
+META_FILE = "export.json"
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    format: str
+    parity: dict
+
+
+def default_folder(run_dir: Path, name: str) -> Path:
+    run_dir = Path(run_dir).resolve()
+    project = run_dir.parent.parent
+    root = project / "exports" if (project / "tunesmith.yaml").exists() else run_dir / "exports"
+    return root / name
+
+
+def _settings(run, override: ExportConfig | None) -> ExportConfig:
+    return override or run.config.serve.export
+
+
+def export(run_dir: str | Path, format: str = "hf", name: str | None = None, folder: str | Path | None = None,
+           settings: ExportConfig | None = None, prompts: list[list[dict]] | None = None) -> ExportResult:
+    """Export a finished run and check parity; raises TunesmithError if parity is below the threshold."""
+    from tunesmith.train import load_run
+
+    if format not in FORMATS:
+        raise TunesmithError(f"unknown export format '{format}'", f"Choose one of: {', '.join(FORMATS)}.")
+    run_dir = Path(run_dir)
+    with status(f"Loading run {run_dir.name}"):
+        run = load_run(run_dir, merge=False)
+    settings = _settings(run, settings)
+    suffix = f"gguf-{settings.gguf_type}" if format == "gguf" else format
+    folder = Path(folder) if folder else default_folder(run_dir, name or f"{run_dir.name}-{suffix}")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    if run.task == "classification":
+        from tunesmith.deploy.classifier import export_classifier
+
+        report = export_classifier(run, format, folder, settings)
+    else:
+        report = _export_lm(run, format, folder, settings, prompts)
+    meta = {"run_dir": str(run_dir.resolve()), "format": format, "task": run.task,
+            "method": run.info.get("method"), "base_model": run.info.get("base_model"),
+            "gguf_type": settings.gguf_type if format == "gguf" else None,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    report = {"format": format, "artifact": str(folder), **report}
+    parity.write_report(folder, report)
+    if not report["passed"]:
+        where = report.get("first_divergence") or {}
+        raise TunesmithError(
+            f"parity check failed for {folder}: {report['exact_match_rate']:.0%} of answers and "
+            f"{report['prompt_token_match_rate']:.0%} of prompts match (threshold {settings.parity_threshold:.0%}); "
+            f"first divergence at prompt {where.get('prompt_index')}.",
+            f"See {folder / 'parity.json'}; a changed chat template or end-of-turn token is the usual cause.")
+    return ExportResult(folder, format, report)
+
+
+def _export_lm(run, format: str, folder: Path, settings: ExportConfig, prompts, write: bool = True) -> dict:
+    source = "given"
+    if prompts is None:
+        prompts, source = parity.golden_prompts(run.run_dir, run.info, settings.parity_prompts)
+    steps = settings.parity_max_new_tokens
+    with status(f"Answering {len(prompts)} held-out prompts with the training-time model"):
+        reference = parity.transformers_runtime(run.model, run.tokenizer, steps)(prompts)
+    if format == "adapter":
+        if write:
+            _write_adapter(run, folder)
+        runtime, label = _adapter_runtime(run, folder, steps)
+    elif format == "hf":
+        if write:
+            with status(f"Writing merged model to {folder}"):
+                save_hf(merged_model(run), run.tokenizer, folder)
+        runtime, label = _reload_hf(folder, steps), "transformers (reloaded from the export folder)"
+    else:
+        if write:
+            _write_gguf(merged_model(run), run, folder, settings, prompts)
+        runtime, label = _gguf_runtime(run, folder, settings)
+    with status(f"Replaying the prompts through the export ({label})"):
+        candidate = runtime(prompts)
+    report = parity.compare(prompts, reference, candidate, settings.parity_threshold)
+    return {"runtime": label, "reference": f"training-time model of run {run.run_dir.name} (adapter unmerged)",
+            "prompt_source": source, "max_new_tokens": steps, **report}
+
+
+def _reload_hf(folder: Path, steps: int):
+    from tunesmith.models.loading import load_causal_lm
+
+    return parity.transformers_runtime(load_causal_lm(folder).eval(), parity.folder_tokenizer(folder), steps)
+
+
+def _write_adapter(run, folder: Path) -> None:
+    adapter = run.run_dir / "adapter"
+    if not (adapter / "adapter_config.json").exists():
+        raise TunesmithError(f"run {run.run_dir.name} has no PEFT adapter ({run.info.get('method')} run).",
+                             "Export it with --format hf.")
+    for item in adapter.iterdir():
+        if item.is_file():
+            shutil.copy2(item, folder / item.name)
+    run.tokenizer.save_pretrained(folder)
+
+
+def _adapter_runtime(run, folder: Path, steps: int):
+    from peft import PeftModel
+
+    from tunesmith.models.loading import load_causal_lm
+
+    base = run.info.get("base_model_path") or run.info.get("base_model")
+    model = PeftModel.from_pretrained(load_causal_lm(base), str(folder)).eval()
+    label = "transformers + PEFT (fresh base + exported adapter)"
+    return parity.transformers_runtime(model, parity.folder_tokenizer(folder), steps), label
+
+
+def _write_gguf(merged, run, folder: Path, settings: ExportConfig, prompts) -> None:
+    from tunesmith.deploy import modelfile
+    from tunesmith.deploy.gguf_writer import write_gguf
+
+    path = folder / "model.gguf"
+    with status(f"Writing {path.name} ({settings.gguf_type})"):
+        write_gguf(merged, run.tokenizer, path, settings.gguf_type, name=run.run_dir.name)
+    parts = modelfile.template_parts(run.tokenizer)
+    for prompt in prompts:
+        if modelfile.render_parts(parts, prompt) != parity.render(run.tokenizer, prompt):
+            raise TunesmithError("the Ollama template derived from the chat template renders a held-out prompt "
+                                 "differently.", "Edit the Modelfile TEMPLATE by hand, or serve the GGUF with "
+                                 "llama.cpp, which reads the template from the file.")
+    stops = modelfile.stop_tokens(run.tokenizer, eos_ids(merged, run.tokenizer))
+    (folder / "Modelfile").write_text(modelfile.modelfile(path.name, parts, stops,
+                                                          merged.config.max_position_embeddings))
+
+
+def _gguf_runtime(run, folder: Path, settings: ExportConfig):
+    from tunesmith.deploy import gguf_runtime
+
+    path = folder / "model.gguf"
+    kind = gguf_runtime.pick_runtime(settings.gguf_runtime)
+    steps = settings.parity_max_new_tokens
+    if kind == "llama-cpp":
+        return gguf_runtime.llama_cpp_runtime(path, run.tokenizer, steps), "llama-cpp-python"
+    return gguf_runtime.transformers_gguf_runtime(path, steps), "transformers (GGUF loaded with gguf_file=)"
+
+
+def check(export_dir: str | Path, settings: ExportConfig | None = None) -> dict:
+    """Re-run the parity check of an existing export (on demand); rewrites its parity.json."""
+    from tunesmith.train import load_run
+
+    export_dir = Path(export_dir)
+    meta_path = export_dir / META_FILE
+    if not meta_path.exists():
+        raise TunesmithError(f"{export_dir} is not a tunesmith export (no {META_FILE}).",
+                             "Pass a folder under exports/ written by `tunesmith export`.")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    run = load_run(meta["run_dir"], merge=False)
+    settings = settings or run.config.serve.export
+    if meta.get("gguf_type"):
+        settings = settings.model_copy(update={"gguf_type": meta["gguf_type"]})
+    if run.task == "classification":
+        raise TunesmithError("on-demand parity for classifier exports is not supported; export again.",
+                             f"tunesmith export {meta['run_dir']} --format {meta['format']}")
+    report = {"format": meta["format"], "artifact": str(export_dir),
+              **_export_lm(run, meta["format"], export_dir, settings, None, write=False)}
+    parity.write_report(export_dir, report)
+    return report

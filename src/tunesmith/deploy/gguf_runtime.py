@@ -1,0 +1,61 @@
+"""Run an exported GGUF for the parity check: llama-cpp-python when installed, else transformers.
+
+Either way the prompt is rendered with the chat template stored in the GGUF and tokenized by the
+GGUF's own tokenizer, so the file is tested as a deployment would use it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+from tunesmith.deploy.parity import Answer, Messages, Runtime, transformers_runtime
+from tunesmith.errors import TunesmithError
+
+
+def llama_cpp_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def pick_runtime(preference: str) -> str:
+    if preference == "llama-cpp" and not llama_cpp_available():
+        raise TunesmithError("llama-cpp-python is not installed.",
+                             "Install the extra: pip install 'tunesmith[llamacpp]' (compiles ~5 min).")
+    if preference == "auto":
+        return "llama-cpp" if llama_cpp_available() else "transformers"
+    return preference
+
+
+def open_llama(path: Path, context: int = 2048, threads: int | None = None):
+    from llama_cpp import Llama
+
+    return Llama(model_path=str(path), n_ctx=context, n_threads=threads, n_batch=512, verbose=False, seed=0)
+
+
+def llama_cpp_runtime(path: Path, render_tokenizer, max_new_tokens: int) -> Runtime:
+    llm = open_llama(path)
+    template = llm.metadata.get("tokenizer.chat_template")
+
+    def run(prompts: Sequence[Messages]) -> list[Answer]:
+        answers = []
+        for prompt in prompts:
+            text = render_tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True,
+                                                        chat_template=template)
+            ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            llm.reset()
+            out = llm.create_completion(prompt=ids, max_tokens=max_new_tokens, temperature=0.0, top_k=1)
+            answers.append(Answer(list(ids), out["choices"][0]["text"].strip()))
+        return answers
+
+    return run
+
+
+def transformers_gguf_runtime(path: Path, max_new_tokens: int) -> Runtime:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name).eval()
+    return transformers_runtime(model, tokenizer, max_new_tokens)

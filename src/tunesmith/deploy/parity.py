@@ -1,0 +1,128 @@
+"""Parity: replay held-out prompts greedily through the export and the training-time model.
+
+Two things are compared per prompt: the prompt's token ids (catches a changed chat template or
+tokenizer) and the greedy answer (catches weights, end-of-turn and stop-token mismatches). The
+comparison itself is a pure function of the answers; runtimes only produce answers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+Messages = list[dict[str, str]]
+
+BUILTIN_PROMPTS: tuple[str, ...] = (
+    "Summarise what you can help me with in one sentence.",
+    "My order arrived damaged. What should I do?",
+    "Write a short, polite reply declining a meeting invitation.",
+    "List three tips for writing clear emails.",
+    "What is the difference between a refund and a store credit?",
+    "Explain what an API key is to a non-technical person.",
+    "Translate 'good morning' into French and Spanish.",
+    "Give me a two-line summary of the water cycle.",
+)
+
+
+@dataclass
+class Answer:
+    prompt_ids: list[int]
+    text: str
+
+
+Runtime = Callable[[Sequence[Messages]], list[Answer]]
+
+
+def golden_prompts(run_dir: Path, info: dict, limit: int) -> tuple[list[Messages], str]:
+    """Held-out conversations (test split, else validation) cut before the last answer; else built-ins."""
+    root = Path(run_dir).resolve().parent.parent
+    version = info.get("dataset_version")
+    folder = root / "data" / str(version) if version else None
+    if folder is not None and folder.is_dir():
+        from tunesmith.data import load_prepared
+
+        dataset = load_prepared(folder)
+        for split in ("test", "validation"):
+            try:
+                records = dataset.split(split)
+            except Exception:  # a dataset without this split
+                continue
+            prompts = [_prompt_of(r) for r in records if r.get("messages")]
+            prompts = [p for p in prompts if p]
+            if prompts:
+                return prompts[:limit], f"{folder.name}/{split}"
+    return [[{"role": "user", "content": text}] for text in BUILTIN_PROMPTS[:limit]], "built-in prompts"
+
+
+def _prompt_of(record: dict) -> Messages:
+    messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
+    while messages and messages[-1]["role"] == "assistant":
+        messages.pop()
+    return messages
+
+
+def render(tokenizer, prompt: Messages, chat_template: str | None = None) -> str:
+    extra = {"chat_template": chat_template} if chat_template else {}
+    return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True, **extra)
+
+
+def transformers_runtime(model, tokenizer, max_new_tokens: int, chat_template: str | None = None) -> Runtime:
+    from tunesmith.inference import generate_texts
+
+    def run(prompts: Sequence[Messages]) -> list[Answer]:
+        texts = [render(tokenizer, p, chat_template) for p in prompts]
+        outputs = generate_texts(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=8)
+        return [Answer(tokenizer(t, add_special_tokens=False)["input_ids"], o.text)
+                for t, o in zip(texts, outputs, strict=True)]
+
+    return run
+
+
+def folder_tokenizer(folder: Path):
+    """The tokenizer saved in an export folder, exactly as a user would load it."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def _divergence(reference: str, candidate: str) -> int:
+    for index, (a, b) in enumerate(zip(reference, candidate, strict=False)):
+        if a != b:
+            return index
+    return min(len(reference), len(candidate))
+
+
+def compare(prompts: Sequence[Messages], reference: list[Answer], candidate: list[Answer],
+            threshold: float) -> dict:
+    """Exact-match rates, the first divergence, and pass/fail against `threshold`."""
+    cases, first = [], None
+    for index, (prompt, ref, cand) in enumerate(zip(prompts, reference, candidate, strict=True)):
+        same_prompt = ref.prompt_ids == cand.prompt_ids
+        same_answer = ref.text == cand.text
+        cases.append({"prompt": prompt[-1]["content"][:120], "prompt_tokens_match": same_prompt,
+                      "answer_match": same_answer})
+        if first is None and not (same_prompt and same_answer):
+            at = _divergence(ref.text, cand.text)
+            token_at = _divergence(ref.prompt_ids, cand.prompt_ids) if not same_prompt else None
+            first = {"prompt_index": index, "prompt": prompt[-1]["content"][:200],
+                     "prompt_token_index": token_at, "answer_char_index": None if same_answer else at,
+                     "reference": ref.text[max(0, at - 30): at + 60], "exported": cand.text[max(0, at - 30): at + 60]}
+    n = max(1, len(cases))
+    answer_rate = sum(c["answer_match"] for c in cases) / n
+    prompt_rate = sum(c["prompt_tokens_match"] for c in cases) / n
+    return {"prompts": len(cases), "exact_match_rate": answer_rate, "prompt_token_match_rate": prompt_rate,
+            "threshold": threshold, "passed": answer_rate >= threshold and prompt_rate == 1.0,
+            "first_divergence": first, "cases": cases}
+
+
+def write_report(folder: Path, report: dict) -> Path:
+    path = Path(folder) / "parity.json"
+    report = {**report, "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
