@@ -60,28 +60,41 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
+SHARED_BASE_METHODS = frozenset({"lora", "dora"})  # adapters that can sit side by side in one PeftModel
+
+
+def _describe_run(path: Path, run: dict, name: str) -> ModelSource:
+    from tunesmith.models.catalog import resolve
+
+    if run.get("status") != "completed":
+        raise TunesmithError(f"run {path.name} is {run.get('status')}; it has no final model to serve.",
+                             "Serve a completed run (see runs/*/run.json).")
+    tokenizer = path / "tokenizer" if (path / "tokenizer").is_dir() else None
+    task = run.get("task", "chat")
+    if task == "classification":
+        return ModelSource(name, "classifier", path, None, tokenizer, task)
+    if run.get("method") in SHARED_BASE_METHODS and (path / "adapter" / "adapter_config.json").exists():
+        base = resolve(str(run.get("base_model_path") or run["base_model"])).path
+        return ModelSource(name, "adapter", path, str(base), tokenizer, task)
+    return ModelSource(name, "full", path, None, tokenizer, task)
+
+
 def describe(source: str | Path, model_id: str | None = None) -> ModelSource:
-    """Work out what a source is without loading weights."""
+    """Work out what a source is (run, adapter, model folder, catalog name) without loading weights."""
     from tunesmith.models.catalog import resolve
 
     path = Path(source).expanduser()
-    run = _read_json(path / "run.json") if path.is_dir() else {}
     name = model_id or (path.name if path.is_dir() else str(source))
-    tokenizer = path / "tokenizer" if (path / "tokenizer").is_dir() else None
-    task = run.get("task", "chat")
-    adapter_dir = path / "adapter" if (path / "adapter" / "adapter_config.json").exists() else path
-    if (adapter_dir / "adapter_config.json").exists():
-        base_name = (run.get("base_model") or run.get("model")
-                     or _read_json(adapter_dir / "adapter_config.json").get("base_model_name_or_path"))
+    run = _read_json(path / "run.json") if path.is_dir() else {}
+    if run:
+        return _describe_run(path, run, name)
+    if (path / "adapter_config.json").exists():
+        base_name = _read_json(path / "adapter_config.json").get("base_model_name_or_path")
         if not base_name:
-            raise TunesmithError(f"{adapter_dir}: cannot tell which base model the adapter belongs to.",
-                                 "Add base_model to run.json or base_model_name_or_path to adapter_config.json.")
-        base = resolve(str(base_name)).path
-        kind = "classifier" if task == "classification" else "adapter"
-        return ModelSource(name, kind, path, str(base), tokenizer, task)
-    if (path / "model" / "config.json").exists():
-        kind = "classifier" if task == "classification" else "full"
-        return ModelSource(name, kind, path, None, tokenizer, task)
+            raise TunesmithError(f"{path}: cannot tell which base model the adapter belongs to.",
+                                 "Set base_model_name_or_path in adapter_config.json.")
+        tokenizer = path if (path / "tokenizer_config.json").exists() else None
+        return ModelSource(name, "adapter", path, str(resolve(str(base_name)).path), tokenizer, "chat")
     resolved = resolve(str(source))
     config = _read_json(resolved.path / "config.json")
     if any("SequenceClassification" in a for a in config.get("architectures") or []):
@@ -128,22 +141,26 @@ class ModelRegistry:
 
     def tokenizer(self, model_id: str):
         """The tokenizer for a model id (cheap; safe from any thread)."""
-        from tunesmith.models.loading import load_tokenizer
+        from transformers import AutoTokenizer
 
         source = self.source(model_id)
         folder = source.tokenizer_path or (Path(source.base) if source.base else
-                                           source.path / "model" if source.kind in {"full", "classifier"}
-                                           and (source.path / "model").is_dir() else source.path)
+                                           source.path / "model" if (source.path / "model").is_dir() else source.path)
         with self._lock:
             if str(folder) not in self._tokenizers:
-                self._tokenizers[str(folder)] = load_tokenizer(folder)
+                tokenizer = AutoTokenizer.from_pretrained(folder)
+                if tokenizer.pad_token is None:
+                    tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+                self._tokenizers[str(folder)] = tokenizer
             return self._tokenizers[str(folder)]
 
     def context_length(self, model_id: str) -> int:
         source = self.source(model_id)
         folder = Path(source.base) if source.base else source.path
-        config = _read_json(folder / "config.json") or _read_json(folder / "model" / "config.json")
-        return int(config.get("max_position_embeddings") or 2048)
+        run_base = _read_json(folder / "run.json").get("base_model_path")
+        config = (_read_json(folder / "config.json") or _read_json(folder / "model" / "config.json")
+                  or (_read_json(Path(run_base) / "config.json") if run_base else {}))
+        return int(config.get("max_position_embeddings") or 512)
 
     # loading (engine thread only) -------------------------------------------------------------------
     def acquire(self, model_id: str) -> LoadedModel:
