@@ -6,6 +6,7 @@ smollm2-135m-instruct, and compares base vs fine-tuned on held-out questions.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,8 @@ def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
     from tunesmith.models.catalog import resolve
     from tunesmith.train import train
 
-    console = console or Console()
+    # Piped output (CI logs, `| tee`) would otherwise be cut to 80 columns and truncate the table.
+    console = console or Console(width=None if sys.stdout.isatty() else 150)
     start = time.perf_counter()
     project = create_project(folder)
     extra = [*(FAST if fast else []), *overrides]
