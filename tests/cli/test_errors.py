@@ -40,3 +40,18 @@ def test_help_is_beginner_friendly():
     result = run_cli("--help")
     assert result.returncode == 0
     assert "quickstart" in result.stdout and "models" in result.stdout
+
+
+def test_init_writes_a_project_from_options(tmp_path):
+    target = tmp_path / "support-bot"
+    result = run_cli("init", str(target), "--task", "classification", "--description", "Route tickets",
+                     "--users", "agents", "--expected-output", "a queue name", "--data", "tickets.csv")
+    assert result.returncode == 0, result.stderr
+    from tunesmith.config import load_config
+
+    config = load_config(target)
+    assert config.objective.task == "classification" and config.model.name == "minilm-l6"
+    assert config.data.sources[0].path == "tickets.csv"
+    again = run_cli("init", str(target), "--task", "chat", "--description", "x", "--users", "",
+                    "--expected-output", "")
+    assert one_error_line(again).endswith("Edit it, or choose a new folder.")

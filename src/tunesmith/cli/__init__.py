@@ -31,6 +31,7 @@ def _register_commands() -> None:
         eval_cmd,
         export_cmd,
         feedback_cmd,
+        init_cmd,
         models_cmd,
         quickstart_cmd,
         serve_cmd,
