@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -40,6 +41,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _config(epochs: float, compile_model: bool = False):
     from tunesmith.config import parse_config
 
@@ -53,13 +59,14 @@ def run_tunesmith(args) -> dict:
 
     train, val = _data(args.train, args.validation)
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         result = run_training(_config(args.epochs, args.compile), train, val, Path(tmp) / "run")
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     m = result.metrics
     return {"recipe": "tunesmith" + (" + compile" if args.compile else ""), "wall_s": wall,
             "real_tokens": m["tokens"], "val_loss": m["val_loss"], "padding_share": m["padding_share"],
-            "steps": m["steps"], "peak_rss_mb": _peak_rss_mb(), "note": "wall includes model load, validation, save"}
+            "steps": m["steps"], "peak_rss_mb": _peak_rss_mb(), "cpu_s": cpu, "load": os.getloadavg()[0],
+            "note": "wall includes model load, validation, save"}
 
 
 def run_reference(args) -> dict:
@@ -92,14 +99,15 @@ def run_reference(args) -> dict:
         logging_steps=5, save_strategy="no", eval_strategy="no", report_to=[], use_cpu=True,
         dataloader_num_workers=0)
     trainer = Trainer(model=model, args=training_args, train_dataset=Dataset.from_list(rows))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     trainer.train()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     val_ex = encode_records(tokenizer, val, "chat", 256)
     val_loss = evaluate(trainer.model, val_ex, tokenizer.pad_token_id, "chat", False, 8, World())["val_loss"]
     return {"recipe": "HF Trainer + PEFT (pad to 256)", "wall_s": wall, "real_tokens": real * args.epochs,
             "val_loss": val_loss, "padding_share": 1 - real / (256 * len(rows)),
-            "steps": trainer.state.global_step, "peak_rss_mb": _peak_rss_mb(), "note": "wall is trainer.train() only"}
+            "steps": trainer.state.global_step, "peak_rss_mb": _peak_rss_mb(), "cpu_s": cpu, "load": os.getloadavg()[0],
+            "note": "wall is trainer.train() only"}
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
@@ -162,17 +170,19 @@ def write_report(results: list[dict], peak: float, args) -> None:
         f"(quickstart example data), {args.epochs:g} epoch(s); both recipes in their own process, back to back, "
         f"on this shared 2-core machine ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
         "",
-        "| recipe | non-padding tokens/s | speed vs ref | wall s | peak RSS MB | RSS vs ref | val loss "
-        "| padding share | MFU |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| recipe | non-padding tokens/s | speed vs ref | tokens per CPU-s | vs ref | wall s | peak RSS MB "
+        "| RSS vs ref | val loss | padding share | MFU | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         speed = r["real_tokens"] / r["wall_s"]
         mean_len = r["real_tokens"] / max(1, args.train * args.epochs)
         mfu = speed * model_flops_per_token(mean_len) / (peak * 1e9)
+        per_cpu, ref_per_cpu = r["real_tokens"] / r["cpu_s"], ref["real_tokens"] / ref["cpu_s"]
         lines.append(f"| {r['recipe']} | {speed:.0f} | {speed / (ref['real_tokens'] / ref['wall_s']):.2f}× | "
+                     f"{per_cpu:.0f} | {per_cpu / ref_per_cpu:.2f}× | "
                      f"{r['wall_s']:.0f} | {r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] / ref['peak_rss_mb']:.2f}× | "
-                     f"{r['val_loss']:.4f} | {r['padding_share']:.1%} | {mfu:.1%} |")
+                     f"{r['val_loss']:.4f} | {r['padding_share']:.1%} | {mfu:.1%} | {r['load']:.1f} |")
     lines += [
         "",
         f"Measured fp32 matmul peak (2048², same process count): {peak:.0f} GFLOP/s. MFU counts model FLOPs "
@@ -180,7 +190,8 @@ def write_report(results: list[dict], peak: float, args) -> None:
         "projection for positions without loss, so it performs fewer FLOPs than it is credited with.",
         "Validation loss: mean cross-entropy on assistant tokens of the held-out chats, same function for both.",
         "Notes: " + "; ".join(f"{r['recipe']}: {r['note']}" for r in results) + ".",
-        "Throughput on this shared machine drifts ±20 % between runs; compare the ratios.",
+        "Throughput on this shared machine drifts with other users' load (load avg column, 2 cores): "
+        "tokens per CPU-second is the steadier comparison.",
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
