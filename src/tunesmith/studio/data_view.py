@@ -1,62 +1,71 @@
-"""What the Data page shows, computed from the data API: per-file checks, the manifest, a token preview."""
+"""What the Data page shows, computed by the data API: a dry-run check, the manifest, a token preview."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunesmith.studio.context import api
+ISSUE_HEADERS = ["file", "line", "field", "problem", "what to do", "severity"]
 
 
 @dataclass
-class SourceReport:
-    summary: str
-    issues: list = field(default_factory=list)
+class SourceCheck:
+    summary: str  # Markdown: one line per source with its detected format and counts
+    issues: list[list]  # rows for the problems table
+    errors: int
 
 
-def check_source(path: Path, declared_format: str = "auto") -> SourceReport:
-    """Read every row of one source and collect its problems (nothing is written)."""
-    if not path.exists():
-        from tunesmith.data.issues import Issue
+def check_sources(project) -> SourceCheck:
+    """Read, detect, validate and clean every source without writing anything (prepare's first half)."""
+    from tunesmith.data.ingest import Ingested, ingest
 
-        missing = Issue(str(path), 0, "", "file not found", "Upload it again or fix data.sources in tunesmith.yaml.")
-        return SourceReport("missing", [missing])
-    rows, issues = 0, []
-    for row in api("data", "read_source")(path, name=path.name):
-        issues.extend(row.issues)
-        rows += row.value is not None
-    fmt = _detected_format(path, declared_format)
-    errors = sum(1 for issue in issues if issue.severity == "error")
-    return SourceReport(f"{rows} readable row(s), format **{fmt}**, {errors} error(s)", issues)
-
-
-def _detected_format(path: Path, declared: str) -> str:
-    if declared != "auto":
-        return declared
-    try:
-        return str(api("data", "detect_format")(path))
-    except Exception:  # detection is informative here; prepare reports real failures
-        return "auto (detected when preparing)"
+    sources = [(project.source_path(source.path), source) for source in project.config.data.sources]
+    if not sources:
+        return SourceCheck("No data files yet: upload one above.", [], 0)
+    state = Ingested()
+    for _ in ingest(project.root, sources, project.config.data, project.config.objective.task, state):
+        pass
+    lines = [f"- `{s.path}`: format **{s.format}** ({s.kind}), {s.rows} row(s), {s.records} usable, "
+             f"{s.rejected} with problems" for s in state.sources]
+    cleaned = {k: v for k, v in state.counts.items() if v}
+    if cleaned:
+        lines.append("- cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(cleaned.items())))
+    issues = [[i.file, i.line, i.field, i.message, i.hint, i.severity] for i in [*state.errors, *state.warnings]]
+    return SourceCheck("\n".join(lines), issues, len(state.errors))
 
 
 def _table(mapping: dict[str, Any]) -> str:
-    rows = "\n".join(f"| {key} | {value} |" for key, value in mapping.items())
+    rows = "\n".join(f"| {key.replace('_', ' ')} | {value} |" for key, value in mapping.items())
     return f"| | |\n|---|---|\n{rows}"
 
 
 def manifest_markdown(dataset) -> str:
-    """Split sizes, cleaning counts and quality notes from the manifest, whatever its nesting."""
-    manifest = dataset.manifest if isinstance(dataset.manifest, dict) else dict(dataset.manifest)
+    """Split sizes, per-source formats, cleaning counts and warnings from the manifest."""
+    manifest = dataset.manifest
     sizes = {name: len(dataset.split(name)) for name in ("train", "validation", "test")}
-    parts = [f"#### Dataset {dataset.version}", _table(sizes)]
-    for key, value in manifest.items():
-        if isinstance(value, dict) and value and all(not isinstance(v, (dict, list)) for v in value.values()):
-            parts += [f"**{key.replace('_', ' ')}**", _table(value)]
-        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            parts += [f"**{key.replace('_', ' ')}**", "\n".join(f"- {v}" for v in value[:20])]
+    parts = [f"#### Dataset version {dataset.version}", _table(sizes)]
+    sources = manifest.get("sources") or []
+    if sources:
+        parts.append("\n".join(f"- `{s.get('path')}`: format **{s.get('format')}**, {s.get('records')} record(s), "
+                               f"{s.get('rejected', 0)} rejected" for s in sources))
+    counts = manifest.get("counts") or {}
+    if counts:
+        parts += ["**Cleaning and de-duplication**", _table(counts)]
+    warnings = manifest.get("warnings") or []
+    if warnings:
+        parts += ["**Warnings**", "\n".join(f"- {w if isinstance(w, str) else w.get('message', w)}"
+                                            for w in warnings[:20])]
     return "\n\n".join(parts)
+
+
+def report_frame(path: Path | None, title: str, height: int = 640) -> str:
+    """An HTML report from the project folder, served by Gradio's file route (allowed_paths)."""
+    if not path or not Path(path).exists():
+        return ""
+    return (f'<iframe title="{title}" src="/gradio_api/file={path}" '
+            f'style="width:100%;height:{height}px;border:1px solid #ddd;border-radius:6px"></iframe>')
 
 
 def preview_pieces(project, dataset, limit: int = 3) -> list[tuple[str, str | None]]:
@@ -68,7 +77,7 @@ def preview_pieces(project, dataset, limit: int = 3) -> list[tuple[str, str | No
         labels = Counter(r.get("label") for r in dataset.split("train"))
         for record in records:
             pieces += [(record.get("text", "") + "  →  ", None), (str(record.get("label")), "learned"), ("\n\n", None)]
-        pieces.append((f"labels: {dict(labels)}", None))
+        pieces.append((f"labels in train: {dict(labels)}", None))
         return pieces
     if task == "text":
         for record in records:

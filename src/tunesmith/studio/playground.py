@@ -48,7 +48,8 @@ def reply(model_and_tokenizer: tuple, history: list[dict], max_new_tokens: int) 
 
     model, tokenizer = model_and_tokenizer
     messages = [{"role": m["role"], "content": _text(m["content"])} for m in history]
-    return generate_chat(model, tokenizer, [messages], max_new_tokens=max_new_tokens)[0].text.strip()
+    answer = generate_chat(model, tokenizer, [messages], max_new_tokens=max_new_tokens)[0].text.strip()
+    return answer or "(the model answered with an empty message)"
 
 
 def _text(content) -> str:

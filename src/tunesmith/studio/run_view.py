@@ -18,6 +18,8 @@ TRAIN_LOSS_KEYS = ("loss", "train_loss")
 VALIDATION_LOSS_KEYS = ("validation_loss", "val_loss", "eval_loss")
 SPEED_KEYS = ("tokens_per_s", "tokens_per_second", "tokens/s")
 ETA_KEYS = ("eta_s", "eta_seconds", "eta")
+ELAPSED_KEYS = ("elapsed", "elapsed_s", "seconds")
+PLANNED_KEYS = ("planned_steps", "max_steps", "total_steps")
 VALIDATION_SPLITS = {"validation", "val", "eval"}
 RUN_HEADERS = ["run", "status", "step", "train loss", "validation loss", "tokens/s", "ETA"]
 
@@ -75,6 +77,17 @@ def run_status(run_dir: Path, training_alive: bool) -> str:
     return status
 
 
+def eta_seconds(last: dict, info: dict) -> float | None:
+    """Reported ETA, else elapsed time per step times the steps left."""
+    reported = _first(last, ETA_KEYS)
+    if reported is not None:
+        return reported
+    step, elapsed, planned = _first(last, STEP_KEYS), _first(last, ELAPSED_KEYS), _first(info, PLANNED_KEYS)
+    if not (step and elapsed and planned) or step >= planned:
+        return None
+    return elapsed / step * (planned - step)
+
+
 def run_row(run_dir: Path, training_alive: bool) -> list:
     records = read_metrics(run_dir)
     points = loss_points(records)
@@ -84,6 +97,8 @@ def run_row(run_dir: Path, training_alive: bool) -> list:
     train = points[points.split == "train"].loss
     validation = points[points.split == "validation"].loss
     speed = _first(last, SPEED_KEYS)
-    return [run_dir.name, run_status(run_dir, training_alive), _first(last, STEP_KEYS) or 0,
+    status = run_status(run_dir, training_alive)
+    eta = eta_seconds(last, read_json(run_dir / "run.json")) if status == "running" else None
+    return [run_dir.name, status, _first(last, STEP_KEYS) or 0,
             round(train.iloc[-1], 4) if len(train) else "", round(validation.iloc[-1], 4) if len(validation) else "",
-            round(speed, 1) if speed else "", _format_eta(_first(last, ETA_KEYS))]
+            round(speed, 1) if speed else "", _format_eta(eta)]

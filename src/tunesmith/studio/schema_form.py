@@ -103,18 +103,23 @@ def config_from_values(specs: list[FieldSpec], values: list[Any]) -> ProjectConf
     return parse_config(data, "settings panel")
 
 
+def setting_elem_id(path: str) -> str:
+    return "setting-" + path.replace(".", "-")
+
+
 def _widget(spec: FieldSpec, label: str) -> Any:
     help_text = spec.description or "(no description in the schema)"
+    common = {"elem_id": setting_elem_id(spec.path)}
     if spec.kind == "choice":
-        component = controls.dropdown(label, help_text, choices=list(spec.choices))
+        component = controls.dropdown(label, help_text, choices=list(spec.choices), **common)
     elif spec.kind == "bool":
-        component = controls.checkbox(label, help_text)
+        component = controls.checkbox(label, help_text, **common)
     elif spec.kind in {"int", "float"}:
-        component = controls.number(label, help_text, precision=0 if spec.kind == "int" else None)
+        component = controls.number(label, help_text, precision=0 if spec.kind == "int" else None, **common)
     elif spec.kind == "text":
-        component = controls.textbox(label, help_text)
+        component = controls.textbox(label, help_text, **common)
     else:
-        component = controls.textbox(f"{label} (YAML)", help_text)
+        component = controls.textbox(f"{label} (YAML)", help_text, **common)
     component.ts_path = spec.path
     return component
 
@@ -127,7 +132,7 @@ def build_settings_panel(specs: list[FieldSpec]) -> list[Any]:
         section = spec.path.rsplit(".", 1)[0] if "." in spec.path else "project"
         groups.setdefault(section, []).append(spec)
     for section, members in groups.items():
-        with gr.Accordion(section, open=False):
+        with gr.Accordion(section, open=False, elem_id=f"settings-{section}"):
             for spec in members:
                 by_path[spec.path] = _widget(spec, spec.path.rsplit(".", 1)[-1].replace("_", " "))
     return [by_path[spec.path] for spec in specs]

@@ -10,9 +10,8 @@ import gradio as gr
 from tunesmith.config.data import SourceConfig
 from tunesmith.studio import controls
 from tunesmith.studio.context import StudioContext, api, reports_errors
-from tunesmith.studio.data_view import check_source, manifest_markdown, preview_pieces
+from tunesmith.studio.data_view import ISSUE_HEADERS, check_sources, manifest_markdown, preview_pieces, report_frame
 
-ISSUE_HEADERS = ["file", "line", "field", "problem", "what to do", "severity"]
 SOURCES_FOLDER = "sources"
 
 
@@ -36,39 +35,34 @@ def add_files(ctx: StudioContext, uploaded: list[str]) -> list[str]:
 
 
 def check_all(ctx: StudioContext) -> tuple[str, list[list]]:
-    project = ctx.project()
-    if not project.config.data.sources:
-        return "No data files yet: upload one above.", []
-    lines, rows = [], []
-    for source in project.config.data.sources:
-        report = check_source(project.source_path(source.path), source.format)
-        lines.append(f"- `{source.path}`: {report.summary}")
-        rows.extend([i.file, i.line, i.field, i.message, i.hint, i.severity] for i in report.issues)
-    errors = sum(1 for row in rows if row[5] == "error")
-    head = (f"**{errors} problem(s) found** — the rows listed below are skipped unless you fix them."
-            if errors else "**No problems found.**")
-    return head + "\n\n" + "\n".join(lines), rows
+    result = check_sources(ctx.project())
+    head = (f"**{result.errors} problem(s) found**: those rows are left out unless you fix them."
+            if result.errors else "**No problems found.**")
+    return f"{head}\n\n{result.summary}", result.issues
 
 
 def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr.Markdown("### Your examples\nUpload JSONL, JSON, CSV, TSV, Parquet or text files. The studio detects the "
                 "format, shows every problem with its line number, then prepares a clean dataset version.")
     upload = controls.with_caption(
-        gr.File(label="Data files", file_count="multiple", type="filepath"),
+        gr.File(label="Data files", file_count="multiple", type="filepath", elem_id="data-files"),
         "Drop one or more files with your examples (they are copied into the project's sources/ folder).")
     add = controls.button("Add files and check them", "Copies the files into the project, lists them in "
                           "tunesmith.yaml and checks every line.", variant="primary")
     check = controls.button("Check again", "Re-reads every data file listed in tunesmith.yaml.")
     status = controls.status_box()
     issues = controls.with_caption(
-        gr.Dataframe(headers=ISSUE_HEADERS, label="Problems by line", interactive=False, wrap=True),
+        gr.Dataframe(headers=ISSUE_HEADERS, label="Problems by line", interactive=False, wrap=True,
+                     elem_id="data-issues"),
         "Each problem names the file and line, what is wrong, and what to do about it.")
     prepare = controls.button("Prepare dataset", "Cleans, removes duplicates, splits into train/validation/test "
                               "and saves a new dataset version under data/.", variant="primary")
     summary = gr.Markdown("")
+    report = controls.with_caption(gr.HTML(label="Quality report"), "Lengths, duplicates, labels and other checks "
+                                   "of the prepared dataset.")
     preview = controls.with_caption(
         gr.HighlightedText(label="Preview: highlighted text is what the model learns to write",
-                           color_map={"learned": "green"}, combine_adjacent=True),
+                           color_map={"learned": "green"}, combine_adjacent=True, elem_id="data-preview"),
         "A few prepared training examples; the model is trained only on the highlighted parts.")
 
     @reports_errors(2)
@@ -83,13 +77,14 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def on_check():
         return check_all(ctx)
 
-    @reports_errors(3)
+    @reports_errors(4)
     def on_prepare():
         project = ctx.project()
         dataset = api("data", "prepare")(project)
         return (f"Prepared dataset version **{dataset.version}**. Next: pick a model on **Model & settings**.",
-                manifest_markdown(dataset), preview_pieces(project, dataset))
+                manifest_markdown(dataset), report_frame(dataset.path / "report.html", "Data quality report"),
+                preview_pieces(project, dataset))
 
     add.click(on_add, upload, [status, issues])
     check.click(on_check, None, [status, issues])
-    prepare.click(on_prepare, None, [status, summary, preview])
+    prepare.click(on_prepare, None, [status, summary, report, preview])

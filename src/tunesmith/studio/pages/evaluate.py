@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 
 from tunesmith.errors import TunesmithError
 from tunesmith.studio import controls, playground
 from tunesmith.studio.context import StudioContext, api, reports_errors
+from tunesmith.studio.data_view import report_frame
 
 
 def comparison_table(comparison) -> tuple[list[str], list[list]]:
@@ -21,14 +20,6 @@ def comparison_table(comparison) -> tuple[list[str], list[list]]:
     return headers, rows
 
 
-def report_frame(path: Path | None) -> str:
-    if not path:
-        return ""
-    # Served by Gradio's file route (the project folder is in allowed_paths).
-    return (f'<iframe title="Evaluation report" src="/gradio_api/file={path}" '
-            f'style="width:100%;height:720px;border:1px solid #ddd;border-radius:6px"></iframe>')
-
-
 def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr.Markdown("### Is the fine-tuned model better?\nEvery contender answers the same held-out examples it never "
                 "saw in training; the table shows the mean with a 95% confidence interval.")
@@ -38,7 +29,8 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     compare = controls.button("Compare", "Scores the base model (zero-shot and few-shot) and each selected run; "
                               "takes a while on large sets.", variant="primary")
     status = controls.status_box()
-    table = controls.with_caption(gr.Dataframe(label="Comparison", interactive=False, wrap=True),
+    table = controls.with_caption(gr.Dataframe(label="Comparison", interactive=False, wrap=True,
+                                               elem_id="comparison-table"),
                                   "★ marks the main metric; [low, high] is the 95% confidence interval.")
     verdict = gr.Markdown("")
     report = controls.with_caption(gr.HTML(label="Full report"), "Per-class metrics, confusion matrix and the worst "
@@ -47,10 +39,12 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr.Markdown("### Playground: the same prompt to both models")
     run = controls.dropdown("Fine-tuned run to chat with", "Which run answers on the right.")
     with gr.Row():
-        base_chat = controls.with_caption(gr.Chatbot(label="Base model", height=320),
-                                          "The model before fine-tuning.")
-        tuned_chat = controls.with_caption(gr.Chatbot(label="Fine-tuned", height=320),
-                                           "The selected run.")
+        with gr.Column():
+            base_chat = controls.with_caption(gr.Chatbot(label="Base model", height=320, elem_id="chat-base"),
+                                              "The model before fine-tuning.")
+        with gr.Column():
+            tuned_chat = controls.with_caption(gr.Chatbot(label="Fine-tuned", height=320, elem_id="chat-tuned"),
+                                               "The selected run.")
     prompt = controls.textbox("Your message", "Type a question your users would ask; both models answer it.",
                               placeholder="e.g. How long is the warranty on the frame?")
     with gr.Row():
@@ -76,7 +70,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         comparison = api("evaluate", "compare")(project, dataset, [ctx.root / "runs" / r for r in selected or []])
         headers, rows = comparison_table(comparison)
         return ("Comparison done.", gr.update(value=rows, headers=headers), f"**Verdict:** {comparison.verdict}",
-                report_frame(comparison.report_html))
+                report_frame(comparison.report_html, "Evaluation report", 720))
 
     @reports_errors(4)
     def on_send(message, selected_run, base_history, tuned_history):

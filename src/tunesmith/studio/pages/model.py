@@ -62,7 +62,8 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         gr.Dataframe(headers=CATALOG_HEADERS, label="Model catalog", interactive=False, wrap=True),
         "Bundled models with a rough memory and time estimate for your prepared data on this computer.")
     model = controls.dropdown("Model", "A catalog name, or type the path of a local Hugging Face folder.",
-                              choices=list(CATALOG), allow_custom_value=True)
+                              choices=list(CATALOG), allow_custom_value=True,
+                              elem_id="model-name")
     preset = controls.radio("Preset", "Ready-made training settings; pick one, then press 'Apply'.",
                             list(PRESETS), value="Standard (recommended)")
     apply = controls.button("Apply model and preset", "Saves the model and the preset's settings into "

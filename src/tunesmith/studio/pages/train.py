@@ -21,8 +21,9 @@ def start_training(ctx: StudioContext, dataset: str | None, resume: str | None =
     ctx.project()  # fails with what to do when there is no project yet
     if jobs.running_jobs(ctx.root, "train"):
         raise TunesmithError("a training run is already going.", "Wait for it to finish or press Stop first.")
+    dataset = dataset or next(iter(ctx.dataset_versions()), None)
     if not dataset:
-        raise TunesmithError("no prepared dataset selected.", "Prepare one on the Data page, then pick it here.")
+        raise TunesmithError("no prepared dataset yet.", "Prepare one on the Data page first.")
     args = ["--project", str(ctx.root), "--dataset", dataset]
     if resume:
         args += ["--resume", str(ctx.root / "runs" / resume)]
@@ -40,12 +41,14 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         resume = controls.button("Resume selected run", "Continues the run chosen below from its last checkpoint.")
     status = controls.status_box()
     runs = controls.with_caption(
-        gr.Dataframe(headers=RUN_HEADERS, label="Runs", interactive=False),
+        gr.Dataframe(headers=RUN_HEADERS, label="Runs", interactive=False, elem_id="runs-table"),
         "Every training run in this project with its status and latest numbers; updates by itself.")
     selected = controls.dropdown("Run to show", "The run whose loss chart and progress appear below.")
-    progress = gr.Markdown("")
+    progress = gr.Markdown("", elem_id="run-progress")
     chart = controls.with_caption(
-        gr.LinePlot(x="step", y="loss", color="split", label="Loss (lower is better)", height=300),
+        gr.LinePlot(x="step", y="loss", color="split", label="Loss (lower is better)", height=340,
+                    color_map={"train": "#1f77b4", "validation": "#ff7f0e"},
+                    elem_id="loss-chart"),
         "Training loss (train) and held-out loss (validation) per step. If validation rises while train "
         "falls, the model is memorising.")
     log = controls.textbox("Training log", "The last lines printed by the training process.", lines=6,

@@ -1,0 +1,150 @@
+"""Acceptance: a non-programmer's whole lifecycle in the browser, on a tiny model, headless Chromium.
+
+One flow (the steps depend on each other): objective → upload with one bad line → prepare → settings →
+train (refresh mid-run keeps the run and its chart) → compare → side-by-side chat → export → serve.
+Each page is saved as a screenshot under test-artifacts/studio/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+TRAIN_TIMEOUT_MS = 240_000
+ITEMS = ["frame", "battery", "saddle", "chain", "brake pad", "tyre", "pedal", "light", "lock", "charger", "basket",
+         "helmet", "pump", "mirror", "bell", "rack"]
+COLOURS = ["red", "blue", "green", "black", "white", "orange", "silver", "yellow"]
+
+
+def support_lines() -> list[str]:
+    lines = []
+    for i, item in enumerate(ITEMS):
+        colour = COLOURS[i % len(COLOURS)]
+        lines.append(json.dumps({"messages": [
+            {"role": "user", "content": f"How much is a {colour} {item}?"},
+            {"role": "assistant", "content": f"Hello! The {colour} {item} costs {20 + 7 * i} euros. Larkspur"}]}))
+        lines.append(json.dumps({"messages": [
+            {"role": "user", "content": f"Warranty on the {item}, please, order {1000 + 13 * i}"},
+            {"role": "assistant", "content": f"Hi, your {item} has {1 + i % 4} years of cover. Larkspur"}]}))
+    lines.insert(6, '{"messages": [{"role": "user", "content": "broken line"')  # line 7 is not valid JSON
+    return lines
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def click(page, label: str) -> None:
+    page.get_by_role("button", name=label, exact=True).click()
+
+
+def set_setting(page, path: str, value) -> None:
+    field = page.locator(f"#setting-{path.replace('.', '-')}").locator("input, textarea").first
+    field.fill(str(value))
+    field.press("Tab")
+
+
+def shot(page, artifacts, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+def runs_table_text(page) -> str:
+    return page.locator("table", has=page.locator("th", has_text="validation loss")).inner_text()
+
+
+def chart_has_both_curves(page) -> bool:
+    chart = page.locator("#loss-chart")
+    return "train" in chart.inner_text() and "validation" in chart.inner_text()
+
+
+@pytest.mark.timeout(900)
+def test_lifecycle_in_the_browser(studio, browser, tiny_lm_dir, tmp_path, artifacts):
+    url, root = studio
+    data_file = tmp_path / "support.jsonl"
+    data_file.write_text("\n".join(support_lines()) + "\n", encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(30_000)
+    page.goto(url)
+
+    # 1. Objective: the wizard writes tunesmith.yaml.
+    page.get_by_label("Project name").fill("bike-support")
+    page.get_by_label("What problem does it solve?").fill("Answer questions about our bikes.")
+    page.get_by_label("Who will use it?").fill("Customers.")
+    page.get_by_label("What does a good answer look like?").fill("Short, friendly, exact prices.")
+    click(page, "Write tunesmith.yaml")
+    page.get_by_text("Next: add your examples").wait_for()
+    assert "bike-support" in (root / "tunesmith.yaml").read_text()
+    shot(page, artifacts, "1-objective")
+
+    # 2. Data: upload a file with one bad line; the problem names the line.
+    open_tab(page, "Data")
+    page.locator("#data-files input[type=file]").set_input_files(str(data_file))
+    page.locator("#data-files").get_by_text("support.jsonl").wait_for(timeout=60_000)
+    click(page, "Add files and check them")
+    page.get_by_text("1 problem(s) found").wait_for()
+    problems = page.locator("#data-issues").inner_text()
+    assert re.search(r"support\.jsonl\s+7\s+invalid JSON", problems), problems
+    click(page, "Prepare dataset")
+    page.get_by_text("Prepared dataset version").wait_for(timeout=120_000)
+    page.locator("#data-preview").get_by_text("costs").first.wait_for()
+    shot(page, artifacts, "2-data")
+
+    # 3. Model & settings: the tiny model, a preset, then a few settings in the generated panel.
+    open_tab(page, "Model")
+    model_box = page.locator("#model-name input")
+    model_box.fill(str(tiny_lm_dir))
+    model_box.press("Enter")
+    page.get_by_label("Quick try (minutes, to check everything works)").check()
+    click(page, "Apply model and preset")
+    page.get_by_text("Saved model and preset").wait_for()
+    assert str(tiny_lm_dir) in (root / "tunesmith.yaml").read_text()
+    page.get_by_text("Advanced: every setting").click()
+    for section in ("model", "training", "evaluation"):
+        page.locator(f"#settings-{section} > button.label-wrap").click()
+    for path, value in {"model.max_length": 64, "training.max_steps": 12, "training.batch_size": 4,
+                        "training.eval_every": 3, "evaluation.max_examples": 4, "evaluation.max_new_tokens": 6,
+                        "evaluation.bootstrap_samples": 100}.items():
+        set_setting(page, path, value)
+    click(page, "Save all settings")
+    page.get_by_text("Saved every setting").wait_for()
+    saved = yaml.safe_load((root / "tunesmith.yaml").read_text())
+    assert saved["training"]["max_steps"] == 12, saved["training"]
+    assert (saved["model"]["name"], saved["model"]["max_length"]) == (str(tiny_lm_dir), 64), saved["model"]
+    shot(page, artifacts, "3-model")
+
+    # 4. Train in the background; a refresh mid-run keeps the run and its live chart.
+    open_tab(page, "Train")
+    click(page, "Start training")
+    page.get_by_text("Training started").wait_for()
+    page.wait_for_function("() => /running/.test(document.querySelector('#runs-table')?.innerText || '')",
+                           timeout=60_000)
+    page.wait_for_function("() => /step [1-9]/.test(document.querySelector('#run-progress')?.innerText || '')",
+                           timeout=120_000)
+    page.reload()
+    open_tab(page, "Train")
+    page.wait_for_function("() => /step [1-9]/.test(document.querySelector('#run-progress')?.innerText || '')")
+    assert "train" in page.locator("#loss-chart").inner_text()
+    shot(page, artifacts, "4-train-running")
+    page.wait_for_function("() => /completed/.test(document.querySelector('#runs-table')?.innerText || '')",
+                           timeout=TRAIN_TIMEOUT_MS)
+    run_dir = next((root / "runs").iterdir())
+    final_step = json.loads((run_dir / "run.json").read_text())["steps"]
+    page.wait_for_function(f"() => /step {final_step}\\b/.test(document.querySelector('#run-progress')?.innerText)")
+    assert chart_has_both_curves(page), page.locator("#loss-chart").inner_text()
+    shot(page, artifacts, "4-train")
+
+    # 5. Evaluate: the comparison table and a side-by-side chat.
+    open_tab(page, "Evaluate")
+    click(page, "Compare")
+    page.get_by_text("Verdict:").wait_for(timeout=TRAIN_TIMEOUT_MS)
+    table = page.locator("#comparison-table").inner_text()
+    assert "base" in table and "lora" in table
+    page.get_by_label("Your message").fill("How much is a red frame?")
+    click(page, "Send to both")
+    for side in ("#chat-base", "#chat-tuned"):
+        page.locator(side).get_by_text("How much is a red frame?").wait_for(timeout=120_000)
+        page.wait_for_function(f"() => document.querySelectorAll('{side} .bot').length > 0", timeout=120_000)
+    shot(page, artifacts, "5-evaluate")
