@@ -142,6 +142,8 @@ def _write_gguf(merged, run, folder: Path, settings: ExportConfig, prompts) -> N
     path = folder / "model.gguf"
     with status(f"Writing {path.name} ({settings.gguf_type})"):
         write_gguf(merged, run.tokenizer, path, settings.gguf_type, name=run.run_dir.name)
+    # The HF tokenizer files beside the GGUF let `tunesmith serve` (llamacpp backend) validate prompts.
+    run.tokenizer.save_pretrained(folder)
     parts = modelfile.template_parts(run.tokenizer)
     for prompt in prompts:
         if modelfile.render_parts(parts, prompt) != parity.render(run.tokenizer, prompt):

@@ -28,9 +28,14 @@ def pick_runtime(preference: str) -> str:
 
 
 def open_llama(path: Path, context: int = 2048, threads: int | None = None):
+    import os
+
     from llama_cpp import Llama
 
-    return Llama(model_path=str(path), n_ctx=context, n_threads=threads, n_batch=512, verbose=False, seed=0)
+    # llama-cpp-python defaults to half the cores; decoding here is compute-bound, so use them all.
+    threads = threads or os.cpu_count() or 1
+    return Llama(model_path=str(path), n_ctx=context, n_threads=threads, n_threads_batch=threads, n_batch=512,
+                 verbose=False, seed=0)
 
 
 def llama_cpp_runtime(path: Path, render_tokenizer, max_new_tokens: int) -> Runtime:

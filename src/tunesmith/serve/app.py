@@ -29,7 +29,7 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
                engine: Engine | None = None) -> FastAPI:
     """Build the server for run folders, model folders or catalog names (or a ready registry)."""
     config = config or ServeConfig()
-    registry = models if isinstance(models, ModelRegistry) else ModelRegistry.from_paths(
+    registry = models if hasattr(models, "acquire") else ModelRegistry.from_paths(
         list(models), max_loaded=config.max_loaded_models, dtype=config.dtype)
     engine = engine or Engine(registry, config.max_batch_size, config.batch_window_ms, config.max_queue)
     keys = KeyRing(config.api_keys, config.api_key_hashes)

@@ -1,0 +1,249 @@
+"""Benchmark: the OpenAI-compatible server under concurrent load vs a sequential `generate` loop.
+
+Run: .venv/bin/python bench/serve_load.py [--model smollm2-135m-instruct] [--max-tokens 64]
+Writes bench/results/serve_load.md. In one run, back to back (throughput drifts on a shared machine):
+  1. sequential baseline: plain transformers `model.generate`, one prompt at a time, greedy;
+  2. the server (separate process, loopback) with 8 and then 32 concurrent clients, each sending requests
+     until the run's request budget or time limit is used up (both bounded);
+  3. with llama-cpp-python installed: single-stream decode through the server's llama.cpp backend vs
+     llama-cpp-python called directly on the same GGUF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+QUESTIONS = [
+    "My parcel has not arrived yet. What can I do?", "How do I reset my password?",
+    "Can I change the delivery address after ordering?", "What is your refund policy?",
+    "The app crashes when I open settings. Any idea?", "How long does shipping to Canada take?",
+    "I was charged twice for one order.", "Do you offer student discounts?",
+    "How can I cancel my subscription?", "Write a short apology for a late delivery.",
+    "Explain two-factor authentication in one paragraph.", "What payment methods do you accept?",
+    "My coupon code is not working.", "How do I update my billing details?",
+    "Can I return an item bought on sale?", "Summarise the benefits of a premium plan.",
+]
+
+
+def _serve(source: str, backend: str, port: int, max_batch: int, ready) -> None:
+    from tunesmith.config.serve import ServeConfig
+    from tunesmith.serve import create_app, run
+
+    config = ServeConfig(port=port, max_batch_size=max_batch, max_queue=256, backend=backend,
+                         max_tokens_limit=4096)
+    if backend == "llamacpp":
+        from tunesmith.serve.llamacpp import create_llamacpp_app
+
+        app = create_llamacpp_app([source], config)
+    else:
+        app = create_app([source], config)
+    ready.set()
+    run(app, "127.0.0.1", port, log_level="warning")
+
+
+class Server:
+    """The server in its own process, so load-generating client threads do not share its GIL."""
+
+    def __init__(self, source: str, backend: str = "torch", max_batch: int = 8):
+        from tunesmith.serve import free_port
+
+        self.port = free_port()
+        context = multiprocessing.get_context("spawn")
+        ready = context.Event()
+        self.process = context.Process(target=_serve, args=(source, backend, self.port, max_batch, ready),
+                                       daemon=True)
+        self.process.start()
+        ready.wait(300)
+        self.url = f"http://127.0.0.1:{self.port}"
+        import httpx
+
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(30)
+
+
+def sequential_generate(model_dir: str, prompts: list[str], max_tokens: int) -> dict:
+    import torch
+
+    from tunesmith.inference import render_prompt
+    from tunesmith.models.loading import load_causal_lm, load_tokenizer
+
+    model, tokenizer = load_causal_lm(model_dir).eval(), load_tokenizer(model_dir)
+    tokens, latencies = 0, []
+    started = time.perf_counter()
+    for question in prompts:
+        text = render_prompt(tokenizer, [{"role": "user", "content": question}])
+        enc = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        latencies.append(time.perf_counter() - t0)
+        tokens += out.shape[1] - enc["input_ids"].shape[1]
+    elapsed = time.perf_counter() - started
+    return {"requests": len(prompts), "seconds": elapsed, "tokens": tokens, "latencies": latencies, "errors": {}}
+
+
+def load(url: str, model: str, clients: int, budget: int, max_tokens: int, time_limit: float) -> dict:
+    """`clients` threads send chat requests until `budget` requests are done or `time_limit` passes."""
+    import httpx
+
+    lock = threading.Lock()
+    state = {"next": 0, "tokens": 0, "latencies": [], "errors": {}}
+    deadline = time.perf_counter() + time_limit
+
+    def worker() -> None:
+        with httpx.Client(timeout=600) as http:
+            while True:
+                with lock:
+                    if state["next"] >= budget or time.perf_counter() > deadline:
+                        return
+                    index = state["next"]
+                    state["next"] += 1
+                body = {"model": model, "max_tokens": max_tokens, "temperature": 0,
+                        "messages": [{"role": "user", "content": QUESTIONS[index % len(QUESTIONS)]}]}
+                t0 = time.perf_counter()
+                try:
+                    response = http.post(f"{url}/v1/chat/completions", json=body)
+                    status = response.status_code
+                    used = response.json()["usage"]["completion_tokens"] if status == 200 else 0
+                except httpx.HTTPError as err:
+                    status, used = type(err).__name__, 0
+                with lock:
+                    if status == 200:
+                        state["latencies"].append(time.perf_counter() - t0)
+                        state["tokens"] += used
+                    else:
+                        state["errors"][str(status)] = state["errors"].get(str(status), 0) + 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {"requests": len(state["latencies"]), "seconds": elapsed, "tokens": state["tokens"],
+            "latencies": state["latencies"], "errors": state["errors"]}
+
+
+def _row(name: str, result: dict, baseline_tps: float | None) -> str:
+    lat = sorted(result["latencies"]) or [float("nan")]
+    p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]
+    tps = result["tokens"] / result["seconds"]
+    ratio = f"{tps / baseline_tps:.2f}×" if baseline_tps else "1.00×"
+    errors = ", ".join(f"{k}: {v}" for k, v in result["errors"].items()) or "0"
+    fivexx = sum(v for k, v in result["errors"].items() if k.startswith("5"))
+    return (f"| {name} | {result['requests']} | {result['requests'] / result['seconds']:.2f} | {tps:.1f} | {ratio} "
+            f"| {statistics.median(lat):.2f} | {p95:.2f} | {errors} | {fivexx} |")
+
+
+def llama_cpp_single_stream(model_dir: str, max_tokens: int, repeats: int) -> list[str]:
+    """Decode tokens/s: direct llama-cpp-python vs the server's llama.cpp backend, same GGUF, one stream."""
+    import httpx
+
+    from tunesmith.deploy.gguf_runtime import open_llama
+    from tunesmith.deploy.gguf_writer import write_gguf
+    from tunesmith.models.loading import load_causal_lm, load_tokenizer
+
+    folder = Path(tempfile.mkdtemp(prefix="serve-load-gguf-"))
+    tokenizer = load_tokenizer(model_dir)
+    write_gguf(load_causal_lm(model_dir), tokenizer, folder / "model.gguf", "f16")
+    tokenizer.save_pretrained(folder)
+    messages = [{"role": "user", "content": QUESTIONS[0]}]
+    llm = open_llama(folder / "model.gguf")
+    direct_tokens, started = 0, time.perf_counter()
+    for i in range(repeats):
+        out = llm.create_chat_completion(messages=[{"role": "user", "content": QUESTIONS[i % 4]}],
+                                         max_tokens=max_tokens, temperature=0.0)
+        direct_tokens += out["usage"]["completion_tokens"]
+    direct = direct_tokens / (time.perf_counter() - started)
+    del llm
+    server = Server(str(folder), backend="llamacpp")
+    try:
+        served_tokens, started = 0, time.perf_counter()
+        for i in range(repeats):
+            body = {"model": folder.name, "max_tokens": max_tokens, "temperature": 0,
+                    "messages": [{"role": "user", "content": QUESTIONS[i % 4]}]}
+            served_tokens += httpx.post(f"{server.url}/v1/chat/completions", json=body,
+                                        timeout=600).json()["usage"]["completion_tokens"]
+        served = served_tokens / (time.perf_counter() - started)
+    finally:
+        server.stop()
+    del messages
+    return ["", "Single-stream decode on the same f16 GGUF (llama.cpp):", "",
+            "| path | output tokens/s |", "|---|---|",
+            f"| llama-cpp-python called directly | {direct:.1f} |",
+            f"| tunesmith serve, backend llamacpp (HTTP, loopback) | {served:.1f} |",
+            f"| ratio served / direct | {served / direct:.2f} |"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--baseline-prompts", type=int, default=8)
+    parser.add_argument("--budget-8", type=int, default=48, help="requests sent by the 8 clients")
+    parser.add_argument("--budget-32", type=int, default=96, help="requests sent by the 32 clients")
+    parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per load phase")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "serve_load.md"))
+    args = parser.parse_args(argv)
+
+    from tunesmith.deploy.gguf_runtime import llama_cpp_available
+    from tunesmith.models.catalog import resolve
+
+    model_dir = str(resolve(args.model).path)
+    print("sequential generate baseline …", file=sys.stderr)
+    baseline = sequential_generate(model_dir, QUESTIONS[: args.baseline_prompts], args.max_tokens)
+    base_tps = baseline["tokens"] / baseline["seconds"]
+    rows = [_row("sequential `model.generate` (no server)", baseline, None)]
+    for clients, budget, batch in ((8, args.budget_8, 8), (32, args.budget_32, 16)):
+        print(f"{clients} concurrent clients …", file=sys.stderr)
+        server = Server(model_dir, max_batch=batch)
+        try:
+            result = load(server.url, Path(model_dir).name, clients, budget, args.max_tokens, args.time_limit)
+        finally:
+            server.stop()
+        rows.append(_row(f"server, {clients} concurrent clients (max_batch_size {batch})", result, base_tps))
+    lines = [
+        "# serve_load", "",
+        f"Model `{args.model}`, greedy chat answers of at most {args.max_tokens} tokens, fp32, "
+        f"{os.cpu_count()} CPU cores shared with other work; all rows measured back to back in one run "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). Output tokens/s counts generated tokens "
+        "(usage.completion_tokens); latency is per request as the client sees it.", "",
+        "| setup | requests | requests/s | output tokens/s | vs sequential | p50 s | p95 s | errors | 5xx |",
+        "|---|---|---|---|---|---|---|---|---|", *rows]
+    if llama_cpp_available():
+        print("llama.cpp single stream …", file=sys.stderr)
+        lines += llama_cpp_single_stream(model_dir, args.max_tokens, repeats=6)
+    else:
+        lines += ["", "llama-cpp-python is not installed: the llama.cpp comparison was not run "
+                  "(pip install 'tunesmith[llamacpp]')."]
+    text = "\n".join(lines) + "\n"
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

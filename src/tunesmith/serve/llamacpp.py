@@ -1,0 +1,102 @@
+"""The llama.cpp backend (optional extra `llamacpp`): serve GGUF exports through llama-cpp-python.
+
+Same app, routes, keys and limits as the PyTorch engine; requests are decoded one at a time by
+llama.cpp (fastest single-stream decode on CPU). The HF tokenizer saved beside the GGUF validates
+and renders prompts, and the token ids go to llama.cpp unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith.config.serve import ServeConfig
+from tunesmith.errors import TunesmithError
+from tunesmith.serve.batch import Delta, Failed, Finished
+from tunesmith.serve.engine import Engine
+from tunesmith.serve.registry import ModelRegistry, ModelSource
+
+
+class GGUFRegistry(ModelRegistry):
+    """GGUF export folders (model.gguf + tokenizer files) by id; each Llama is opened on first use."""
+
+    def __init__(self, paths: list[str | Path], context: int = 4096):
+        sources = []
+        for item in paths:
+            model_id, _, path = str(item).rpartition("=") if "=" in str(item) else ("", "", str(item))
+            folder = Path(path)
+            gguf = folder if folder.suffix == ".gguf" else folder / "model.gguf"
+            if not gguf.exists():
+                raise TunesmithError(f"no GGUF file at {gguf}.", "Export one: tunesmith export RUN --format gguf.")
+            if not (gguf.parent / "tokenizer_config.json").exists():
+                raise TunesmithError(f"{gguf.parent} has no tokenizer files beside the GGUF.",
+                                     "Re-export with `tunesmith export RUN --format gguf` (it writes them).")
+            sources.append(ModelSource(model_id or gguf.parent.name, "gguf", gguf, None, gguf.parent, "chat"))
+        super().__init__(sources, max_loaded=len(sources))
+        self.context = context
+        self._llamas: dict[str, object] = {}
+
+    def context_length(self, model_id: str) -> int:
+        return self.context
+
+    def acquire(self, model_id: str):
+        from tunesmith.deploy.gguf_runtime import open_llama
+
+        if model_id not in self._llamas:
+            self._llamas[model_id] = open_llama(self.source(model_id).path, context=self.context)
+        return self._llamas[model_id]
+
+
+class LlamaCppEngine(Engine):
+    """The engine's queue and limits, with llama.cpp decoding one request at a time."""
+
+    def _decode(self, model_id: str) -> None:
+        llm = self.registry.acquire(model_id)
+        while not self._stopped:
+            with self._cond:
+                taken = self._take(model_id, 1)
+            if not taken:
+                return
+            seq = taken[0]
+            self.stats.requests += 1
+            self.stats.prompt_tokens += len(seq.prompt_ids)
+            self.stats.active = 1
+            try:
+                self._run(llm, seq)
+            except Exception as err:
+                seq.sink(Failed(err))
+            finally:
+                self.stats.active = 0
+            self._run_jobs()
+
+    def _run(self, llm, seq) -> None:
+        params = seq.params
+        tokens, reason = 0, "length"
+        chunks = llm.create_completion(prompt=seq.prompt_ids, max_tokens=params.max_tokens,
+                                       temperature=params.temperature, top_p=params.top_p,
+                                       top_k=1 if params.temperature <= 0 else 0, stop=list(params.stop) or None,
+                                       seed=params.seed, stream=True)
+        for chunk in chunks:
+            choice = chunk["choices"][0]
+            tokens += 1
+            self.stats.completion_tokens += 1
+            if choice.get("text"):
+                seq.sink(Delta(choice["text"]))
+            if choice.get("finish_reason"):
+                reason = choice["finish_reason"]
+            if seq.cancelled:
+                chunks.close()
+                return
+        seq.sink(Finished(reason, len(seq.prompt_ids), tokens))
+
+
+def create_llamacpp_app(paths: list[str | Path], config: ServeConfig | None = None):
+    from tunesmith.deploy.gguf_runtime import llama_cpp_available
+    from tunesmith.serve.app import create_app
+
+    if not llama_cpp_available():
+        raise TunesmithError("the llamacpp backend needs llama-cpp-python.",
+                             "pip install 'tunesmith[llamacpp]' (compiles ~5 min), or use serve.backend: torch.")
+    config = config or ServeConfig()
+    registry = GGUFRegistry(paths)
+    engine = LlamaCppEngine(registry, 1, 0, config.max_queue)
+    return create_app(registry, config, engine=engine)
