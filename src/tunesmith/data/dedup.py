@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterator
 
 import numpy as np
-from datasketch import MinHash
 
 NUM_PERM = 128
 NGRAM = 5
@@ -55,6 +54,8 @@ def fingerprint(text: str) -> bytes:
 @functools.lru_cache(maxsize=4)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's own affine32 permutations, so signatures equal `datasketch.MinHash` ones."""
+    from datasketch import MinHash  # imports scipy: only when signatures are needed
+
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     return a.astype(np.uint32), b.astype(np.uint32)
 

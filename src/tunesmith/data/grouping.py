@@ -41,7 +41,7 @@ class RecordStore:
         return len(self.blobs)
 
     def append(self, record: dict, text: str) -> None:
-        self.blobs.append(orjson.dumps(record))
+        self.blobs.append(memoryview(orjson.dumps(record)).tobytes())  # orjson's buffer is 4 KiB: copy to size
         self.ids.append(record["id"])
         self.labels.append(record.get("label"))
         self.chars.append(len(text))
