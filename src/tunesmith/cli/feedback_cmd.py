@@ -131,7 +131,7 @@ def promote_command(
 
     _, store = _open(project_dir)
     target = Path(ref) if Path(ref).is_dir() else ref
-    console.print(f"in production: {_describe(promote(store, target, reason))}")
+    console.print(f"in production: {_describe(promote(store, target, reason))}", markup=False)
 
 
 @models_app.command("rollback")
@@ -143,7 +143,7 @@ def rollback_command(
     from tunesmith.feedback import rollback
 
     _, store = _open(project_dir)
-    console.print(f"in production: {_describe(rollback(store, reason))}")
+    console.print(f"in production: {_describe(rollback(store, reason))}", markup=False)
 
 
 @models_app.command("history")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from tunesmith.errors import DataError
 from tunesmith.feedback.monitor_report import input_text
 
@@ -53,21 +55,32 @@ def feedback_records(rows: Sequence[dict], task: str) -> list[dict]:
     return records
 
 
+def _near_any(candidates: np.ndarray, others: np.ndarray, threshold: float, chunk: int = 64) -> np.ndarray:
+    """For each candidate MinHash signature: is any of `others` at least `threshold` similar?"""
+    hits = np.zeros(len(candidates), dtype=bool)
+    if not len(candidates) or not len(others):
+        return hits
+    for start in range(0, len(candidates), chunk):
+        block = candidates[start:start + chunk]
+        similar = (block[:, None, :] == others[None, :, :]).mean(axis=2)
+        hits[start:start + chunk] = (similar >= threshold).any(axis=1)
+    return hits
+
+
 def split_overlaps(candidates: list[dict], train: list[dict], held_out: list[dict],
                    threshold: float) -> tuple[list[dict], dict[str, int]]:
     """Drop candidates whose input (near-)duplicates a held-out input, or that repeat a training record."""
-    from tunesmith.data.dedup import NearDuplicateIndex, fingerprint, record_input, record_text, signatures
+    from tunesmith.data.dedup import fingerprint, record_input, record_text, signatures
 
     held_inputs = [record_input(r) or record_text(r) for r in held_out]
-    held_exact = {fingerprint(text) for text in held_inputs}
-    index = NearDuplicateIndex(threshold)
-    for key, signature in enumerate(signatures(held_inputs) if held_inputs else []):
-        index.add(key, signature)
-    train_exact = {fingerprint(record_text(r) + "\n" + r.get("label", "")) for r in train}
     inputs = [record_input(r) or record_text(r) for r in candidates]
+    held_exact = {fingerprint(text) for text in held_inputs}
+    near = _near_any(signatures(inputs) if inputs else np.empty((0, 1)),
+                     signatures(held_inputs) if held_inputs else np.empty((0, 1)), threshold)
+    train_exact = {fingerprint(record_text(r) + "\n" + r.get("label", "")) for r in train}
     kept, dropped = [], {"held_out_overlap": 0, "already_in_train": 0}
-    for record, text, signature in zip(candidates, inputs, signatures(inputs) if inputs else [], strict=True):
-        if fingerprint(text) in held_exact or index.matches(signature):
+    for record, text, is_near in zip(candidates, inputs, near, strict=True):
+        if is_near or fingerprint(text) in held_exact:
             dropped["held_out_overlap"] += 1
         elif fingerprint(record_text(record) + "\n" + record.get("label", "")) in train_exact:
             dropped["already_in_train"] += 1

@@ -55,7 +55,21 @@ class ProductionRegistry(ModelRegistry):
         return super().source(self.current_id(model_id))
 
     def tokenizer(self, model_id: str):
-        return super().tokenizer(self.current_id(model_id))
+        source = self.source(model_id)
+        folder = source.tokenizer_path
+        if folder is None or (folder / "config.json").exists():
+            return super().tokenizer(source.model_id)
+        # A run's tokenizer/ folder has no config.json, which the catalog resolver (used by the base class)
+        # requires of model folders: load it directly.
+        from transformers import AutoTokenizer
+
+        with self._lock:
+            if str(folder) not in self._tokenizers:
+                tokenizer = AutoTokenizer.from_pretrained(folder)
+                if tokenizer.pad_token is None:
+                    tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+                self._tokenizers[str(folder)] = tokenizer
+            return self._tokenizers[str(folder)]
 
     def context_length(self, model_id: str) -> int:
         return super().context_length(self.current_id(model_id))
