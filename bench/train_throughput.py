@@ -95,7 +95,7 @@ def run_reference(args) -> dict:
     training_args = TrainingArguments(
         output_dir=tempfile.mkdtemp(), per_device_train_batch_size=TRAINING["batch_size"],
         num_train_epochs=args.epochs, learning_rate=TRAINING["learning_rate"],
-        warmup_ratio=TRAINING["warmup_ratio"], lr_scheduler_type="cosine", seed=TRAINING["seed"],
+        warmup_steps=TRAINING["warmup_ratio"], lr_scheduler_type="cosine", seed=TRAINING["seed"],
         logging_steps=5, save_strategy="no", eval_strategy="no", report_to=[], use_cpu=True,
         dataloader_num_workers=0)
     trainer = Trainer(model=model, args=training_args, train_dataset=Dataset.from_list(rows))

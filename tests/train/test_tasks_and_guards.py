@@ -62,3 +62,14 @@ def test_overfitting_warning_needs_a_widening_gap():
     assert check_overfitting(state, train_loss=1.0, val_loss=1.1, threshold=0.25) is None
     assert check_overfitting(state, train_loss=0.8, val_loss=1.2, threshold=0.25) is not None  # 50 %, widening
     assert check_overfitting(state, train_loss=0.8, val_loss=1.1, threshold=0.25) is None  # gap narrowed
+
+
+def test_gradient_checkpointing_and_adafactor_give_the_same_training(tiny_lm_dir, tmp_path):
+    def adapter(name: str, **options):
+        config = tiny_config(tiny_lm_dir, "lora", max_steps=3, eval_every=3, optimizer="adafactor", **options)
+        run_training(config, chat_records(12), chat_records(4), tmp_path / name)
+        return load_file(str(tmp_path / name / "adapter" / "adapter_model.safetensors"))
+
+    plain, recomputed = adapter("plain"), adapter("checkpointed", gradient_checkpointing=True)
+    for name in plain:
+        torch.testing.assert_close(plain[name], recomputed[name], atol=1e-5, rtol=1e-4)

@@ -194,6 +194,7 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
         if warning and not state.warnings:
             state.warnings.append(warning)
             bar.note(f"[yellow]warning:[/yellow] {warning}")
+        bar.validated(state.step, result, train_loss, state.tokens / max(state.seconds, 1e-9), state.seconds)
         if log:
             log.add({"split": "validation", "step": state.step, "epoch": state.epoch, **result})
             log.plot()

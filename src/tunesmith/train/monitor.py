@@ -33,6 +33,16 @@ class ProgressBar:
         self.progress.update(self.task, completed=row["step"], loss=f"{row['train_loss']:.4f}",
                              lr=f"{row['lr']:.2e}", speed=f"{row['tokens_per_second']:.0f}")
 
+    def validated(self, step: int, result: dict, train_loss: float, tokens_per_second: float,
+                  seconds: float) -> None:
+        """One line per validation, printed above the bar (the only output when stderr is not a terminal)."""
+        if not self.enabled:
+            return
+        eta = seconds / max(step, 1) * (self.total - step)
+        extra = f"  accuracy {result['val_accuracy']:.1%}" if "val_accuracy" in result else ""
+        console.print(f"step {step}/{self.total}  train loss {train_loss:.4f}  validation loss "
+                      f"{result['val_loss']:.4f}{extra}  {tokens_per_second:.0f} tok/s  ETA {eta / 60:.1f} min")
+
     def note(self, text: str) -> None:
         if self.enabled:
             console.print(text)

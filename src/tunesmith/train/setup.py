@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 
 import torch
@@ -55,7 +56,9 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
     model, tokenizer, resolved = load_base(config, task, labels, resolved)
     if config.training.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model = method.apply(model, config.method, task)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices, not actionable
+        model = method.apply(model, config.method, task)
     if method.name != "full":
         _require_trainable(model)
     return model, tokenizer, method, resolved
