@@ -43,8 +43,8 @@ def synonym_swap(words: list[str], n: int, rng: random.Random) -> list[str]:
 def random_delete(words: list[str], share: float, rng: random.Random) -> list[str]:
     if len(words) < 3:
         return list(words)
-    kept = [w for w in words if rng.random() >= share]
-    return kept or [rng.choice(words)]
+    drop = {i for i, _ in enumerate(words) if rng.random() < share} or {rng.randrange(len(words))}
+    return [w for i, w in enumerate(words) if i not in drop]
 
 
 def random_swap(words: list[str], n: int, rng: random.Random) -> list[str]:
@@ -59,9 +59,12 @@ def augment_text(text: str, share: float, rng: random.Random) -> str:
     """One variant of `text`: a synonym swap, a random deletion or a random swap, chosen at random."""
     words = _WORD.findall(text)
     n = max(1, round(len(words) * share))
-    operation = rng.choice((synonym_swap, random_delete, random_swap))
-    changed = operation(words, share if operation is random_delete else n, rng)
-    return " ".join(changed)
+    for _ in range(5):  # an operation can be a no-op (no synonym known, equal words swapped): retry
+        operation = rng.choice((synonym_swap, random_delete, random_swap))
+        changed = " ".join(operation(words, share if operation is random_delete else n, rng))
+        if changed != " ".join(words):
+            return changed
+    return changed
 
 
 def _eligible_labels(train: list[dict], only_below: int | None) -> set | None:

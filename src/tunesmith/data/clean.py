@@ -57,13 +57,20 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _looks_like_phone(candidate: str) -> bool:
+    """7-15 digits (E.164); a long unbroken digit run without '+' is more likely an order or account id."""
+    digits = sum(c.isdigit() for c in candidate)
+    formatted = candidate.startswith("+") or any(c in candidate for c in " .-()")
+    return 7 <= digits <= 15 and (formatted or digits <= 11)
+
+
 def mask_pii(text: str) -> str:
     """Replace emails, card numbers (Luhn-checked) and phone numbers with placeholders."""
     if "@" in text:
         text = _EMAIL.sub("[EMAIL]", text)
     if any(ch.isdigit() for ch in text):
         text = _CARD.sub(lambda m: "[CARD]" if _luhn_valid(re.sub(r"\D", "", m.group(0))) else m.group(0), text)
-        text = _PHONE.sub(lambda m: "[PHONE]" if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
+        text = _PHONE.sub(lambda m: "[PHONE]" if _looks_like_phone(m.group(0)) else m.group(0), text)
     return text
 
 
