@@ -34,6 +34,7 @@ def chat_project(tmp_path, tiny_lm_dir) -> Project:
         "model": {"name": str(tiny_lm_dir)},
         "evaluation": {"max_new_tokens": 6, "batch_size": 4, "few_shot_k": 2, "bootstrap_samples": 200,
                        "checks": [{"name": "no-apology", "kind": "keyword", "keywords": ["sorry"],
-                                   "must": "not_appear"}]},
+                                   "must": "not_appear"}],
+                       "judge": {"enabled": True, "max_new_tokens": 2}},
     })
     return Project.create(tmp_path / "project", config)

@@ -15,7 +15,7 @@ def test_compare_runs_both_baselines_on_the_tiny_model(chat_project, chat_splits
     assert names == ["base zero-shot", "base few-shot (k=2)"]
     assert len(comparison.items) == 12  # the augmented record is never evaluated
     row = comparison.rows[0]
-    expected = {"exact_match", "token_f1", "rouge_l", "fact_accuracy", "reference_nll", "check:no-apology"}
+    expected = {"exact_match", "token_f1", "rouge_l", "fact_accuracy", "reference_nll", "check:no-apology", "judge"}
     assert expected <= set(row.metrics)
     assert {"bleu", "chrf", "perplexity"} <= set(row.corpus)
     assert row.metrics["fact_accuracy"].low <= row.metrics["fact_accuracy"].mean <= row.metrics["fact_accuracy"].high
@@ -23,7 +23,14 @@ def test_compare_runs_both_baselines_on_the_tiny_model(chat_project, chat_splits
     assert "Only baselines" in comparison.verdict
     data = json.loads(comparison.report_json.read_text())
     assert data["schema_version"] == 1 and data["n_items"] == 12
-    assert comparison.report_html.read_text().count("<table") >= 2
+    assert set(data) == {"schema_version", "created", "task", "split", "n_items", "primary_metric", "verdict",
+                         "settings", "contenders", "paired_tests", "diagnostics", "items"}
+    assert set(data["contenders"][0]) == {"name", "kind", "metrics", "corpus", "run_dir", "details"}
+    assert set(data["contenders"][0]["metrics"]["token_f1"]) == {"mean", "low", "high", "n"}
+    assert data["contenders"][0]["details"]["judge_model"] == str(chat_project.config.model.name)
+    html = comparison.report_html.read_text()
+    assert html.count("<table") >= 2
+    assert "model-as-judge with a small local model: indicative only" in html
     assert comparison.report_json.parent == chat_project.root / "eval"
 
 

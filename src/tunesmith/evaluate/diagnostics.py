@@ -31,9 +31,13 @@ def _score(values: Sequence[float], i: int) -> float:
 
 
 def worst_examples(items, run, baselines, primary: str, limit: int) -> list[dict]:
-    """The held-out items where the run scores lowest on the primary metric (token F1 breaks ties)."""
+    """The held-out items where the run scores lowest on the primary metric. Ties: lowest token F1 first
+    (generation), most confident mistake first (classification)."""
     sign = -1 if primary in LOWER_IS_BETTER else 1
-    secondary = run.per_item.get("token_f1") or run.per_item[primary]
+    if "token_f1" in run.per_item:
+        secondary = run.per_item["token_f1"]
+    else:
+        secondary = [-c for c in run.per_item.get("confidence", run.per_item[primary])]
     order = sorted(range(len(items)), key=lambda i: (sign * _score(run.per_item[primary], i), _score(secondary, i)))
     return [_example(items, i, run, baselines, primary) for i in order[:limit]]
 
