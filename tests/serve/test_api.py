@@ -119,6 +119,8 @@ def test_malformed_json_is_400_and_oversized_body_is_413(server):
     huge = httpx.post(f"{url}/v1/chat/completions", content=b"{" + b" " * 40_000 + b"}", headers=headers)
     assert huge.status_code == 413
     assert huge.json()["error"]["code"] == "request_too_large"
+    chunked = httpx.post(f"{url}/v1/chat/completions", content=(b" " * 1000 for _ in range(40)), headers=headers)
+    assert chunked.status_code == 413, "bodies without Content-Length are counted while they arrive"
 
 
 def test_metrics_count_requests_and_tokens(server, lively_lm_dir):

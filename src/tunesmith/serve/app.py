@@ -17,8 +17,8 @@ from tunesmith.config.serve import ServeConfig
 from tunesmith.serve.auth import KeyRing, RateLimiter, retry_after_header
 from tunesmith.serve.batch import Delta, Finished
 from tunesmith.serve.engine import Engine, QueueFullError
-from tunesmith.serve.errors import APIError, error_response, install_error_handlers
-from tunesmith.serve.limits import BodySizeLimit, BodyTooLarge
+from tunesmith.serve.errors import APIError, install_error_handlers
+from tunesmith.serve.limits import BodySizeLimit
 from tunesmith.serve.metrics import Metrics
 from tunesmith.serve.registry import ModelRegistry, UnknownModelError
 from tunesmith.serve.sampling import SamplingParams
@@ -48,11 +48,6 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
     app.state.engine, app.state.registry, app.state.config = engine, registry, config
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(_: Request, __: BodyTooLarge):
-        return error_response(413, f"The request body is larger than {config.max_body_bytes} bytes.",
-                              code="request_too_large")
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):

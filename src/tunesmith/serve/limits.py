@@ -1,12 +1,8 @@
-"""Request body size limit as plain ASGI middleware, so oversized bodies are refused before parsing."""
+"""Request body size limit as plain ASGI middleware: oversized bodies are refused before any parsing."""
 
 from __future__ import annotations
 
 import json
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def _reply(status: int, message: str, code: str):
@@ -35,25 +31,25 @@ class BodySizeLimit:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await _reply(413, message, "request_too_large")(send)
-        seen = 0
-        started = False
-
-        async def counting_receive():
-            nonlocal seen
+        # Read the (bounded) body up front, so an oversized one never reaches the JSON parser.
+        chunks, seen = [], 0
+        while True:
             event = await receive()
-            if event["type"] == "http.request":
-                seen += len(event.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return event
+            if event["type"] != "http.request":
+                return  # the client went away
+            chunks.append(event.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_bytes:
+                return await _reply(413, message, "request_too_large")(send)
+            if not event.get("more_body", False):
+                break
+        body, delivered = b"".join(chunks), False
 
-        async def tracking_send(event):
-            nonlocal started
-            started = started or event["type"] == "http.response.start"
-            await send(event)
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _reply(413, message, "request_too_large")(send)
+        await self.app(scope, replay, send)
