@@ -107,8 +107,8 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
         state, outcome = run_loop(
             config=config, model=model, optimizer=optimizer, batches=batches, val_examples=val_ex, task=task,
             virtual_tokens=method.virtual_tokens, state=state, run_dir=run_dir, world=world, callbacks=callbacks,
-            save_weights=lambda: trainable_state(model), attach=lambda log: attach_loggers(
-                log, tc.report_to, run_dir, config.model_dump(mode="json")))
+            save_weights=lambda: trainable_state(model),
+            attach=lambda log: _attach(log, tc.report_to, run_dir, config))
     except BaseException:
         if world.main:
             write_json(run_dir / "run.json", {**info, "status": "failed"})
@@ -145,6 +145,12 @@ def _metrics(state: LoopState, restored: int | None) -> dict:
                    tokens_per_second=state.tokens / max(state.seconds, 1e-9),
                    padding_share=1 - state.real_positions / max(state.padded_positions, 1))
     return metrics
+
+
+def _attach(log, names: list[str], run_dir: Path, config: ProjectConfig) -> None:
+    for name in attach_loggers(log, names, run_dir, config.model_dump(mode="json")):
+        console.print(f"[yellow]note:[/yellow] {name} is not installed; logging to metrics.jsonl only "
+                      f"(`pip install {name}` to enable it)")
 
 
 def _compile(model) -> None:
