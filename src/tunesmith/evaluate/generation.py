@@ -59,19 +59,30 @@ def reference_nll(model, tokenizer, conversations: Sequence[Messages], reference
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     results: list[tuple[float, int]] = []
     for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start: start + batch_size]
-        width = max(len(p) + len(a) for p, a in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        labels = torch.full((len(chunk), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, (p, a) in enumerate(chunk):
-            ids[row, : len(p) + len(a)] = torch.tensor(p + a)
-            labels[row, len(p): len(p) + len(a)] = torch.tensor(a)
-            mask[row, : len(p) + len(a)] = 1
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        targets = labels[:, 1:]
-        losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100,
-                                                   reduction="none")
-        counted = (targets != -100).sum(dim=1)
-        results += [(float(total), int(n)) for total, n in zip(losses.sum(dim=1), counted, strict=True)]
+        results += _batch_nll(model, pairs[start: start + batch_size], pad)
     return results
+
+
+def _batch_nll(model, chunk: list[tuple[list[int], list[int]]], pad: int) -> list[tuple[float, int]]:
+    # Left padding puts every answer at the end of its row, so only the last `keep` positions need
+    # logits: with a 49k vocabulary the full logits tensor would dominate memory and time.
+    width = max(len(p) + len(a) for p, a in chunk)
+    keep = max(len(a) for _, a in chunk) + 1
+    ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+    labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(chunk), width), dtype=torch.long)
+    for row, (p, a) in enumerate(chunk):
+        ids[row, width - len(p) - len(a):] = torch.tensor(p + a)
+        labels[row, width - len(a):] = torch.tensor(a)
+        mask[row, width - len(p) - len(a):] = 1
+    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    inputs = {"input_ids": ids, "attention_mask": mask, "position_ids": positions}
+    try:
+        logits = model(**inputs, logits_to_keep=keep).logits
+    except TypeError:  # architectures without logits_to_keep
+        logits = model(**inputs).logits
+    logits = logits[:, -keep:-1].float()
+    targets = labels[:, width - keep + 1:]
+    losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+    counted = (targets != -100).sum(dim=1)
+    return [(float(total), int(n)) for total, n in zip(losses.sum(dim=1), counted, strict=True)]

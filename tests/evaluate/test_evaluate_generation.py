@@ -1,0 +1,44 @@
+"""Model calls: batched generation keeps input order; batched reference NLL equals one-at-a-time NLL."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tunesmith.evaluate.generation import generate_answers, reference_nll
+from tunesmith.inference import generate_chat, render_prompt
+from tunesmith.models.loading import load_causal_lm, load_tokenizer
+
+CONVERSATIONS = [[{"role": "user", "content": "Hi"}],
+                 [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "How long is the "
+                                                                                           "return window for bikes?"}],
+                 [{"role": "user", "content": "Price of the Commuter 2, please, and shipping?"}]]
+REFERENCES = ["Hello!", "45 days.", "It costs $1,499 and shipping is free."]
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_lm_dir):
+    return load_causal_lm(tiny_lm_dir), load_tokenizer(tiny_lm_dir)
+
+
+def test_batched_answers_come_back_in_input_order(tiny):
+    model, tokenizer = tiny
+    batched = generate_answers(model, tokenizer, CONVERSATIONS, max_new_tokens=5, batch_size=3)
+    one_by_one = [generate_chat(model, tokenizer, [c], max_new_tokens=5)[0].text for c in CONVERSATIONS]
+    assert batched == one_by_one
+
+
+def test_reference_nll_is_independent_of_batching_and_matches_a_plain_forward(tiny):
+    model, tokenizer = tiny
+    batched = reference_nll(model, tokenizer, CONVERSATIONS, REFERENCES, batch_size=3)
+    single = reference_nll(model, tokenizer, CONVERSATIONS, REFERENCES, batch_size=1)
+    for (a, n), (b, m) in zip(batched, single, strict=True):
+        assert n == m and a == pytest.approx(b, rel=1e-4)
+
+    prompt = tokenizer(render_prompt(tokenizer, CONVERSATIONS[2]), add_special_tokens=False)["input_ids"]
+    answer = tokenizer(REFERENCES[2], add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([prompt + answer])).logits[0]
+    log_probs = torch.log_softmax(logits[len(prompt) - 1: -1].float(), dim=-1)
+    expected = -log_probs[torch.arange(len(answer)), torch.tensor(answer)].sum()
+    assert batched[2] == (pytest.approx(float(expected), rel=1e-4), len(answer))
