@@ -23,7 +23,9 @@ def _can_skip_logits(model: torch.nn.Module) -> bool:
     base = unwrap(model)
     config = base.config
     plain_head = not getattr(config, "final_logit_softcapping", None) and not hasattr(config, "logit_scale")
-    return plain_head and hasattr(base, "get_decoder") and base.get_output_embeddings() is not None
+    if not plain_head or not hasattr(base, "get_decoder") or base.get_output_embeddings() is None:
+        return False
+    return base.get_decoder() is not base
 
 
 def causal_loss_sum(model: torch.nn.Module, batch: dict, virtual_tokens: bool) -> tuple[torch.Tensor, int]:
