@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from tunesmith.cli import app
@@ -27,14 +26,13 @@ def _project(folder: Path, overrides: list[str] | None = None):
     return project
 
 
-def _issue_table(issues, limit: int) -> Table:
-    table = Table(show_lines=False)
-    for column in ("", "file", "line", "field", "message", "what to do"):
-        table.add_column(column, overflow="fold")
+def _print_issues(issues, limit: int) -> None:
+    """One `file:line: field: message (what to do)` line per issue, so editors and grep can jump to it."""
     for issue in issues[:limit]:
-        mark = "[red]error[/red]" if issue.severity == "error" else "[yellow]warn[/yellow]"
-        table.add_row(mark, issue.file, str(issue.line), issue.field, issue.message, issue.hint)
-    return table
+        color = "red" if issue.severity == "error" else "yellow"
+        console.print(f"[{color}]{issue.severity}[/{color}] {issue}", highlight=False, soft_wrap=True)
+    if len(issues) > limit:
+        console.print(f"… and {len(issues) - limit} more (raise --limit to see them)")
 
 
 @data_app.command("inspect")
@@ -53,7 +51,7 @@ def inspect(
         console.print_json(json.dumps(record, ensure_ascii=False))
     if result.issues:
         console.print(f"{len(result.issues)} issue(s) in the sampled rows:")
-        console.print(_issue_table(result.issues, 20))
+        _print_issues(result.issues, 20)
 
 
 @data_app.command("validate")
@@ -65,8 +63,7 @@ def validate(
     from tunesmith.data.validate import validate_project
 
     result = validate_project(_project(project))
-    if result.issues:
-        console.print(_issue_table(result.issues, limit))
+    _print_issues(result.issues, limit)
     console.print(f"{result.records} valid record(s), {len(result.errors)} error(s), "
                   f"{len(result.warnings)} warning(s).")
     if result.errors:
