@@ -1,0 +1,28 @@
+"""tunesmith: fine-tune small language models offline, evaluate them honestly, serve and improve them.
+
+The public Python API. Names load lazily, so `import tunesmith` stays fast and pulls in torch only
+when a stage is used. Add a stage's public names to `_EXPORTS` as `name: module`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "compare": "tunesmith.evaluate",
+    "Comparison": "tunesmith.evaluate",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tunesmith' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = sorted(_EXPORTS)
