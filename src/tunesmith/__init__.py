@@ -9,6 +9,9 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "prepare": "tunesmith.data",
+    "load_prepared": "tunesmith.data",
+    "PreparedDataset": "tunesmith.data",
     "compare": "tunesmith.evaluate",
     "Comparison": "tunesmith.evaluate",
 }

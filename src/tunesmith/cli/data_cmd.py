@@ -56,13 +56,19 @@ def inspect(
 
 @data_app.command("validate")
 def validate(
-    project: Path = typer.Argument(Path("."), help="Project folder."),
+    target: Path = typer.Argument(Path("."), help="Project folder, or one data file to check on its own."),
+    task: str = typer.Option(None, "--task", help="For a single file: chat, classification or text."),
     limit: int = typer.Option(100, help="Show at most this many issues."),
 ) -> None:
     """Check every source in one pass and list every problem (file, line, field, what to do)."""
-    from tunesmith.data.validate import validate_project
+    from tunesmith.config import PROJECT_FILE
+    from tunesmith.data.validate import validate_file, validate_project
 
-    result = validate_project(_project(project))
+    is_project = target.name == PROJECT_FILE or (target / PROJECT_FILE).exists() or target == Path(".")
+    if not is_project:  # a data file or folder on its own
+        result = validate_file(target, task)
+    else:
+        result = validate_project(_project(target))
     _print_issues(result.issues, limit)
     console.print(f"{result.records} valid record(s), {len(result.errors)} error(s), "
                   f"{len(result.warnings)} warning(s).")

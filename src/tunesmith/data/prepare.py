@@ -59,9 +59,10 @@ def prepare(project, tokenizer=None) -> PreparedDataset:
     if (folder / "manifest.json").exists():
         dataset = load_prepared(folder)
         if tokenizer is not None and not dataset.manifest.get("tokens"):
-            from tunesmith.data.report import add_token_stats
+            from tunesmith.data.report import add_token_stats, write_report
 
             add_token_stats(dataset, tokenizer, project.config.model.max_length)
+            write_report(dataset)
         return dataset
     if tokenizer is None and _needs_tokenizer(config):
         from tunesmith.models.loading import load_tokenizer

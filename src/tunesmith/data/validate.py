@@ -45,6 +45,20 @@ def validate_project(project) -> ValidationResult:
     return validate_sources(project.root, sources, config, project.config.objective.task)
 
 
+def validate_file(path: str | Path, task: str | None = None) -> ValidationResult:
+    """Validate one file or folder with the default data settings; the task follows its format."""
+    path = Path(path)
+    source = SourceConfig(path=str(path))
+    if task is None:
+        detected, _ = source_rows(path, source, str(path))
+        task = _task_for(detected)
+    return validate_sources(path.parent, [(path, source)], DataConfig(), task)
+
+
+def _task_for(fmt: str) -> str:
+    return "classification" if fmt == "text_label" else "text" if fmt == "text" else "chat"
+
+
 @dataclass
 class Inspection:
     path: str
@@ -61,7 +75,7 @@ def inspect_file(path: str | Path, fmt: str = "auto", task: str | None = None,
     path = Path(path)
     source = SourceConfig(path=str(path), format=fmt, columns=columns or {})
     detected, rows = source_rows(path, source, str(path))
-    task = task or ("classification" if detected == "text_label" else "text" if detected == "text" else "chat")
+    task = task or _task_for(detected)
     converted, issues, sampled = [], [], 0
     for row in islice(rows, sample):
         if row.value is NO_VALUE:
