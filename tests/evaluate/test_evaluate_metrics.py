@@ -99,3 +99,11 @@ def test_abstention_trades_coverage_for_accuracy():
     probs = np.array([[0.95, 0.05], [0.55, 0.45], [0.9, 0.1], [0.52, 0.48]])
     result = abstention(probs, [0, 1, 0, 1], threshold=0.8)
     assert result == {"threshold": 0.8, "coverage": 0.5, "accuracy_answered": 1.0, "abstained": 2}
+
+
+def test_top_confusions_lists_off_diagonal_cells_most_frequent_first():
+    from tunesmith.evaluate.diagnostics import top_confusions
+
+    details = {"labels": ["a", "b", "c"], "confusion_matrix": [[5, 2, 0], [0, 4, 3], [1, 0, 6]]}
+    assert top_confusions(details, 2) == [{"true": "b", "predicted": "c", "count": 3},
+                                          {"true": "a", "predicted": "b", "count": 2}]

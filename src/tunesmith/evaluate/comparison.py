@@ -93,6 +93,8 @@ class Comparison:
 
         console = console or Console()
         console.print(self.render())
+        if any("judge" in row.metrics for row in self.rows):
+            console.print("judge = model-as-judge with a small local model: indicative only, not the verdict.")
         console.print(f"[bold]{self.verdict}[/bold]")
         if self.report_html:
             console.print(f"Report: {self.report_html}")

@@ -59,6 +59,14 @@ def _example(items, i: int, run, others, primary: str) -> dict:
             "facts": list(getattr(items[i], "facts", []) or []), "outputs": outputs}
 
 
+def top_confusions(details: dict, limit: int) -> list[dict]:
+    """The most frequent (true label → predicted label) mistakes from a confusion matrix."""
+    labels, matrix = details.get("labels") or [], details.get("confusion_matrix") or []
+    pairs = [{"true": labels[i], "predicted": labels[j], "count": count}
+             for i, row in enumerate(matrix) for j, count in enumerate(row) if i != j and count]
+    return sorted(pairs, key=lambda p: -p["count"])[:limit]
+
+
 def read_loss_curve(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
     """(step, loss) pairs for train and validation from runs/<id>/metrics.jsonl; empty when absent."""
     path = Path(run_dir) / "metrics.jsonl"
@@ -113,6 +121,8 @@ def diagnose(comparison, limit: int) -> dict:
         if baselines:
             entry["changed_vs"] = baselines[0].name
             entry["biggest_changes"] = biggest_changes(comparison.items, run, baselines[0], comparison.primary, limit)
+        if run.details.get("confusion_matrix"):
+            entry["confusions"] = top_confusions(run.details, limit)
         if run.run_dir is not None:
             curves = read_loss_curve(run.run_dir)
             entry["loss_curves"] = {k: [list(p) for p in v] for k, v in curves.items()}
