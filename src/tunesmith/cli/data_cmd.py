@@ -65,10 +65,8 @@ def validate(
     from tunesmith.data.validate import validate_file, validate_project
 
     is_project = target.name == PROJECT_FILE or (target / PROJECT_FILE).exists() or target == Path(".")
-    if not is_project:  # a data file or folder on its own
-        result = validate_file(target, task)
-    else:
-        result = validate_project(_project(target))
+    # anything else is a data file or folder checked on its own
+    result = validate_project(_project(target)) if is_project else validate_file(target, task)
     _print_issues(result.issues, limit)
     console.print(f"{result.records} valid record(s), {len(result.errors)} error(s), "
                   f"{len(result.warnings)} warning(s).")
