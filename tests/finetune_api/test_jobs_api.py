@@ -10,7 +10,8 @@ from tunesmith.finetune_api import FinetuneAPI
 
 
 def client_for(project, trainer) -> tuple[TestClient, FinetuneAPI]:
-    api = FinetuneAPI(project, trainer=trainer, evaluator=None, poll_seconds=0.05)
+    # one light process per job: the fork server would preload the whole ML stack for a fake trainer
+    api = FinetuneAPI(project, trainer=trainer, evaluator=None, poll_seconds=0.05, use_launcher=False)
     app = FastAPI()
     app.include_router(api.router)
     return TestClient(app), api

@@ -6,10 +6,10 @@ fine-tuned model, evaluation report, cancel mid-run, and a server crash mid-job 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -94,7 +94,12 @@ def finished(client, job_id):
     return job if job.status in {"succeeded", "failed", "cancelled"} else None
 
 
-def test_openai_sdk_fine_tunes_and_serves_locally(server):
+def documented_script() -> str:
+    text = (HERE.parent.parent / "docs" / "openai-finetuning.md").read_text(encoding="utf-8")
+    return text.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_openai_script_fine_tunes_and_serves_locally(server, tmp_path, monkeypatch, capsys):
     client = openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=server.base_url, api_key="wrong", max_retries=0).files.list()
@@ -105,32 +110,37 @@ def test_openai_sdk_fine_tunes_and_serves_locally(server):
     assert rejected.value.body["param"] == "file"
     assert "broken.jsonl:3" in rejected.value.message
 
-    training = client.files.create(file=("train.jsonl", jsonl(FACTS)), purpose="fine-tune")
-    validation = client.files.create(file=("valid.jsonl", jsonl(FACTS[:2])), purpose="fine-tune")
-    assert training.status == "processed" and training.bytes == len(jsonl(FACTS))
-    job = client.fine_tuning.jobs.create(
-        model="gpt-4o-mini-2024-07-18", training_file=training.id, validation_file=validation.id,
-        suffix="facts", seed=3, method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}})
-    assert job.status == "queued" and job.hyperparameters.n_epochs == 2
-
-    done = wait_for(lambda: finished(client, job.id), timeout=300, every=1.0)
-    messages = [e.message for e in events_of(client, job.id)]
-    assert done.status == "succeeded", messages
-    assert done.fine_tuned_model == f"ft:gpt-4o-mini-2024-07-18:facts:{job.id[6:14]}"
-    assert done.trained_tokens and done.trained_tokens > 0
+    # the script from docs/openai-finetuning.md, with only its base_url (and key) pointed at this server
+    (tmp_path / "train.jsonl").write_bytes(jsonl(FACTS))
+    (tmp_path / "valid.jsonl").write_bytes(jsonl(FACTS[:2]))
+    monkeypatch.chdir(tmp_path)
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda seconds: real_sleep(min(seconds, 1.0)))
+    script = documented_script().replace('"http://127.0.0.1:8000/v1"', repr(server.base_url))
+    namespace: dict = {}
+    exec(compile(script.replace('"sk-local"', repr(KEY)), "docs/openai-finetuning.md", "exec"), namespace)
+    done = namespace["job"]
+    printed = capsys.readouterr().out
+    assert done.status == "succeeded", printed
+    assert done.fine_tuned_model == f"ft:gpt-4o-mini-2024-07-18:support:{done.id[6:14]}"
+    assert done.hyperparameters.n_epochs == 3 and done.trained_tokens and done.trained_tokens > 0
+    assert "The job has successfully completed" in printed
+    assert isinstance(namespace["answer"].choices[0].message.content, str)
+    job = done
     events = events_of(client, job.id)
-    assert [e.data["step"] for e in events if e.type == "metrics" and e.data.get("train_loss")] == list(range(1, 9))
+    messages = [e.message for e in events]
+    assert [e.data["step"] for e in events if e.type == "metrics" and e.data.get("train_loss")] == list(range(1, 13))
     assert any(m.startswith("Evaluation report") for m in messages)
     assert messages[-1] == "The job has successfully completed"
 
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
-    assert [c.step_number for c in checkpoints] == [8, 6]  # keep_checkpoints: the newest two
+    assert [c.step_number for c in checkpoints] == [12, 10]  # keep_checkpoints: the newest two
     assert checkpoints[0].metrics.train_loss is not None and checkpoints[0].metrics.valid_loss is not None
 
     assert done.fine_tuned_model in [m.id for m in client.models.list().data]
     answer = client.chat.completions.create(model=done.fine_tuned_model,
                                             messages=[{"role": "user", "content": "Capital of France?"}])
-    assert isinstance(answer.choices[0].message.content, str) and answer.usage.completion_tokens > 0
+    assert isinstance(answer.choices[0].message.content, str) and answer.usage.prompt_tokens > 0
 
     results = client.files.content(done.result_files[0]).text.splitlines()
     assert results[0].startswith("step,train_loss") and len(results) > 8
@@ -155,17 +165,19 @@ def test_cancel_mid_run_and_a_crash_mid_job(server):
     run_dir = Path(json.loads((server.root / "finetune" / "jobs" / cancelled.id / "spec.json").read_text())["run_dir"])
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"  # stopped mid-run
 
-    survivor = client.fine_tuning.jobs.create(**{**long_job, "hyperparameters": {"n_epochs": 8}})
+    survivor = client.fine_tuning.jobs.create(**long_job)  # 200 steps
     wait_for(lambda: client.fine_tuning.jobs.checkpoints.list(survivor.id).data, timeout=180, every=0.3)
-    server.crash()
+    server.crash()  # SIGKILL: no shutdown code runs; training notices and checkpoints on its own
     server.start()
     client = openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0)
     done = wait_for(lambda: finished(client, survivor.id), timeout=300, every=1.0)
     messages = [e.message for e in events_of(client, survivor.id)]
     assert done.status == "succeeded", messages
-    assert any(m.startswith("The server restarted during this job; it will resume from checkpoint step")
-               for m in messages)
-    assert any(m.startswith("Fine-tuning job resumed from checkpoint step") for m in messages)
-    assert os.path.isdir(run_dir)
+    [restart] = [m for m in messages if m.startswith("The server restarted during this job")]
+    resumed_at = int(restart.removesuffix(".").rsplit(" ", 1)[1])
+    assert 0 < resumed_at < 200, restart  # resumed mid-run, not retrained from scratch or finished already
+    assert f"Fine-tuning job resumed from checkpoint step {resumed_at}" in messages
+    steps = [e.data["step"] for e in events_of(client, survivor.id) if e.type == "metrics"]
+    assert sorted(set(steps)) == list(range(1, 201))
     chat = client.chat.completions.create(model=done.fine_tuned_model, messages=[{"role": "user", "content": "Hi"}])
     assert chat.choices[0].finish_reason in {"stop", "length"}

@@ -26,7 +26,9 @@ def load_callable(target: str):
     return getattr(importlib.import_module(module), name)
 
 
-def _stop_when_orphaned(parent: int) -> None:
+def _stop_when_orphaned() -> None:
+    parent = os.getppid()  # the server, or its launcher (which exits with the server)
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
@@ -63,7 +65,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
-    _stop_when_orphaned(int(spec["parent_pid"]))
+    _stop_when_orphaned()
     result_path = Path(spec["result_path"])
     try:
         outcome = run(spec)

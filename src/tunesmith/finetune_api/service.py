@@ -23,7 +23,7 @@ from tunesmith.project import Project
 
 class FinetuneAPI:
     def __init__(self, project: Project, *, trainer: str = DEFAULT_TRAINER, evaluator: str | None = DEFAULT_EVALUATOR,
-                 dependencies: Sequence[Any] = (), poll_seconds: float = 0.5):
+                 dependencies: Sequence[Any] = (), poll_seconds: float = 0.5, use_launcher: bool = True):
         settings = project.config.finetune_api
         folder = project.source_path(settings.store_dir)
         self.project = project
@@ -31,7 +31,8 @@ class FinetuneAPI:
         self.files = FileService(self.store, folder / "files", int(settings.max_file_mb * 1_000_000),
                                  project.config.data)
         self.jobs = JobService(project, self.store, self.files, folder / "jobs")
-        self.worker = JobWorker(self.jobs, trainer=trainer, evaluator=evaluator, poll_seconds=poll_seconds)
+        self.worker = JobWorker(self.jobs, trainer=trainer, evaluator=evaluator, poll_seconds=poll_seconds,
+                                use_launcher=use_launcher)
         self.router: APIRouter = build_router(self.files, self.jobs, self._lifespan, dependencies)
 
     @asynccontextmanager

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.finetune_api.jobs import JobService
+from tunesmith.finetune_api.launcher import LAUNCHER_MODULE, ForkedJob, Launcher
 from tunesmith.finetune_api.progress import RunFollower, checkpoint_folders
 
 JOB_MODULE = "tunesmith.finetune_api.job_process"
@@ -26,18 +27,22 @@ DEFAULT_EVALUATOR = "tunesmith.finetune_api.evaluation:evaluate_job"
 
 class JobWorker:
     def __init__(self, jobs: JobService, *, trainer: str = DEFAULT_TRAINER, evaluator: str | None = DEFAULT_EVALUATOR,
-                 poll_seconds: float = 0.5, stop_grace_seconds: float = 60.0):
+                 poll_seconds: float = 0.5, stop_grace_seconds: float = 60.0, use_launcher: bool = True):
         self.jobs, self.store, self.settings = jobs, jobs.store, jobs.settings
         self.trainer, self.evaluator = trainer, evaluator if jobs.settings.evaluate else None
         self.poll_seconds, self.stop_grace_seconds = poll_seconds, stop_grace_seconds
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.children: dict[str, subprocess.Popen] = {}
+        self.children: dict[str, subprocess.Popen | ForkedJob] = {}
+        self.launcher: Launcher | None = None
+        self.use_launcher = use_launcher
         jobs.on_change = self.wake.set
 
     def start(self) -> JobWorker:
         self.recover()
+        if self.use_launcher:
+            self.launcher = Launcher(self.jobs.folder.parent / "launcher.log")
         for number in range(self.settings.parallel_jobs):
             thread = threading.Thread(target=self._loop, name=f"finetune-worker-{number}", daemon=True)
             thread.start()
@@ -51,6 +56,18 @@ class JobWorker:
         for thread in self.threads:
             thread.join(timeout=self.stop_grace_seconds + 5)
         self.threads.clear()
+        if self.launcher is not None:
+            self.launcher.close()
+            self.launcher = None
+
+    def _spawn(self, spec_path: Path, log_path: Path) -> subprocess.Popen | ForkedJob:
+        """A training process for one job: forked by the launcher, or started afresh if the launcher is gone."""
+        child = self.launcher.spawn(spec_path, log_path) if self.launcher is not None else None
+        if child is not None:
+            return child
+        with log_path.open("ab") as log:
+            return subprocess.Popen([sys.executable, "-m", JOB_MODULE, str(spec_path)], stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
 
     def recover(self) -> None:
         for job in self.store.select("jobs", "status IN ('validating_files', 'running')", order="seq ASC"):
@@ -83,15 +100,14 @@ class JobWorker:
         prepared = self.jobs.prepare(job)  # validating_files: parse files, build config and run folder
         if prepared is None:
             return
-        spec = {**prepared, "trainer": self.trainer, "evaluator": self.evaluator, "parent_pid": os.getpid()}
+        spec = {**prepared, "trainer": self.trainer, "evaluator": self.evaluator}
         spec_path = Path(prepared["job_dir"]) / "spec.json"
         spec_path.write_text(json.dumps(spec))
         Path(spec["result_path"]).unlink(missing_ok=True)
         if not self.jobs.mark_running(job["id"], spec["resume"]):
             return
-        log = (Path(prepared["job_dir"]) / "train.log").open("ab")
-        child = subprocess.Popen([sys.executable, "-m", JOB_MODULE, str(spec_path)],
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log_path = Path(prepared["job_dir"]) / "train.log"
+        child = self._spawn(spec_path, log_path)
         self.children[job["id"]] = child
         self.store.update("jobs", job["id"], pid=child.pid)
         follower = RunFollower(self.store, job["id"], Path(spec["run_dir"]),
@@ -100,13 +116,12 @@ class JobWorker:
             self._follow(job["id"], child, follower)
         finally:
             self.children.pop(job["id"], None)
-            log.close()
         follower.poll()
         if self.stopping.is_set() and not self.jobs.cancel_requested(job["id"]):
             return  # left "running" on purpose: the next start resumes it
         self.jobs.conclude(job["id"], Path(spec["result_path"]), Path(prepared["job_dir"]) / "train.log")
 
-    def _follow(self, job_id: str, child: subprocess.Popen, follower: RunFollower) -> None:
+    def _follow(self, job_id: str, child: subprocess.Popen | ForkedJob, follower: RunFollower) -> None:
         deadline: threading.Timer | None = None
         while child.poll() is None:
             follower.poll()
@@ -138,9 +153,9 @@ def _is_job_process(pid: int) -> bool:
         status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
-    return status != "Z" and JOB_MODULE.encode() in cmdline
+    return status != "Z" and any(module.encode() in cmdline for module in (JOB_MODULE, LAUNCHER_MODULE))
 
 
-def _kill_if_running(child: subprocess.Popen) -> None:
+def _kill_if_running(child: subprocess.Popen | ForkedJob) -> None:
     if child.poll() is None:
         child.kill()

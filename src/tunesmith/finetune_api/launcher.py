@@ -1,0 +1,144 @@
+"""A fork server for job processes: imports torch, transformers and the trainer once, then forks a ready
+child per job, so a job starts training in a moment instead of re-importing for many seconds.
+
+Protocol on stdin/stdout, one line each: the worker writes `SPEC_PATH<TAB>LOG_PATH`, the launcher answers
+the child's pid. The launcher exits when its stdin closes (the server stopped or died); its children then
+notice they are orphaned and stop themselves, checkpointing, exactly as `job_process` children do.
+Nothing runs torch code before forking, so the children start from a clean, single-threaded runtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+LAUNCHER_MODULE = "tunesmith.finetune_api.launcher"
+PRELOAD = ("torch", "transformers", "peft", "tunesmith.train", "tunesmith.evaluate", "tunesmith.data")
+
+
+def _run_child(spec_path: str, log_path: str) -> None:
+    os.setsid()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    code = 1
+    try:
+        from tunesmith.finetune_api.job_process import main
+
+        code = main([spec_path])
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def serve(lines, answer) -> None:
+    for line in lines:
+        spec_path, log_path = line.rstrip("\n").split("\t")
+        pid = os.fork()
+        if pid == 0:
+            _run_child(spec_path, log_path)
+        answer(f"{pid}\n")
+
+
+def main() -> None:
+    import importlib
+
+    for module in PRELOAD:
+        importlib.import_module(module)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel; results are files
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server's terminal is the server's to handle
+    assert threading.active_count() == 1, "fork only from a single-threaded launcher"
+    print("ready", flush=True)
+
+    def answer(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    serve(iter(sys.stdin.readline, ""), answer)
+    os._exit(0)  # at once: the children watch for this exit, and tearing down torch takes seconds
+
+
+class Launcher:
+    """The server's side: starts the fork server and asks it for job processes."""
+
+    def __init__(self, log_path: Path):
+        with Path(log_path).open("ab") as log:
+            # `-c`, not `-m`: the package imports this module, and runpy warns when run that way
+            command = f"from {LAUNCHER_MODULE} import main; main()"
+            self.process = subprocess.Popen([sys.executable, "-c", command], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1)
+        self.ready = False
+        self.lock = threading.Lock()
+
+    def spawn(self, spec_path: Path, log_path: Path) -> ForkedJob | None:
+        """A forked job process, or None when the launcher is not working (the caller starts one itself)."""
+        with self.lock:
+            if self.process.poll() is not None:
+                return None
+            try:
+                if not self.ready:  # the first job waits for the imports to finish
+                    self.ready = self.process.stdout.readline().strip() == "ready"
+                if not self.ready:
+                    return None
+                self.process.stdin.write(f"{spec_path}\t{log_path}\n")
+                return ForkedJob(int(self.process.stdout.readline()))
+            except (OSError, ValueError):
+                return None
+
+    def close(self) -> None:
+        if not self.ready:  # still importing, so no job runs under it
+            self.process.kill()
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()  # end of input: the launcher exits
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class ForkedJob:
+    """The handle of a launcher child: what the worker needs of `subprocess.Popen`."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        return None if _alive(self.pid) else 0
+
+    def send_signal(self, signum: int) -> None:
+        if _alive(self.pid):
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while _alive(self.pid):
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.05)
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+if __name__ == "__main__":
+    main()
