@@ -116,3 +116,14 @@ def test_chat_paraphrase_augmentation_with_a_tiny_model(make_project, chat_rows,
         source = originals[record["meta"]["augmented_from"]]
         assert record["messages"][-1] == source["messages"][-1]
         assert record["messages"][0]["content"] != source["messages"][0]["content"]
+
+
+def test_spelling_report_lists_rare_unknown_words(make_project, chat_rows):
+    rows = chat_rows(6)
+    rows[0]["messages"][1]["content"] = "You will recieve the refund, definately within a week."
+    project = make_project({"spelling_report": True, "sources": [{"path": "chat.jsonl"}]},
+                           files={"chat.jsonl": rows})
+    spelling = prepare(project).manifest["spelling"]
+    by_word = {entry["word"]: entry["suggestion"] for entry in spelling}
+    assert by_word["recieve"] == "receive" and by_word["definately"] == "definitely"
+    assert "refund" not in by_word

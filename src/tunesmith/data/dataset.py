@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -30,7 +31,8 @@ def schema_description(task: str) -> dict[str, str]:
 
 def _to_row(record: dict) -> dict:
     row = dict(record)
-    row["meta"] = json.dumps(record.get("meta", {}), ensure_ascii=False, sort_keys=True, default=str)
+    row["meta"] = orjson.dumps(record.get("meta", {}), default=str,
+                               option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
     return row
 
 
@@ -38,7 +40,7 @@ def _from_row(row: dict) -> dict:
     record = {key: value for key, value in row.items() if value is not None}
     if "messages" in record:
         record["messages"] = [{k: v for k, v in m.items() if v is not None} for m in record["messages"]]
-    record["meta"] = json.loads(row.get("meta") or "{}")
+    record["meta"] = orjson.loads(row.get("meta") or "{}")
     return record
 
 
