@@ -89,6 +89,8 @@ def sequential_generate(model_dir: str, prompts: list[str], max_tokens: int) -> 
     from tunesmith.models.loading import load_causal_lm, load_tokenizer
 
     model, tokenizer = load_causal_lm(model_dir).eval(), load_tokenizer(model_dir)
+    with torch.inference_mode():  # warm-up, not timed (the server gets one too)
+        model.generate(**tokenizer("Hello", return_tensors="pt"), max_new_tokens=4, do_sample=False)
     tokens, latencies = 0, []
     started = time.perf_counter()
     for question in prompts:
@@ -108,6 +110,8 @@ def load(url: str, model: str, clients: int, budget: int, max_tokens: int, time_
     """`clients` threads send chat requests until `budget` requests are done or `time_limit` passes."""
     import httpx
 
+    httpx.post(f"{url}/v1/chat/completions", timeout=600, json={  # warm-up, not timed
+        "model": model, "max_tokens": 4, "messages": [{"role": "user", "content": "Hello"}]})
     lock = threading.Lock()
     state = {"next": 0, "tokens": 0, "latencies": [], "errors": {}}
     deadline = time.perf_counter() + time_limit

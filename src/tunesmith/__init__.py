@@ -14,6 +14,8 @@ _EXPORTS = {
     "PreparedDataset": "tunesmith.data",
     "compare": "tunesmith.evaluate",
     "Comparison": "tunesmith.evaluate",
+    "export": "tunesmith.deploy",
+    "create_app": "tunesmith.serve",
 }
 
 
