@@ -39,6 +39,10 @@ def test_prepare_with_tokenizer_records_token_stats_and_drops_overlong(make_proj
     tokens = prepare(project, tokenizer).manifest["tokens"]
     assert tokens["overlong"] == 1 and tokens["overlong_action"] == "truncate" and tokens["max"] > 128
     assert 0.05 < tokens["trained_share"] < 0.95
+    project.config.model.max_length = 4096  # same data version; the token stats are refreshed
+    again = prepare(project, tokenizer).manifest["tokens"]
+    assert (again["max_length"], again["overlong"]) == (4096, 0)
+    project.config.model.max_length = 128
     project.config.data.overlong = "drop"
     dataset = prepare(project, tokenizer)
     assert dataset.manifest["counts"]["dropped_by_length"] == 1

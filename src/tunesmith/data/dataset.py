@@ -59,12 +59,6 @@ def write_split(records: Iterable[dict], path: Path, task: str, batch_size: int 
     return count
 
 
-def read_split(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [_from_row(row) for row in pq.read_table(path).to_pylist()]
-
-
 def _records(table: pa.Table | None) -> list[dict]:
     return [] if table is None else [_from_row(row) for row in table.to_pylist()]
 

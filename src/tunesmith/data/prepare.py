@@ -58,7 +58,10 @@ def prepare(project, tokenizer=None) -> PreparedDataset:
     folder = project.data_dir / version
     if (folder / "manifest.json").exists():
         dataset = load_prepared(folder)
-        if tokenizer is not None and not dataset.manifest.get("tokens"):
+        tokens = dataset.manifest.get("tokens") or {}
+        measured_with = (tokens.get("tokenizer"), tokens.get("max_length"))
+        if tokenizer is not None and measured_with != (getattr(tokenizer, "name_or_path", ""),
+                                                       project.config.model.max_length):
             from tunesmith.data.report import add_token_stats, write_report
 
             add_token_stats(dataset, tokenizer, project.config.model.max_length)
