@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from ft_helpers import make_project
 
-from tunesmith.config import ProjectConfig
 from tunesmith.project import Project
 
 HERE = Path(__file__).parent
@@ -21,15 +21,9 @@ def fake_trainer_importable(monkeypatch):
     return FAKE_TRAINER
 
 
-def make_project(root: Path, model_dir: Path | str, **training) -> Project:
-    config = ProjectConfig.model_validate({
-        "name": "ft-test",
-        "training": {"epochs": 2, "batch_size": 2, "eval_every": 2, "max_steps": None, **training},
-        "finetune_api": {"model_map": {"gpt-4o-mini": str(model_dir)}, "evaluate": False, "max_restarts": 1},
-    })
-    return Project.create(root, config)
-
-
 @pytest.fixture
 def project(tmp_path) -> Project:
-    return make_project(tmp_path / "project", tmp_path / "no-model-needed-by-the-fake-trainer")
+    stand_in = tmp_path / "model-folder-the-fake-trainer-never-loads"
+    stand_in.mkdir()
+    (stand_in / "config.json").write_text("{}")
+    return make_project(tmp_path / "project", stand_in)

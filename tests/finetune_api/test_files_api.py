@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from ft_helpers import chat_line, training_jsonl
+from ft_helpers import chat_line, make_project, training_jsonl
 
 from tunesmith.finetune_api import FinetuneAPI
 from tunesmith.finetune_api.errors import OpenAIError
@@ -102,3 +102,14 @@ def test_job_requests_are_checked_before_queueing(client):
     report = client.get(f"/v1/fine_tuning/jobs/{ok['id']}/report").json()["error"]
     assert report["code"] == "report_not_available"
     assert client.get(f"/v1/fine_tuning/jobs/{ok['id']}/export").status_code == 409
+
+
+def test_a_model_map_entry_pointing_nowhere_is_reported_as_a_server_problem(tmp_path):
+    project = make_project(tmp_path / "p", tmp_path / "missing-folder")
+    app = FastAPI()
+    app.include_router(FinetuneAPI(project, evaluator=None).router)
+    client = TestClient(app)
+    file_id = post_file(client, training_jsonl()).json()["id"]
+    response = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file_id})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "model_map_invalid" and "missing-folder" in response.text

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 from tunesmith.config import ProjectConfig
 from tunesmith.config.finetune_api import FinetuneApiConfig
-from tunesmith.finetune_api.errors import bad_request
+from tunesmith.finetune_api.errors import OpenAIError, bad_request
 from tunesmith.models.catalog import CATALOG
 
 SUFFIX = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -86,7 +87,12 @@ def checked_suffix(suffix: str | None) -> str | None:
 def base_model_for(name: str, settings: FinetuneApiConfig) -> str:
     """The catalog model (or local folder) behind an OpenAI model name, or a 400 listing the choices."""
     if name in settings.model_map:
-        return settings.model_map[name]
+        target = settings.model_map[name]
+        if target not in CATALOG and not (Path(target).expanduser() / "config.json").exists():
+            raise OpenAIError(500, f"finetune_api.model_map sends '{name}' to '{target}', which is neither a catalog "
+                              "model nor a Hugging Face folder on this machine; fix tunesmith.yaml.",
+                              type="server_error", param="model", code="model_map_invalid")
+        return target
     if name in CATALOG and CATALOG[name].kind == "causal-lm":
         return name
     choices = sorted(settings.model_map) + sorted(n for n, e in CATALOG.items() if e.kind == "causal-lm")
