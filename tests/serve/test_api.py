@@ -142,3 +142,38 @@ def test_rate_limit_per_key_is_429_with_retry_after(lively_lm_dir, start_server)
         assert int(err.value.response.headers["retry-after"]) >= 1
         other = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-b", max_retries=0)
         assert other.models.list().data, "limits are per key"
+
+
+def test_full_queue_is_429_and_never_5xx(lively_lm_dir, start_server):
+    import concurrent.futures
+
+    with start_server([lively_lm_dir], max_queue=1, max_batch_size=1, batch_window_ms=0) as (client, _, _):
+        def ask(i):
+            try:
+                client.completions.create(model=lively_lm_dir.name, prompt=f"Order {i}", max_tokens=60,
+                                          temperature=0)
+                return 200
+            except openai.APIStatusError as err:
+                assert err.status_code != 429 or err.response.headers.get("retry-after") == "1"
+                return err.status_code
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(ask, range(8)))
+    assert 429 in statuses and 200 in statuses
+    assert set(statuses) <= {200, 429}
+
+
+@pytest.mark.parametrize("body", [
+    {"messages": [{"role": "user", "content": None}]},
+    {"messages": "hello"},
+    {"max_tokens": "many"},
+    {"stop": ["a", "b", "c", "d", "e"]},
+    {"n": 2},
+    {"top_p": 0},
+])
+def test_malformed_fields_are_400_not_500(server, lively_lm_dir, body):
+    _, url, _ = server
+    payload = {"model": lively_lm_dir.name, "messages": CHAT, "max_tokens": 2, **body}
+    response = httpx.post(f"{url}/v1/chat/completions", json=payload, headers={"Authorization": "Bearer sk-test-1"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"
