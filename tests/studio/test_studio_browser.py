@@ -13,6 +13,8 @@ import re
 import pytest
 import yaml
 
+from tunesmith.serve import free_port
+
 TRAIN_TIMEOUT_MS = 240_000
 ITEMS = ["frame", "battery", "saddle", "chain", "brake pad", "tyre", "pedal", "light", "lock", "charger", "basket",
          "helmet", "pump", "mirror", "bell", "rack"]
@@ -148,3 +150,24 @@ def test_lifecycle_in_the_browser(studio, browser, tiny_lm_dir, tmp_path, artifa
         page.locator(side).get_by_text("How much is a red frame?").wait_for(timeout=120_000)
         page.wait_for_function(f"() => document.querySelectorAll('{side} .bot').length > 0", timeout=120_000)
     shot(page, artifacts, "5-evaluate")
+
+    # 6. Deploy: export with its parity check, start the API server, get an answer over HTTP.
+    open_tab(page, "Deploy")
+    page.get_by_text("The API server is not running.").wait_for()
+    click(page, "Export")
+    page.get_by_text("Parity check").wait_for(timeout=TRAIN_TIMEOUT_MS)
+    assert list((root / "exports").glob("*-hf/parity.json"))
+    page.locator("#serve-port input").fill(str(free_port()))
+    click(page, "Start server")
+    page.get_by_text("The API server is running at").wait_for(timeout=120_000)
+    page.get_by_label("Try a question").fill("How much is a red frame?")
+    click(page, "Ask the server")
+    page.get_by_text("Answer from the server").wait_for(timeout=120_000)
+    assert "chat/completions" in page.locator("#deploy-snippets").inner_text()
+    shot(page, artifacts, "6-deploy")
+    click(page, "Stop server")
+    page.get_by_text("The API server is not running.").wait_for()
+
+    # 7. Improve: the request just served is logged for the improve loop.
+    open_tab(page, "Improve")
+    shot(page, artifacts, "7-improve")

@@ -32,6 +32,14 @@ def run_train(args: argparse.Namespace) -> None:
     print(f"finished: {result.run_dir}", flush=True)
 
 
+def run_improve(args: argparse.Namespace) -> None:
+    from tunesmith.feedback.improve import improve
+    from tunesmith.project import Project
+
+    result = improve(Project.load(args.project))
+    print(f"{result.outcome}: {result.reason}", flush=True)
+
+
 def run_serve(args: argparse.Namespace) -> None:
     from tunesmith.studio.serving import serve_forever
 
@@ -49,10 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--project", required=True)
     serve.add_argument("--model", required=True, help="run folder or export folder to serve")
     serve.add_argument("--port", type=int, required=True)
+    improve = kinds.add_parser("improve")
+    improve.add_argument("--project", required=True)
     args = parser.parse_args(argv)
     _stop_on_sigterm()
     try:
-        {"train": run_train, "serve": run_serve}[args.kind](args)
+        {"train": run_train, "serve": run_serve, "improve": run_improve}[args.kind](args)
     except TunesmithError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2

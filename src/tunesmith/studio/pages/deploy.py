@@ -4,8 +4,140 @@ from __future__ import annotations
 
 import gradio as gr
 
-from tunesmith.studio.context import StudioContext
+from tunesmith.errors import TunesmithError
+from tunesmith.studio import controls, jobs, serving
+from tunesmith.studio.context import StudioContext, api, error_line, read_json, reports_errors
+
+FORMAT_HELP = "hf: one merged Hugging Face folder; adapter: only the small fine-tuned part (needs the base model); " \
+              "gguf: one file for llama.cpp / Ollama (with a Modelfile)."
+
+
+def parity_markdown(parity: dict) -> str:
+    if not parity:
+        return ""
+    verdict = "passed ✅" if parity.get("passed") else "FAILED ❌"
+    rows = {k: v for k, v in parity.items() if isinstance(v, (int, float, str, bool)) and k != "passed"}
+    table = "\n".join(f"| {k.replace('_', ' ')} | {f'{v:.3f}' if isinstance(v, float) else v} |"
+                      for k, v in rows.items())
+    return (f"**Parity check {verdict}**: the export answers held-out prompts like the model you trained.\n\n"
+            f"| | |\n|---|---|\n{table}")
+
+
+def servable(ctx: StudioContext) -> list[str]:
+    """Finished runs and exports, as paths the server accepts."""
+    exports = ctx.root / "exports"
+    exported = sorted(str(p) for p in exports.iterdir() if p.is_dir()) if exports.is_dir() else []
+    return [str(ctx.root / "runs" / r) for r in ctx.finished_runs()] + exported
+
+
+def server_state(ctx: StudioContext) -> tuple[str, str, str, str]:
+    """(status, curl, python, log) of the running server job, if any."""
+    running = jobs.running_jobs(ctx.root, "serve")
+    if not running:
+        last = jobs.list_jobs(ctx.root, "serve")
+        return "The API server is not running.", "", "", last[0].log_tail() if last else ""
+    job = running[0]
+    args = dict(zip(job.args[::2], job.args[1::2], strict=False))
+    url = f"http://127.0.0.1:{args['--port']}"
+    curl, python = serving.snippets(url, args["--model"])
+    return (f"The API server is running at **{url}/v1** serving `{serving.model_id(args['--model'])}` "
+            f"(process {job.pid}).", curl, python, job.log_tail())
 
 
 def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
-    gr.Markdown("### Deploy\n(waiting for the deploy and serve API)")
+    gr.Markdown("### Export\nTurn a finished run into files you can ship; each export is checked against the model "
+                "you trained (parity).")
+    run = controls.dropdown("Run to export", "A finished training run.")
+    fmt = controls.dropdown("Format", FORMAT_HELP, choices=["hf", "adapter", "gguf"], value="hf")
+    export = controls.button("Export", "Writes the export under exports/ and replays held-out prompts through it.",
+                             variant="primary")
+    export_status = controls.status_box()
+    parity = gr.Markdown("", elem_id="parity")
+
+    gr.Markdown("### API server\nAn OpenAI-compatible server on this computer; apps talk to it like to OpenAI.")
+    model = controls.dropdown("Model to serve", "A finished run or an export folder.")
+    port = controls.number("Port", "The TCP port the server listens on (on 127.0.0.1).", precision=0,
+                           elem_id="serve-port")
+    with gr.Row():
+        start = controls.button("Start server", "Starts the server in the background.", variant="primary")
+        stop = controls.button("Stop server", "Stops the background server.", variant="stop")
+    server_status = gr.Markdown("", elem_id="server-status")
+    question = controls.textbox("Try a question", "Sent to the running server over HTTP, like a client app would.",
+                                placeholder="e.g. How much is a red frame?")
+    ask = controls.button("Ask the server", "Sends the question to the running server and shows its answer.")
+    answer = gr.Markdown("", elem_id="server-answer")
+    with gr.Row(elem_id="deploy-snippets"):
+        with gr.Column():
+            curl = controls.with_caption(gr.Code(label="curl", language="shell", interactive=False),
+                                         "Copy into a terminal.")
+        with gr.Column():
+            python = controls.with_caption(gr.Code(label="Python (openai package)", language="python",
+                                                   interactive=False), "Copy into a Python program.")
+    log = controls.textbox("Server log", "The last lines printed by the server.", lines=4, max_lines=10,
+                           interactive=False)
+
+    def refresh(current_run, current_model, current_port):
+        finished, models = ctx.finished_runs(), servable(ctx)
+        try:
+            default_port = ctx.project().config.serve.port
+        except TunesmithError:
+            default_port = None
+        return (gr.update(choices=finished, value=current_run if current_run in finished
+                          else (finished[0] if finished else None)),
+                gr.update(choices=models, value=current_model if current_model in models
+                          else (models[0] if models else None)),
+                current_port or default_port, *server_state(ctx))
+
+    @reports_errors(2)
+    def on_export(run_name, format_name):
+        run_name = run_name or next(iter(ctx.finished_runs()), None)  # the choice shown before the list loaded
+        if not run_name:
+            raise TunesmithError("no finished run to export.", "Train one on the Train page first.")
+        try:
+            result = api("deploy", "export")(ctx.root / "runs" / run_name, format_name)
+        except TunesmithError as err:
+            # A failed parity check still wrote its report: show it next to the error.
+            reports = sorted((ctx.root / "exports").glob(f"{run_name}-{format_name}*/parity.json"),
+                             key=lambda p: p.stat().st_mtime)
+            return error_line(err), parity_markdown(read_json(reports[-1])) if reports else ""
+        return f"Exported to `{result.path}`.", parity_markdown(result.parity)
+
+    @reports_errors(5)
+    def on_start(model_path, port_number):
+        model_path = model_path or next(iter(servable(ctx)), None)
+        if not model_path:
+            raise TunesmithError("nothing to serve yet.", "Train a run (or export one) first.")
+        if jobs.running_jobs(ctx.root, "serve"):
+            raise TunesmithError("a server is already running.", "Stop it first.")
+        if not port_number:
+            raise TunesmithError("no port given.", "Type a port number such as 8000.")
+        job = jobs.start_job(ctx.root, "serve", ["--project", str(ctx.root), "--model", model_path,
+                                                 "--port", str(int(port_number))])
+        serving.wait_until_up(f"http://127.0.0.1:{int(port_number)}", is_running=lambda: job.alive)
+        return (*server_state(ctx), "")
+
+    @reports_errors(4)
+    def on_stop():
+        for job in jobs.running_jobs(ctx.root, "serve"):
+            jobs.stop_job(job)
+        return server_state(ctx)
+
+    @reports_errors(1)
+    def on_ask(text):
+        running = jobs.running_jobs(ctx.root, "serve")
+        if not running:
+            raise TunesmithError("the API server is not running.", "Press 'Start server' first.")
+        args = dict(zip(running[0].args[::2], running[0].args[1::2], strict=False))
+        keys = ctx.project().config.serve.api_keys
+        reply = serving.ask(f"http://127.0.0.1:{args['--port']}", args["--model"], text or "Hello!",
+                            ctx.project().config.evaluation.max_new_tokens, keys[0] if keys else None)
+        return f"**Answer from the server:** {reply or '(empty answer)'}"
+
+    state_outputs = [server_status, curl, python, log]
+    export.click(on_export, [run, fmt], [export_status, parity])
+    start.click(on_start, [model, port], [server_status, curl, python, log, answer])
+    stop.click(on_stop, None, state_outputs)
+    ask.click(on_ask, question, answer)
+    tab.select(refresh, [run, model, port], [run, model, port, *state_outputs])
+    demo.load(refresh, [run, model, port], [run, model, port, *state_outputs])
+
