@@ -1,6 +1,6 @@
 """Benchmark: prepare 100k chat records (read, validate, clean, exact + near dedup, split, write).
 
-Run: .venv/bin/python bench/data_prepare.py [--records 100000] [--tokenizer]
+Run: .venv/bin/python bench/data_prepare.py [--records 100000] [--tokenizer-records 10000]
 Writes bench/results/data_prepare.md. The data is generated (streamed to disk) before timing starts:
 distinct support conversations of 150-700 characters, 3 % exact copies and 3 % small-edit paraphrases.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import resource
@@ -36,12 +37,16 @@ def conversation(i: int, rng: random.Random) -> dict:
     return {"messages": messages, "metadata": {"facts": [f"Ticket {i}"]}}
 
 
-def write_dataset(path: Path, n: int, seed: int = 0) -> None:
+def write_dataset(path: Path, n: int, seed: int = 0) -> int:
+    """Write n rows; returns how many are injected copies or small-edit paraphrases of earlier rows."""
     rng = random.Random(seed)
     recent: list[dict] = []
+    injected = 0
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
             roll = rng.random()
+            if roll < 0.06 and recent:
+                injected += 1
             if roll < 0.03 and recent:
                 row = rng.choice(recent)
             elif roll < 0.06 and recent:
@@ -51,31 +56,26 @@ def write_dataset(path: Path, n: int, seed: int = 0) -> None:
                 row = conversation(i, rng)
                 recent = [*recent, row][-50:]
             fh.write(json.dumps(row) + "\n")
+    return injected
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--tokenizer", action="store_true", help="also measure tokens with SmolLM2's tokenizer")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "data_prepare.md")
-    args = parser.parse_args(argv)
-
+def run(records: int, with_tokenizer: bool) -> dict:
     from tunesmith.config import ProjectConfig
     from tunesmith.data import prepare
     from tunesmith.project import Project
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        write_dataset(root / "chat.jsonl", args.records)
+        injected = write_dataset(root / "chat.jsonl", records)
         size_mb = (root / "chat.jsonl").stat().st_size / 1e6
         project = Project.create(root, ProjectConfig.model_validate(
             {"data": {"sources": [{"path": "chat.jsonl"}], "test_share": 0.1}}))
         tokenizer = None
-        if args.tokenizer:
+        if with_tokenizer:
             from tunesmith.models.loading import load_tokenizer
 
             tokenizer = load_tokenizer("smollm2-135m-instruct")
@@ -84,25 +84,54 @@ def main(argv: list[str] | None = None) -> int:
         start, cpu_start = time.perf_counter(), time.process_time()
         dataset = prepare(project, tokenizer)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-        peak = peak_rss_mb()
-        counts = dataset.manifest["counts"]
-    rate = args.records / seconds
+        return {"records": records, "size_mb": size_mb, "injected": injected, "seconds": seconds,
+                "cpu_seconds": cpu_seconds, "load": load_before, "baseline": baseline, "peak": peak_rss_mb(),
+                "counts": dataset.manifest["counts"], "tokens": dataset.manifest.get("tokens")}
+
+
+def describe(result: dict, title: str) -> list[str]:
+    from tunesmith.data.dedup import NUM_PERM
+
+    counts = result["counts"]
+    removed = counts.get("dropped_exact_duplicates", 0) + counts.get("dropped_near_duplicates", 0)
     lines = [
-        "# data_prepare benchmark", "",
-        f"- records: {args.records:,} chat conversations ({size_mb:.0f} MB JSONL), 3 % exact copies, "
-        "3 % small-edit paraphrases",
-        f"- pipeline: read + validate + clean (ftfy, HTML) + exact and near-duplicate (MinHash, 64 permutations, "
-        f"LSH) + split + leak check + Parquet + manifest + HTML report{' + token stats' if tokenizer else ''}",
-        f"- wall time: {seconds:.1f} s → **{rate:,.0f} records/s** (target ≥ 5,000)",
-        f"- CPU time of this process: {cpu_seconds:.1f} s → {args.records / cpu_seconds:,.0f} records per CPU-second "
-        f"(the machine's load average was {load_before:.1f} on 2 cores, shared with other jobs)",
-        f"- peak RSS: {peak:.0f} MB (process baseline before prepare: {baseline:.0f} MB, "
-        f"so prepare added ≤ {peak - baseline:.0f} MB)",
-        f"- counts: {json.dumps({k: v for k, v in counts.items() if v})}",
-        f"- machine: 2 shared CPU cores, Python {sys.version.split()[0]}; "
-        f"measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"## {title}", "",
+        f"- records: {result['records']:,} chat conversations ({result['size_mb']:.0f} MB JSONL); "
+        f"{result['injected']:,} of them are injected copies or small-edit paraphrases of earlier rows",
+        f"- pipeline: read + validate + clean (ftfy, HTML) + exact and near-duplicate (MinHash, {NUM_PERM} "
+        "permutations, LSH) + split + leak check + Parquet + manifest + HTML report"
+        + (" + token stats (SmolLM2 tokenizer, training encoder)" if result["tokens"] else ""),
+        f"- wall time: {result['seconds']:.1f} s → **{result['records'] / result['seconds']:,.0f} records/s** "
+        "(target ≥ 5,000)",
+        f"- CPU time of this process: {result['cpu_seconds']:.1f} s → "
+        f"**{result['records'] / result['cpu_seconds']:,.0f} records per CPU-second** (load average "
+        f"{result['load']:.1f} on 2 cores shared with other jobs, so wall time overstates the cost)",
+        f"- peak RSS: {result['peak']:.0f} MB (baseline before prepare {result['baseline']:.0f} MB: "
+        f"prepare added ≤ {result['peak'] - result['baseline']:.0f} MB)",
+        f"- duplicates removed: {removed:,} of {result['injected']:,} injected "
+        f"({counts.get('dropped_exact_duplicates', 0):,} exact, {counts.get('dropped_near_duplicates', 0):,} near)",
+        f"- splits: train {counts['train']:,}, validation {counts['validation']:,}, test {counts['test']:,}", "",
     ]
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--tokenizer-records", type=int, default=10_000,
+                        help="size of the second run, with token statistics (0 to skip)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "data_prepare.md")
+    args = parser.parse_args(argv)
+    lines = ["# data_prepare benchmark", "",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, Python {sys.version.split()[0]}, "
+             "2 shared CPU cores. Data generated before timing (bench/data_prepare.py).", ""]
+    # each run in a fresh process, so peak RSS belongs to that run alone
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+        lines += describe(pool.apply(run, (args.records, False)), f"{args.records:,} records, no tokenizer")
+        if args.tokenizer_records:
+            lines += describe(pool.apply(run, (args.tokenizer_records, True)),
+                              f"{args.tokenizer_records:,} records with tokenizer")
+    args.out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
     return 0
 

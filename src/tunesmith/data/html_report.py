@@ -61,6 +61,7 @@ def _plots(manifest: dict) -> list[str]:
         axis.barh([c["kept"][:30] for c in clusters][::-1], [c["dropped"] + 1 for c in clusters][::-1],
                   color="#8172b2")
         axis.set_title("Largest near-duplicate clusters (records)")
+        axis.xaxis.get_major_locator().set_params(integer=True)
         parts.append(_png(figure))
         plt.close(figure)
     return parts
