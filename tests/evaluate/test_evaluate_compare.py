@@ -75,3 +75,15 @@ def test_a_run_that_knows_the_facts_beats_prompting_significantly(chat_project, 
     assert text.startswith("# run-1\n\nTrained on bikes.")
     assert text.count(START) == 1 and text.count(END) == 1
     assert "Fine-tuning beat prompting" in text
+
+
+def test_nothing_to_evaluate_and_empty_held_out_split_are_clear_errors(chat_project, chat_splits):
+    import pytest
+
+    from tunesmith.errors import DataError, TunesmithError
+
+    with pytest.raises(TunesmithError, match="nothing to evaluate"):
+        compare(chat_project, chat_splits, [], baselines=False)
+    with pytest.raises(DataError, match="no usable held-out records") as info:
+        compare(chat_project, {"train": chat_splits["train"], "test": [], "validation": []}, [])
+    assert "test_share" in info.value.hint

@@ -145,6 +145,9 @@ def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = Tru
         if not run_dir.is_dir():
             raise TunesmithError(f"run folder {run_dir} does not exist", "Pass a folder under runs/.")
     baselines = baselines and project.config.evaluation.baselines
+    if not run_dirs and not baselines:
+        raise TunesmithError("nothing to evaluate: no runs and baselines are off",
+                             "Pass a run folder, or drop --no-baselines / evaluation.baselines: false.")
     if not run_dirs and out_dir is None:
         out_dir = project.root / "eval"
     comparison = evaluate_contenders(project, dataset, run_dirs, baselines)
