@@ -116,6 +116,7 @@ def test_dedup_drops_exact_and_near_duplicates_and_counts_conflicts():
     assert kept == ["q1", "q3", "q5", "q6", "q7"]
     assert counts["dropped_exact_duplicates"] == 1 and counts["dropped_near_duplicates"] == 1
     assert counts["conflicting_duplicates"] == 2  # q5/q6: same text, different label
+    assert dedup.conflict_examples == [{"ids": ["q5", "q6"], "input": BASE[2]}]
     position = {record_id: i for i, record_id in enumerate(dedup.store.ids)}
     assert dedup.groups.find(position["q5"]) == dedup.groups.find(position["q6"])  # one split for conflicts
 

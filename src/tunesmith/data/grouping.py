@@ -59,6 +59,7 @@ class Deduplicator:
         self.inputs: list[bytes | None] = []
         self.groups = UnionFind()
         self.conflicted: set[int] = set()
+        self.conflict_examples: list[dict] = []  # a few, for the report
         self.near = config.near_duplicates != "off"
         self.clusters: dict[int, list[str]] = defaultdict(list)  # kept position -> dropped near-duplicate ids
         self.pairs = np.empty((0, 2), dtype=np.int64)  # verified near-duplicate positions (i < j)
@@ -106,6 +107,9 @@ class Deduplicator:
             links.append(other)
             if other_output != output_key:
                 self.conflicted.update((other, index))
+                if len(self.conflict_examples) < 20:
+                    self.conflict_examples.append({"ids": [self.store.ids[other], record["id"]],
+                                                   "input": raw_input[:200]})
         group = record.get("meta", {}).get(self.config.group_field)
         if isinstance(group, (str, int)) and not isinstance(group, bool):
             links.append(self._by_group.setdefault(str(group), index))

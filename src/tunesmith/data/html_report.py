@@ -103,6 +103,8 @@ def render_html(dataset: PreparedDataset) -> str:
                                        "<p>not measured (run <code>tunesmith data prepare</code> with a model)</p>"),
         "<h2>Near-duplicate clusters</h2>" + _table(manifest.get("duplicate_clusters") or [],
                                                     ["kept", "dropped", "examples", "text"]),
+        "<h2>Conflicting duplicates (same input, different answer or label)</h2>"
+        + _table(manifest.get("conflicts") or [], ["ids", "input"]),
         "<h2 class=warn>Warnings</h2>" + _table(manifest.get("warnings") or [], ["file", "line", "field", "message",
                                                                                  "hint"]),
         "<h2>Rejected rows</h2>" + _table(_rejects(dataset), ["file", "line", "field", "message"]),

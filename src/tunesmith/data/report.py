@@ -72,7 +72,8 @@ def build_manifest(project, version: str, hashes: list[str], state, dedup, tally
         "config": config.model_dump(mode="json"), "sources": sources, "counts": counts,
         "schema": schema, "labels": labels, "warnings": warnings,
         "lengths": {"characters": length_summary(tally.chars), "histogram": _histogram(tally.chars)},
-        "duplicate_clusters": dedup.top_clusters(), "tokens": None, "spelling": spelling,
+        "duplicate_clusters": dedup.top_clusters(), "conflicts": dedup.conflict_examples,
+        "tokens": None, "spelling": spelling,
     }
 
 
