@@ -75,7 +75,9 @@ class ProductionRegistry(ModelRegistry):
         return super().context_length(self.current_id(model_id))
 
     def acquire(self, model_id: str):
-        return super().acquire(self.current_id(model_id))
+        loaded = super().acquire(self.current_id(model_id))
+        # The engine batches queued requests by the id they asked for, so answer under that id.
+        return loaded if loaded.model_id == model_id else dataclasses.replace(loaded, model_id=model_id)
 
 
 def _key_check(settings):
