@@ -33,6 +33,7 @@ def _register_commands() -> None:
         feedback_cmd,
         init_cmd,
         models_cmd,
+        plan_cmd,
         quickstart_cmd,
         serve_cmd,
         studio_cmd,

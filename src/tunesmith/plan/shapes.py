@@ -44,7 +44,9 @@ class ModelShape:
         biases = 0 if self.kind == "causal-lm" else (4 * h + self.intermediate + h)
         per_layer = self.layer_linear_params + norms + biases
         embeddings = self.vocab * h + self.positions * h
-        head = 0 if self.tied_embeddings or self.kind != "causal-lm" else self.vocab * h
+        if self.kind != "causal-lm":  # token types, embedding LayerNorm and pooler; no final norm
+            return embeddings + 4 * h + self.layers * per_layer + h * h + h
+        head = 0 if self.tied_embeddings else self.vocab * h
         return embeddings + self.layers * per_layer + head + h
 
 

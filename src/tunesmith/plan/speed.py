@@ -21,7 +21,8 @@ class Rates:
     """This machine, one thread: what calibration measures."""
 
     matmul_flops: float  # fp32 FLOP per second
-    logit_seconds: float  # per logit for cross-entropy forward + backward
+    logit_seconds: float  # per logit: the vocabulary head's softmax and memory traffic, forward + backward
+    head_seconds: float  # per logit and hidden unit: the vocabulary head's (skinny) matmuls
     elementwise_seconds: float  # per saved activation value (written forward, read and differentiated backward)
     block_seconds: float = 0.0  # fixed cost per block and step: Python, dispatch, small kernels
     correction: float = 1.0  # measured / predicted on calibration's real training step
@@ -31,14 +32,13 @@ def matmul_flops(shape: ModelShape, method: MethodConfig, step: StepShape, check
     tokens = step.tokens
     blocks = 2.0 * tokens * shape.layer_linear_params * shape.layers
     attention = 4.0 * tokens * step.seq_len * shape.hidden * shape.layers
-    head = 2.0 * step.targets * shape.hidden * shape.vocab if shape.kind == "causal-lm" else 0.0
-    forward = blocks + attention + head
-    if method.name == "full":
-        total = 3.0 * forward  # backward: gradients of inputs and of every weight
-    else:
-        total = 2.0 * forward  # backward: gradients of inputs only; frozen weights need none
-        rank_flops = 2.0 * tokens * method.r * shape.layers * adapted_modules(shape, method) * 2 * shape.hidden
-        total += 3.0 * rank_flops
+    forward = blocks + attention  # the vocabulary head is timed on its own (see step_seconds)
+    # Backward: input gradients always (as many FLOPs as forward), weight gradients only when the base
+    # is trained; fused CPU attention recomputes its scores, so its backward costs 2.5× its forward.
+    backward = blocks * (2.0 if method.name == "full" else 1.0) + 2.5 * attention
+    total = forward + backward
+    rank = 2.0 * tokens * method.r * shape.layers * adapted_modules(shape, method) * 2 * shape.hidden
+    total += 3.0 * rank
     if checkpointing:
         total += blocks + attention
     return total
@@ -48,7 +48,10 @@ def step_seconds(shape: ModelShape, method: MethodConfig, step: StepShape, train
                  checkpointing: bool = False) -> float:
     """Seconds for one micro-batch's forward + backward (+ its share of the optimizer) on one thread."""
     compute = matmul_flops(shape, method, step, checkpointing) / rates.matmul_flops
-    logits = step.targets * shape.vocab * rates.logit_seconds if shape.kind == "causal-lm" else 0.0
+    logits = 0.0
+    if shape.kind == "causal-lm":
+        head_trained = 2.0 if method.name == "full" else 1.0  # its weight gradient is one more matmul
+        logits = step.targets * shape.vocab * (rates.logit_seconds + head_trained * shape.hidden * rates.head_seconds)
     saved = block_floats_per_token(shape, method, step.seq_len) * step.tokens * shape.layers
     elementwise = saved * (2 if checkpointing else 1) * rates.elementwise_seconds
     dispatch = shape.layers * rates.block_seconds

@@ -19,11 +19,10 @@ def _adapted_shapes(shape: ModelShape, targets: str | list[str]) -> list[tuple[i
 
 
 def classifier_head(shape: ModelShape, labels: int) -> int:
-    """A new sequence-classification head is always trained (encoders also train their pooler)."""
+    """A new sequence-classification head is always trained (with a bias on encoders)."""
     if not labels:
         return 0
-    pooler = shape.hidden * shape.hidden + shape.hidden if shape.kind == "encoder" else 0
-    return pooler + shape.hidden * labels + (labels if shape.kind == "encoder" else 0)
+    return shape.hidden * labels + (labels if shape.kind == "encoder" else 0)
 
 
 def trainable_params(shape: ModelShape, method: MethodConfig, labels: int = 0) -> int:
@@ -34,14 +33,22 @@ def trainable_params(shape: ModelShape, method: MethodConfig, labels: int = 0) -
         return shape.total_params + head
     if name in ("lora", "dora"):
         modules = _adapted_shapes(shape, method.target_modules)
-        per_layer = sum(method.r * (i + o) for i, o in modules)
-        if name == "dora":
-            per_layer += sum(o for _, o in modules)  # one magnitude per output feature
-        return shape.layers * per_layer + head
+        if shape.kind == "encoder" and method.target_modules == "all-linear":
+            modules_once = [(shape.hidden, shape.hidden)]  # the pooler is a linear layer too
+        else:
+            modules_once = []
+        count = 0
+        for repeat, group in ((shape.layers, modules), (1, modules_once)):
+            per = sum(method.r * (i + o) for i, o in group)
+            if name == "dora":
+                per += sum(o for _, o in group)  # one magnitude per output feature
+            count += repeat * per
+        return count + head
     if name == "ia3":
         if shape.kind == "causal-lm":
             return shape.layers * (2 * shape.kv_dim + shape.intermediate) + head
-        return shape.layers * (2 * shape.hidden + shape.intermediate) + head
+        # key, value, and the inputs of both output projections (attention and MLP)
+        return shape.layers * (3 * shape.hidden + shape.intermediate) + head
     if name == "prefix":
         return method.num_virtual_tokens * shape.layers * 2 * shape.kv_dim + head
     if name == "prompt":

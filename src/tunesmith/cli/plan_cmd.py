@@ -1,0 +1,70 @@
+"""`tunesmith plan`: peak memory, time and cost of training the project, before training it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tunesmith.cli import app
+
+
+@app.command("plan")
+def plan_command(
+    project_dir: Path = typer.Argument(Path("."), metavar="PROJECT", help="Project folder (with tunesmith.yaml)."),
+    target: str | None = typer.Option(None, "--target", help="Plan for GPUs instead of this machine, e.g. a100, "
+                                      "a100x2, h100x8, l4, t4."),
+    price_per_hour: float | None = typer.Option(None, "--price-per-hour", min=0, help="Hourly price of the "
+                                                "target, to estimate the cost."),
+    overrides: list[str] = typer.Option([], "--set", help="Plan with a changed setting, e.g. "
+                                        "--set training.batch_size=4 (repeatable)."),
+    recalibrate: bool = typer.Option(False, "--recalibrate", help="Measure this machine again (~20 s)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+) -> None:
+    """Predict peak memory, time per epoch, total time and cost; recommend settings that fit."""
+    from tunesmith.config import apply_overrides
+    from tunesmith.data import prepare
+    from tunesmith.plan import calibrate, plan
+    from tunesmith.plan.record import token_counts
+    from tunesmith.project import Project
+
+    project = Project.load(project_dir)
+    config = apply_overrides(project.config, overrides) if overrides else project.config
+    records = prepare(project).split("train")
+    lengths, targets, labels = token_counts(config, records)
+    calibration = None if target else calibrate(force=recalibrate)
+    result = plan(config, len(lengths), lengths, target=target, target_lengths=targets, labels=labels,
+                  price_per_hour=price_per_hour, calibration=calibration)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2, default=str))
+        return
+    _render(result)
+
+
+def _render(result) -> None:
+    from tunesmith.plan.report import duration, gigabytes, setting_text, summary_rows
+
+    console = Console()
+    table = Table(title="Training plan", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, value in summary_rows(result):
+        table.add_row(name, value)
+    console.print(table)
+    if result.recommendations:
+        advice = Table(title="Settings that fit, fastest first (same effective batch)")
+        for column in ("setting", "peak memory", "per epoch"):
+            advice.add_column(column)
+        for estimate in result.recommendations:
+            advice.add_row(setting_text(estimate), gigabytes(estimate.peak_memory),
+                           duration(estimate.seconds_per_epoch))
+        console.print(advice)
+    elif not result.fits:
+        console.print("[bold red]No setting fits in memory[/bold red]: try a smaller model or a GPU target.")
+    for item in result.larger_models:
+        console.print(f"[bold]{item['model']}[/bold] ({item['parameters'] / 1e9:.2f} B): needs {item['needs']}")
+    for note in result.notes:
+        console.print(f"[dim]{note}[/dim]")

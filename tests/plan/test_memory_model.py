@@ -1,0 +1,64 @@
+"""The analytic activation count agrees with what autograd really saves for the backward pass."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tunesmith.config import ProjectConfig
+from tunesmith.plan.memory import ACTIVATION_RETENTION, StepShape, activation_bytes, peak_memory
+from tunesmith.plan.shapes import model_shape
+from tunesmith.train.loss import unwrap
+from tunesmith.train.setup import prepare_model
+
+
+def saved_activation_bytes(model, ids: torch.Tensor) -> int:
+    """Bytes of distinct non-parameter tensors autograd keeps during the decoder's forward pass."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(tensor):
+        key = tensor.untyped_storage().data_ptr()
+        if key not in params:
+            seen[key] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        hidden = unwrap(model).get_decoder()(input_ids=ids, use_cache=False).last_hidden_state
+    del hidden
+    return sum(seen.values())
+
+
+@pytest.mark.parametrize("method", [{"name": "lora", "dropout": 0.05}, {"name": "lora", "dropout": 0.0},
+                                    {"name": "full"}, {"name": "ia3"}])
+def test_block_activations_match_autograd(tiny_lms, method):
+    for folder in tiny_lms[1:]:
+        config = ProjectConfig.model_validate({"model": {"name": str(folder)}, "method": method})
+        model, _, _, _ = prepare_model(config, "chat")
+        ids = torch.randint(0, 1000, (2, 48))
+        measured = saved_activation_bytes(model, ids)
+        predicted = activation_bytes(model_shape(str(folder)), config.method, StepShape(2, 48, 0))
+        assert predicted / ACTIVATION_RETENTION == pytest.approx(measured, rel=0.15), folder.name
+
+
+def test_logits_dominate_small_models_and_scale_with_targets(tiny_lm_dir):
+    config = ProjectConfig.model_validate({"model": {"name": str(tiny_lm_dir)}})
+    shape = model_shape(str(tiny_lm_dir))
+    few = peak_memory(shape, config.method, StepShape(8, 256, 100), 32768, shape.total_params, 0.0)
+    many = peak_memory(shape, config.method, StepShape(8, 256, 1000), 32768, shape.total_params, 0.0)
+    assert few.activations == many.activations
+    assert many.logits == pytest.approx(10 * few.logits, rel=0.01)
+    assert many.logits > many.activations + many.weights
+
+
+def test_optimizer_state_counts_only_trainable_parameters(tiny_lm_dir):
+    config = ProjectConfig.model_validate({"model": {"name": str(tiny_lm_dir)}})
+    shape = model_shape(str(tiny_lm_dir))
+    step = StepShape(1, 16, 8)
+    lora = peak_memory(shape, config.method, step, 1000, shape.total_params, 0.0)
+    full = peak_memory(shape, config.method, step, shape.total_params, shape.total_params, 0.0)
+    assert lora.states == 1000 * 4 * 3  # gradient + AdamW's two moments, fp32
+    assert full.states == shape.total_params * 4 * 3
+    lean = peak_memory(shape, config.method, step, shape.total_params, shape.total_params, 0.0, optimizer="adafactor")
+    assert lean.states < full.states / 2
