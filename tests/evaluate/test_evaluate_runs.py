@@ -89,6 +89,7 @@ def test_classifier_run_against_baselines(tmp_path, tiny_encoder_dir):
     run = run_training(config, splits["train"], splits["validation"], project.runs_dir / "run-cls")
     comparison = compare(project, splits, [run.run_dir])
     assert [r.name for r in comparison.rows] == ["majority class", "base few-shot (k=2 per class)", "run-cls"]
+    assert {t.metric for t in comparison.tests} == {"accuracy"}  # confidence is a diagnostic, not a metric
     run_result = comparison.results[-1]
     assert set(run_result.details["per_class"]) == {"billing", "shipping", "technical"}
     assert run_result.details["calibration"]["fitted_on"] == "validation"

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from tunesmith.evaluate.contenders import ContenderResult
 from tunesmith.evaluate.stats import Estimate, PairedTest, bootstrap_ci, paired_test
 
+# Per-item values kept for diagnostics, not quality metrics: never tested or compared.
+NOT_COMPARED = {"confidence"}
 LOWER_IS_BETTER = {"reference_nll", "perplexity", "expected_calibration_error"}
 PREFERRED_ORDER = ["fact_accuracy", "accuracy", "f1_macro", "token_f1", "rouge_l", "exact_match", "chrf_sentence",
                    "json_valid", "json_field_accuracy", "judge", "reference_nll"]
@@ -47,8 +49,8 @@ def choose_primary(results: Sequence[ContenderResult], requested: str | None, ta
 
 
 def build_rows(results: Sequence[ContenderResult], samples: int, seed: int) -> list[Row]:
-    return [Row(r.name, r.kind, {m: bootstrap_ci(v, samples, seed) for m, v in r.per_item.items()}, dict(r.corpus))
-            for r in results]
+    return [Row(r.name, r.kind, {m: bootstrap_ci(v, samples, seed) for m, v in r.per_item.items()
+                                 if m not in NOT_COMPARED}, dict(r.corpus)) for r in results]
 
 
 def build_tests(results: Sequence[ContenderResult], samples: int, seed: int) -> list[PairedTest]:
@@ -57,7 +59,7 @@ def build_tests(results: Sequence[ContenderResult], samples: int, seed: int) -> 
     baselines = [r for r in results if r.kind != "run"]
     return [paired_test(metric, run.name, run.per_item[metric], base.name, base.per_item[metric], samples, seed)
             for run in runs for base in baselines for metric in metric_order(list(run.per_item))
-            if metric in base.per_item]
+            if metric in base.per_item and metric not in NOT_COMPARED]
 
 
 def _better(metric: str, a: float, b: float) -> bool:
