@@ -24,6 +24,13 @@ def length_summary(lengths: list[int]) -> dict:
             "p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": ordered[-1]}
 
 
+# the order of the pipeline, so the summary reads top to bottom
+COUNT_ORDER = ("read", "rejected", "html_stripped", "normalized", "pii_masked", "exact_duplicates",
+               "dropped_exact_duplicates", "near_duplicates", "dropped_near_duplicates", "conflicting_duplicates",
+               "dropped_conflicts", "overlong", "too_short", "dropped_by_length", "weight_repeats", "weight_skipped",
+               "augmented", "small_classes", "train", "validation", "test")
+
+
 class Tally:
     """Statistics gathered while the splits stream to disk (labels, lengths, words), so nothing is
     held in memory twice."""
@@ -49,9 +56,9 @@ class Tally:
 
 def build_manifest(project, version: str, hashes: list[str], state, dedup, tally: Tally, schema: dict) -> dict:
     config = project.config.data
-    counts = dict(sorted(state.counts.items()))
-    counts["read"] = sum(s.rows for s in state.sources)
-    counts["rejected"] = len(state.rejects)
+    raw = {**state.counts, "read": sum(s.rows for s in state.sources), "rejected": len(state.rejects)}
+    counts = {key: raw[key] for key in COUNT_ORDER if key in raw}
+    counts.update(sorted((key, value) for key, value in raw.items() if key not in counts))
     labels = dict(sorted(tally.labels.items()))
     warnings = [issue.to_dict() for issue in state.warnings]
     if project.config.objective.task == "classification":
