@@ -28,14 +28,17 @@ def runs(lively_lm_dir, tiny_encoder_dir, tmp_path_factory):
     classifier = parse_config({"objective": {"task": "classification"}, "training": TRAINING,
                                "model": {"name": str(tiny_encoder_dir), "max_length": 32}})
     run_training(classifier, records, records[:4], root / "intent-cls")
-    return root / "support-lora", root / "intent-cls"
+    prompt = parse_config({"model": {"name": str(lively_lm_dir), "max_length": 48}, "training": TRAINING,
+                           "method": {"name": "prompt", "num_virtual_tokens": 4}})
+    run_training(prompt, chat, chat[:4], root / "support-prompt")
+    return root / "support-lora", root / "intent-cls", root / "support-prompt"
 
 
 def test_lora_run_and_classifier_run_are_served_like_load_run(runs, lively_lm_dir, start_server):
     from tunesmith.inference import generate_chat
     from tunesmith.train import load_run
 
-    lora_dir, classifier_dir = runs
+    lora_dir, classifier_dir, _ = runs
     ask = [{"role": "user", "content": "Track parcel 3"}]
     trained = load_run(lora_dir)
     expected = generate_chat(trained.model, trained.tokenizer, [ask], max_new_tokens=8)[0].text
@@ -60,3 +63,19 @@ def test_lora_run_and_classifier_run_are_served_like_load_run(runs, lively_lm_di
         chat_on_classifier = httpx.post(f"{url}/v1/chat/completions", headers={"Authorization": "Bearer k"},
                                         json={"model": "intent-cls", "messages": ask})
         assert chat_on_classifier.status_code == 400
+
+
+def test_prompt_tuning_run_is_served_through_generate(runs, start_server):
+    from tunesmith.inference import generate_chat
+    from tunesmith.train import load_run
+
+    prompt_dir = runs[2]
+    ask = [{"role": "user", "content": "Track parcel 5"}]
+    trained = load_run(prompt_dir)
+    expected = generate_chat(trained.model, trained.tokenizer, [ask], max_new_tokens=6)[0].text
+    with start_server([prompt_dir]) as (client, _, _):
+        reply = client.chat.completions.create(model=prompt_dir.name, messages=ask, max_tokens=6, temperature=0)
+        assert reply.choices[0].message.content.strip() == expected
+        streamed = client.chat.completions.create(model=prompt_dir.name, messages=ask, max_tokens=6, temperature=0,
+                                                  stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices).strip() == expected

@@ -146,3 +146,26 @@ class RunningBatch:
                 seq.done = True
                 seq.sink(Failed(error))
         self.seqs = []
+
+
+@torch.inference_mode()
+def plain_generate(loaded, seq: Sequence) -> int:
+    """Answer one sequence with `model.generate` (no streaming granularity); returns tokens generated."""
+    params = seq.params
+    ids = torch.tensor([seq.prompt_ids])
+    kwargs = {"max_new_tokens": params.max_tokens, "pad_token_id": loaded.pad_id,
+              "eos_token_id": sorted(loaded.eos_ids) or None, "do_sample": params.temperature > 0}
+    if params.temperature > 0:
+        if params.seed is not None:
+            torch.manual_seed(params.seed)
+        kwargs.update(temperature=params.temperature, top_p=params.top_p)
+    with loaded.activate():
+        out = loaded.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+    new = out[0, ids.shape[1]:].tolist()
+    ended = next((i for i, t in enumerate(new) if t in loaded.eos_ids), None)
+    seq.ids = new[:ended] if ended is not None else new
+    text, stopped = releasable(loaded.tokenizer.decode(seq.ids, skip_special_tokens=True), params.stop, final=True)
+    if text:
+        seq.sink(Delta(text))
+    seq.finish("stop" if ended is not None or stopped else "length")
+    return len(new)

@@ -184,7 +184,10 @@ class Engine:
                 seq.sink(Failed(err))
 
     def _decode(self, model_id: str) -> None:
-        batch = RunningBatch(self.registry.acquire(model_id))
+        loaded = self.registry.acquire(model_id)
+        if loaded.plain_generate:
+            return self._decode_plain(loaded)
+        batch = RunningBatch(loaded)
         self._admit(batch)
         try:
             while len(batch) and not self._stopped:
@@ -202,6 +205,23 @@ class Engine:
             self.stats.active = 0
             if self._stopped:
                 batch.fail(RuntimeError("the server is shutting down"))
+
+    def _decode_plain(self, loaded) -> None:
+        """One request at a time through `model.generate` (prefix/prompt tuning own their cache)."""
+        from tunesmith.serve.batch import plain_generate
+
+        while not self._stopped:
+            with self._cond:
+                taken = self._take(loaded.model_id, 1)
+            if not taken:
+                return
+            self.stats.requests += 1
+            self.stats.prompt_tokens += len(taken[0].prompt_ids)
+            try:
+                self.stats.completion_tokens += plain_generate(loaded, taken[0])
+            except Exception as err:
+                taken[0].sink(Failed(err))
+            self._run_jobs()
 
     def _work(self) -> None:
         while True:

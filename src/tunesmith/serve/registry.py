@@ -43,6 +43,7 @@ class LoadedModel:
     labels: list[str] = field(default_factory=list)
     adapter: str | None = None
     shared: object | None = None  # the PeftModel holding this adapter, when there is one
+    plain_generate: bool = False  # virtual-token methods: decode with model.generate, not the batch loop
 
     @contextlib.contextmanager
     def activate(self):
@@ -169,7 +170,8 @@ class ModelRegistry:
             self._loaded.move_to_end(model_id)
             return self._loaded[model_id]
         if source.kind == "base":
-            return self._finish(source, self._base(str(source.path)), adapter=None)
+            base = self._base(str(source.path))
+            return self._finish(source, base, adapter=None, shared=base if hasattr(base, "peft_config") else None)
         loaded = self._attach_adapter(source) if source.kind == "adapter" else self._load_run(source)
         self._loaded[model_id] = loaded
         self._evict()
@@ -192,33 +194,32 @@ class ModelRegistry:
         else:
             base = PeftModel.from_pretrained(base, str(adapter_dir), adapter_name=source.model_id).eval()
             self._bases[source.base] = base
-        return self._finish(source, base, adapter=source.model_id)
+        return self._finish(source, base, adapter=source.model_id, shared=base)
 
     def _load_run(self, source: ModelSource) -> LoadedModel:
         if source.kind == "classifier" and not (source.path / "run.json").exists():
             from transformers import AutoModelForSequenceClassification
 
             model = AutoModelForSequenceClassification.from_pretrained(source.path, use_safetensors=True).eval()
-            loaded = self._finish(source, model, adapter=None)
+            loaded = self._finish(source, model)
             loaded.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
             return loaded
+        from tunesmith.methods import get_method
         from tunesmith.train import load_run
 
         run = load_run(source.path)
-        loaded = self._finish(source, run.model.eval(), adapter=None)
+        loaded = self._finish(source, run.model.eval())
         loaded.tokenizer = run.tokenizer
         loaded.labels = list(getattr(run, "labels", None) or [])
+        loaded.plain_generate = get_method(run.info["method"]).virtual_tokens
         return loaded
 
-    def _finish(self, source: ModelSource, model, adapter: str | None) -> LoadedModel:
-        from peft import PeftModel
-
+    def _finish(self, source: ModelSource, model, adapter: str | None = None, shared=None) -> LoadedModel:
         tokenizer = self.tokenizer(source.model_id)
         eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
         generation = getattr(model, "generation_config", None)
         extra = getattr(generation, "eos_token_id", None)
         eos |= set(extra if isinstance(extra, list) else [extra] if extra is not None else [])
-        shared = model if isinstance(model, PeftModel) else None
         return LoadedModel(source.model_id, model, tokenizer, source.kind, frozenset(eos),
                            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
                            self.context_length(source.model_id), adapter=adapter, shared=shared)
