@@ -79,3 +79,28 @@ def test_bad_feedback_gets_422_and_auth_dependencies_apply(tmp_path):
     assert ok.status_code == 201 and ok.json()["usable_for_training"] is False
     with store.session() as session:
         assert session.scalars(select(RequestLog)).all() == []
+
+
+def test_real_server_with_feedback_attached_logs_and_guards_feedback(tmp_path, tiny_lm_dir):
+    from tunesmith.config import ServeConfig
+    from tunesmith.feedback.serving import attach_project_feedback
+    from tunesmith.serve import create_app
+
+    serve_settings = ServeConfig(api_keys=["k"], batch_window_ms=0)
+    app = create_app([tiny_lm_dir], serve_settings)
+    attach_project_feedback(app, tmp_path, FeedbackConfig(log_requests=True), serve_settings)
+    headers = {"Authorization": "Bearer k"}
+    with TestClient(app) as client:
+        reply = client.post("/v1/chat/completions", headers=headers, json={
+            "model": tiny_lm_dir.name, "max_tokens": 3, "messages": [{"role": "user", "content": "hi"}]})
+        assert reply.status_code == 200, reply.text
+        rid = reply.json()["id"]
+        assert client.post("/v1/feedback", json={"response_id": rid, "rating": "up"}).status_code == 401
+        posted = client.post("/v1/feedback", headers=headers, json={"response_id": rid, "correction": "Hello!"})
+        assert posted.status_code == 201 and posted.json()["usable_for_training"]
+    store = app.state.feedback_store
+    with store.session() as session:
+        logged = session.get(RequestLog, rid)
+        assert logged.messages == [{"role": "user", "content": "hi"}] and logged.completion_tokens == 3
+        assert logged.response_text == reply.json()["choices"][0]["message"]["content"]
+    assert store.url.endswith(f"{tmp_path}/tunesmith.db")

@@ -87,6 +87,11 @@ def test_feedback_loop_end_to_end(tmp_path, tiny_lm_dir):
         assert (new_data.path / "test.parquet").read_bytes() == (old_data.path / "test.parquet").read_bytes()
         assert len(new_data.split("train")) == len(old_data.split("train")) + 40
 
+        # Nothing new to learn: a second run keeps production without retraining.
+        again = improve(project, store)
+        assert again.outcome == "skipped" and again.candidate is None and "already_in_train" in again.reason
+        assert production_version(store).id == candidate.id
+
         # The same server, not restarted, now answers with the promoted version...
         improved = ask(client, next(questions))
         assert "bike shop" in improved["choices"][0]["message"]["content"].lower()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import inspect, select
@@ -39,6 +41,21 @@ def test_migrations_create_every_table_and_reopen_is_a_no_op(db_url):
     again = open_store(db_url)
     assert current_revision(again.engine) == head_revision()
     again.close()
+
+
+OPEN_STORE = """
+import sys
+from tunesmith.feedback.store import current_revision, open_store
+print(current_revision(open_store(sys.argv[1]).engine))
+"""
+
+
+def test_processes_opening_a_fresh_store_at_once_all_succeed(db_url):
+    openers = [subprocess.Popen([sys.executable, "-c", OPEN_STORE, db_url], stdout=subprocess.PIPE, text=True)
+               for _ in range(3)]
+    revisions = {opener.communicate(timeout=120)[0].strip() for opener in openers}
+    assert [opener.returncode for opener in openers] == [0, 0, 0]
+    assert revisions == {head_revision()}
 
 
 def test_logged_exchange_is_masked_and_feedback_copies_its_prompt(store):

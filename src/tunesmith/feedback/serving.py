@@ -115,3 +115,15 @@ def create_production_app(project, extra_models: list[str | Path] = (), store: S
     app = create_app(registry, settings)
     app.state.feedback_store = store
     return attach_feedback(app, store, [Depends(_key_check(settings))])
+
+
+def attach_project_feedback(app: FastAPI, project_root: str | Path, feedback_settings, serve_settings) -> FastAPI:
+    """The one line `tunesmith serve` needs: `POST /v1/feedback` (behind the server's API keys) and request
+    logging (when `feedback.log_requests` is on) into the project's store."""
+    from fastapi import Depends
+
+    from tunesmith.feedback.store import open_store, resolve_url
+
+    store = open_store(resolve_url(feedback_settings.database_url, project_root), feedback_settings)
+    app.state.feedback_store = store
+    return attach_feedback(app, store, [Depends(_key_check(serve_settings))])

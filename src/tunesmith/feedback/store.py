@@ -8,6 +8,7 @@ queue instead of failing. PostgreSQL is used as is.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from tunesmith.errors import TunesmithError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BUSY_SECONDS = 30
+_MIGRATION_LOCK = threading.Lock()
 
 
 @dataclass
@@ -121,10 +123,12 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (idempotent; safe when several processes start at once)."""
+    """Bring the schema up to `revision` (idempotent; safe when several processes start at once: the
+    migration transaction takes SQLite's write lock or a PostgreSQL advisory lock)."""
     if revision == "head" and current_revision(engine) == head_revision():
         return
-    with engine.connect() as connection:
+    # Alembic keeps its migration context in module globals: one migration per process at a time.
+    with _MIGRATION_LOCK, engine.connect() as connection:
         command.upgrade(_alembic_config(connection), revision)
 
 
