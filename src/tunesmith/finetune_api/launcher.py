@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 LAUNCHER_MODULE = "tunesmith.finetune_api.launcher"
-PRELOAD = ("torch", "transformers", "peft", "tunesmith.train", "tunesmith.evaluate", "tunesmith.data")
+PRELOAD = ("torch", "transformers", "peft", "peft.tuners.lora", "transformers.models.llama.modeling_llama",
+           "tunesmith.train", "tunesmith.evaluate", "tunesmith.data", "tunesmith.finetune_api.job_process")
 
 
 def _run_child(spec_path: str, log_path: str) -> None:
@@ -53,7 +54,10 @@ def serve(lines, answer) -> None:
 def main() -> None:
     import importlib
 
-    for module in PRELOAD:
+    import matplotlib
+
+    matplotlib.use("Agg")  # what the trainer's loss plot uses; pyplot is slow to import per job
+    for module in (*PRELOAD, "matplotlib.pyplot"):
         importlib.import_module(module)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel; results are files
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server's terminal is the server's to handle
