@@ -16,6 +16,14 @@ _EXPORTS = {
     "Comparison": "tunesmith.evaluate",
     "export": "tunesmith.deploy",
     "create_app": "tunesmith.serve",
+    "open_store": "tunesmith.feedback",
+    "open_project_store": "tunesmith.feedback",
+    "record_feedback": "tunesmith.feedback",
+    "import_feedback": "tunesmith.feedback",
+    "promote": "tunesmith.feedback",
+    "rollback": "tunesmith.feedback",
+    "production_run": "tunesmith.feedback",
+    "improve": "tunesmith.feedback",
 }
 
 
