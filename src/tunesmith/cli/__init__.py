@@ -35,9 +35,11 @@ def _register_commands() -> None:
         models_cmd,
         plan_cmd,
         quickstart_cmd,
+        runs_cmd,
         serve_cmd,
         studio_cmd,
         train_cmd,
+        tune_cmd,
     )
 
 

@@ -18,6 +18,7 @@ from tunesmith.config.model import ModelConfig
 from tunesmith.config.objective import ObjectiveConfig
 from tunesmith.config.serve import ServeConfig
 from tunesmith.config.training import TrainingConfig
+from tunesmith.config.tune import TuneConfig
 from tunesmith.errors import ConfigError
 
 PROJECT_FILE = "tunesmith.yaml"
@@ -34,6 +35,7 @@ class ProjectConfig(Section):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     finetune_api: FinetuneApiConfig = Field(default_factory=FinetuneApiConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:
