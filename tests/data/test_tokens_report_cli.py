@@ -82,6 +82,14 @@ def test_cli_inspect_validate_prepare_report_preview(make_project, chat_rows, tm
     assert result.exit_code == 0 and json.loads(result.output)["messages"]
 
 
+def test_cli_inspect_with_column_mapping(tmp_path):
+    (tmp_path / "reviews.csv").write_text("body,category\n\"slow, late delivery\",shipping\n", encoding="utf-8")
+    result = runner.invoke(app, ["data", "inspect", str(tmp_path / "reviews.csv"),
+                                 "--column", "body=text", "--column", "category=label"])
+    assert result.exit_code == 0, result.output
+    assert "format text_label" in result.output and '"label": "shipping"' in result.output
+
+
 def test_cli_preview_masks(make_project, chat_rows, tiny_lm_dir):
     project = make_project({"sources": [{"path": "chat.jsonl"}]}, files={"chat.jsonl": chat_rows(5)})
     project.config.model.name = str(tiny_lm_dir)

@@ -40,11 +40,16 @@ def inspect(
     file: Path = typer.Argument(..., help="A data file or folder."),
     format: str = typer.Option("auto", "--format", help="Force a format instead of detecting it."),
     task: str = typer.Option(None, "--task", help="chat, classification or text (default: from the format)."),
+    column: list[str] = typer.Option(None, "--column", help="Rename a column, theirs=ours (e.g. body=text)."),
 ) -> None:
     """Say which format a file is in and show 3 converted examples."""
     from tunesmith.data.validate import inspect_file
+    from tunesmith.errors import DataError
 
-    result = inspect_file(file, format, task)
+    if any("=" not in item for item in column or []):
+        raise DataError("--column takes theirs=ours", "Example: --column body=text --column category=label")
+    columns = dict(item.split("=", 1) for item in column or [])
+    result = inspect_file(file, format, task, columns)
     console.print(f"[bold]{result.path}[/bold]: {result.kind} file, format [bold]{result.format}[/bold] "
                   f"({result.rows_sampled} rows sampled)")
     for record in result.examples:

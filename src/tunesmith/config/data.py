@@ -38,7 +38,8 @@ class DataConfig(Section):
     validation_share: float = Field(0.2, ge=0, lt=1, description="Share of train held out for validation.")
     test_share: float = Field(0.0, ge=0, lt=1, description="Share held out for the final test.")
     seed: int = Field(42, description="Seed for shuffling and splitting.")
-    strict: bool = Field(False, description="Stop at the first invalid record instead of skipping it.")
+    strict: bool = Field(False, description="Fail, listing every invalid record, instead of skipping them "
+                         "(skipped rows go to rejects.jsonl).")
     normalize_unicode: bool = Field(True, description="Fix mojibake and normalize Unicode with ftfy; trim "
                                     "trailing spaces and runs of blank lines.")
     strip_html: bool = Field(True, description="Remove HTML tags and entities from text.")
