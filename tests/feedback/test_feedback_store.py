@@ -52,9 +52,9 @@ print(current_revision(open_store(sys.argv[1]).engine))
 
 def test_processes_opening_a_fresh_store_at_once_all_succeed(db_url):
     openers = [subprocess.Popen([sys.executable, "-c", OPEN_STORE, db_url], stdout=subprocess.PIPE, text=True)
-               for _ in range(3)]
+               for _ in range(2)]
     revisions = {opener.communicate(timeout=120)[0].strip() for opener in openers}
-    assert [opener.returncode for opener in openers] == [0, 0, 0]
+    assert [opener.returncode for opener in openers] == [0, 0]
     assert revisions == {head_revision()}
 
 

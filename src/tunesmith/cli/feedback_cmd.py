@@ -97,7 +97,9 @@ def improve_command(
     console.print(f"[{colour}]{result.outcome}[/{colour}]: {result.reason}")
     if result.candidate is not None:
         console.print(f"candidate v{result.candidate.id} ({result.candidate.run_path}) on dataset "
-                      f"{result.dataset_version}; production was v{result.production.id}")
+                      f"{result.dataset_version}; production was v{result.production.id}", markup=False)
+        if result.candidate.scores.get("report"):
+            console.print(f"comparison report: {result.candidate.scores['report']}", markup=False)
 
 
 @feedback_app.command("import")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -154,6 +154,7 @@ def _improve(project, store: Store) -> ImproveResult:
     scores = {"metric": metric, "gain": decision.difference, "p_value": decision.p_value, "n": decision.n,
               "report": str(comparison.report_html or "")}
     _save_scores(store, candidate.id, scores, decision.reason)
+    candidate = replace(candidate, scores=scores, note=decision.reason)
     _mark_used(store, considered, dataset.version)
     summary = {"corrections": len(rows), "added": built.added, "dropped": built.dropped}
     if decision.promote:
