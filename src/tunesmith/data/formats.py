@@ -70,8 +70,10 @@ class _Check:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", bool: "a boolean", int: "a number", float: "a number",
-            type(None): "null"}.get(type(value), type(value).__name__)
+    if isinstance(value, list) and not value:
+        return "an empty array"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def convert(value: Any, fmt: str, task: str, file: str, line: int) -> tuple[dict | None, list[Issue]]:
@@ -82,7 +84,7 @@ def convert(value: Any, fmt: str, task: str, file: str, line: int) -> tuple[dict
         return None, check.issues
     required, optional = FORMATS[fmt]
     missing = [key for key in required if key not in value]
-    if missing and not (fmt == "alpaca" and missing == ["instruction"] and "input" in value):
+    if missing:
         detected = _match(value)
         known = set(required) | set(optional) | set(RESERVED)
         if detected is None and not (set(value) & known):
