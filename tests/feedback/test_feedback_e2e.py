@@ -101,3 +101,11 @@ def test_feedback_loop_end_to_end(tmp_path, tiny_lm_dir):
         restored = ask(client, next(questions))
         assert WRONG in restored["choices"][0]["message"]["content"]
         assert logged_version(store, restored["id"]) == first.id
+
+    # The same win, judged against a margin nobody can reach, is rejected and production stays.
+    store.settings = store.settings.model_copy(update={"promotion_margin": 2.0})
+    rejected = improve(project, store)
+    assert rejected.outcome == "kept" and "margin 2" in rejected.reason
+    assert rejected.decision.p_value < store.settings.significance
+    assert production_version(store).id == first.id
+    assert rejected.candidate.stage == "candidate" and rejected.candidate.scores["metric"] == decision.metric
