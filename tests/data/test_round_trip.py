@@ -114,3 +114,19 @@ def test_column_mapping_renames_custom_names():
     record, issues = convert(rename_columns(row, {"body": "text", "category": "label"}), "text_label",
                              "classification", "f", 1)
     assert not issues and (record["text"], record["label"]) == ("slow delivery", "shipping")
+
+
+def test_json_object_layouts_and_dataset_dict(tmp_path):
+    rows = [to_format(r, "text_label") for r in CLASSIFIED]
+    (tmp_path / "wrapped.json").write_text(json.dumps({"data": rows}), encoding="utf-8")
+    assert read_back(tmp_path / "wrapped.json", "text_label", "classification") == CLASSIFIED
+    (tmp_path / "keyed.json").write_text(json.dumps({"r1": rows[0], "r2": rows[1]}), encoding="utf-8")
+    fmt, keyed = source_rows(tmp_path / "keyed.json", SourceConfig(path="keyed.json"), "keyed.json")
+    assert fmt == "text_label" and [row.value["id"] for row in keyed] == ["r1", "r2"]
+    from datasets import Dataset, DatasetDict
+
+    DatasetDict({"train": Dataset.from_list(rows[:1]), "test": Dataset.from_list(rows[1:])}).save_to_disk(
+        str(tmp_path / "hf_dict"))
+    fmt, split_rows = source_rows(tmp_path / "hf_dict", SourceConfig(path="hf_dict"), "hf_dict")
+    assert fmt == "text_label"
+    assert [(row.file, row.line) for row in split_rows] == [("hf_dict[train]", 1), ("hf_dict[test]", 1)]
