@@ -108,8 +108,9 @@ def describe(result: dict, title: str) -> list[str]:
         f"{result['load']:.1f} on 2 cores shared with other jobs, so wall time overstates the cost)",
         f"- peak RSS: {result['peak']:.0f} MB (baseline before prepare {result['baseline']:.0f} MB: "
         f"prepare added ≤ {result['peak'] - result['baseline']:.0f} MB)",
-        f"- duplicates removed: {removed:,} of {result['injected']:,} injected "
-        f"({counts.get('dropped_exact_duplicates', 0):,} exact, {counts.get('dropped_near_duplicates', 0):,} near)",
+        f"- duplicates removed: {removed:,} ({counts.get('dropped_exact_duplicates', 0):,} exact, "
+        f"{counts.get('dropped_near_duplicates', 0):,} near); rows injected as copies or paraphrases: "
+        f"{result['injected']:,}",
         f"- splits: train {counts['train']:,}, validation {counts['validation']:,}, test {counts['test']:,}", "",
     ]
     return lines
