@@ -33,11 +33,13 @@ def list_command(project_dir: Path = PROJECT) -> None:
     if not records:
         typer.echo("no runs yet: train one with `tunesmith train`")
         return
+    rows = [list_row(record) for record in records]
+    shown = [i for i, _ in enumerate(LIST_COLUMNS) if any(row[i] != "-" for row in rows)]  # drop empty columns
     table = Table(title=f"{len(records)} runs")
-    for column in LIST_COLUMNS:
-        table.add_column(column, overflow="fold")
-    for record in records:
-        table.add_row(*list_row(record))
+    for i in shown:
+        table.add_column(LIST_COLUMNS[i], no_wrap=i == 0, overflow="fold")
+    for row in rows:
+        table.add_row(*[row[i] for i in shown])
     Console().print(table)
 
 

@@ -34,8 +34,11 @@ def open_study(project, create: bool = True):
               if tc.prune else optuna.pruners.NopPruner())
     if not create and not (folder / "study.db").exists():
         raise TunesmithError(f"no search in {folder}", "Start one with `tunesmith tune`.")
-    return optuna.create_study(study_name=project.config.name, storage=storage, load_if_exists=True,
-                               direction=direction, sampler=optuna.samplers.TPESampler(seed=tc.seed), pruner=pruner)
+    study = optuna.create_study(study_name=project.config.name, storage=storage, load_if_exists=True,
+                                direction=direction, pruner=pruner)
+    # Seeded by how far the search got, so a resumed search does not replay the first session's samples.
+    study.sampler = optuna.samplers.TPESampler(seed=tc.seed + len(study.trials))
+    return study
 
 
 def _fail_stale(study) -> None:
