@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from tunesmith.config.base import Section
@@ -31,5 +33,5 @@ class FeedbackConfig(Section):
     score_drop_threshold: float = Field(0.15, gt=0, le=1, description="Warn when the mean feedback score "
                                         "(0 = bad, 1 = good) of the latest period falls this far below "
                                         "the earlier periods.")
-    monitor_bucket: str = Field("hour", pattern="^(minute|hour|day)$",
-                                description="Time bucket of the monitor's charts: minute, hour or day.")
+    monitor_bucket: Literal["minute", "hour", "day"] = Field(
+        "hour", description="Time bucket of the monitor's charts: minute, hour or day.")
