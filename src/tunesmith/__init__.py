@@ -23,7 +23,7 @@ _EXPORTS = {
     "promote": "tunesmith.feedback",
     "rollback": "tunesmith.feedback",
     "production_run": "tunesmith.feedback",
-    "improve": "tunesmith.feedback",
+    "improve": "tunesmith.feedback.improve",
 }
 
 
