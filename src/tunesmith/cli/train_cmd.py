@@ -20,7 +20,7 @@ def _merge(base: dict, extra: dict) -> dict:
 
 @app.command("train")
 def train_command(
-    project_dir: Path = typer.Argument(Path("."), help="Project folder (with tunesmith.yaml)."),
+    project_dir: Path = typer.Argument(Path("."), metavar="PROJECT", help="Project folder (with tunesmith.yaml)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the newest run of this method from its last "
                                 "complete checkpoint."),
     run: Path | None = typer.Option(None, "--run", help="With --resume: the run folder to continue."),
