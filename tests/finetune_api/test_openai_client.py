@@ -38,8 +38,9 @@ class Server:
 
     def start(self) -> Server:
         log = (self.root / "server.log").open("ab")
-        self.process = subprocess.Popen([sys.executable, str(HERE / "serve_project.py"), str(self.root),
-                                         str(self.port), str(self.model)], stdout=log, stderr=subprocess.STDOUT)
+        command = ["from tunesmith.cli import main; main()", "serve", str(self.model), "--project", str(self.root),
+                   "--port", str(self.port)]  # `tunesmith serve`, the real command
+        self.process = subprocess.Popen([sys.executable, "-c", *command], stdout=log, stderr=subprocess.STDOUT)
         wait_for(self._healthy, timeout=120, every=0.3)
         return self
 

@@ -21,9 +21,10 @@ log = logging.getLogger(__name__)
 
 class OpenAIError(Exception):
     def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None):
+                 param: str | None = None, code: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
+        self.headers = headers or {}
 
     def body(self) -> dict:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
@@ -52,6 +53,11 @@ def as_openai_error(err: Exception) -> OpenAIError:
         return _from_validation(err)
     if isinstance(err, TunesmithError):
         return bad_request(str(err), code="invalid_request")
+    if isinstance(getattr(err, "status", None), int) and isinstance(getattr(err, "message", None), str):
+        # the host server's own API errors (its key check and rate limit run as this router's dependencies)
+        return OpenAIError(err.status, err.message, type=getattr(err, "type", "invalid_request_error"),
+                           param=getattr(err, "param", None), code=getattr(err, "code", None),
+                           headers=getattr(err, "headers", None))
     log.exception("fine-tuning API failure")
     return OpenAIError(500, f"Internal error: {type(err).__name__}: {err}", type="server_error",
                        code="internal_error")
@@ -66,6 +72,6 @@ class OpenAIErrorRoute(APIRoute):
                 return await handler(request)
             except Exception as err:  # every failure leaves as a JSON error body, never an HTML trace
                 failure = as_openai_error(err)
-                return JSONResponse(failure.body(), status_code=failure.status)
+                return JSONResponse(failure.body(), status_code=failure.status, headers=failure.headers)
 
         return answer_errors_in_openai_shape

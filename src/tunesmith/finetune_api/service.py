@@ -1,11 +1,13 @@
 """`FinetuneAPI`: the files store, the jobs store and the worker of one project, and their HTTP router.
 
 Mount it on any FastAPI app: `app.include_router(create_finetune_router(project))`. The router's lifespan
-starts the worker (recovering jobs a previous server left mid-flight) and stops it on shutdown.
+starts the worker (recovering jobs a previous server left mid-flight) and stops it on shutdown; on an app
+from `tunesmith.serve.create_app` it also registers every fine-tuned model with the app's model registry.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,9 +18,12 @@ from fastapi import APIRouter
 from tunesmith.finetune_api.files import FileService
 from tunesmith.finetune_api.jobs import JobService
 from tunesmith.finetune_api.router import build_router
+from tunesmith.finetune_api.serving import register_model
 from tunesmith.finetune_api.store import Store
 from tunesmith.finetune_api.worker import DEFAULT_EVALUATOR, DEFAULT_TRAINER, JobWorker
 from tunesmith.project import Project
+
+log = logging.getLogger(__name__)
 
 
 class FinetuneAPI:
@@ -37,13 +42,23 @@ class FinetuneAPI:
 
     @asynccontextmanager
     async def _lifespan(self, app):
+        registry = getattr(getattr(app, "state", None), "registry", None)  # set by tunesmith.serve.create_app
+        if registry is not None:
+            self.serve_models_in(registry)
         for model_id, run_dir in self.models().items():
-            self.jobs.on_model_ready(model_id, run_dir)
+            try:
+                self.jobs.on_model_ready(model_id, run_dir)
+            except Exception as err:  # one missing run folder must not keep the server from starting
+                log.warning("fine-tuned model %s is not served: %s", model_id, err)
         self.worker.start()
         try:
             yield
         finally:
             self.worker.stop()
+
+    def serve_models_in(self, registry) -> None:
+        """Register every fine-tuned model in a `tunesmith.serve` model registry, now and as jobs succeed."""
+        self.jobs.on_model_ready = lambda model_id, run_dir: register_model(registry, model_id, run_dir)
 
     def models(self) -> dict[str, Path]:
         """Fine-tuned models that can be served now (id → run folder), newest first."""

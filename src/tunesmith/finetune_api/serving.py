@@ -1,0 +1,22 @@
+"""Fine-tuned models into the host server's model registry, so `/v1/chat/completions` serves them at once."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+
+def register_model(registry, model_id: str, run_dir: Path) -> None:
+    """Offer a finished job's run folder under its OpenAI-style id (`ft:<base>:<suffix>:<id>`)."""
+    from tunesmith.serve.registry import describe
+
+    source = describe(run_dir, model_id)
+    if source.base and source.tokenizer_path and not (source.tokenizer_path / "config.json").exists():
+        # serve's registry loads tokenizers through the model catalog, which needs a config.json that a run's
+        # tokenizer/ lacks; an adapter run's tokenizer is its base model's, so take that one.
+        source = dataclasses.replace(source, tokenizer_path=None)
+    add = getattr(registry, "add", None)
+    if add is not None:
+        add(source)
+    else:
+        registry.sources[model_id] = source  # ModelRegistry looks models up in this dict on every request
