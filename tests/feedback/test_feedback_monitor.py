@@ -52,11 +52,14 @@ def test_report_from_a_store(tmp_path):
     for n, question in enumerate(BIKES[:8]):
         response = {"id": f"r{n}", "choices": [{"message": {"content": "ok"}}]}
         log_exchange(store, {"messages": [{"role": "user", "content": question}]}, response, 0.05 * (n + 1),
-                     500 if n == 7 else 200)
+                     500 if n == 7 else 200, model_version_id=1 if n < 5 else 2)
     record_feedback(store, response_id="r1", rating="up")
+    record_feedback(store, response_id="r6", rating=2)
     summary, report = write_monitor(store, tmp_path / "monitor")
     assert summary.totals["requests"] == 8 and summary.totals["errors"] == 1
-    assert summary.totals["feedback_rate"] == 1 / 8 and summary.drift.live_inputs == 7
+    assert summary.totals["feedback_rate"] == 2 / 8 and summary.drift.live_inputs == 7
+    assert summary.versions == {"v1": {"requests": 5, "feedback": 1, "mean_score": 1.0},
+                                "v2": {"requests": 3, "feedback": 1, "mean_score": 0.25}}
     page = report.read_text()
-    assert "data:image/png;base64," in page and "Production monitor" in page
+    assert "data:image/png;base64," in page and "<td>v2</td><td>3</td>" in page
     assert json.loads((tmp_path / "monitor" / "summary.json").read_text())["totals"]["requests"] == 8

@@ -61,6 +61,14 @@ def monitor(
                        "vocabulary drift (JS)": summary.drift.vocabulary_js}.items():
         table.add_row(key, "–" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value))
     console.print(table)
+    if summary.versions:
+        versions = Table(title="By model version")
+        for column in ("version", "requests", "feedback", "mean score"):
+            versions.add_column(column, justify="right")
+        for name, row in summary.versions.items():
+            score = "–" if row["mean_score"] is None else f"{row['mean_score']:.2f}"
+            versions.add_row(name, str(row["requests"]), str(row["feedback"]), score)
+        console.print(versions)
     for warning in summary.warnings:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     console.print(f"report: {report}")

@@ -57,11 +57,13 @@ class MonitorSummary:
     totals: dict[str, float | int | None]
     drift: Drift
     warnings: list[str] = field(default_factory=list)
+    versions: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         buckets = [asdict(b) | {"start": b.start.isoformat(), "error_rate": b.error_rate,
                                 "feedback_rate": b.feedback_rate} for b in self.buckets]
-        return {"buckets": buckets, "totals": self.totals, "drift": asdict(self.drift), "warnings": self.warnings}
+        return {"buckets": buckets, "totals": self.totals, "drift": asdict(self.drift), "warnings": self.warnings,
+                "versions": self.versions}
 
 
 def bucket_start(moment: dt.datetime, size: str) -> dt.datetime:
@@ -155,6 +157,28 @@ def summarize(requests: Sequence[tuple[dt.datetime, float, int]], feedback: Sequ
     drift = Drift(length_drift(live_inputs, training_inputs), vocabulary_drift(live_inputs, training_inputs),
                   len(live_inputs), len(training_inputs))
     return MonitorSummary(buckets, totals, drift, _warnings(buckets, drift, settings))
+
+
+def version_breakdown(request_versions: Sequence[int | None],
+                      feedback: Sequence[tuple[int | None, float | None]]) -> dict[str, dict]:
+    """Requests, feedback and mean score per model version that answered ("unknown" when not recorded)."""
+    table: dict[str, dict] = {}
+
+    def row(version: int | None) -> dict:
+        return table.setdefault(f"v{version}" if version is not None else "unknown",
+                                {"requests": 0, "feedback": 0, "scores": []})
+
+    for version in request_versions:
+        row(version)["requests"] += 1
+    for version, score in feedback:
+        entry = row(version)
+        entry["feedback"] += 1
+        if score is not None:
+            entry["scores"].append(score)
+    for entry in table.values():
+        scores = entry.pop("scores")
+        entry["mean_score"] = float(np.mean(scores)) if scores else None
+    return dict(sorted(table.items()))
 
 
 def _warnings(buckets: Sequence[Bucket], drift: Drift, settings: FeedbackConfig) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tunesmith.feedback.monitor import MonitorSummary, summarize, words
+from tunesmith.feedback.monitor import MonitorSummary, summarize, version_breakdown, words
 from tunesmith.feedback.registry import production_version
 from tunesmith.feedback.schema import Feedback, RequestLog
 from tunesmith.feedback.store import Store
@@ -39,18 +39,21 @@ def training_inputs(store: Store, project_root: Path | None) -> list[str]:
     return [input_text(record) for record in load_prepared(folder).split("train")]
 
 
-def collect(store: Store, since: dt.datetime | None = None):
+def collect(store: Store, since: dt.datetime | None = None) -> dict:
     with store.session() as session:
-        query = select(RequestLog.created_at, RequestLog.latency_ms, RequestLog.status, RequestLog.messages)
-        feedback_query = select(Feedback.created_at, Feedback.score)
+        query = select(RequestLog.created_at, RequestLog.latency_ms, RequestLog.status, RequestLog.messages,
+                       RequestLog.model_version_id)
+        feedback_query = select(Feedback.created_at, Feedback.score, Feedback.model_version_id)
         if since is not None:
             query = query.where(RequestLog.created_at >= since)
             feedback_query = feedback_query.where(Feedback.created_at >= since)
         requests = session.execute(query).all()
         feedback = session.execute(feedback_query).all()
-    traffic = [(r.created_at, r.latency_ms, r.status) for r in requests]
     live = [input_text({"messages": r.messages}) for r in requests if r.status < 400]
-    return traffic, [(f.created_at, f.score) for f in feedback], [t for t in live if t]
+    return {"traffic": [(r.created_at, r.latency_ms, r.status) for r in requests],
+            "feedback": [(f.created_at, f.score) for f in feedback], "live": [t for t in live if t],
+            "versions": version_breakdown([r.model_version_id for r in requests],
+                                          [(f.model_version_id, f.score) for f in feedback])}
 
 
 _BAR_WIDTH_DAYS = {"minute": 0.8 / 1440, "hour": 0.8 / 24, "day": 0.8}
@@ -106,19 +109,24 @@ def _html(summary: MonitorSummary, image: str, store_url: str) -> str:
     rows += (f"<tr><td>length drift (KS)</td><td>{fmt(drift.length_ks)}</td></tr>"
              f"<tr><td>vocabulary drift (JS)</td><td>{fmt(drift.vocabulary_js)}</td></tr>")
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in summary.warnings) or "<li>none</li>"
+    versions = "".join(f"<tr><td>{html.escape(name)}</td><td>{v['requests']}</td><td>{v['feedback']}</td>"
+                       f"<td>{fmt(v['mean_score'])}</td></tr>" for name, v in summary.versions.items())
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>tunesmith monitor</title>"
             "<style>body{font-family:sans-serif;margin:2em}td{padding:2px 12px}.warn{color:#b00}</style></head>"
             f"<body><h1>Production monitor</h1><p>Store: {html.escape(store_url)}</p>"
             f"<h2>Warnings</h2><ul class='warn'>{warnings}</ul><h2>Totals</h2><table>{rows}</table>"
+            "<h2>By model version</h2><table><tr><th>version</th><th>requests</th><th>feedback</th>"
+            f"<th>mean score</th></tr>{versions}</table>"
             f"<h2>Over time</h2><img alt='monitor charts' src='data:image/png;base64,{image}'></body></html>")
 
 
 def write_monitor(store: Store, out_dir: Path, project_root: Path | None = None,
                   since: dt.datetime | None = None) -> tuple[MonitorSummary, Path]:
     """Summarise the store, write `report.html` and `summary.json` into `out_dir`."""
-    traffic, feedback, live = collect(store, since)
-    training = training_inputs(store, project_root)
-    summary = summarize(traffic, feedback, live, training, store.settings)
+    collected = collect(store, since)
+    live, training = collected["live"], training_inputs(store, project_root)
+    summary = summarize(collected["traffic"], collected["feedback"], live, training, store.settings)
+    summary.versions = collected["versions"]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2), encoding="utf-8")
     report = out_dir / "report.html"
