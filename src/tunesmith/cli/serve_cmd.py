@@ -18,6 +18,23 @@ def _project_models(root: Path, config: ProjectConfig) -> list[str]:
     return [str(p) for p in runs] or [config.model.name]
 
 
+def _attach_project_apis(server, root: Path, config: ProjectConfig) -> list[str]:
+    """Mount the project's feedback endpoint and fine-tuning API behind the same keys."""
+    from fastapi import Depends
+
+    from tunesmith.feedback.serving import attach_project_feedback
+    from tunesmith.project import Project
+
+    attach_project_feedback(server, root, config.feedback, server.state.config)
+    mounted = ["/v1/feedback"]
+    if config.finetune_api.enabled:
+        from tunesmith.finetune_api import create_finetune_router
+
+        server.include_router(create_finetune_router(Project.load(root), dependencies=[Depends(server.state.auth)]))
+        mounted += ["/v1/files", "/v1/fine_tuning/jobs"]
+    return mounted
+
+
 @app.command("serve")
 def serve(
     models: list[str] = typer.Argument(None, help="Run folders, export folders, model folders or catalog names "
@@ -64,6 +81,9 @@ def serve(
         server = create_llamacpp_app(sources, settings)
     else:
         server = create_app(sources, settings)
+    if has_project and settings.backend == "torch":
+        mounted = _attach_project_apis(server, project.resolve(), config)
+        typer.echo(f"Also serving {', '.join(mounted)} for project {config.name}")
     if not settings.api_keys and not settings.api_key_hashes and settings.host not in {"127.0.0.1", "localhost"}:
         typer.secho(f"warning: no API keys set and listening on {settings.host}: anyone who can reach it can use it.",
                     fg=typer.colors.YELLOW, err=True)

@@ -57,10 +57,15 @@ def llama_cpp_runtime(path: Path, render_tokenizer, max_new_tokens: int) -> Runt
 
 
 def transformers_gguf_runtime(path: Path, max_new_tokens: int) -> Runtime:
+    import tempfile
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    # Alone in a folder: with tokenizer files beside it, transformers would read those instead of the GGUF's.
+    with tempfile.TemporaryDirectory(prefix="gguf-parity-") as alone:
+        (Path(alone) / path.name).symlink_to(path.resolve())
+        tokenizer = AutoTokenizer.from_pretrained(alone, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(alone, gguf_file=path.name).eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name).eval()
     return transformers_runtime(model, tokenizer, max_new_tokens)

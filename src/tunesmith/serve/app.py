@@ -73,6 +73,8 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
             raise APIError(429, "Rate limit reached for this API key.", "requests", "rate_limit_exceeded",
                            headers={"Retry-After": retry_after_header(wait)})
 
+    app.state.auth = guard  # for routers mounted later: APIRouter(dependencies=[Depends(app.state.auth)])
+
     @app.get("/health")
     async def health():
         return {"status": "ok", "models": list(registry.sources), "queued": engine.queued}
