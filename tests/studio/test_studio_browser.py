@@ -49,6 +49,12 @@ def set_setting(page, path: str, value) -> None:
     field.press("Tab")
 
 
+def wait_text(page, selector: str, pattern: str, timeout: int = 30_000) -> None:
+    """Wait until the element's visible text matches the regular expression."""
+    page.wait_for_function("([sel, pat]) => new RegExp(pat).test(document.querySelector(sel)?.innerText || '')",
+                           arg=[selector, pattern], timeout=timeout)
+
+
 def shot(page, artifacts, name: str) -> None:
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 
@@ -83,7 +89,9 @@ def test_lifecycle_in_the_browser(studio, browser, tiny_lm_dir, tmp_path, artifa
 
     # 2. Data: upload a file with one bad line; the problem names the line.
     open_tab(page, "Data")
-    page.locator("#data-files input[type=file]").set_input_files(str(data_file))
+    with page.expect_file_chooser() as chooser:  # as a user does: click the drop zone, pick the file
+        page.locator("#data-files").click()
+    chooser.value.set_files(str(data_file))
     page.locator("#data-files").get_by_text("support.jsonl").wait_for(timeout=60_000)
     click(page, "Add files and check them")
     page.get_by_text("1 problem(s) found").wait_for()
@@ -97,6 +105,8 @@ def test_lifecycle_in_the_browser(studio, browser, tiny_lm_dir, tmp_path, artifa
     # 3. Model & settings: the tiny model, a preset, then a few settings in the generated panel.
     open_tab(page, "Model")
     model_box = page.locator("#model-name input")
+    # Wait for the page to show the recipe's model first, so that refresh cannot overwrite what we type.
+    page.wait_for_function("() => document.querySelector('#model-name input')?.value === 'smollm2-135m-instruct'")
     model_box.fill(str(tiny_lm_dir))
     model_box.press("Enter")
     page.get_by_label("Quick try (minutes, to check everything works)").check()
@@ -164,10 +174,19 @@ def test_lifecycle_in_the_browser(studio, browser, tiny_lm_dir, tmp_path, artifa
     click(page, "Ask the server")
     page.get_by_text("Answer from the server").wait_for(timeout=120_000)
     assert "chat/completions" in page.locator("#deploy-snippets").inner_text()
+    page.get_by_label("Better answer (optional)").fill("The red frame costs 20 euros.")
+    click(page, "👎 Needs fixing")
+    page.get_by_text("used to train the next version").wait_for()
     shot(page, artifacts, "6-deploy")
     click(page, "Stop server")
     page.get_by_text("The API server is not running.").wait_for()
 
-    # 7. Improve: the request just served is logged for the improve loop.
+    # 7. Improve: the correction is listed; the run goes to production; the monitor counts the feedback.
     open_tab(page, "Improve")
+    wait_text(page, "#feedback-table", r"The red frame costs 20 euros\.")
+    click(page, "Promote to production")
+    page.get_by_text("is now in production").wait_for()
+    wait_text(page, "#versions-table", r"\bproduction\b")
+    click(page, "Refresh monitor")
+    wait_text(page, "#monitor-summary", r"feedback: 1\b", timeout=60_000)
     shot(page, artifacts, "7-improve")

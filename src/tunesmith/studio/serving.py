@@ -67,8 +67,8 @@ def wait_until_up(base_url: str, timeout: float = 90.0, is_running=lambda: True)
     raise TunesmithError(f"the server at {base_url} did not answer within {timeout:.0f} s.", "See the server log.")
 
 
-def ask(base_url: str, model: str, question: str, max_tokens: int, api_key: str | None = None) -> str:
-    """One chat completion through the real HTTP API, exactly as a client would send it."""
+def ask(base_url: str, model: str, question: str, max_tokens: int, api_key: str | None = None) -> tuple[str, str]:
+    """One chat completion through the real HTTP API, exactly as a client would send it: (answer, response id)."""
     body = {"model": model_id(model), "messages": [{"role": "user", "content": question}], "max_tokens": max_tokens}
     try:
         reply = _request(f"{base_url}/v1/chat/completions", body, api_key)
@@ -76,7 +76,20 @@ def ask(base_url: str, model: str, question: str, max_tokens: int, api_key: str 
         detail = err.read().decode(errors="replace")[:300]
         raise TunesmithError(f"the server answered {err.code}: {detail}",
                              "Check the model and the server log.") from None
-    return reply["choices"][0]["message"]["content"]
+    return reply["choices"][0]["message"]["content"], reply.get("id", "")
+
+
+def send_feedback(base_url: str, response_id: str, question: str, rating: str, correction: str | None,
+                  api_key: str | None = None) -> dict:
+    """Rate an answer through the server's `/v1/feedback`, as a client app would."""
+    body = {"response_id": response_id or None, "rating": rating, "correction": correction or None,
+            "messages": [{"role": "user", "content": question}]}
+    try:
+        return _request(f"{base_url}/v1/feedback", body, api_key)
+    except urllib.error.HTTPError as err:
+        detail = err.read().decode(errors="replace")[:300]
+        raise TunesmithError(f"the server refused the feedback ({err.code}): {detail}",
+                             "Is this a server started by the studio (it accepts feedback)?") from None
 
 
 def snippets(base_url: str, model: str) -> tuple[str, str]:

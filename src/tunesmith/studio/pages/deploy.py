@@ -66,6 +66,13 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                                 placeholder="e.g. How much is a red frame?")
     ask = controls.button("Ask the server", "Sends the question to the running server and shows its answer.")
     answer = gr.Markdown("", elem_id="server-answer")
+    last_exchange = gr.State({})
+    correction = controls.textbox("Better answer (optional)", "What the model should have said; sent as a "
+                                  "correction, it becomes training data on the Improve page.", lines=2)
+    with gr.Row():
+        good = controls.button("👍 Good answer", "Sends a thumbs-up for the last answer to the server.")
+        bad = controls.button("👎 Needs fixing", "Sends a thumbs-down, with your better answer if you typed one.")
+    feedback_status = gr.Markdown("", elem_id="feedback-status")
     with gr.Row(elem_id="deploy-snippets"):
         with gr.Column():
             curl = controls.with_caption(gr.Code(label="curl", language="shell", interactive=False),
@@ -122,22 +129,42 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             jobs.stop_job(job)
         return server_state(ctx)
 
-    @reports_errors(1)
-    def on_ask(text):
+    def running_server() -> tuple[str, str, str | None]:
         running = jobs.running_jobs(ctx.root, "serve")
         if not running:
             raise TunesmithError("the API server is not running.", "Press 'Start server' first.")
         args = dict(zip(running[0].args[::2], running[0].args[1::2], strict=False))
         keys = ctx.project().config.serve.api_keys
-        reply = serving.ask(f"http://127.0.0.1:{args['--port']}", args["--model"], text or "Hello!",
-                            ctx.project().config.evaluation.max_new_tokens, keys[0] if keys else None)
-        return f"**Answer from the server:** {reply or '(empty answer)'}"
+        return f"http://127.0.0.1:{args['--port']}", args["--model"], keys[0] if keys else None
+
+    @reports_errors(2)
+    def on_ask(text):
+        url, model_path, key = running_server()
+        question = text or "Hello!"
+        reply, response_id = serving.ask(url, model_path, question, ctx.project().config.evaluation.max_new_tokens,
+                                         key)
+        return (f"**Answer from the server:** {reply or '(empty answer)'}",
+                {"question": question, "response_id": response_id})
+
+    def rate(rating: str):
+        @reports_errors(1)
+        def handler(exchange, better):
+            if not exchange:
+                raise TunesmithError("no answer to rate yet.", "Ask the server a question first.")
+            url, _model, key = running_server()
+            result = serving.send_feedback(url, exchange["response_id"], exchange["question"], rating, better, key)
+            usable = " It will be used to train the next version." if result.get("usable_for_training") else ""
+            return f"Thanks, feedback saved ({result.get('id')}).{usable}"
+
+        return handler
 
     state_outputs = [server_status, curl, python, log]
     export.click(on_export, [run, fmt], [export_status, parity])
     start.click(on_start, [model, port], [server_status, curl, python, log, answer])
     stop.click(on_stop, None, state_outputs)
-    ask.click(on_ask, question, answer)
+    ask.click(on_ask, question, [answer, last_exchange])
+    good.click(rate("up"), [last_exchange, correction], feedback_status)
+    bad.click(rate("down"), [last_exchange, correction], feedback_status)
     tab.select(refresh, [run, model, port], [run, model, port, *state_outputs])
     demo.load(refresh, [run, model, port], [run, model, port, *state_outputs])
 

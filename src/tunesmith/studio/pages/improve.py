@@ -68,7 +68,8 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         rollback = controls.button("Roll back", "Returns production to the previous production version.",
                                    variant="stop")
     feedback = controls.with_caption(
-        gr.Dataframe(headers=FEEDBACK_HEADERS, label="Feedback", interactive=False, wrap=True),
+        gr.Dataframe(headers=FEEDBACK_HEADERS, label="Feedback", interactive=False, wrap=True,
+                     elem_id="feedback-table"),
         f"The latest {FEEDBACK_SHOWN} ratings and corrections; corrections not yet used feed the next version.")
     build_next = controls.button("Build next version", "Adds the corrections to a new dataset version, retrains, "
                                  "compares with production and promotes only if better (runs in the background).",
