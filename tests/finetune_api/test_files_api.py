@@ -94,6 +94,7 @@ def test_job_requests_are_checked_before_queueing(client):
     assert create(method={"type": "dpo"}).json()["error"]["code"] == "unsupported_method"
     assert create(suffix="has:colon").json()["error"]["param"] == "suffix"
     assert client.post("/v1/fine_tuning/jobs", json={"training_file": file_id}).json()["error"]["param"] == "model"
+    assert create(metadata={"k": 1}).json()["error"]["param"] == "metadata"
     ok = create(hyperparameters={"n_epochs": "auto", "batch_size": 4, "learning_rate_multiplier": 0.5}).json()
     assert ok["hyperparameters"] == {"n_epochs": 2, "batch_size": 4, "learning_rate_multiplier": 0.5}
     assert ok["status"] == "queued" and isinstance(ok["seed"], int)
@@ -113,3 +114,19 @@ def test_a_model_map_entry_pointing_nowhere_is_reported_as_a_server_problem(tmp_
     response = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file_id})
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "model_map_invalid" and "missing-folder" in response.text
+
+
+def test_jobs_list_filters_by_metadata(client):
+    file_id = post_file(client, training_jsonl()).json()["id"]
+    ids = {}
+    for name, metadata in {"a": {"team": "support", "v": "1"}, "b": {"team": "sales"}, "c": None}.items():
+        ids[name] = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file_id,
+                                                              "metadata": metadata}).json()["id"]
+
+    def listed(query: str) -> list[str]:
+        return [job["id"] for job in client.get(f"/v1/fine_tuning/jobs?{query}").json()["data"]]
+
+    assert listed("metadata[team]=support") == [ids["a"]]
+    assert listed("metadata[team]=support&metadata[v]=2") == []
+    assert listed("metadata=null") == [ids["c"]]
+    assert listed("") == [ids["c"], ids["b"], ids["a"]]

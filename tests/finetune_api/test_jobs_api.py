@@ -134,3 +134,27 @@ def test_a_training_crash_fails_the_job_with_the_error(project, fake_trainer_imp
     assert failed["status"] == "failed"
     assert failed["error"] == {"code": "training_error", "param": None,
                                "message": "ValueError: the fake trainer was asked to fail"}
+
+
+def test_pause_checkpoints_and_resume_continues_from_there(project, fake_trainer_importable):
+    client, _ = client_for(project, fake_trainer_importable)
+    with client:
+        file = upload(client, training_jsonl(10))
+        job = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
+        wait_for(lambda: client.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"])
+        paused = client.post(f"/v1/fine_tuning/jobs/{job['id']}/pause").json()
+        assert paused["status"] == "paused"
+        assert client.post(f"/v1/fine_tuning/jobs/{job['id']}/pause").json()["error"]["code"] == "job_not_running"
+        resumed = client.post(f"/v1/fine_tuning/jobs/{job['id']}/resume").json()
+        assert resumed["status"] == "queued"
+        wait_for(lambda: status_of(client, job["id"]) in {"succeeded", "failed"})
+        assert status_of(client, job["id"]) == "succeeded"
+        events = client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", params={"limit": 200}).json()["data"]
+        messages = [e["message"] for e in events]
+        [pause] = [m for m in messages if m.startswith("The job was paused at checkpoint step")]
+        step = int(pause.split("step ")[1].split(";")[0])
+        assert f"Resumed: the job is queued again and continues from checkpoint step {step}." in messages
+        assert f"Fine-tuning job resumed from checkpoint step {step}" in messages
+        steps = [e["data"]["step"] for e in reversed(events) if e["type"] == "metrics"]
+        assert steps == list(range(1, 21))  # nothing retrained, nothing skipped
+        assert client.post(f"/v1/fine_tuning/jobs/{job['id']}/resume").json()["error"]["code"] == "job_not_paused"

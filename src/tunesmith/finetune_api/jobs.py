@@ -1,7 +1,9 @@
 """Fine-tuning jobs: creation from an OpenAI request, the state machine, and what a finished job leaves.
 
-queued → validating_files → running → succeeded | failed | cancelled. Every transition is a conditional
-update in the store, so request threads (cancel) and worker threads never overwrite each other.
+queued → validating_files → running → succeeded | failed | cancelled, and running ⇄ paused (OpenAI's pause and
+resume). Every transition is a conditional update in the store, so request threads (cancel, pause) and
+worker threads never overwrite each other. A cancel or pause of a running job is a request the worker
+carries out: the trainer saves a checkpoint, then stops.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ class JobService:
             seed = secrets.randbelow(2**31)
         elif isinstance(seed, bool) or not isinstance(seed, int):
             raise bad_request("'seed' must be an integer.", "seed")
+        metadata = body.get("metadata")
+        if metadata is not None and not (isinstance(metadata, dict) and len(metadata) <= 16 and all(
+                isinstance(k, str) and len(k) <= 64 and isinstance(v, str) and len(v) <= 512
+                for k, v in metadata.items())):
+            raise bad_request("metadata must map at most 16 keys (≤ 64 characters) to strings (≤ 512 characters).",
+                              "metadata")
         waiting = self.store.select("jobs", "status IN ('queued', 'validating_files', 'running')")
         if len(waiting) >= self.settings.max_queued_jobs:
             raise OpenAIError(429, f"{len(waiting)} jobs are already waiting or running (finetune_api.max_queued_"
@@ -65,7 +73,7 @@ class JobService:
             "id": job_id, "created_at": now(), "model": model, "base_model": base_model,
             "training_file": training_file, "validation_file": body.get("validation_file") or None,
             "hyperparameters": hyper, "suffix": suffix, "seed": seed, "status": "queued",
-            "fine_tuned_model": fine_tuned_model_id(model, suffix, job_id), "metadata": body.get("metadata")})
+            "fine_tuned_model": fine_tuned_model_id(model, suffix, job_id), "metadata": metadata})
         self.store.add_event(job_id, f"Created fine-tuning job: {job_id}")
         self.on_change()
         return self.get(row["id"])
@@ -81,13 +89,37 @@ class JobService:
         if job["status"] in FINISHED:
             raise bad_request(f"Job {job_id} has already {job['status']} and cannot be cancelled.",
                               "fine_tuning_job_id", code="job_finished")
-        if not self.finish(job_id, "cancelled", "The job was cancelled before it started.", ("queued",)):
-            self.store.update("jobs", job_id, cancel_requested=1)
+        if not self.finish(job_id, "cancelled", "The job was cancelled.", ("queued", "paused")):
+            self.store.update("jobs", job_id, stop_requested="cancel")
             self.store.add_event(job_id, "Cancelling: training saves a checkpoint and stops.")
         return self.get(job_id)
 
-    def cancel_requested(self, job_id: str) -> bool:
-        return bool(self.get(job_id)["cancel_requested"])
+    def pause(self, job_id: str) -> dict[str, Any]:
+        job = self.get(job_id)
+        if job["status"] not in ("queued", *ACTIVE):
+            raise bad_request(f"Job {job_id} is {job['status']}; only queued or running jobs can be paused.",
+                              "fine_tuning_job_id", code="job_not_running")
+        paused_at_once = self.store.transition("jobs", job_id, ("queued",), status="paused",
+                                               event={"message": "The job was paused before it started."})
+        if not paused_at_once and not job["stop_requested"]:
+            self.store.update("jobs", job_id, stop_requested="pause")
+            self.store.add_event(job_id, "Pausing: training saves a checkpoint and stops.")
+        return self.get(job_id)
+
+    def resume(self, job_id: str) -> dict[str, Any]:
+        job = self.get(job_id)
+        steps = sorted(checkpoint_folders(Path(job["run_dir"]))) if job["run_dir"] else []
+        where = f"checkpoint step {steps[-1]}" if steps else "the start"
+        if not self.store.transition("jobs", job_id, ("paused",), status="queued", attempts=0, event={
+                "message": f"Resumed: the job is queued again and continues from {where}."}):
+            raise bad_request(f"Job {job_id} is {job['status']}; only paused jobs can be resumed.",
+                              "fine_tuning_job_id", code="job_not_paused")
+        self.on_change()
+        return self.get(job_id)
+
+    def stop_requested(self, job_id: str) -> str | None:
+        """"cancel" or "pause" while a request to stop the running job waits to be carried out."""
+        return self.get(job_id)["stop_requested"]
 
     def succeeded_model(self, model_id: str) -> dict[str, Any] | None:
         rows = self.store.select("jobs", "fine_tuned_model = ? AND status = 'succeeded'", (model_id,))
@@ -136,8 +168,11 @@ class JobService:
 
     def conclude(self, job_id: str, result_path: Path, log_path: Path) -> None:
         outcome = json.loads(result_path.read_text()) if result_path.exists() else {}
-        if self.cancel_requested(job_id):
+        request = self.stop_requested(job_id)
+        if request == "cancel":
             self.finish(job_id, "cancelled", "The job was cancelled.")
+        elif request == "pause":
+            self.paused(job_id)
         elif outcome.get("status") == "succeeded":
             self._succeed(job_id, outcome)
         else:
@@ -168,6 +203,13 @@ class JobService:
                                  level="warn")
         self.store.add_event(job_id, f"New fine-tuned model created: {job['fine_tuned_model']}")
         self.finish(job_id, "succeeded", "The job has successfully completed")
+
+    def paused(self, job_id: str) -> None:
+        steps = sorted(checkpoint_folders(Path(self.get(job_id)["run_dir"])))
+        where = f" at checkpoint step {steps[-1]}" if steps else ""
+        self.store.transition("jobs", job_id, ACTIVE, status="paused", stop_requested=None, event={
+            "message": f"The job was paused{where}; resume it with POST /v1/fine_tuning/jobs/{job_id}/resume."})
+        self.on_change()
 
     def fail(self, job_id: str, code: str, message: str, param: str | None = None) -> None:
         error = {"code": code, "message": message, "param": param}

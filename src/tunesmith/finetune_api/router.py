@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from tunesmith.finetune_api.errors import OpenAIError, OpenAIErrorRoute
@@ -18,7 +18,7 @@ from tunesmith.finetune_api.export import export_archive
 from tunesmith.finetune_api.files import FileService
 from tunesmith.finetune_api.jobs import JobService
 from tunesmith.finetune_api.objects import (
-    FINISHED,
+    ACTIVE,
     checkpoint_object,
     event_object,
     file_object,
@@ -26,7 +26,19 @@ from tunesmith.finetune_api.objects import (
     page_object,
 )
 
-CANCEL_WAIT_SECONDS = 10.0
+STOP_WAIT_SECONDS = 10.0
+
+
+def metadata_filter(query: list[tuple[str, str]]) -> tuple[str, tuple]:
+    """SQL for OpenAI's `metadata[key]=value` filters (all must match) or `metadata=null`."""
+    clauses, params = ["1"], []
+    for key, value in query:
+        if key == "metadata" and value == "null":
+            clauses.append("metadata IS NULL")
+        elif key.startswith("metadata[") and key.endswith("]"):
+            clauses.append("json_extract(metadata, ?) = ?")
+            params += ['$."' + key[9:-1].replace('"', '""') + '"', value]
+    return " AND ".join(clauses), tuple(params)
 
 
 def build_router(files: FileService, jobs: JobService, lifespan=None,
@@ -64,23 +76,35 @@ def build_router(files: FileService, jobs: JobService, lifespan=None,
         return job_object(jobs.create(body))
 
     @router.get("/v1/fine_tuning/jobs")
-    def list_jobs(after: str | None = None, limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
-        rows, more = jobs.store.page("jobs", after=after, limit=limit)
+    def list_jobs(request: Request, after: str | None = None, limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
+        where, params = metadata_filter(request.query_params.multi_items())
+        rows, more = jobs.store.page("jobs", where=where, params=params, after=after, limit=limit)
         return page_object([job_object(row) for row in rows], more)
 
     @router.get("/v1/fine_tuning/jobs/{job_id}")
     def retrieve_job(job_id: str) -> dict[str, Any]:
         return job_object(jobs.get(job_id))
 
-    @router.post("/v1/fine_tuning/jobs/{job_id}/cancel")
-    async def cancel_job(job_id: str) -> dict[str, Any]:
-        job = await asyncio.to_thread(jobs.cancel, job_id)
+    async def settled(job: dict[str, Any]) -> dict[str, Any]:
+        """Give a stop request a moment to land (the checkpoint is quick on small models)."""
         waited = 0.0
-        while job["status"] not in FINISHED and waited < CANCEL_WAIT_SECONDS:  # let the checkpoint land
+        while job["status"] in ACTIVE and job["stop_requested"] and waited < STOP_WAIT_SECONDS:
             await asyncio.sleep(0.25)
             waited += 0.25
-            job = await asyncio.to_thread(jobs.get, job_id)
+            job = await asyncio.to_thread(jobs.get, job["id"])
         return job_object(job)
+
+    @router.post("/v1/fine_tuning/jobs/{job_id}/cancel")
+    async def cancel_job(job_id: str) -> dict[str, Any]:
+        return await settled(await asyncio.to_thread(jobs.cancel, job_id))
+
+    @router.post("/v1/fine_tuning/jobs/{job_id}/pause")
+    async def pause_job(job_id: str) -> dict[str, Any]:
+        return await settled(await asyncio.to_thread(jobs.pause, job_id))
+
+    @router.post("/v1/fine_tuning/jobs/{job_id}/resume")
+    def resume_job(job_id: str) -> dict[str, Any]:
+        return job_object(jobs.resume(job_id))
 
     @router.get("/v1/fine_tuning/jobs/{job_id}/events")
     def list_events(job_id: str, after: str | None = None, limit: int = Query(20, ge=1, le=1000)) -> dict[str, Any]:

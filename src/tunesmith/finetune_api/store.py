@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   model TEXT NOT NULL, base_model TEXT NOT NULL, training_file TEXT NOT NULL, validation_file TEXT,
   hyperparameters TEXT NOT NULL, suffix TEXT, seed INTEGER NOT NULL, status TEXT NOT NULL,
   fine_tuned_model TEXT, finished_at INTEGER, error TEXT, run_dir TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-  cancel_requested INTEGER NOT NULL DEFAULT 0, trained_tokens INTEGER, result_files TEXT NOT NULL DEFAULT '[]',
+  stop_requested TEXT, trained_tokens INTEGER, result_files TEXT NOT NULL DEFAULT '[]',
   metadata TEXT, report TEXT, pid INTEGER);
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, job_id TEXT NOT NULL,

@@ -74,8 +74,10 @@ class JobWorker:
             _wait_for_orphan(job["pid"], self.stop_grace_seconds)
             steps = sorted(checkpoint_folders(Path(job["run_dir"]))) if job["run_dir"] else []
             where = f"checkpoint step {steps[-1]}" if steps else "the start (no checkpoint was saved yet)"
-            if job["cancel_requested"]:
+            if job["stop_requested"] == "cancel":
                 self.jobs.finish(job["id"], "cancelled", "The job was cancelled (the server stopped meanwhile).")
+            elif job["stop_requested"] == "pause":
+                self.jobs.paused(job["id"])
             elif job["attempts"] > self.settings.max_restarts:
                 self.jobs.fail(job["id"], "server_restart",
                                f"The server stopped {job['attempts']} times while this job ran (limit "
@@ -117,7 +119,7 @@ class JobWorker:
         finally:
             self.children.pop(job["id"], None)
         follower.poll()
-        if self.stopping.is_set() and not self.jobs.cancel_requested(job["id"]):
+        if self.stopping.is_set() and not self.jobs.stop_requested(job["id"]):
             return  # left "running" on purpose: the next start resumes it
         self.jobs.conclude(job["id"], Path(spec["result_path"]), Path(prepared["job_dir"]) / "train.log")
 
@@ -125,7 +127,7 @@ class JobWorker:
         deadline: threading.Timer | None = None
         while child.poll() is None:
             follower.poll()
-            if deadline is None and (self.stopping.is_set() or self.jobs.cancel_requested(job_id)):
+            if deadline is None and (self.stopping.is_set() or self.jobs.stop_requested(job_id)):
                 child.send_signal(signal.SIGTERM)  # the trainer saves a checkpoint, then exits
                 deadline = threading.Timer(self.stop_grace_seconds, _kill_if_running, (child,))
                 deadline.daemon = True
