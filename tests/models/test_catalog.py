@@ -52,3 +52,9 @@ def test_smollm2_converts_once_and_verifies(tmp_path):
     model = load_causal_lm(again)
     assert sum(p.numel() for p in model.parameters()) == entry.parameters
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_tokenizer_only_folder_loads(tmp_path, tiny_lm_dir):
+    load_tokenizer(tiny_lm_dir).save_pretrained(tmp_path)
+    assert not (tmp_path / "config.json").exists()
+    assert load_tokenizer(tmp_path)("hello")["input_ids"]

@@ -16,9 +16,12 @@ def _path(model: ResolvedModel | str | Path) -> Path:
 
 
 def load_tokenizer(model: ResolvedModel | str | Path, trust_remote_code: bool = False):
+    """A model's tokenizer; a tokenizer-only folder (JSON files, e.g. runs/<id>/tokenizer) works too."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(_path(model), trust_remote_code=trust_remote_code)
+    direct = not isinstance(model, ResolvedModel) and (Path(model) / "tokenizer_config.json").exists()
+    tokenizer = AutoTokenizer.from_pretrained(Path(model) if direct else _path(model),
+                                              trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return tokenizer
