@@ -16,6 +16,8 @@ _EXPORTS = {
     "Comparison": "tunesmith.evaluate",
     "export": "tunesmith.deploy",
     "create_app": "tunesmith.serve",
+    "create_finetune_router": "tunesmith.finetune_api",
+    "FinetuneAPI": "tunesmith.finetune_api",
     "open_store": "tunesmith.feedback",
     "open_project_store": "tunesmith.feedback",
     "record_feedback": "tunesmith.feedback",
