@@ -33,6 +33,7 @@ def test_compare_reports_rates_and_the_first_divergence():
     report = compare(prompts, reference, candidate, threshold=0.75)
     assert report["exact_match_rate"] == 0.75 and report["prompt_token_match_rate"] == 1.0 and report["passed"]
     assert report["first_divergence"]["prompt_index"] == 2 and report["first_divergence"]["answer_char_index"] == 2
+    assert report["mean_shared_prefix"] == round((3 + 2 / 3) / 4, 3), "share of each answer reproduced"
     assert not compare(prompts, reference, candidate, threshold=0.8)["passed"]
     changed = [Answer([1, 9], "Paris is nice"), *candidate[1:]]
     strict = compare(prompts, reference, changed, threshold=0.5)

@@ -105,8 +105,9 @@ def compare(prompts: Sequence[Messages], reference: list[Answer], candidate: lis
     for index, (prompt, ref, cand) in enumerate(zip(prompts, reference, candidate, strict=True)):
         same_prompt = ref.prompt_ids == cand.prompt_ids
         same_answer = ref.text == cand.text
+        shared = 1.0 if same_answer else _divergence(ref.text, cand.text) / max(1, len(ref.text))
         cases.append({"prompt": prompt[-1]["content"][:120], "prompt_tokens_match": same_prompt,
-                      "answer_match": same_answer})
+                      "answer_match": same_answer, "shared_prefix": round(shared, 3)})
         if first is None and not (same_prompt and same_answer):
             at = _divergence(ref.text, cand.text)
             token_at = _divergence(ref.prompt_ids, cand.prompt_ids) if not same_prompt else None
@@ -116,7 +117,9 @@ def compare(prompts: Sequence[Messages], reference: list[Answer], candidate: lis
     n = max(1, len(cases))
     answer_rate = sum(c["answer_match"] for c in cases) / n
     prompt_rate = sum(c["prompt_tokens_match"] for c in cases) / n
+    shared = sum(c["shared_prefix"] for c in cases) / n
     return {"prompts": len(cases), "exact_match_rate": answer_rate, "prompt_token_match_rate": prompt_rate,
+            "mean_shared_prefix": round(shared, 3),
             "threshold": threshold, "passed": answer_rate >= threshold and prompt_rate == 1.0,
             "first_divergence": first, "cases": cases}
 

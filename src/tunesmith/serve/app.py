@@ -59,7 +59,7 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
         metrics.latency.labels(label).observe(time.perf_counter() - started)
         return response
 
-    def guard(request: Request) -> None:
+    async def guard(request: Request) -> None:
         identity = request.client.host if request.client else "anonymous"
         if keys.enabled:
             header = request.headers.get("authorization", "")
