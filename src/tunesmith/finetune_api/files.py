@@ -59,10 +59,14 @@ class FileService:
     def content(self, file_id: str) -> bytes:
         return (self.folder / self.get(file_id)["path"]).read_bytes()
 
-    def records(self, file_id: str, param: str) -> list[dict[str, Any]]:
+    def require_training_file(self, file_id: str, param: str) -> dict[str, Any]:
         row = self.get(file_id, param)
         if row["purpose"] != "fine-tune":
             raise bad_request(f"file {file_id} has purpose '{row['purpose']}', not 'fine-tune'.", param)
+        return row
+
+    def records(self, file_id: str, param: str) -> list[dict[str, Any]]:
+        row = self.require_training_file(file_id, param)
         path = self.folder / row["path"]
         if not path.exists():
             raise bad_request(f"the content of file {file_id} is gone from {path.parent}.", param)

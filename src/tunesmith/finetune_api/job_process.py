@@ -59,7 +59,11 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     if isinstance(metrics, dict):
         outcome["metrics"] = metrics
     if spec.get("evaluator"):
-        outcome["report"] = load_callable(spec["evaluator"])(spec, config, train, validation)
+        try:
+            outcome["report"] = load_callable(spec["evaluator"])(spec, config, train, validation)
+        except Exception as err:  # the model is trained and usable; a failed report must not fail the job
+            traceback.print_exc()
+            outcome["report_error"] = f"{type(err).__name__}: {err}"
     return outcome
 
 

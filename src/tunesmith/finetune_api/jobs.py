@@ -49,8 +49,8 @@ class JobService:
             raise bad_request("'training_file' is required.", "training_file", code="missing_required_parameter")
         base_model = base_model_for(model, self.settings)
         for param in ("training_file", "validation_file"):
-            if body.get(param):
-                self.files.records(body[param], param)  # exists, has purpose fine-tune and still parses
+            if body.get(param):  # its rows were checked at upload; they are read again when the job starts
+                self.files.require_training_file(body[param], param)
         hyper = resolve_hyperparameters(requested_hyperparameters(body), self.project.config)
         suffix = checked_suffix(body.get("suffix"))
         seed = body.get("seed")
@@ -193,6 +193,8 @@ class JobService:
         tokens = metrics.get("trained_tokens") or metrics.get("tokens")
         self.store.update("jobs", job_id, result_files=[result["id"]], report=outcome.get("report"),
                           trained_tokens=int(tokens) if tokens else None)
+        if outcome.get("report_error"):
+            self.store.add_event(job_id, f"No evaluation report: {outcome['report_error']}", level="warn")
         if outcome.get("report"):
             self.store.add_event(job_id, "Evaluation report (base vs fine-tuned) ready: "
                                  f"GET /v1/fine_tuning/jobs/{job_id}/report", data=outcome["report"])
