@@ -26,6 +26,12 @@ _EXPORTS = {
     "rollback": "tunesmith.feedback",
     "production_run": "tunesmith.feedback",
     "improve": "tunesmith.feedback.improve",
+    "Plan": "tunesmith.plan",
+    "predict_for_run": "tunesmith.plan",
+    "list_runs": "tunesmith.experiments",
+    "export_run": "tunesmith.experiments",
+    "reproduce": "tunesmith.experiments",
+    "tune": "tunesmith.experiments",
 }
 
 
