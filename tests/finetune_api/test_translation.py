@@ -21,7 +21,8 @@ from tunesmith.train.checkpoint import MARKER
 
 def test_auto_means_the_project_setting_and_the_multiplier_scales_its_learning_rate():
     config = ProjectConfig.model_validate({"training": {"epochs": 4, "batch_size": 3, "learning_rate": 1e-4,
-                                                        "eval_every": 50, "gradient_accumulation": 2}})
+                                                        "eval_every": 50, "gradient_accumulation": 2,
+                                                        "max_steps": 7}})
     body = {"hyperparameters": {"n_epochs": 9, "batch_size": 5},
             "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": "auto",
                                                                                 "learning_rate_multiplier": 2}}}}
@@ -29,6 +30,7 @@ def test_auto_means_the_project_setting_and_the_multiplier_scales_its_learning_r
     assert hyper == {"n_epochs": 4, "batch_size": 5, "learning_rate_multiplier": 2.0}  # method wins over legacy
     job = training_config(config, "smollm2-135m-instruct", hyper, seed=11, train_examples=25)
     assert job.training.epochs == 4 and job.training.batch_size == 5 and job.training.seed == 11
+    assert job.training.max_steps is None  # jobs are sized in epochs
     assert job.training.learning_rate == pytest.approx(2e-4)
     assert job.training.eval_every == 3  # ceil(25 / (5 * 2)) steps per epoch: a checkpoint every epoch at least
     assert job.model.name == "smollm2-135m-instruct" and job.objective.task == "chat"

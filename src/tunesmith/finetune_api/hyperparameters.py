@@ -70,7 +70,9 @@ def training_config(config: ProjectConfig, base_model: str, hyper: dict[str, Any
     data["objective"]["task"] = "chat"
     data["model"]["name"] = base_model
     steps_per_epoch = max(1, math.ceil(train_examples / (hyper["batch_size"] * config.training.gradient_accumulation)))
+    # OpenAI jobs are sized in epochs, so a project's step cap (e.g. from a quick preset) does not apply
     data["training"].update(epochs=float(hyper["n_epochs"]), batch_size=int(hyper["batch_size"]), seed=seed,
+                            max_steps=None,
                             learning_rate=config.training.learning_rate * hyper["learning_rate_multiplier"],
                             eval_every=min(config.training.eval_every, steps_per_epoch))
     return ProjectConfig.model_validate(data)
