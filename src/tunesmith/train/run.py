@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -123,7 +124,10 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
                 steps=state.step, tokens=state.tokens, seconds=round(state.seconds, 2),
                 padding_share=metrics["padding_share"], warnings=state.warnings,
                 final_train_loss=metrics.get("train_loss"), final_val_loss=metrics.get("val_loss"),
-                stopped_early=outcome == "stopped_early", best_step=state.best_step, restored_step=restored)
+                stopped_early=outcome == "stopped_early", best_step=state.best_step, restored_step=restored,
+                # Process-wide peak (Linux kB → bytes): exact for `tunesmith train`, an upper bound when
+                # several runs share a process; `tunesmith runs show` compares it with the planner.
+                peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     if world.main:
         if outcome != "interrupted":
             method.save(model, run_dir / method.artifact)
