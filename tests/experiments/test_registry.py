@@ -57,4 +57,4 @@ def test_compare_lists_only_differing_settings_and_plots_curves(tmp_path):
     png = plot_loss_curves(records, tmp_path / "out" / "curves.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     row = list_row(records[0])
-    assert len(row) == len(LIST_COLUMNS) and row[0] == "run-0" and "lr 0.0001" in row[4] and row[6] == "2.1"
+    assert len(row) == len(LIST_COLUMNS) and row[0] == "run-0" and "lr 0.0001" in row[4] and row[5] == "2 / 2.1"

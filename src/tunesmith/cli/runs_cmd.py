@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -15,6 +16,11 @@ runs_app = typer.Typer(help="Every training run of the project: list, inspect, c
                        no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 PROJECT = typer.Option(Path("."), "--project", "-p", help="Project folder (with tunesmith.yaml).")
+
+
+def _console() -> Console:
+    # Piped output (files, CI logs) has no terminal width; tables of runs need more than 80 columns.
+    return Console() if sys.stdout.isatty() else Console(width=150)
 
 
 def _project(folder: Path):
@@ -40,7 +46,7 @@ def list_command(project_dir: Path = PROJECT) -> None:
         table.add_column(LIST_COLUMNS[i], no_wrap=i == 0, overflow="fold")
     for row in rows:
         table.add_row(*[row[i] for i in shown])
-    Console().print(table)
+    _console().print(table)
 
 
 @runs_app.command("show")
@@ -54,7 +60,7 @@ def show_command(run: str = typer.Argument(..., help="Run id (or a unique part o
 
     project = _project(project_dir)
     record = load_record(find_run(project.runs_dir, run))
-    console = Console()
+    console = _console()
     table = Table(title=record.run_id, show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -93,7 +99,7 @@ def compare_command(runs: list[str] = typer.Argument(..., help="Two or more run 
         table.add_row(name, *[number(r.metrics.get(name)) for r in records])
     for name, values in differing_settings(records).items():
         table.add_row(f"[yellow]{name}[/yellow]", *[json.dumps(v) for v in values])
-    console = Console()
+    console = _console()
     console.print(table)
     path = output or project.root / "compare" / f"{'_vs_'.join(r.run_id for r in records)[:180]}.png"
     console.print(f"loss curves: {plot_loss_curves(records, path)}")
@@ -144,7 +150,7 @@ def reproduce_command(run: str = typer.Argument(..., help="Run id, or an archive
     for row in result.rows:
         table.add_row(row["metric"], number(row["original"], 10), number(row["reproduced"], 10),
                       "[green]yes[/green]" if row["match"] else "[red]no[/red]")
-    console = Console()
+    console = _console()
     console.print(table)
     for line in result.curve_mismatches[:5] + [f"environment: {n}" for n in result.environment_notes]:
         console.print(f"[yellow]{line}[/yellow]")

@@ -31,14 +31,29 @@ def key_settings(record: RunRecord) -> str:
     return ", ".join(parts)
 
 
+def planner_error(record: RunRecord) -> str:
+    """The planner's error on this run's time per step and peak memory, when plan.json exists."""
+    from tunesmith.plan.record import predicted_vs_actual, read_prediction
+
+    prediction = read_prediction(record.path)
+    if prediction is None:
+        return "-"
+    short = {"seconds per step": "time", "peak memory (bytes)": "memory"}
+    parts = [f"{short[r['quantity']]} {r['error']:+.0%}" for r in predicted_vs_actual(prediction, record.info)
+             if r["quantity"] in short and r["error"] is not None]
+    return ", ".join(parts) or "-"
+
+
 def list_row(record: RunRecord) -> list[str]:
     info, metrics = record.info, record.metrics
     accuracy = metrics.get("val_accuracy")
-    return [record.run_id, info.get("status", "?"), str(info.get("dataset_version") or "-"),
+    losses = f"{number(metrics.get('train_loss'))} / {number(metrics.get('val_loss'))}"
+    return [record.run_id, info.get("status", "?"), str(info.get("dataset_version") or "-")[:12],
             info.get("method") or str(record.setting("method.name") or "-"), key_settings(record),
-            number(metrics.get("train_loss")), number(metrics.get("val_loss")),
-            f"{accuracy:.1%}" if isinstance(accuracy, float) else "-", str(info.get("steps", "-")),
-            duration(info.get("seconds"))]
+            "-" if losses == "- / -" else losses, f"{accuracy:.1%}" if isinstance(accuracy, float) else "-",
+            f"{info.get('steps', '-')} in {duration(info.get('seconds'))}" if info.get("steps") else "-",
+            planner_error(record)]
 
 
-LIST_COLUMNS = ("run", "status", "data", "method", "settings", "train loss", "val loss", "val acc", "steps", "time")
+LIST_COLUMNS = ("run", "status", "data", "method", "settings", "loss train / val", "val acc", "steps",
+                "planner error")
