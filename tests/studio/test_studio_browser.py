@@ -75,7 +75,18 @@ def test_lifecycle_in_the_browser(studio, browser, tiny_lm_dir, tmp_path, artifa
     data_file.write_text("\n".join(support_lines()) + "\n", encoding="utf-8")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(30_000)
+    console = []
+    page.on("console", lambda message: console.append(message.text))
     page.goto(url)
+    try:
+        walk_through_the_lifecycle(page, root, data_file, tiny_lm_dir, artifacts)
+    except Exception:
+        shot(page, artifacts, "failure")
+        print("browser console:", *console[-30:], sep="\n")
+        raise
+
+
+def walk_through_the_lifecycle(page, root, data_file, tiny_lm_dir, artifacts):
 
     # 1. Objective: the wizard writes tunesmith.yaml.
     page.get_by_label("Project name").fill("bike-support")

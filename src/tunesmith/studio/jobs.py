@@ -90,8 +90,13 @@ def running_jobs(root: Path, kind: str) -> list[Job]:
     return [job for job in list_jobs(root, kind) if job.alive]
 
 
-def stop_job(job: Job, timeout: float = 10.0) -> None:
-    """Ask the job to stop (SIGTERM lets the runner save its state), then make sure it is gone."""
+# Training finishes its current step and writes a checkpoint on SIGTERM: give it time before SIGKILL.
+STOP_GRACE_SECONDS = {"train": 300.0, "improve": 300.0, "serve": 15.0}
+
+
+def stop_job(job: Job, timeout: float | None = None) -> None:
+    """Ask the job to stop (SIGTERM lets it save its state), then make sure it is gone."""
+    timeout = timeout if timeout is not None else STOP_GRACE_SECONDS.get(job.kind, 15.0)
     try:
         os.killpg(job.pid, signal.SIGTERM)
     except ProcessLookupError:

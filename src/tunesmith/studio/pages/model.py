@@ -9,8 +9,8 @@ from tunesmith.errors import TunesmithError
 from tunesmith.models.catalog import CATALOG
 from tunesmith.project import Project
 from tunesmith.studio import controls, schema_form
-from tunesmith.studio.context import StudioContext, reports_errors
-from tunesmith.studio.estimate import estimate
+from tunesmith.studio.context import StudioContext, api, reports_errors
+from tunesmith.studio.pages.objective import MODEL_KIND_FOR_TASK
 
 # Named sets of overrides on top of the schema defaults, for people who do not want to pick numbers.
 PRESETS = {
@@ -20,47 +20,46 @@ PRESETS = {
     "Careful (more passes, stops when it stops improving)": ["training.epochs=5", "training.max_steps=null",
                                                              "training.early_stopping_patience=3"],
 }
-CATALOG_HEADERS = ["model", "kind", "parameters (M)", "good for", "est. memory (GB)", "est. training time (min)"]
+CATALOG_HEADERS = ["model", "kind", "parameters (M)", "license", "good for"]
+ESTIMATE_HEADERS = ["model", "peak memory", "training time", "optimizer steps", "fits this computer"]
 
 
-def train_tokens(ctx: StudioContext) -> int:
-    """Tokens in the newest prepared training split (characters / 4 when the manifest has no count)."""
+def catalog_rows() -> list[list]:
+    return [[e.name, e.kind, round(e.parameters / 1e6, 1), e.license, e.good_for] for e in CATALOG.values()]
+
+
+def estimate_rows(ctx: StudioContext, peers: bool = True) -> list[list]:
+    """The planner's memory and time prediction for this data, for the chosen model and its catalog peers."""
+    from tunesmith.plan.report import duration, gigabytes
+
+    project = ctx.project()
     versions = ctx.dataset_versions()
     if not versions:
-        return 0
-    from tunesmith.studio.context import api
-
-    dataset = api("data", "load_prepared")(ctx.root / "data" / versions[0])
-    stats = dataset.manifest.get("tokens", {}) if isinstance(dataset.manifest, dict) else {}
-    if isinstance(stats, dict) and isinstance(stats.get("train"), (int, float)):
-        return int(stats["train"])
-    return sum(len(str(record)) for record in dataset.split("train")) // 4
-
-
-def catalog_rows(ctx: StudioContext) -> list[list]:
-    try:
-        config = ctx.project().config
-    except TunesmithError:
-        config = None
-    try:
-        tokens = train_tokens(ctx)
-    except Exception:  # no dataset API or no dataset yet: estimates need data
-        tokens = 0
+        raise TunesmithError("estimates need your prepared data.", "Prepare a dataset on the Data page first.")
+    records = api("data", "load_prepared")(ctx.root / "data" / versions[0]).split("train")
+    kind = MODEL_KIND_FOR_TASK[project.config.objective.task]
+    same_kind = [n for n, e in CATALOG.items() if e.kind == kind] if peers else []
+    names = dict.fromkeys([project.config.model.name, *same_kind])
     rows = []
-    for entry in CATALOG.values():
-        training = config.training if config else None
-        est = estimate(entry.parameters, entry.kind, tokens, training.epochs if training else 1,
-                       training.batch_size if training else 8, config.model.max_length if config else 512)
-        rows.append([entry.name, entry.kind, round(entry.parameters / 1e6, 1), entry.good_for,
-                     round(est.peak_gb, 1), round(est.minutes, 1) if tokens else "prepare data first"])
+    for name in names:
+        config = apply_overrides(project.config, [f"model.name={name}"])
+        predicted = api("plan", "predict_for_run")(config, records)
+        rows.append([name, gigabytes(predicted["peak_memory"]), duration(predicted["total_seconds"]),
+                     predicted["total_steps"], "yes" if predicted["fits"] else "no: lower batch size or length"])
     return rows
 
 
 def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr.Markdown("### Choose a model and how to train it")
-    catalog = controls.with_caption(
-        gr.Dataframe(headers=CATALOG_HEADERS, label="Model catalog", interactive=False, wrap=True),
-        "Bundled models with a rough memory and time estimate for your prepared data on this computer.")
+    controls.with_caption(
+        gr.Dataframe(value=catalog_rows(), headers=CATALOG_HEADERS, label="Model catalog", interactive=False,
+                     wrap=True), "Models that come with tunesmith; any local Hugging Face folder works too.")
+    estimate = controls.button("Estimate memory and time for my data", "Predicts peak memory and training time "
+                               "on this computer for the chosen settings (takes a few seconds).")
+    estimates = controls.with_caption(
+        gr.Dataframe(headers=ESTIMATE_HEADERS, label="Estimates for your data", interactive=False,
+                     elem_id="estimates-table"),
+        "From the planner: weights, optimizer state, activations and logits, timed with this machine's calibration.")
     model = controls.dropdown("Model", "A catalog name, or type the path of a local Hugging Face folder.",
                               choices=list(CATALOG), allow_custom_value=True,
                               elem_id="model-name")
@@ -77,29 +76,32 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                                "value is named with what to do.", variant="primary")
 
     def refresh():
-        rows = catalog_rows(ctx)
         try:
             config = ctx.project().config
-        except TunesmithError:  # no project yet or a broken file: the catalog still shows
-            return [rows, gr.skip(), *[gr.skip()] * len(fields)]
-        return [rows, config.model.name, *schema_form.values_for(config, specs)]
+        except TunesmithError:  # no project yet or a broken file: the buttons say what to do
+            return [gr.skip(), *[gr.skip()] * len(fields)]
+        return [config.model.name, *schema_form.values_for(config, specs)]
 
-    @reports_errors(2 + len(fields))
+    @reports_errors(1 + len(fields))
     def on_apply(model_name, preset_name):
         project = ctx.project()
         overrides = [f"model.name={model_name}", *PRESETS[preset_name]]
         project = Project(project.root, apply_overrides(project.config, overrides))
         project.save()
-        return ["Saved model and preset.", catalog_rows(ctx), *schema_form.values_for(project.config, specs)]
+        return ["Saved model and preset.", *schema_form.values_for(project.config, specs)]
 
-    @reports_errors(2)
+    @reports_errors(1)
     def on_save(*values):
         project = ctx.project()
-        project = Project(project.root, schema_form.config_from_values(specs, list(values)))
-        project.save()
-        return "Saved every setting to tunesmith.yaml.", catalog_rows(ctx)
+        Project(project.root, schema_form.config_from_values(specs, list(values))).save()
+        return "Saved every setting to tunesmith.yaml."
 
-    apply.click(on_apply, [model, preset], [status, catalog, *fields])
-    save.click(on_save, fields, [status, catalog])
-    demo.load(refresh, None, [catalog, model, *fields])
-    tab.select(refresh, None, [catalog, model, *fields])
+    @reports_errors(2)
+    def on_estimate():
+        return "Estimated with the saved settings.", estimate_rows(ctx)
+
+    apply.click(on_apply, [model, preset], [status, *fields])
+    save.click(on_save, fields, status)
+    estimate.click(on_estimate, None, [status, estimates])
+    demo.load(refresh, None, [model, *fields])
+    tab.select(refresh, None, [model, *fields])
