@@ -5,10 +5,12 @@ fine-tuned model, evaluation report, cancel mid-run, and a server crash mid-job 
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -148,8 +150,14 @@ def test_the_documented_openai_script_fine_tunes_and_serves_locally(server, tmp_
     headers = {"Authorization": f"Bearer {KEY}"}
     report = httpx.get(f"{server.base_url}/fine_tuning/jobs/{job.id}/report", headers=headers, timeout=30).json()
     assert report["report"]["split"] == "validation" and len(report["summary"]["contenders"]) == 3
-    archive = httpx.get(f"{server.base_url}/fine_tuning/jobs/{job.id}/export", headers=headers, timeout=60)
-    assert archive.status_code == 200 and archive.content[:2] == b"\x1f\x8b"
+    for format, expected in {"run": "adapter/adapter_config.json", "hf": "model.safetensors"}.items():
+        archive = httpx.get(f"{server.base_url}/fine_tuning/jobs/{job.id}/export", params={"format": format},
+                            headers=headers, timeout=300)
+        assert archive.status_code == 200, archive.text
+        with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
+            names = tar.getnames()
+        assert any(name.endswith(expected) for name in names), names
+        assert not any("/checkpoints" in name for name in names)
 
 
 def test_cancel_mid_run_and_a_crash_mid_job(server):

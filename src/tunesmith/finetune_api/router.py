@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from tunesmith.finetune_api.errors import OpenAIError, OpenAIErrorRoute
-from tunesmith.finetune_api.export import export_archive
+from tunesmith.finetune_api.export import FORMATS, export_archive
 from tunesmith.finetune_api.files import FileService
 from tunesmith.finetune_api.jobs import JobService
 from tunesmith.finetune_api.objects import (
@@ -135,12 +135,12 @@ def build_router(files: FileService, jobs: JobService, lifespan=None,
                 "report": json.loads(paths["json"].read_text(encoding="utf-8"))}
 
     @router.get("/v1/fine_tuning/jobs/{job_id}/export")
-    def export_weights(job_id: str) -> FileResponse:
+    def export_weights(job_id: str, format: str = Query("run", pattern=f"^({'|'.join(FORMATS)})$")) -> FileResponse:
         job = jobs.get(job_id)
         if job["status"] != "succeeded":
             raise OpenAIError(409, f"Job {job_id} is {job['status']}; weights can be exported once it succeeded.",
                               param="fine_tuning_job_id", code="job_not_succeeded")
-        archive = export_archive(Path(job["run_dir"]), jobs.folder / job_id)
-        return FileResponse(archive, media_type="application/gzip", filename=f"{job_id}.tar.gz")
+        archive = export_archive(Path(job["run_dir"]), jobs.folder / job_id, format)
+        return FileResponse(archive, media_type="application/gzip", filename=f"{job_id}-{format}.tar.gz")
 
     return router
