@@ -190,3 +190,5 @@ def test_cancel_mid_run_and_a_crash_mid_job(server):
     assert sorted(set(steps)) == list(range(1, 201))
     chat = client.chat.completions.create(model=done.fine_tuned_model, messages=[{"role": "user", "content": "Hi"}])
     assert chat.choices[0].finish_reason in {"stop", "length"}
+    listed = [job.id for job in client.fine_tuning.jobs.list(limit=1)]  # the SDK pages through `after`
+    assert listed[:2] == [survivor.id, cancelled.id] and len(listed) == len(set(listed))

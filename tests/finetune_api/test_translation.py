@@ -78,3 +78,19 @@ def test_run_follower_reports_each_step_once_across_a_resume_and_forgets_pruned_
         ("train", 1), ("train", 2), ("train", 3), ("validation", 4)]
     [checkpoint] = store.select("checkpoints")
     assert checkpoint["step"] == 4 and checkpoint["metrics"]["valid_loss"] == 0.5
+
+
+def test_estimated_finish_extrapolates_the_pace_of_training(tmp_path, monkeypatch):
+    store, run_dir = Store(tmp_path / "store.sqlite"), tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"status": "running", "planned_steps": 10}))
+    store.insert("jobs", {"id": "ftjob-y", "created_at": 0, "model": "m", "base_model": "b", "training_file": "f",
+                          "hyperparameters": {}, "seed": 0, "status": "running"})
+    clock = iter([1000.0, 1004.0])
+    monkeypatch.setattr("tunesmith.finetune_api.progress.clock", lambda: next(clock))
+    follower = RunFollower(store, "ftjob-y", run_dir)
+    for step in (1, 3):  # two polls, 4 s apart, two steps apart: 2 s per step, 7 steps to go
+        with (run_dir / "metrics.jsonl").open("a") as log:
+            log.write(json.dumps({"split": "train", "step": step, "train_loss": 1.0}) + "\n")
+        follower.poll()
+    assert store.get("jobs", "ftjob-y")["estimated_finish"] == 1004 + 14

@@ -25,7 +25,7 @@ def job_object(row: dict[str, Any]) -> dict[str, Any]:
         "fine_tuned_model": row["fine_tuned_model"] if row["status"] == "succeeded" else None,
         "finished_at": row["finished_at"], "error": row["error"], "trained_tokens": row["trained_tokens"],
         "result_files": row["result_files"], "metadata": row["metadata"], "integrations": [],
-        "estimated_finish": None,
+        "estimated_finish": row["estimated_finish"] if row["status"] == "running" else None,
         "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
     }
 

@@ -7,12 +7,14 @@ inside the training loop and sees the same progress after a restart.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from tunesmith.finetune_api.store import Store, new_id, now
 from tunesmith.train.checkpoint import complete_checkpoints
 
+clock = time.time  # the pace clock (a test replaces it)
 # OpenAI's metric names, from whatever the trainer calls them.
 METRIC_NAMES = {"train_loss": "train_loss", "loss": "train_loss", "val_loss": "valid_loss",
                 "val_accuracy": "valid_mean_token_accuracy", "train_accuracy": "train_mean_token_accuracy"}
@@ -39,6 +41,8 @@ class RunFollower:
     def __init__(self, store: Store, job_id: str, run_dir: Path, evaluating: bool = False):
         self.store, self.job_id, self.run_dir, self.evaluating = store, job_id, Path(run_dir), evaluating
         self.training_done = False
+        self.pace: tuple[float, int] | None = None  # (time, step) when this process saw its first step
+        self.planned_steps: int | None = None
         self.offset = 0
         self.last_metrics: dict[str, Any] = {}
         self.known = {row["step"]: row["id"] for row in store.select("checkpoints", "job_id = ?", (job_id,))}
@@ -63,12 +67,9 @@ class RunFollower:
         self._notice_training_done()
 
     def _notice_training_done(self) -> None:
-        if self.training_done or not (self.run_dir / "run.json").exists():
+        if self.training_done:
             return
-        try:
-            run = json.loads((self.run_dir / "run.json").read_text())
-        except (OSError, json.JSONDecodeError):  # being replaced right now
-            return
+        run = _read_json(self.run_dir / "run.json")
         if run.get("status") == "completed":
             self.training_done = True
             then = "; comparing it with the base model on the validation file" if self.evaluating else ""
@@ -101,3 +102,24 @@ class RunFollower:
             self.reported.add((metrics["split"], metrics["step"]))
             shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
             self.store.add_event(self.job_id, f"Step {metrics['step']}: {shown}", type="metrics", data=metrics)
+            if metrics["split"] == "train":
+                self._estimate_finish(metrics["step"])
+
+    def _estimate_finish(self, step: int) -> None:
+        """OpenAI's `estimated_finish`: the remaining steps at the pace seen so far (training only)."""
+        now_ = clock()
+        if self.pace is None:
+            self.pace = (now_, step)
+            return
+        started, first = self.pace
+        self.planned_steps = self.planned_steps or _read_json(self.run_dir / "run.json").get("planned_steps")
+        if isinstance(self.planned_steps, int) and step > first and now_ > started:
+            left = (self.planned_steps - step) * (now_ - started) / (step - first)
+            self.store.update("jobs", self.job_id, estimated_finish=int(now_ + left))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):  # missing, or being replaced right now
+        return {}

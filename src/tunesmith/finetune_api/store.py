@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   hyperparameters TEXT NOT NULL, suffix TEXT, seed INTEGER NOT NULL, status TEXT NOT NULL,
   fine_tuned_model TEXT, finished_at INTEGER, error TEXT, run_dir TEXT, attempts INTEGER NOT NULL DEFAULT 0,
   stop_requested TEXT, trained_tokens INTEGER, result_files TEXT NOT NULL DEFAULT '[]',
-  metadata TEXT, report TEXT, pid INTEGER);
+  metadata TEXT, report TEXT, pid INTEGER, estimated_finish INTEGER);
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, job_id TEXT NOT NULL,
   created_at INTEGER NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL, type TEXT NOT NULL, data TEXT);
