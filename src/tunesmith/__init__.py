@@ -32,6 +32,8 @@ _EXPORTS = {
     "export_run": "tunesmith.experiments",
     "reproduce": "tunesmith.experiments",
     "tune": "tunesmith.experiments",
+    "build_studio": "tunesmith.studio",
+    "launch_studio": "tunesmith.studio",
 }
 
 
