@@ -116,3 +116,18 @@ def test_plan_command(tiny_lm_dir, fake_calibration, monkeypatch, tmp_path):
     assert as_json.exit_code == 0, as_json.output
     data = json.loads(as_json.output)
     assert data["target"] == "t4" and data["devices"] == 2 and data["fits"] is True
+
+
+def test_recommends_a_leaner_method_only_when_the_chosen_one_cannot_fit(tiny_lm_dir, fake_calibration, monkeypatch):
+    from tunesmith.plan import planner
+
+    full = ProjectConfig.model_validate({"model": {"name": str(tiny_lm_dir), "max_length": 256},
+                                         "method": {"name": "full"}, "training": {"batch_size": 1}})
+    roomy = plan(full, 64, LENGTHS, calibration=fake_calibration)
+    assert {e.setting.method for e in roomy.recommendations} == {"full"}
+    lora = plan(full.model_copy(update={"method": full.method.model_copy(update={"name": "lora"})}), 64, LENGTHS,
+                calibration=fake_calibration, advise=False)
+    monkeypatch.setattr(planner, "available_memory", lambda target: (lora.estimate.peak_memory + 1e6) / 0.85)
+    tight = plan(full, 64, LENGTHS, calibration=fake_calibration)
+    assert not tight.fits and tight.recommendations
+    assert {e.setting.method for e in tight.recommendations} == {"lora"}

@@ -17,26 +17,29 @@ def _length_options(planner: Planner, current: int) -> list[int]:
     return sorted({current, snug}) if snug < min(current, ordered[-1]) else [current]
 
 
-def candidate_settings(planner: Planner) -> list[Setting]:
+def candidate_settings(planner: Planner, method: str) -> list[Setting]:
     current = planner.current()
     effective = current.batch_size * current.gradient_accumulation
-    methods = [current.method] + [m for m in ("lora", "full") if m != current.method]
     settings = []
-    for method in methods:
-        for batch in BATCH_SIZES:
-            if batch > effective:
-                break
-            for length in _length_options(planner, current.max_length):
-                for checkpointing in (False, True):
-                    settings.append(Setting(method, batch, max(1, effective // batch), length, checkpointing))
+    for batch in BATCH_SIZES:
+        if batch > effective:
+            break
+        for length in _length_options(planner, current.max_length):
+            for checkpointing in (False, True):
+                settings.append(Setting(method, batch, max(1, effective // batch), length, checkpointing))
     return settings
 
 
 def recommend(planner: Planner, available: float, keep: int = 3) -> list[Estimate]:
-    """The fastest settings that fit in memory, keeping the effective batch size."""
-    fitting = [e for e in map(planner.estimate, candidate_settings(planner)) if e.fits(available)]
-    fitting.sort(key=lambda e: (e.seconds_per_epoch, e.peak_memory))
-    return fitting[:keep]
+    """The fastest settings that fit in memory, keeping the effective batch size and the chosen method;
+    leaner methods (LoRA, then IA3) only when nothing fits with it."""
+    current = planner.current().method
+    for method in dict.fromkeys([current, "lora", "ia3"]):
+        fitting = [e for e in map(planner.estimate, candidate_settings(planner, method)) if e.fits(available)]
+        if fitting:
+            fitting.sort(key=lambda e: (e.seconds_per_epoch, e.peak_memory))
+            return fitting[:keep]
+    return []
 
 
 def _smallest_footprint(planner: Planner) -> Estimate:

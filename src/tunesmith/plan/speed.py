@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from tunesmith.config.method import MethodConfig
 from tunesmith.plan.memory import StepShape, block_floats_per_token
 from tunesmith.plan.shapes import ModelShape
-from tunesmith.plan.trainable import adapted_modules
+from tunesmith.plan.trainable import adapted_width
 
-OPTIMIZER_PASSES = 12  # fp32 values AdamW reads and writes per trainable parameter
+OPTIMIZER_PASSES = 7  # fp32 values fused AdamW reads (p, g, m, v) and writes (p, m, v) per parameter
+# LoRA's rank-r matmuls are memory-bound: each reads and writes its input and output widths about this
+# many times per token (forward, the input gradient, the adapter weights' gradients, dropout).
+ADAPTER_PASSES = 4
 PARALLEL_EFFICIENCY = 0.8  # speed-up per extra thread on this class of CPU (2048² matmul: 1 → 2 threads)
 
 
@@ -37,8 +40,15 @@ def matmul_flops(shape: ModelShape, method: MethodConfig, step: StepShape, check
     # is trained; fused CPU attention recomputes its scores, so its backward costs 2.5× its forward.
     backward = blocks * (2.0 if method.name == "full" else 1.0) + 2.5 * attention
     total = forward + backward
-    rank = 2.0 * tokens * method.r * shape.layers * adapted_modules(shape, method) * 2 * shape.hidden
-    total += 3.0 * rank
+    total += 3.0 * 2.0 * tokens * method.r * shape.layers * adapted_width(shape, method)
+    if method.name == "dora":
+        # DoRA rebuilds W + BA (rank-r product) for its weight norms every step, and with dropout it runs
+        # each base layer a second time on the dropped-out input.
+        total += 3.0 * 2.0 * method.r * shape.layer_linear_params * shape.layers
+        if method.dropout > 0:
+            total += 2.0 * blocks
+    if shape.kind == "causal-lm" and method.name == "full":
+        total += 2.0 * step.targets * shape.hidden * shape.vocab  # the vocabulary head's weight gradient
     if checkpointing:
         total += blocks + attention
     return total
@@ -49,11 +59,13 @@ def step_seconds(shape: ModelShape, method: MethodConfig, step: StepShape, train
     """Seconds for one micro-batch's forward + backward (+ its share of the optimizer) on one thread."""
     compute = matmul_flops(shape, method, step, checkpointing) / rates.matmul_flops
     logits = 0.0
-    if shape.kind == "causal-lm":
-        head_trained = 2.0 if method.name == "full" else 1.0  # its weight gradient is one more matmul
-        logits = step.targets * shape.vocab * (rates.logit_seconds + head_trained * shape.hidden * rates.head_seconds)
+    if shape.kind == "causal-lm":  # forward and input gradient of the skinny head (its weight gradient is a FLOP)
+        logits = step.targets * shape.vocab * (rates.logit_seconds + shape.hidden * rates.head_seconds)
     saved = block_floats_per_token(shape, method, step.seq_len) * step.tokens * shape.layers
-    elementwise = saved * (2 if checkpointing else 1) * rates.elementwise_seconds
+    adapters = ADAPTER_PASSES * step.tokens * shape.layers * adapted_width(shape, method)
+    if method.name == "dora":
+        adapters += 4 * shape.layer_linear_params * shape.layers  # W + BA and its norms, forward and backward
+    elementwise = (saved * (2 if checkpointing else 1) + adapters) * rates.elementwise_seconds
     dispatch = shape.layers * rates.block_seconds
     optimizer = trainable * OPTIMIZER_PASSES * rates.elementwise_seconds
     return rates.correction * (compute + logits + elementwise + dispatch + optimizer)

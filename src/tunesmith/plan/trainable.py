@@ -64,3 +64,10 @@ def adapted_modules(shape: ModelShape, method: MethodConfig) -> int:
     if method.name not in ("lora", "dora"):
         return 0
     return len(_adapted_shapes(shape, method.target_modules))
+
+
+def adapted_width(shape: ModelShape, method: MethodConfig) -> int:
+    """Sum of in + out features over one block's LoRA/DoRA modules (their rank-r matmuls scale with it)."""
+    if method.name not in ("lora", "dora"):
+        return 0
+    return sum(i + o for i, o in _adapted_shapes(shape, method.target_modules))
