@@ -49,6 +49,21 @@ def set_setting(page, path: str, value) -> None:
     field.press("Tab")
 
 
+def upload(page, selector: str, path, attempts: int = 3) -> None:
+    """Pick a file as a user does (click the drop zone). Under heavy machine load an upload right after a tab
+    switch was seen to vanish once in several runs, so the pick is retried; the file must then show."""
+    for attempt in range(attempts):
+        with page.expect_file_chooser() as chooser:
+            page.locator(selector).click()
+        chooser.value.set_files(str(path))
+        try:
+            page.locator(selector).get_by_text(path.name).wait_for(timeout=20_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+
+
 def wait_text(page, selector: str, pattern: str, timeout: int = 30_000) -> None:
     """Wait until the element's visible text matches the regular expression."""
     page.wait_for_function("([sel, pat]) => new RegExp(pat).test(document.querySelector(sel)?.innerText || '')",
@@ -100,10 +115,7 @@ def walk_through_the_lifecycle(page, root, data_file, tiny_lm_dir, artifacts):
 
     # 2. Data: upload a file with one bad line; the problem names the line.
     open_tab(page, "Data")
-    with page.expect_file_chooser() as chooser:  # as a user does: click the drop zone, pick the file
-        page.locator("#data-files").click()
-    chooser.value.set_files(str(data_file))
-    page.locator("#data-files").get_by_text("support.jsonl").wait_for(timeout=60_000)
+    upload(page, "#data-files", data_file)
     click(page, "Add files and check them")
     page.get_by_text("1 problem(s) found").wait_for()
     problems = page.locator("#data-issues").inner_text()

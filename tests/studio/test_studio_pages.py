@@ -100,3 +100,19 @@ def test_training_runs_in_the_background_stops_and_resumes(prepared):
     finished = read_json(run_dir / "run.json")
     assert finished["status"] == "completed" and finished["steps"] == 30, resumed.log_tail()
     assert ctx.run_dirs() == [run_dir] and ctx.finished_runs() == [run_dir.name]
+
+
+def test_playground_labels_text_with_a_classifier_run(tmp_path, tiny_encoder_dir):
+    from tunesmith.data import prepare
+    from tunesmith.studio import playground
+    from tunesmith.train import train
+
+    rows = [{"text": f"{word} {n}", "label": label} for n in range(6)
+            for word, label in (("refund please", "billing"), ("app crashes", "bug"), ("love it", "praise"))]
+    (tmp_path / "tickets.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    project = Project.create(tmp_path, parse_config({
+        "objective": {"task": "classification"}, "model": {"name": str(tiny_encoder_dir), "max_length": 32},
+        "data": {"sources": [{"path": "tickets.jsonl"}]}, "training": {"max_steps": 2, "batch_size": 4}}))
+    run_dir = train(project, prepare(project)).run_dir
+    answer = playground.classify(playground.run_model(run_dir), "refund please 9", 32)
+    assert re.fullmatch(r"\*\*(billing|bug|praise)\*\* \(\d+%\), then (billing|bug|praise) \(\d+%\)", answer), answer

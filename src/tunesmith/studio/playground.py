@@ -38,15 +38,28 @@ def base_model(project) -> tuple:
 def run_model(run_dir: Path) -> tuple:
     def load():
         loaded = api("train", "load_run")(run_dir)
-        return loaded.model, loaded.tokenizer
+        return loaded.model, loaded.tokenizer, loaded.labels
 
     return _remember(("run", str(run_dir)), load)
+
+
+def classify(model_tokenizer_labels: tuple, text: str, max_length: int) -> str:
+    """A classifier run's label for `text`, with its probability and the runner-up."""
+    import torch
+
+    model, tokenizer, labels = model_tokenizer_labels
+    encoded = tokenizer([text], return_tensors="pt", truncation=True, max_length=max_length)
+    with torch.inference_mode():
+        probs = torch.softmax(model(**encoded).logits.float()[0], dim=-1).tolist()
+    ranked = sorted(zip(labels or [str(i) for i in range(len(probs))], probs, strict=False), key=lambda x: -x[1])
+    best, runner_up = ranked[0], ranked[1] if len(ranked) > 1 else None
+    return f"**{best[0]}** ({best[1]:.0%})" + (f", then {runner_up[0]} ({runner_up[1]:.0%})" if runner_up else "")
 
 
 def reply(model_and_tokenizer: tuple, history: list[dict], max_new_tokens: int) -> str:
     from tunesmith.inference import generate_chat
 
-    model, tokenizer = model_and_tokenizer
+    model, tokenizer = model_and_tokenizer[:2]
     messages = [{"role": m["role"], "content": _text(m["content"])} for m in history]
     answer = generate_chat(model, tokenizer, [messages], max_new_tokens=max_new_tokens)[0].text.strip()
     return answer or "(the model answered with an empty message)"

@@ -6,7 +6,7 @@ import gradio as gr
 
 from tunesmith.errors import TunesmithError
 from tunesmith.studio import controls, playground
-from tunesmith.studio.context import StudioContext, api, reports_errors
+from tunesmith.studio.context import StudioContext, api, read_json, reports_errors
 from tunesmith.studio.data_view import report_frame
 
 
@@ -83,8 +83,14 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         turn = {"role": "user", "content": message}
         base_history = [*(base_history or []), turn]
         tuned_history = [*(tuned_history or []), turn]
-        base_answer = playground.reply(playground.base_model(project), base_history, limit)
-        tuned_answer = playground.reply(playground.run_model(ctx.root / "runs" / selected_run), tuned_history, limit)
+        run_dir = ctx.root / "runs" / selected_run
+        if read_json(run_dir / "run.json").get("task") == "classification":
+            base_answer = ("A base encoder has no classifier for your labels; the comparison table's baselines show "
+                           "what it can do without fine-tuning.")
+            tuned_answer = playground.classify(playground.run_model(run_dir), message, project.config.model.max_length)
+        else:
+            base_answer = playground.reply(playground.base_model(project), base_history, limit)
+            tuned_answer = playground.reply(playground.run_model(run_dir), tuned_history, limit)
         return ("", [*base_history, {"role": "assistant", "content": base_answer}],
                 [*tuned_history, {"role": "assistant", "content": tuned_answer}], "")
 
