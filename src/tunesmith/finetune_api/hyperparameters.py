@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,23 @@ def checked_suffix(suffix: str | None) -> str | None:
     if not SUFFIX.match(suffix):
         raise bad_request("suffix must be 1-64 characters of letters, digits, '.', '_' or '-'.", "suffix")
     return suffix
+
+
+def checked_seed(seed: Any) -> int:
+    if seed is None:
+        return secrets.randbelow(2**31)  # reported back on the job, so the run can be repeated
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise bad_request("'seed' must be an integer.", "seed")
+    return seed
+
+
+def checked_metadata(metadata: Any) -> dict[str, str] | None:
+    if metadata is None or (isinstance(metadata, dict) and len(metadata) <= 16 and all(
+            isinstance(k, str) and len(k) <= 64 and isinstance(v, str) and len(v) <= 512
+            for k, v in metadata.items())):
+        return metadata
+    raise bad_request("metadata must map at most 16 keys (≤ 64 characters) to strings (≤ 512 characters).",
+                      "metadata")
 
 
 def base_model_for(name: str, settings: FinetuneApiConfig) -> str:

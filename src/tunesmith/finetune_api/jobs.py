@@ -8,10 +8,7 @@ carries out: the trainer saves a checkpoint, then stops.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,17 +17,17 @@ from tunesmith.finetune_api.errors import OpenAIError, bad_request, not_found
 from tunesmith.finetune_api.files import FileService
 from tunesmith.finetune_api.hyperparameters import (
     base_model_for,
+    checked_metadata,
+    checked_seed,
     checked_suffix,
     requested_hyperparameters,
     resolve_hyperparameters,
     training_config,
 )
-from tunesmith.finetune_api.objects import ACTIVE, FINISHED, fine_tuned_model_id
+from tunesmith.finetune_api.objects import ACTIVE, FINISHED, fine_tuned_model_id, results_csv
 from tunesmith.finetune_api.progress import checkpoint_folders
 from tunesmith.finetune_api.store import Store, new_id, now
 from tunesmith.project import Project
-
-RESULT_COLUMNS = ["step", "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy"]
 
 
 class JobService:
@@ -53,17 +50,8 @@ class JobService:
                 self.files.require_training_file(body[param], param)
         hyper = resolve_hyperparameters(requested_hyperparameters(body), self.project.config)
         suffix = checked_suffix(body.get("suffix"))
-        seed = body.get("seed")
-        if seed is None:
-            seed = secrets.randbelow(2**31)
-        elif isinstance(seed, bool) or not isinstance(seed, int):
-            raise bad_request("'seed' must be an integer.", "seed")
-        metadata = body.get("metadata")
-        if metadata is not None and not (isinstance(metadata, dict) and len(metadata) <= 16 and all(
-                isinstance(k, str) and len(k) <= 64 and isinstance(v, str) and len(v) <= 512
-                for k, v in metadata.items())):
-            raise bad_request("metadata must map at most 16 keys (≤ 64 characters) to strings (≤ 512 characters).",
-                              "metadata")
+        seed = checked_seed(body.get("seed"))
+        metadata = checked_metadata(body.get("metadata"))
         waiting = self.store.select("jobs", "status IN ('queued', 'validating_files', 'running')")
         if len(waiting) >= self.settings.max_queued_jobs:
             raise OpenAIError(429, f"{len(waiting)} jobs are already waiting or running (finetune_api.max_queued_"
@@ -184,11 +172,7 @@ class JobService:
         job = self.get(job_id)
         rows = [e["data"] for e in self.store.select("events", "job_id = ? AND type = 'metrics'", (job_id,),
                                                      "seq ASC")]
-        table = io.StringIO()
-        writer = csv.DictWriter(table, RESULT_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        result = self.files.save_result("step_metrics.csv", table.getvalue().encode())
+        result = self.files.save_result("step_metrics.csv", results_csv(rows))
         metrics = outcome.get("metrics") or {}
         tokens = metrics.get("trained_tokens") or metrics.get("tokens")
         self.store.update("jobs", job_id, result_files=[result["id"]], report=outcome.get("report"),

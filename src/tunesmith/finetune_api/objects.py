@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 ORGANIZATION = "org-tunesmith-local"
 FINISHED = {"succeeded", "failed", "cancelled"}
-ACTIVE = {"validating_files", "running"}
+ACTIVE = ("validating_files", "running")
+RESULT_COLUMNS = ["step", "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy"]
 
 
 def file_object(row: dict[str, Any]) -> dict[str, Any]:
@@ -53,3 +56,12 @@ def fine_tuned_model_id(base: str, suffix: str | None, job_id: str) -> str:
 
 def checkpoint_model_id(model_id: str, step: int) -> str:
     return f"{model_id}:ckpt-step-{step}"
+
+
+def results_csv(metric_rows: list[dict[str, Any]]) -> bytes:
+    """OpenAI's per-step results file (`step_metrics.csv`) from the job's metrics events."""
+    table = io.StringIO()
+    writer = csv.DictWriter(table, RESULT_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(metric_rows)
+    return table.getvalue().encode()
