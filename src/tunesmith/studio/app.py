@@ -23,7 +23,8 @@ CSS = ".ts-help p { font-size: 0.85em; opacity: 0.75; margin: -4px 0 8px 0; }"
 
 def build_studio(project: str | Path = ".") -> gr.Blocks:
     ctx = StudioContext(Path(project).expanduser().resolve())
-    with gr.Blocks(title="tunesmith studio") as demo:
+    # Offline by design: no usage analytics sent anywhere.
+    with gr.Blocks(title="tunesmith studio", analytics_enabled=False) as demo:
         gr.Markdown(f"## tunesmith studio\nProject folder: `{ctx.root}` · go through the steps from left to right; "
                     "each step saves its result in the project folder, so you can stop and come back.")
         with gr.Tabs():

@@ -20,6 +20,18 @@ def comparison_table(comparison) -> tuple[list[str], list[list]]:
     return headers, rows
 
 
+def last_report(ctx: StudioContext) -> tuple[str, str]:
+    """The newest comparison written to disk (verdict, embedded report), so a refresh keeps showing it."""
+    reports = [p for p in (ctx.root / "runs").glob("*/eval/report.json")] + [ctx.root / "eval" / "report.json"]
+    reports = sorted((p for p in reports if p.exists()), key=lambda p: p.stat().st_mtime)
+    if not reports:
+        return "", ""
+    verdict = read_json(reports[-1]).get("verdict", "")
+    html = reports[-1].with_suffix(".html")
+    return (f"**Verdict** (latest comparison, {reports[-1].parent.parent.name}): {verdict}" if verdict else "",
+            report_frame(html, "Evaluation report", 720))
+
+
 def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr.Markdown("### Is the fine-tuned model better?\nEvery contender answers the same held-out examples it never "
                 "saw in training; the table shows the mean with a 95% confidence interval.")
@@ -55,7 +67,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def refresh(current_dataset, current_runs, current_run):
         versions, finished = ctx.dataset_versions(), ctx.finished_runs()
         keep = [r for r in (current_runs or []) if r in finished]
-        return (gr.update(choices=versions, value=current_dataset if current_dataset in versions
+        return (*last_report(ctx), gr.update(choices=versions, value=current_dataset if current_dataset in versions
                           else (versions[0] if versions else None)),
                 gr.update(choices=finished, value=keep or finished[:1]),
                 gr.update(choices=finished, value=current_run if current_run in finished
@@ -98,5 +110,5 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     send.click(on_send, [prompt, run, base_chat, tuned_chat], [chat_status, base_chat, tuned_chat, prompt])
     prompt.submit(on_send, [prompt, run, base_chat, tuned_chat], [chat_status, base_chat, tuned_chat, prompt])
     clear.click(lambda: ([], []), None, [base_chat, tuned_chat])
-    tab.select(refresh, [dataset, runs, run], [dataset, runs, run])
-    demo.load(refresh, [dataset, runs, run], [dataset, runs, run])
+    tab.select(refresh, [dataset, runs, run], [verdict, report, dataset, runs, run])
+    demo.load(refresh, [dataset, runs, run], [verdict, report, dataset, runs, run])
