@@ -148,7 +148,15 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--with-compile", action="store_true", help="also run tunesmith with torch.compile")
     parser.add_argument("--child", choices=["reference", "tunesmith", "compile"])
+    parser.add_argument("--peak-gflops", type=float, help="use this fp32 matmul peak instead of measuring "
+                        "(measure on an idle machine: a busy one understates it)")
+    parser.add_argument("--from-json", nargs="+", type=Path, help="write the report from saved child results "
+                        "(reference first)")
     args = parser.parse_args()
+    if args.from_json:
+        results = [json.loads(p.read_text().strip().splitlines()[-1]) for p in args.from_json]
+        write_report(results, args.peak_gflops or matmul_peak_gflops(), args)
+        return
     if args.child:
         result = run_reference(args) if args.child == "reference" else run_tunesmith(args)
         print(json.dumps(result))
@@ -156,7 +164,7 @@ def main() -> None:
     results = [_child("reference", args), _child("tunesmith", args)]
     if args.with_compile:
         results.append(_child("compile", args))
-    peak = matmul_peak_gflops()
+    peak = args.peak_gflops or matmul_peak_gflops()
     write_report(results, peak, args)
 
 
@@ -185,7 +193,7 @@ def write_report(results: list[dict], peak: float, args) -> None:
                      f"{r['val_loss']:.4f} | {r['padding_share']:.1%} | {mfu:.1%} | {r['load']:.1f} |")
     lines += [
         "",
-        f"Measured fp32 matmul peak (2048², same process count): {peak:.0f} GFLOP/s. MFU counts model FLOPs "
+        f"fp32 matmul peak (2048², 2 threads): {peak:.0f} GFLOP/s. MFU counts model FLOPs "
         "per real token (4N + attention, N = 134.5 M) against that peak; tunesmith skips the vocabulary "
         "projection for positions without loss, so it performs fewer FLOPs than it is credited with.",
         "Validation loss: mean cross-entropy on assistant tokens of the held-out chats, same function for both.",
