@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from tunesmith.studio import jobs
-from tunesmith.studio.run_view import loss_points, read_metrics, run_row
+from tunesmith.studio.run_view import OUTSIDE_RUN_QUIET_SECONDS, loss_points, read_metrics, run_row, run_status
 
 
 def _write_run(folder, status, lines):
@@ -31,10 +32,12 @@ def test_metrics_reader_keeps_both_curves_and_skips_a_half_written_line(tmp_path
     assert row[5] == 100.0 and row[6] == "1 min 15 s"
 
 
-def test_a_running_run_without_a_live_process_shows_as_stopped(tmp_path):
+def test_a_running_run_without_a_live_process_shows_as_stopped_once_it_goes_quiet(tmp_path):
     run = tmp_path / "runs" / "r2"
     _write_run(run, "running", [json.dumps({"step": 1, "train_loss": 1.0, "eval_loss": 1.5})])
-    assert run_row(run, training_alive=False)[1] == "stopped"
+    assert run_row(run, training_alive=True)[1] == "running"
+    assert run_status(run, training_alive=False) == "running (outside the studio)"
+    assert run_status(run, training_alive=False, now=time.time() + OUTSIDE_RUN_QUIET_SECONDS + 1) == "stopped"
     assert loss_points(read_metrics(run)).split.tolist() == ["train", "validation"]
 
 

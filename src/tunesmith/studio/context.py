@@ -70,8 +70,7 @@ class StudioContext:
         return sorted(found, key=lambda p: p.name, reverse=True)
 
     def finished_runs(self) -> list[str]:
-        return [p.name for p in self.run_dirs() if read_json(p / "run.json").get("status") in {"completed", "done",
-                                                                                             "finished", "succeeded"}]
+        return [p.name for p in self.run_dirs() if read_json(p / "run.json").get("status") == "completed"]
 
 
 def read_json(path: Path) -> dict:

@@ -7,6 +7,7 @@ last line and the common spellings of each metric.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ ETA_KEYS = ("eta_s", "eta_seconds", "eta")
 ELAPSED_KEYS = ("elapsed", "elapsed_s", "seconds")
 PLANNED_KEYS = ("planned_steps", "max_steps", "total_steps")
 VALIDATION_SPLITS = {"validation", "val", "eval"}
+OUTSIDE_RUN_QUIET_SECONDS = 600  # longer than one optimizer step plus a validation pass on this CPU
 RUN_HEADERS = ["run", "status", "step", "train loss", "validation loss", "tokens/s", "ETA"]
 
 
@@ -69,12 +71,18 @@ def _format_eta(seconds) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def run_status(run_dir: Path, training_alive: bool) -> str:
+def _last_write(run_dir: Path) -> float:
+    times = [p.stat().st_mtime for p in (run_dir / "metrics.jsonl", run_dir / "run.json") if p.exists()]
+    return max(times, default=0.0)
+
+
+def run_status(run_dir: Path, training_alive: bool, now: float | None = None) -> str:
     status = str(read_json(run_dir / "run.json").get("status", "starting"))
-    # A run whose process died (killed machine, closed terminal) must not look like it is still going.
-    if status in {"running", "starting"} and not training_alive:
-        return "stopped"
-    return status
+    if status not in {"running", "starting"} or training_alive:
+        return status
+    # Not started by the studio: a terminal's `tunesmith train` still writes; a killed process went quiet.
+    quiet_for = (now or time.time()) - _last_write(run_dir)
+    return "running (outside the studio)" if quiet_for < OUTSIDE_RUN_QUIET_SECONDS else "stopped"
 
 
 def eta_seconds(last: dict, info: dict) -> float | None:

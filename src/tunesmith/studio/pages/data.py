@@ -53,6 +53,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     status = controls.status_box()
     issues = controls.with_caption(
         gr.Dataframe(headers=ISSUE_HEADERS, label="Problems by line", interactive=False, wrap=True,
+                     column_widths=["18%", "7%", "12%", "28%", "27%", "8%"],
                      elem_id="data-issues"),
         "Each problem names the file and line, what is wrong, and what to do about it.")
     prepare = controls.button("Prepare dataset", "Cleans, removes duplicates, splits into train/validation/test "

@@ -56,7 +56,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     timer = gr.Timer(POLL_SECONDS)
 
     def poll(current_selection):
-        alive = bool(jobs.running_jobs(ctx.root, "train"))
+        alive = bool(jobs.running_jobs(ctx.root, "train") or jobs.running_jobs(ctx.root, "improve"))
         run_dirs = ctx.run_dirs()
         names = [p.name for p in run_dirs]
         choice = current_selection if current_selection in names else (names[0] if names else None)
