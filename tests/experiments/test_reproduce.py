@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 
+import pytest
+
+from tunesmith.errors import TunesmithError
 from tunesmith.experiments import export_run, import_archive, reproduce
-from tunesmith.experiments.environment import read_environment
+from tunesmith.experiments.environment import environment_differences, read_environment
 from tunesmith.experiments.reproduce import compare_metrics
 from tunesmith.project import Project
 
@@ -46,3 +50,25 @@ def test_exported_archive_reproduces_in_another_folder(project_copy, tmp_path):
     assert imported == run_id
     result = reproduce(Project.load(elsewhere), run_id)
     assert result.identical, (result.rows, result.curve_mismatches)
+
+
+def test_environment_differences_name_what_changed():
+    recorded = {"packages": {"torch": "2.13.0", "peft": "0.21.2"}, "threads": 2, "machine": "x86_64",
+                "data": {"files": {"train.parquet": "aa"}}, "base_model": {"weights": {"model.safetensors": "bb"}}}
+    same = json.loads(json.dumps(recorded))
+    assert environment_differences(recorded, same) == []
+    changed = {**same, "packages": {"torch": "2.14.0", "peft": "0.21.2"}, "threads": 1,
+               "data": {"files": {"train.parquet": "cc"}}}
+    notes = environment_differences(recorded, changed)
+    assert "torch 2.13.0 → 2.14.0" in notes and "threads 2 → 1" in notes
+    assert "data files differ from the recorded hashes" in notes and len(notes) == 3
+
+
+def test_reproduce_and_import_refuse_missing_data_and_foreign_files(project_copy, tmp_path):
+    folder, run_id = project_copy
+    (tmp_path / "notes.tar.gz").write_text("not an archive")
+    with pytest.raises(TunesmithError, match="not a run archive"):
+        import_archive(tmp_path / "notes.tar.gz", tmp_path / "x")
+    shutil.rmtree(folder / "data")
+    with pytest.raises(TunesmithError, match="dataset version"):
+        reproduce(Project.load(folder), run_id)
