@@ -158,3 +158,24 @@ def test_pause_checkpoints_and_resume_continues_from_there(project, fake_trainer
         steps = [e["data"]["step"] for e in reversed(events) if e["type"] == "metrics"]
         assert steps == list(range(1, 21))  # nothing retrained, nothing skipped
         assert client.post(f"/v1/fine_tuning/jobs/{job['id']}/resume").json()["error"]["code"] == "job_not_paused"
+
+
+def test_a_second_server_on_the_project_waits_for_the_job_lock_then_takes_over(project, fake_trainer_importable):
+    first, _ = client_for(project, fake_trainer_importable)
+    second, standby = client_for(project, fake_trainer_importable)
+    first.__enter__()
+    try:
+        file = upload(first, training_jsonl(10))
+        job = first.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
+        wait_for(lambda: first.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"])
+        with second:  # e.g. a second uvicorn worker: serves requests, but leaves the running job alone
+            assert status_of(second, job["id"]) == "running"
+            assert [t.name for t in standby.worker.threads] == ["finetune-lock-wait"]  # no job threads here
+            messages = [e["message"] for e in second.get(f"/v1/fine_tuning/jobs/{job['id']}/events").json()["data"]]
+            assert not any("restarted" in m for m in messages)
+            first.__exit__(None, None, None)  # the first server stops; the second takes the jobs over
+            first = None
+            wait_for(lambda: status_of(second, job["id"]) == "succeeded", timeout=60)
+    finally:
+        if first is not None:
+            first.__exit__(None, None, None)

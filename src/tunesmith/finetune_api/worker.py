@@ -1,11 +1,13 @@
 """The job queue: worker threads take queued jobs from the store, one at a time each, and train them in a
 child process (`job_process`). The store is the queue, so a restart loses nothing: on start, jobs a
-previous server left mid-flight are resumed from their last checkpoint, or failed with the reason.
+previous server left mid-flight are resumed from their last checkpoint, or failed with the reason. One
+process per project runs jobs (a file lock), so several server workers can share a project safely.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -21,6 +23,7 @@ from tunesmith.finetune_api.launcher import LAUNCHER_MODULE, ForkedJob, Launcher
 from tunesmith.finetune_api.progress import RunFollower, checkpoint_folders
 
 JOB_MODULE = "tunesmith.finetune_api.job_process"
+LOCK_RETRY_SECONDS = 2.0
 DEFAULT_TRAINER = "tunesmith.train:run_training"
 DEFAULT_EVALUATOR = "tunesmith.finetune_api.evaluation:evaluate_job"
 
@@ -37,9 +40,32 @@ class JobWorker:
         self.children: dict[str, subprocess.Popen | ForkedJob] = {}
         self.launcher: Launcher | None = None
         self.use_launcher = use_launcher
+        self.lock_file = None
         jobs.on_change = self.wake.set
 
     def start(self) -> JobWorker:
+        """Run jobs in this process, or, while another process (a second server worker) holds the project's
+        job lock, wait in the background and take over when it stops."""
+        self.lock_file = (self.jobs.folder.parent / "worker.lock").open("a")
+        if not self._take_lock():
+            waiter = threading.Thread(target=self._wait_for_lock, name="finetune-lock-wait", daemon=True)
+            waiter.start()
+            self.threads.append(waiter)
+        return self
+
+    def _take_lock(self) -> bool:
+        try:
+            fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._run_jobs_here()
+        return True
+
+    def _wait_for_lock(self) -> None:
+        while not self.stopping.is_set() and not self._take_lock():
+            self.stopping.wait(LOCK_RETRY_SECONDS)
+
+    def _run_jobs_here(self) -> None:
         self.recover()
         if self.use_launcher:
             self.launcher = Launcher(self.jobs.folder.parent / "launcher.log")
@@ -47,18 +73,20 @@ class JobWorker:
             thread = threading.Thread(target=self._loop, name=f"finetune-worker-{number}", daemon=True)
             thread.start()
             self.threads.append(thread)
-        return self
 
     def stop(self) -> None:
         """Stop taking jobs; running children checkpoint and stop, and their jobs resume on the next start."""
         self.stopping.set()  # each thread signals its own child once (a second SIGTERM could cut a save short)
         self.wake.set()
-        for thread in self.threads:
+        for thread in list(self.threads):
             thread.join(timeout=self.stop_grace_seconds + 5)
         self.threads.clear()
         if self.launcher is not None:
             self.launcher.close()
             self.launcher = None
+        if self.lock_file is not None:
+            self.lock_file.close()  # releases the job lock for the next server
+            self.lock_file = None
 
     def _spawn(self, spec_path: Path, log_path: Path) -> subprocess.Popen | ForkedJob:
         """A training process for one job: forked by the launcher, or started afresh if the launcher is gone."""
