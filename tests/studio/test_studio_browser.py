@@ -173,6 +173,7 @@ def walk_through_the_lifecycle(page, root, data_file, tiny_lm_dir, artifacts):
 
     # 5. Evaluate: the comparison table and a side-by-side chat.
     open_tab(page, "Evaluate")
+    wait_text(page, "#eval-runs", run_dir.name)
     click(page, "Compare")
     page.get_by_text("Verdict:").wait_for(timeout=TRAIN_TIMEOUT_MS)
     table = page.locator("#comparison-table").inner_text()

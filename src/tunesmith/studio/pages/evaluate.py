@@ -37,7 +37,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 "saw in training; the table shows the mean with a 95% confidence interval.")
     dataset = controls.dropdown("Dataset version", "The prepared dataset whose held-out split is used.")
     runs = controls.dropdown("Fine-tuned runs", "Finished runs to compare with the base model and the few-shot "
-                             "prompt.", multiselect=True)
+                             "prompt.", multiselect=True, elem_id="eval-runs")
     compare = controls.button("Compare", "Scores the base model (zero-shot and few-shot) and each selected run; "
                               "takes a while on large sets.", variant="primary")
     status = controls.status_box()
@@ -75,9 +75,11 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
 
     @reports_errors(4)
     def on_compare(version, selected):
+        version = version or next(iter(ctx.dataset_versions()), None)
         if not version:
             raise TunesmithError("no prepared dataset.", "Prepare one on the Data page first.")
         project = ctx.project()
+        selected = selected or ctx.finished_runs()[:1]  # what the list shows before it has loaded
         dataset = api("data", "load_prepared")(ctx.root / "data" / version)
         comparison = api("evaluate", "compare")(project, dataset, [ctx.root / "runs" / r for r in selected or []])
         headers, rows = comparison_table(comparison)

@@ -97,7 +97,8 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     start.click(on_start, dataset, status)
     resume.click(on_resume, [dataset, selected], status)
     stop.click(on_stop, None, status)
-    timer.tick(poll, selected, outputs, show_progress="hidden")
+    # Polling only reads small files: never queue it behind a long comparison or chat.
+    timer.tick(poll, selected, outputs, show_progress="hidden", concurrency_limit=None)
     selected.input(poll, selected, outputs, show_progress="hidden")
     demo.load(refresh_datasets, dataset, dataset)
     demo.load(poll, selected, outputs)
