@@ -90,6 +90,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def on_send(message, selected_run, base_history, tuned_history):
         if not message.strip():
             return "Type a message first.", gr.skip(), gr.skip(), gr.skip()
+        selected_run = selected_run or next(iter(ctx.finished_runs()), None)
         if not selected_run:
             raise TunesmithError("no finished run to chat with.", "Train one on the Train page first.")
         project = ctx.project()
