@@ -44,3 +44,17 @@ def test_a_running_run_without_a_live_process_shows_as_stopped_once_it_goes_quie
 def test_only_studio_runner_processes_count_as_jobs():
     assert not jobs.is_alive(os.getpid())  # a live process, but not one of ours
     assert not jobs.is_alive(2**22 + 12345)
+
+
+def test_only_the_latest_finished_job_records_are_kept(tmp_path):
+    folder = tmp_path / ".studio" / "jobs"
+    folder.mkdir(parents=True)
+    for n in range(jobs.KEEP_FINISHED + 3):
+        log = folder / f"train-{n}.log"
+        log.write_text("done")
+        (folder / f"{2**22 + n}.json").write_text(json.dumps(
+            {"pid": 2**22 + n, "kind": "train", "args": [], "started": float(n), "log": str(log)}))
+    jobs._forget_old(tmp_path, "train")
+    kept = jobs.list_jobs(tmp_path, "train")
+    assert [job.started for job in kept] == [float(n) for n in range(jobs.KEEP_FINISHED + 2, 2, -1)]
+    assert len(list(folder.glob("*.log"))) == jobs.KEEP_FINISHED

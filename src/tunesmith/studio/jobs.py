@@ -55,7 +55,18 @@ def is_alive(pid: int) -> bool:
     return stat.split(") ", 1)[-1][:1] != "Z" and b"tunesmith.studio.runner" in cmdline
 
 
+KEEP_FINISHED = 5  # finished jobs of each kind whose record and log stay for the pages to show
+
+
+def _forget_old(root: Path, kind: str) -> None:
+    finished = [job for job in list_jobs(root, kind) if not job.alive]
+    for job in finished[KEEP_FINISHED:]:
+        job.record.unlink(missing_ok=True)
+        job.log.unlink(missing_ok=True)
+
+
 def start_job(root: Path, kind: str, args: list[str]) -> Job:
+    _forget_old(root, kind)
     folder = _jobs_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
