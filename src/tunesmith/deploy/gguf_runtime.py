@@ -10,7 +10,7 @@ import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
-from tunesmith.deploy.parity import Answer, Messages, Runtime, transformers_runtime
+from tunesmith.deploy.parity import Answer, Messages, Runtime, cut_at_eos, eos_set, transformers_runtime
 from tunesmith.errors import TunesmithError
 
 
@@ -41,6 +41,7 @@ def open_llama(path: Path, context: int = 2048, threads: int | None = None):
 def llama_cpp_runtime(path: Path, render_tokenizer, max_new_tokens: int) -> Runtime:
     llm = open_llama(path)
     template = llm.metadata.get("tokenizer.chat_template")
+    eos = eos_set(None, render_tokenizer) | {llm.token_eos()}
 
     def run(prompts: Sequence[Messages]) -> list[Answer]:
         answers = []
@@ -48,9 +49,13 @@ def llama_cpp_runtime(path: Path, render_tokenizer, max_new_tokens: int) -> Runt
             text = render_tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True,
                                                         chat_template=template)
             ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-            llm.reset()
-            out = llm.create_completion(prompt=ids, max_tokens=max_new_tokens, temperature=0.0, top_k=1)
-            answers.append(Answer(list(ids), out["choices"][0]["text"].strip()))
+            new: list[int] = []
+            for token in llm.generate(ids, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0, reset=True):
+                new.append(token)
+                if token in eos or len(new) >= max_new_tokens:
+                    break
+            new = cut_at_eos(new, eos)
+            answers.append(Answer(list(ids), render_tokenizer.decode(new, skip_special_tokens=True).strip(), new))
         return answers
 
     return run

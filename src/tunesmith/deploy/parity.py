@@ -31,6 +31,7 @@ BUILTIN_PROMPTS: tuple[str, ...] = (
 class Answer:
     prompt_ids: list[int]
     text: str
+    completion_ids: list[int] | None = None  # compared instead of text when both sides have them
 
 
 Runtime = Callable[[Sequence[Messages]], list[Answer]]
@@ -69,14 +70,34 @@ def render(tokenizer, prompt: Messages, chat_template: str | None = None) -> str
     return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True, **extra)
 
 
-def transformers_runtime(model, tokenizer, max_new_tokens: int, chat_template: str | None = None) -> Runtime:
-    from tunesmith.inference import generate_texts
+def eos_set(model, tokenizer) -> set[int]:
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    extra = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    return ids | set(extra if isinstance(extra, list) else [extra] if extra is not None else [])
 
+
+def cut_at_eos(ids: list[int], eos: set[int]) -> list[int]:
+    end = next((i for i, token in enumerate(ids) if token in eos), len(ids))
+    return ids[:end]
+
+
+def transformers_runtime(model, tokenizer, max_new_tokens: int, chat_template: str | None = None) -> Runtime:
+    import torch
+
+    eos = eos_set(model, tokenizer)
+
+    @torch.inference_mode()
     def run(prompts: Sequence[Messages]) -> list[Answer]:
-        texts = [render(tokenizer, p, chat_template) for p in prompts]
-        outputs = generate_texts(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=8)
-        return [Answer(tokenizer(t, add_special_tokens=False)["input_ids"], o.text)
-                for t, o in zip(texts, outputs, strict=True)]
+        answers = []
+        for prompt in prompts:  # one at a time: no padding, so nothing but the artifact can differ
+            ids = tokenizer(render(tokenizer, prompt, chat_template), add_special_tokens=False)["input_ids"]
+            prompt_ids = torch.tensor([ids])
+            out = model.generate(input_ids=prompt_ids, attention_mask=torch.ones_like(prompt_ids),
+                                 max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=sorted(eos) or None,
+                                 pad_token_id=tokenizer.pad_token_id)
+            new = cut_at_eos(out[0, len(ids):].tolist(), eos)
+            answers.append(Answer(ids, tokenizer.decode(new, skip_special_tokens=True).strip(), new))
+        return answers
 
     return run
 
@@ -104,7 +125,8 @@ def compare(prompts: Sequence[Messages], reference: list[Answer], candidate: lis
     cases, first = [], None
     for index, (prompt, ref, cand) in enumerate(zip(prompts, reference, candidate, strict=True)):
         same_prompt = ref.prompt_ids == cand.prompt_ids
-        same_answer = ref.text == cand.text
+        both_ids = ref.completion_ids is not None and cand.completion_ids is not None
+        same_answer = ref.completion_ids == cand.completion_ids if both_ids else ref.text == cand.text
         shared = 1.0 if same_answer else _divergence(ref.text, cand.text) / max(1, len(ref.text))
         cases.append({"prompt": prompt[-1]["content"][:120], "prompt_tokens_match": same_prompt,
                       "answer_match": same_answer, "shared_prefix": round(shared, 3)})
