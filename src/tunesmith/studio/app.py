@@ -41,5 +41,5 @@ def launch_studio(project: str | Path = ".", port: int = 7860, host: str = "127.
     root = str(demo.ts_context.root)
     demo.queue(default_concurrency_limit=2)
     demo.launch(server_name=host, server_port=port, css=CSS, allowed_paths=[root], footer_links=[],
-                prevent_thread_lock=not block, quiet=not block, inbrowser=False)
+                prevent_thread_lock=not block, quiet=True, inbrowser=False)
     return demo

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from tunesmith.errors import TunesmithError
 from tunesmith.studio import controls, jobs
 from tunesmith.studio.context import StudioContext, reports_errors
 from tunesmith.studio.run_view import RUN_HEADERS, loss_points, read_metrics, run_row
@@ -16,8 +17,6 @@ POLL_SECONDS = 1.5
 
 
 def start_training(ctx: StudioContext, dataset: str | None, resume: str | None = None) -> jobs.Job:
-    from tunesmith.errors import TunesmithError
-
     ctx.project()  # fails with what to do when there is no project yet
     if jobs.running_jobs(ctx.root, "train"):
         raise TunesmithError("a training run is already going.", "Wait for it to finish or press Stop first.")
