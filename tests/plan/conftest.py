@@ -22,5 +22,5 @@ def tiny_lms(tmp_path_factory):
 def fake_calibration():
     """Plausible single-thread rates; for tests of the planner's logic, not its accuracy."""
     rates = Rates(matmul_flops=1e11, logit_seconds=9e-9, head_seconds=4e-11, elementwise_seconds=8e-10,
-                  block_seconds=2.5e-3, correction=1.0)
+                  optimizer_seconds=4e-9, block_seconds=2.5e-3, correction=1.0)
     return Calibration(rates, process_baseline=5e8, machine={"cpu": "test"})

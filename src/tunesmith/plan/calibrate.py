@@ -21,6 +21,7 @@ from tunesmith.plan.speed import Rates, step_seconds
 from tunesmith.progress import status
 
 CALIBRATION_FILE = "calibration.json"
+CALIBRATION_VERSION = 2  # bump when what is measured changes, so stale caches are measured again
 PROBE_MODEL = {"hidden": 96, "layers": 3}
 PROBE_STEP = {"batch_size": 8, "seq_len": 64, "target_share": 1.0, "steps": 4}  # logits beyond the cache
 PROBE_OVERHEAD_STEP = {"batch_size": 1, "seq_len": 8, "target_share": 0.5, "steps": 6}  # almost no compute
@@ -53,7 +54,8 @@ def machine_key() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "torch": torch.__version__, "transformers": transformers.__version__,
+    return {"planner": CALIBRATION_VERSION, "cpu": cpu, "torch": torch.__version__,
+            "transformers": transformers.__version__,
             "python": platform.python_version()}
 
 
@@ -99,8 +101,16 @@ def measure_rates() -> Rates:
     def elementwise():
         (F.silu(x) * x).sum().backward()
 
-    return Rates(matmul_flops=matmul, logit_seconds=max(0.0, head_times[32] - 32 * per_unit),
-                 head_seconds=per_unit,
+    weights = torch.zeros(1 << 23, requires_grad=True)  # 4 × 32 MB of state: beyond the cache, like real models
+    weights.grad = torch.randn_like(weights)
+    adamw = torch.optim.AdamW([weights], lr=1e-4, fused=True)
+
+    def optimizer_step():
+        torch.nn.utils.clip_grad_norm_([weights], 1.0)
+        adamw.step()
+
+    return Rates(matmul_flops=matmul, logit_seconds=max(0.0, head_times[32] - 32 * per_unit), head_seconds=per_unit,
+                 optimizer_seconds=_per_call(optimizer_step, 5) / weights.numel(),
                  elementwise_seconds=_per_call(elementwise, 7) / (2 * x.numel()))
 
 

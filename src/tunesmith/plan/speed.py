@@ -12,10 +12,12 @@ from tunesmith.plan.memory import StepShape, block_floats_per_token
 from tunesmith.plan.shapes import ModelShape
 from tunesmith.plan.trainable import adapted_width
 
-OPTIMIZER_PASSES = 7  # fp32 values fused AdamW reads (p, g, m, v) and writes (p, m, v) per parameter
 # LoRA's rank-r matmuls are memory-bound: each reads and writes its input and output widths about this
 # many times per token (forward, the input gradient, the adapter weights' gradients, dropout).
 ADAPTER_PASSES = 4
+# Encoders train with attention dropout, so attention runs unfused: the heads × T scores of every token
+# are written, soft-maxed, dropped out and differentiated, about this many passes in all.
+ENCODER_ATTENTION_PASSES = 6
 PARALLEL_EFFICIENCY = 0.8  # speed-up per extra thread on this class of CPU (2048² matmul: 1 → 2 threads)
 
 
@@ -27,6 +29,7 @@ class Rates:
     logit_seconds: float  # per logit: the vocabulary head's softmax and memory traffic, forward + backward
     head_seconds: float  # per logit and hidden unit: the vocabulary head's (skinny) matmuls
     elementwise_seconds: float  # per saved activation value (written forward, read and differentiated backward)
+    optimizer_seconds: float = 0.0  # per trainable parameter: gradient clipping and a fused AdamW update
     block_seconds: float = 0.0  # fixed cost per block and step: Python, dispatch, small kernels
     correction: float = 1.0  # measured / predicted on calibration's real training step
 
@@ -66,8 +69,11 @@ def step_seconds(shape: ModelShape, method: MethodConfig, step: StepShape, train
     if method.name == "dora":
         adapters += 4 * shape.layer_linear_params * shape.layers  # W + BA and its norms, forward and backward
     elementwise = (saved * (2 if checkpointing else 1) + adapters) * rates.elementwise_seconds
+    if shape.kind == "encoder":
+        elementwise += ENCODER_ATTENTION_PASSES * shape.heads * step.seq_len * step.tokens * shape.layers \
+            * rates.elementwise_seconds
     dispatch = shape.layers * rates.block_seconds
-    optimizer = trainable * OPTIMIZER_PASSES * rates.elementwise_seconds
+    optimizer = trainable * rates.optimizer_seconds
     return rates.correction * (compute + logits + elementwise + dispatch + optimizer)
 
 
