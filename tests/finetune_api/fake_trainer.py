@@ -15,9 +15,15 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from tunesmith.train.checkpoint import MARKER, complete_checkpoints
-
+# tunesmith.train.checkpoint's marker, spelled out so this stand-in starts without importing torch
+# (test_jobs_api checks they agree)
+MARKER = "COMPLETE"
 STEP_SECONDS = 0.15
+
+
+def complete_checkpoints(root: Path) -> list[Path]:
+    found = [p for p in root.glob("step-*") if (p / MARKER).exists()] if root.exists() else []
+    return sorted(found, key=lambda p: int(p.name[5:]))
 
 
 def _checkpoint(run_dir: Path, step: int, keep: int) -> None:

@@ -27,6 +27,14 @@ def status_of(client, job_id):
     return client.get(f"/v1/fine_tuning/jobs/{job_id}").json()["status"]
 
 
+def test_the_stand_in_trainer_marks_checkpoints_like_the_real_one():
+    import fake_trainer
+
+    from tunesmith.train.checkpoint import MARKER
+
+    assert fake_trainer.MARKER == MARKER
+
+
 def test_job_runs_to_success_with_events_checkpoints_and_results(project, fake_trainer_importable):
     client, api = client_for(project, fake_trainer_importable)
     with client:
