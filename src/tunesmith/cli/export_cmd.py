@@ -18,7 +18,8 @@ def _settings(run_dir: Path, gguf_type: str | None, threshold: float | None):
         from tunesmith.config.serve import ExportConfig
 
         settings = ExportConfig()
-    updates = {k: v for k, v in (("gguf_type", gguf_type), ("parity_threshold", threshold)) if v is not None}
+    updates = {k: v for k, v in (("gguf_type", gguf_type), ("parity_threshold", threshold),
+                                 ("quantized_parity_threshold", threshold)) if v is not None}
     return settings.model_validate({**settings.model_dump(), **updates}) if updates else settings
 
 
@@ -37,7 +38,7 @@ def export_command(
     out: Path = typer.Option(None, help="Write the export to this folder instead."),
     gguf_type: str = typer.Option(None, help="f32, f16 or q8_0 (default: serve.export.gguf_type)."),
     threshold: float = typer.Option(None, help="Least exact-match share for parity (default: "
-                                    "serve.export.parity_threshold)."),
+                                    "serve.export.parity_threshold, or quantized_parity_threshold for q8_0)."),
     check: bool = typer.Option(False, "--check", help="Re-run the parity check of an existing export folder."),
 ) -> None:
     """Export a run (merged HF folder, GGUF + Modelfile, or adapter) and prove it answers like the trained model."""

@@ -74,7 +74,7 @@ def export(run_dir: str | Path, format: str = "hf", name: str | None = None, fol
         where = report.get("first_divergence") or {}
         raise TunesmithError(
             f"parity check failed for {folder}: {report['exact_match_rate']:.0%} of answers and "
-            f"{report['prompt_token_match_rate']:.0%} of prompts match (threshold {settings.parity_threshold:.0%}); "
+            f"{report['prompt_token_match_rate']:.0%} of prompts match (threshold {report['threshold']:.0%}); "
             f"first divergence at prompt {where.get('prompt_index')}.",
             f"See {folder / 'parity.json'}; a changed chat template or end-of-turn token is the usual cause.")
     return ExportResult(folder, format, report)
@@ -102,7 +102,9 @@ def _export_lm(run, format: str, folder: Path, settings: ExportConfig, prompts, 
         runtime, label = _gguf_runtime(run, folder, settings)
     with status(f"Replaying the prompts through the export ({label})"):
         candidate = runtime(prompts)
-    report = parity.compare(prompts, reference, candidate, settings.parity_threshold)
+    quantized = format == "gguf" and settings.gguf_type == "q8_0"
+    threshold = settings.quantized_parity_threshold if quantized else settings.parity_threshold
+    report = parity.compare(prompts, reference, candidate, threshold)
     return {"runtime": label, "reference": f"training-time model of run {run.run_dir.name} (adapter unmerged)",
             "prompt_source": source, "max_new_tokens": steps, **report}
 
