@@ -9,6 +9,14 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "Project": "tunesmith.project",
+    "ProjectConfig": "tunesmith.config",
+    "load_config": "tunesmith.config",
+    "resolve_model": "tunesmith.models",
+    "run_quickstart": "tunesmith.quickstart.run",
+    "train": "tunesmith.train",
+    "run_training": "tunesmith.train",
+    "load_run": "tunesmith.train",
     "prepare": "tunesmith.data",
     "load_prepared": "tunesmith.data",
     "PreparedDataset": "tunesmith.data",
