@@ -65,6 +65,6 @@ def _render(result) -> None:
     elif not result.fits:
         console.print("[bold red]No setting fits in memory[/bold red]: try a smaller model or a GPU target.")
     for item in result.larger_models:
-        console.print(f"[bold]{item['model']}[/bold] ({item['parameters'] / 1e9:.2f} B): needs {item['needs']}")
+        console.print(f"[bold]{item['model']}[/bold] ({item['parameters'] / 1e9:.2f} B): {item['advice']}")
     for note in result.notes:
         console.print(f"[dim]{note}[/dim]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 from tunesmith.plan.planner import Estimate, Planner, Setting
 from tunesmith.plan.targets import GPUS, REFERENCE_MODELS
@@ -36,6 +37,10 @@ def recommend(planner: Planner, available: float, keep: int = 3) -> list[Estimat
     current = planner.current().method
     for method in dict.fromkeys([current, "lora", "ia3"]):
         fitting = [e for e in map(planner.estimate, candidate_settings(planner, method)) if e.fits(available)]
+        # Checkpointing only costs time; suggest it only where the same setting without it does not fit.
+        plain = {e.setting for e in fitting if not e.setting.gradient_checkpointing}
+        fitting = [e for e in fitting if not e.setting.gradient_checkpointing
+                   or replace(e.setting, gradient_checkpointing=False) not in plain]
         if fitting:
             fitting.sort(key=lambda e: (e.seconds_per_epoch, e.peak_memory))
             return fitting[:keep]
@@ -62,8 +67,9 @@ def larger_models(planner: Planner, available: float) -> list[dict]:
             "model": name, "parameters": shape.total_params, "min_peak_memory": lean.peak_memory,
             "fits_here": lean.fits(available), "setting": lean.setting.__dict__,
             "seconds_per_epoch": lean.seconds_per_epoch,
-            "needs": ("fits with LoRA, batch 1 and activation checkpointing" if lean.fits(available) else
-                      f"{lean.peak_memory / 0.85 / 1e9:.1f} GB of memory (have {available / 1e9:.1f} GB)"
-                      + (f"; or a GPU such as {gpus[0]}" if gpus else "")),
+            "advice": (f"fits here with LoRA, batch 1 and activation checkpointing (peak "
+                       f"{lean.peak_memory / 1e9:.1f} GB)" if lean.fits(available) else
+                       f"needs {lean.peak_memory / 0.85 / 1e9:.1f} GB of memory (this machine has "
+                       f"{available / 1e9:.1f} GB)" + (f"; or a GPU such as {gpus[0]}" if gpus else "")),
         })
     return advice

@@ -10,6 +10,8 @@ def gigabytes(value: float) -> str:
 
 
 def duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
     if seconds < 120:
         return f"{seconds:.1f} s"
     if seconds < 2 * 3600:
@@ -27,7 +29,8 @@ def setting_text(estimate: Estimate) -> str:
 def summary_rows(result: Plan) -> list[tuple[str, str]]:
     e = result.estimate
     where = "this machine" if result.target == "this-machine" else f"{result.devices} × {result.target}"
-    rows = [("target", f"{where} ({result.threads} threads)" if result.target == "this-machine" else where),
+    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
+    rows = [("target", f"{where} ({threads})" if result.target == "this-machine" else where),
             ("model", f"{result.model} ({result.total_params / 1e6:.1f} M parameters, "
                       f"{e.trainable_params:,} trained)"),
             ("setting", setting_text(e)),
