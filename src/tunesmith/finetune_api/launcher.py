@@ -112,16 +112,21 @@ class Launcher:
 
 
 class ForkedJob:
-    """The handle of a launcher child: what the worker needs of `subprocess.Popen`."""
+    """The handle of a launcher child: what the worker needs of `subprocess.Popen`.
+
+    It is not our child, so it is recognised by pid *and* start time: a pid the kernel reuses later for
+    another process never looks like the job.
+    """
 
     def __init__(self, pid: int):
         self.pid = pid
+        self.started = process_start(pid)
 
     def poll(self) -> int | None:
-        return None if _alive(self.pid) else 0
+        return None if self.started is not None and process_start(self.pid) == self.started else 0
 
     def send_signal(self, signum: int) -> None:
-        if _alive(self.pid):
+        if self.poll() is None:
             os.kill(self.pid, signum)
 
     def kill(self) -> None:
@@ -129,19 +134,20 @@ class ForkedJob:
 
     def wait(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
-        while _alive(self.pid):
+        while self.poll() is None:
             if time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
             time.sleep(0.05)
         return 0
 
 
-def _alive(pid: int) -> bool:
+def process_start(pid: int) -> int | None:
+    """When a live process started (clock ticks since boot), or None if there is none (or only a zombie)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return False
-    return state != "Z"
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
 
 
 if __name__ == "__main__":
