@@ -19,6 +19,8 @@ from pydantic_core import to_jsonable_python
 from tunesmith.config import ProjectConfig, parse_config
 from tunesmith.studio import controls
 
+FIELDS_PER_ROW = 2
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -133,6 +135,8 @@ def build_settings_panel(specs: list[FieldSpec]) -> list[Any]:
         groups.setdefault(section, []).append(spec)
     for section, members in groups.items():
         with gr.Accordion(section, open=False, elem_id=f"settings-{section}"):
-            for spec in members:
-                by_path[spec.path] = _widget(spec, spec.path.rsplit(".", 1)[-1].replace("_", " "))
+            for start in range(0, len(members), FIELDS_PER_ROW):
+                with gr.Row(equal_height=False):
+                    for spec in members[start: start + FIELDS_PER_ROW]:
+                        by_path[spec.path] = _widget(spec, spec.path.rsplit(".", 1)[-1].replace("_", " "))
     return [by_path[spec.path] for spec in specs]
