@@ -16,8 +16,9 @@ from tunesmith.plan.trainable import adapted_width
 # many times per token (forward, the input gradient, the adapter weights' gradients, dropout).
 ADAPTER_PASSES = 4
 # Encoders train with attention dropout, so attention runs unfused: the heads × T scores of every token
-# are written, soft-maxed, dropped out and differentiated, about this many passes in all.
-ENCODER_ATTENTION_PASSES = 6
+# are written (1), soft-maxed (2), dropped out with a mask (3) and read by the value matmul (1), then
+# differentiated through dropout (3) and softmax (3): about 12 passes over them per step.
+ENCODER_ATTENTION_PASSES = 12
 PARALLEL_EFFICIENCY = 0.8  # speed-up per extra thread on this class of CPU (2048² matmul: 1 → 2 threads)
 
 
