@@ -49,19 +49,13 @@ def set_setting(page, path: str, value) -> None:
     field.press("Tab")
 
 
-def upload(page, selector: str, path, attempts: int = 3) -> None:
-    """Pick a file as a user does (click the drop zone). Under heavy machine load an upload right after a tab
-    switch was seen to vanish once in several runs, so the pick is retried; the file must then show."""
-    for attempt in range(attempts):
-        with page.expect_file_chooser() as chooser:
-            page.locator(selector).click()
-        chooser.value.set_files(str(path))
-        try:
-            page.locator(selector).get_by_text(path.name).wait_for(timeout=20_000)
-            return
-        except Exception:
-            if attempt == attempts - 1:
-                raise
+def upload(page, selector: str, path) -> None:
+    """Pick a file as a user does (click the drop zone); it is listed once uploaded."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(selector).click()
+    chooser.value.set_files(str(path))
+    # The list shows the stem and the extension in separate spans; the cell's label has the whole name.
+    page.locator(f'{selector} [aria-label="{path.name}"]').wait_for(timeout=60_000)
 
 
 def wait_text(page, selector: str, pattern: str, timeout: int = 30_000) -> None:
