@@ -203,6 +203,7 @@ def write_report(results: list[dict], peak: float, args) -> None:
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
+    RESULTS.with_suffix(".json").write_text(json.dumps({"peak_gflops": peak, "results": results}, indent=2))
     print("\n".join(lines))
 
 
