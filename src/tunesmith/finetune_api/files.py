@@ -56,8 +56,11 @@ class FileService:
             raise not_found("file", file_id, param)
         return row
 
-    def content(self, file_id: str) -> bytes:
-        return (self.folder / self.get(file_id)["path"]).read_bytes()
+    def path(self, file_id: str) -> Path:
+        path = self.folder / self.get(file_id)["path"]
+        if not path.exists():
+            raise not_found("file content", file_id, "file_id")
+        return path
 
     def require_training_file(self, file_id: str, param: str) -> dict[str, Any]:
         row = self.get(file_id, param)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse
 
 from tunesmith.finetune_api.errors import OpenAIError, OpenAIErrorRoute
 from tunesmith.finetune_api.export import FORMATS, export_archive
@@ -62,10 +62,10 @@ def build_router(files: FileService, jobs: JobService, lifespan=None,
         return file_object(files.get(file_id))
 
     @router.get("/v1/files/{file_id}/content")
-    def file_content(file_id: str) -> Response:
+    def file_content(file_id: str) -> FileResponse:
         row = files.get(file_id)
         media = "text/csv" if row["filename"].endswith(".csv") else "application/jsonl"
-        return Response(files.content(file_id), media_type=media)
+        return FileResponse(files.path(file_id), media_type=media)  # streamed, however large
 
     @router.delete("/v1/files/{file_id}")
     def delete_file(file_id: str) -> dict[str, Any]:
