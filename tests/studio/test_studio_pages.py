@@ -57,7 +57,7 @@ def test_estimates_come_from_the_planner(prepared):
     assert len(rows) == 1
     name, memory, duration, steps, fits = rows[0]
     assert name == project.config.model.name and memory.endswith("GB") and steps > 0 and fits == "yes"
-    assert re.fullmatch(r"[\d.]+ (s|min|h)", duration), duration
+    assert re.fullmatch(r"[\d.]+ (ms|s|min|h)", duration), duration
 
 
 def _wait(condition, timeout: float, what: str):
