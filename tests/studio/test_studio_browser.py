@@ -84,6 +84,7 @@ def test_lifecycle_in_the_browser(studio, browser, tiny_lm_dir, tmp_path, artifa
     data_file.write_text("\n".join(support_lines()) + "\n", encoding="utf-8")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(30_000)
+    (artifacts / "failure.png").unlink(missing_ok=True)
     console = []
     page.on("console", lambda message: console.append(message.text))
     page.goto(url)
