@@ -18,6 +18,8 @@ def test_chat_run_folder_and_reload(tiny_lm_dir, tmp_path):
     assert 0 < info["trainable_params"] < info["total_params"]
     assert info["steps"] == 18 and info["tokens"] > 0 and 0 <= info["padding_share"] < 0.5
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["lr"] > 0 and r["tokens_per_second"] > 0 for r in rows if r["split"] == "train")
+    assert [r["step"] for r in rows if r["split"] == "validation"] == [4, 8, 12, 16, 18]
     train_losses = [r["train_loss"] for r in rows if r["split"] == "train"]
     assert train_losses[-1] < train_losses[0]
     assert result.metrics["val_loss"] == info["final_val_loss"] and not result.stopped_early
