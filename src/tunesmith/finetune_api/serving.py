@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 
@@ -11,10 +10,6 @@ def register_model(registry, model_id: str, run_dir: Path) -> None:
     from tunesmith.serve.registry import describe
 
     source = describe(run_dir, model_id)
-    if source.base and source.tokenizer_path and not (source.tokenizer_path / "config.json").exists():
-        # serve's registry loads tokenizers through the model catalog, which needs a config.json that a run's
-        # tokenizer/ lacks; an adapter run's tokenizer is its base model's, so take that one.
-        source = dataclasses.replace(source, tokenizer_path=None)
     add = getattr(registry, "add", None)
     if add is not None:
         add(source)
