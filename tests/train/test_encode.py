@@ -57,3 +57,17 @@ def test_classification_labels(tiny_encoder_dir):
     records = [{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}]
     examples = encode_records(tok, records, "classification", 32)
     assert [ex.labels for ex in examples] == [[1], [0]]  # labels sorted: neg=0, pos=1
+
+
+def test_text_pairs_keep_their_segments(tiny_encoder_dir):
+    from transformers import AutoTokenizer
+
+    from tunesmith.train.batching import collate
+
+    tok = AutoTokenizer.from_pretrained(tiny_encoder_dir)
+    records = [{"text": "is it open", "text_pair": "yes until nine", "label": "a"}, {"text": "hi", "label": "b"}]
+    pair, single = encode_records(tok, records, "classification", 32)
+    assert pair.segments == tok("is it open", "yes until nine")["token_type_ids"] and 1 in pair.segments
+    batch = collate([pair, single], tok.pad_token_id, classification=True)
+    assert batch["token_type_ids"][0].tolist()[:len(pair)] == pair.segments
+    assert batch["token_type_ids"][1].sum() == 0

@@ -70,6 +70,12 @@ def collate(examples: list[Example], pad_id: int, classification: bool = False) 
         if not classification:
             labels[row, :n] = torch.tensor(ex.labels)
     batch = {"input_ids": ids, "attention_mask": mask}
+    if any(ex.segments for ex in examples):
+        segments = torch.zeros_like(ids)
+        for row, ex in enumerate(examples):
+            if ex.segments:
+                segments[row, :len(ex)] = torch.tensor(ex.segments)
+        batch["token_type_ids"] = segments
     batch["labels"] = torch.tensor([ex.labels[0] for ex in examples]) if classification else labels
     return batch
 

@@ -20,6 +20,7 @@ class Example:
     input_ids: list[int]
     labels: list[int] = field(default_factory=list)  # per token for causal LMs, one class id for classifiers
     targets: int = 0  # tokens (or examples, for classifiers) that carry loss
+    segments: list[int] | None = None  # token_type_ids, for encoders reading a text pair
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -84,8 +85,10 @@ def encode_classification(tokenizer, record: dict, label_ids: dict[str, int], ma
     if label not in label_ids:
         raise DataError(f"record {record.get('id', '?')} has label '{label}' not seen in training data",
                         "Make sure every label appears in the train split.")
-    enc = tokenizer(record.get("text", ""), record.get("text_pair"), truncation=True, max_length=max_length)
-    return Example(enc["input_ids"], [label_ids[label]], 1)
+    pair = record.get("text_pair")
+    enc = tokenizer(record.get("text", ""), pair, truncation=True, max_length=max_length)
+    segments = enc.get("token_type_ids") if pair else None
+    return Example(enc["input_ids"], [label_ids[label]], 1, segments)
 
 
 def label_list(records: list[dict]) -> list[str]:

@@ -45,7 +45,8 @@ def causal_loss_sum(model: torch.nn.Module, batch: dict, virtual_tokens: bool) -
 
 def classification_loss_sum(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, int, int]:
     """Summed cross-entropy, examples, and correct predictions."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    extra = {"token_type_ids": batch["token_type_ids"]} if "token_type_ids" in batch else {}
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **extra).logits
     loss = F.cross_entropy(logits.float(), batch["labels"], reduction="sum")
     correct = int((logits.argmax(-1) == batch["labels"]).sum())
     return loss, len(batch["labels"]), correct
