@@ -27,7 +27,8 @@ class TrainingConfig(Section):
                                   "compute on padding.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: "
                                          "less memory, ~20% slower.")
-    compile: bool = Field(False, description="torch.compile the model (faster steps after a slow first one).")
+    compile: bool = Field(False, description="torch.compile the model: a minute or more of compiling up "
+                          "front, so only worth it for long runs.")
     train_on_prompt: bool = Field(False, description="Chat: also put loss on system/user tokens (default: "
                                   "assistant answers only).")
     eval_every: int = Field(50, ge=1, description="Validate (and checkpoint) every N optimizer steps.")
