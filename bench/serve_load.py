@@ -36,12 +36,12 @@ QUESTIONS = [
 ]
 
 
-def _serve(source: str, backend: str, port: int, max_batch: int, ready) -> None:
+def _serve(source: str, backend: str, port: int, max_batch: int, threads: int, ready) -> None:
     from tunesmith.config.serve import ServeConfig
     from tunesmith.serve import create_app, run
 
     config = ServeConfig(port=port, max_batch_size=max_batch, max_queue=256, backend=backend,
-                         max_tokens_limit=4096)
+                         max_tokens_limit=4096, threads=threads)
     if backend == "llamacpp":
         from tunesmith.serve.llamacpp import create_llamacpp_app
 
@@ -55,13 +55,13 @@ def _serve(source: str, backend: str, port: int, max_batch: int, ready) -> None:
 class Server:
     """The server in its own process, so load-generating client threads do not share its GIL."""
 
-    def __init__(self, source: str, backend: str = "torch", max_batch: int = 8):
+    def __init__(self, source: str, backend: str = "torch", max_batch: int = 8, threads: int = 1):
         from tunesmith.serve import free_port
 
         self.port = free_port()
         context = multiprocessing.get_context("spawn")
         ready = context.Event()
-        self.process = context.Process(target=_serve, args=(source, backend, self.port, max_batch, ready),
+        self.process = context.Process(target=_serve, args=(source, backend, self.port, max_batch, threads, ready),
                                        daemon=True)
         self.process.start()
         ready.wait(300)
@@ -210,12 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-8", type=int, default=48, help="requests sent by the 8 clients")
     parser.add_argument("--budget-32", type=int, default=96, help="requests sent by the 32 clients")
     parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per load phase")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the baseline and the server "
+                        "(1 keeps a shared machine's contention from distorting the comparison)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "serve_load.md"))
     args = parser.parse_args(argv)
+
+    import torch
 
     from tunesmith.deploy.gguf_runtime import llama_cpp_available
     from tunesmith.models.catalog import resolve
 
+    torch.set_num_threads(args.threads)
     model_dir = str(resolve(args.model).path)
     print("sequential generate baseline …", file=sys.stderr)
     baseline = sequential_generate(model_dir, QUESTIONS[: args.baseline_prompts], args.max_tokens)
@@ -223,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [_row("sequential `model.generate` (no server)", baseline, None)]
     for clients, budget, batch in ((8, args.budget_8, 8), (32, args.budget_32, 16)):
         print(f"{clients} concurrent clients …", file=sys.stderr)
-        server = Server(model_dir, max_batch=batch)
+        server = Server(model_dir, max_batch=batch, threads=args.threads)
         try:
             result = load(server.url, Path(model_dir).name, clients, budget, args.max_tokens, args.time_limit)
         finally:
@@ -232,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# serve_load", "",
         f"Model `{args.model}`, greedy chat answers of at most {args.max_tokens} tokens, fp32, "
+        f"{args.threads} torch thread(s) for both the baseline and the server, "
         f"{os.cpu_count()} CPU cores shared with other work; all rows measured back to back in one run "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). Output tokens/s counts generated tokens "
         "(usage.completion_tokens); latency is per request as the client sees it.", "",

@@ -44,4 +44,7 @@ class ServeConfig(Section):
     backend: Literal["torch", "llamacpp"] = Field("torch", description="torch: batched PyTorch engine with "
                                                   "adapters; llamacpp: a GGUF export through llama-cpp-python.")
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights dtype when serving.")
+    threads: int | None = Field(None, ge=1, description="torch threads for decoding; empty means all cores. Use 1 "
+                                "on a machine shared with other heavy work: more threads than free cores make "
+                                "every matmul wait for a descheduled thread.")
     export: ExportConfig = Field(default_factory=ExportConfig, description="`tunesmith export` and its parity check.")

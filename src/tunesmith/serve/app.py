@@ -31,6 +31,10 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
     config = config or ServeConfig()
     registry = models if hasattr(models, "acquire") else ModelRegistry.from_paths(
         list(models), max_loaded=config.max_loaded_models, dtype=config.dtype)
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
     engine = engine or Engine(registry, config.max_batch_size, config.batch_window_ms, config.max_queue)
     keys = KeyRing(config.api_keys, config.api_key_hashes)
     limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
