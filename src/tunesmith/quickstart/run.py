@@ -35,7 +35,7 @@ RECIPE = {
                  "eval_every": 20, "seed": 42},
     "evaluation": {"max_new_tokens": 64, "batch_size": 16, "few_shot_k": 3},
 }
-FAST = ["training.epochs=1", "evaluation.max_examples=24", "evaluation.max_new_tokens=48"]
+FAST = ["training.epochs=1", "evaluation.max_examples=16", "evaluation.max_new_tokens=48", "evaluation.few_shot_k=0"]
 
 
 @dataclass
