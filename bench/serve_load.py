@@ -162,7 +162,7 @@ def _row(name: str, result: dict, baseline_tps: float | None) -> str:
             f"| {statistics.median(lat):.2f} | {p95:.2f} | {errors} | {fivexx} |")
 
 
-def llama_cpp_single_stream(model_dir: str, max_tokens: int, repeats: int) -> list[str]:
+def llama_cpp_single_stream(model_dir: str, max_tokens: int, repeats: int, threads: int) -> list[str]:
     """Decode tokens/s: direct llama-cpp-python vs the server's llama.cpp backend, same GGUF, one stream."""
     import httpx
 
@@ -175,7 +175,7 @@ def llama_cpp_single_stream(model_dir: str, max_tokens: int, repeats: int) -> li
     write_gguf(load_causal_lm(model_dir), tokenizer, folder / "model.gguf", "f16")
     tokenizer.save_pretrained(folder)
     messages = [{"role": "user", "content": QUESTIONS[0]}]
-    llm = open_llama(folder / "model.gguf")
+    llm = open_llama(folder / "model.gguf", threads=threads)
     direct_tokens, started = 0, time.perf_counter()
     for i in range(repeats):
         out = llm.create_chat_completion(messages=[{"role": "user", "content": QUESTIONS[i % 4]}],
@@ -183,7 +183,7 @@ def llama_cpp_single_stream(model_dir: str, max_tokens: int, repeats: int) -> li
         direct_tokens += out["usage"]["completion_tokens"]
     direct = direct_tokens / (time.perf_counter() - started)
     del llm
-    server = Server(str(folder), backend="llamacpp")
+    server = Server(str(folder), backend="llamacpp", threads=threads)
     try:
         served_tokens, started = 0, time.perf_counter()
         for i in range(repeats):
@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per load phase")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the baseline and the server "
                         "(1 keeps a shared machine's contention from distorting the comparison)")
+    parser.add_argument("--no-torch", dest="torch", action="store_false", help="only the llama.cpp comparison")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "serve_load.md"))
     args = parser.parse_args(argv)
 
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = sequential_generate(model_dir, QUESTIONS[: args.baseline_prompts], args.max_tokens)
     base_tps = baseline["tokens"] / baseline["seconds"]
     rows = [_row("sequential `model.generate` (no server)", baseline, None)]
-    for clients, budget, batch in ((8, args.budget_8, 8), (32, args.budget_32, 16)):
+    for clients, budget, batch in ((8, args.budget_8, 8), (32, args.budget_32, 16)) if args.torch else ():
         print(f"{clients} concurrent clients …", file=sys.stderr)
         server = Server(model_dir, max_batch=batch, threads=args.threads)
         try:
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|---|", *rows]
     if llama_cpp_available():
         print("llama.cpp single stream …", file=sys.stderr)
-        lines += llama_cpp_single_stream(model_dir, args.max_tokens, repeats=6)
+        lines += llama_cpp_single_stream(model_dir, args.max_tokens, repeats=6, threads=args.threads)
     else:
         lines += ["", "llama-cpp-python is not installed: the llama.cpp comparison was not run "
                   "(pip install 'tunesmith[llamacpp]')."]

@@ -19,7 +19,7 @@ from tunesmith.serve.registry import ModelRegistry, ModelSource
 class GGUFRegistry(ModelRegistry):
     """GGUF export folders (model.gguf + tokenizer files) by id; each Llama is opened on first use."""
 
-    def __init__(self, paths: list[str | Path], context: int = 4096):
+    def __init__(self, paths: list[str | Path], context: int = 4096, threads: int | None = None):
         sources = []
         for item in paths:
             model_id, _, path = str(item).rpartition("=") if "=" in str(item) else ("", "", str(item))
@@ -33,6 +33,7 @@ class GGUFRegistry(ModelRegistry):
             sources.append(ModelSource(model_id or gguf.parent.name, "gguf", gguf, None, gguf.parent, "chat"))
         super().__init__(sources, max_loaded=len(sources))
         self.context = context
+        self.threads = threads
         self._llamas: dict[str, object] = {}
 
     def context_length(self, model_id: str) -> int:
@@ -42,7 +43,8 @@ class GGUFRegistry(ModelRegistry):
         from tunesmith.deploy.gguf_runtime import open_llama
 
         if model_id not in self._llamas:
-            self._llamas[model_id] = open_llama(self.source(model_id).path, context=self.context)
+            self._llamas[model_id] = open_llama(self.source(model_id).path, context=self.context,
+                                                  threads=self.threads)
         return self._llamas[model_id]
 
 
@@ -97,6 +99,6 @@ def create_llamacpp_app(paths: list[str | Path], config: ServeConfig | None = No
         raise TunesmithError("the llamacpp backend needs llama-cpp-python.",
                              "pip install 'tunesmith[llamacpp]' (compiles ~5 min), or use serve.backend: torch.")
     config = config or ServeConfig()
-    registry = GGUFRegistry(paths)
+    registry = GGUFRegistry(paths, threads=config.threads)
     engine = LlamaCppEngine(registry, 1, 0, config.max_queue)
     return create_app(registry, config, engine=engine)
