@@ -23,7 +23,7 @@ def test_real_smollm2_run_merged_and_gguf_exports_pass_parity(tmp_path):
                                         "warmup_ratio": 0.0}})
     run_dir = tmp_path / "runs" / "smollm2-lora"
     run_training(config, records, records[:4], run_dir)
-    settings = ExportConfig(parity_max_new_tokens=24, gguf_type="f16")
+    settings = ExportConfig(parity_max_new_tokens=24, gguf_type="f32")
     held_out = [[{"role": "user", "content": f"Where is order {2000 + i}?"}] for i in range(6)]
     merged = export(run_dir, "hf", folder=tmp_path / "hf", settings=settings, prompts=held_out)
     assert merged.parity["passed"] and merged.parity["exact_match_rate"] == 1.0

@@ -10,8 +10,9 @@ from tunesmith.config.base import Section
 
 
 class ExportConfig(Section):
-    gguf_type: Literal["f32", "f16", "q8_0"] = Field("f16", description="GGUF weight type: f32 (exact), f16 "
-                                                     "(half the size), q8_0 (quarter size, 8-bit blocks).")
+    gguf_type: Literal["f32", "f16", "q8_0"] = Field("f32", description="GGUF weight type: f32 (answers match "
+                                                     "the trained model exactly), f16 (half the size; llama.cpp "
+                                                     "computes in half precision), q8_0 (quarter size, 8-bit).")
     parity_prompts: int = Field(16, ge=1, le=500, description="Held-out prompts replayed by the parity check.")
     parity_max_new_tokens: int = Field(32, ge=1, le=1024, description="Greedy tokens compared per prompt.")
     parity_threshold: float = Field(0.9, ge=0, le=1, description="Least share of prompts whose greedy answer "
