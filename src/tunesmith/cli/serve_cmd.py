@@ -46,6 +46,9 @@ def serve(
     overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set serve.max_batch_size=16."),
     hash_key: str = typer.Option(None, "--hash-key", help="Print the SHA-256 digest of KEY for "
                                  "serve.api_key_hashes, then exit."),
+    production: bool = typer.Option(False, "--production", help="Serve the project's production model from the "
+                                    "registry under the project's name; `tunesmith models promote/rollback` "
+                                    "take effect without a restart."),
 ) -> None:
     """Serve models behind an OpenAI-compatible API (chat, completions, classifications, /metrics).
 
@@ -70,6 +73,17 @@ def serve(
         updates["port"] = port
     settings = settings.model_copy(update=updates)
     sources = list(models or [])
+    if production:
+        if not has_project:
+            raise TunesmithError("--production needs a project: no tunesmith.yaml here.", "Pass --project DIR.")
+        from tunesmith.feedback.serving import create_production_app
+        from tunesmith.project import Project
+
+        server = create_production_app(Project(project.resolve(), config), extra_models=sources)
+        typer.echo(f"Serving the production model of {config.name} as '{config.name}' (and /v1/feedback) on "
+                   f"http://{settings.host}:{settings.port}/v1")
+        run(server, settings.host, settings.port)
+        return
     if not sources:
         if not has_project:
             raise TunesmithError("nothing to serve: no models given and no tunesmith.yaml here.",

@@ -92,5 +92,5 @@ def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
     console.print(f"\nReport: {comparison.report_html}")
     console.print(f"Run folder: {result.run_dir}   (total {seconds / 60:.1f} min)")
     console.print(f"Next: chat with it over an OpenAI-compatible API: "
-                  f"[bold]tunesmith serve {project.root}[/bold]")
+                  f"[bold]tunesmith serve --project {project.root}[/bold]")
     return QuickstartResult(project, result.run_dir, comparison, seconds)
