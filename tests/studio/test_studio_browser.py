@@ -134,14 +134,16 @@ def walk_through_the_lifecycle(page, root, data_file, tiny_lm_dir, artifacts):
     page.get_by_text("Advanced: every setting").click()
     for section in ("model", "training", "evaluation"):
         page.locator(f"#settings-{section} > button.label-wrap").click()
-    for path, value in {"model.max_length": 64, "training.max_steps": 12, "training.batch_size": 4,
-                        "training.eval_every": 3, "evaluation.max_examples": 4, "evaluation.max_new_tokens": 6,
+    # Enough steps (~15 s on a tiny model) that the 1.5 s poll sees the run while it is still running.
+    for path, value in {"model.max_length": 64, "training.max_steps": 400, "training.epochs": 100,
+                        "training.batch_size": 4,
+                        "training.eval_every": 25, "evaluation.max_examples": 4, "evaluation.max_new_tokens": 6,
                         "evaluation.bootstrap_samples": 100}.items():
         set_setting(page, path, value)
     click(page, "Save all settings")
     page.get_by_text("Saved every setting").wait_for()
     saved = yaml.safe_load((root / "tunesmith.yaml").read_text())
-    assert saved["training"]["max_steps"] == 12, saved["training"]
+    assert saved["training"]["max_steps"] == 400, saved["training"]
     assert (saved["model"]["name"], saved["model"]["max_length"]) == (str(tiny_lm_dir), 64), saved["model"]
     shot(page, artifacts, "3-model")
 
