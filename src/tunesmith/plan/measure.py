@@ -13,17 +13,13 @@ import subprocess
 import sys
 import time
 
+from tunesmith.resources import peak_rss
+
 
 def rss_now() -> int:
     import psutil
 
     return psutil.Process().memory_info().rss
-
-
-def peak_rss() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
 
 
 def synthetic_batch(vocab: int, batch_size: int, seq_len: int, target_share: float, pad_id: int, seed: int = 0):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import resource
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from tunesmith.config import ProjectConfig
 from tunesmith.errors import DataError, TunesmithError
 from tunesmith.methods import count_parameters, trainable_state
 from tunesmith.progress import console
+from tunesmith.resources import peak_rss
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import encode_records, label_list
@@ -127,7 +127,7 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
                 stopped_early=outcome == "stopped_early", best_step=state.best_step, restored_step=restored,
                 # Process-wide peak (Linux kB → bytes): exact for `tunesmith train`, an upper bound when
                 # several runs share a process; `tunesmith runs show` compares it with the planner.
-                peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+                peak_rss=peak_rss())
     if world.main:
         if outcome != "interrupted":
             method.save(model, run_dir / method.artifact)
