@@ -165,6 +165,9 @@ def walk_through_the_lifecycle(page, root, data_file, tiny_lm_dir, artifacts):
     run_dir = next((root / "runs").iterdir())
     final_step = json.loads((run_dir / "run.json").read_text())["steps"]
     page.wait_for_function(f"() => /step {final_step}\\b/.test(document.querySelector('#run-progress')?.innerText)")
+    # The chart is redrawn by the same 1.5 s poll; give it a few polls to show the final curves.
+    page.wait_for_function("() => { const t = document.querySelector('#loss-chart')?.innerText || '';"
+                           " return t.includes('train') && t.includes('validation'); }", timeout=30_000)
     assert chart_has_both_curves(page), page.locator("#loss-chart").inner_text()
     shot(page, artifacts, "4-train")
 
