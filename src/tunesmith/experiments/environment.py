@@ -6,28 +6,21 @@ first time a run is exported or reproduced, marked as recorded after training.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import time
 from importlib import metadata
 from pathlib import Path
 
+from tunesmith.models.convert import sha256_of
+
 ENVIRONMENT_FILE = "environment.json"
 PACKAGES = ("tunesmith", "torch", "transformers", "peft", "accelerate", "safetensors", "tokenizers", "numpy",
             "pyarrow", "optuna")
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def folder_hashes(folder: Path, pattern: str) -> dict[str, str]:
-    return {p.name: file_sha256(p) for p in sorted(folder.glob(pattern)) if p.is_file()} if folder.exists() else {}
+    return {p.name: sha256_of(p) for p in sorted(folder.glob(pattern)) if p.is_file()} if folder.exists() else {}
 
 
 def package_versions() -> dict[str, str | None]:
