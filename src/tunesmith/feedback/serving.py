@@ -54,23 +54,6 @@ class ProductionRegistry(ModelRegistry):
     def source(self, model_id: str) -> ModelSource:
         return super().source(self.current_id(model_id))
 
-    def tokenizer(self, model_id: str):
-        source = self.source(model_id)
-        folder = source.tokenizer_path
-        if folder is None or (folder / "config.json").exists():
-            return super().tokenizer(source.model_id)
-        # A run's tokenizer/ folder has no config.json, which the catalog resolver (used by the base class)
-        # requires of model folders: load it directly.
-        from transformers import AutoTokenizer
-
-        with self._lock:
-            if str(folder) not in self._tokenizers:
-                tokenizer = AutoTokenizer.from_pretrained(folder)
-                if tokenizer.pad_token is None:
-                    tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-                self._tokenizers[str(folder)] = tokenizer
-            return self._tokenizers[str(folder)]
-
     def context_length(self, model_id: str) -> int:
         return super().context_length(self.current_id(model_id))
 
