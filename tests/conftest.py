@@ -14,6 +14,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread per test, restored afterwards (runs set `training.num_threads` process-wide)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory):
     """A 2-layer, hidden-64 Llama with SmolLM2's tokenizer and chat template, as an HF folder."""

@@ -6,7 +6,6 @@ import json
 import shutil
 
 import pytest
-import torch
 import yaml
 
 
@@ -26,14 +25,6 @@ def write_project(folder, model_dir, **extra) -> None:
               "training": {"num_threads": 1, "max_steps": 6, "eval_every": 2, "batch_size": 4,
                            "learning_rate": 5e-3, "warmup_ratio": 0.0}, **extra}
     (folder / "tunesmith.yaml").write_text(yaml.safe_dump(config))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
