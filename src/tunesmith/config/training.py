@@ -44,6 +44,13 @@ class TrainingConfig(Section):
     report_to: list[Literal["tensorboard", "mlflow"]] = Field(
         default_factory=list, description="Extra loggers, used when installed.")
     num_threads: int | None = Field(None, ge=1, description="CPU threads for torch; empty means all cores.")
+    distributed: Literal["ddp", "fsdp", "deepspeed"] = Field(
+        "ddp", description="With several processes (torchrun / accelerate launch): ddp keeps a whole model in "
+        "each; fsdp shards weights, gradients and optimizer state (PyTorch FSDP2); deepspeed hands model and "
+        "optimizer to DeepSpeed (GPUs, `pip install deepspeed`).")
+    deepspeed_config: str | None = Field(None, description="The user's DeepSpeed JSON (distributed: deepspeed), "
+                                         "relative to the project folder; batch size, accumulation and clipping "
+                                         "come from this section.")
 
 
 Preset = Literal["quick", "balanced", "thorough"]
