@@ -1,4 +1,4 @@
-"""What a person watches during training: a progress bar, metrics.jsonl, loss.png, optional loggers."""
+"""What a person watches during training: a progress bar, metrics.jsonl, loss.png (loggers.py: TensorBoard, MLflow)."""
 
 from __future__ import annotations
 
@@ -105,33 +105,3 @@ def plot_losses(rows: list[dict], path: Path) -> None:
     plt.close(fig)
     tmp.replace(path)
 
-
-def attach_loggers(log: MetricsLog, names: list[str], run_dir: Path, config: dict) -> list[str]:
-    """TensorBoard / MLflow when installed; returns the names that could not be used."""
-    unavailable = []
-    for name in names:
-        try:
-            if name == "tensorboard":
-                from torch.utils.tensorboard import SummaryWriter
-
-                log.extra.append(_tensorboard(SummaryWriter(str(run_dir / "tensorboard"))))
-            elif name == "mlflow":
-                import mlflow
-
-                mlflow.start_run(run_name=run_dir.name)
-                mlflow.log_params({k: str(v) for k, v in config.items()})
-                log.extra.append(lambda row: mlflow.log_metrics(
-                    {f"{row['split']}_{k}": v for k, v in row.items() if isinstance(v, float)}, step=row["step"]))
-        except ImportError:
-            unavailable.append(name)
-    return unavailable
-
-
-def _tensorboard(writer):
-    def write(row: dict) -> None:
-        for key, value in row.items():
-            if isinstance(value, float):
-                writer.add_scalar(f"{row['split']}/{key}", value, row["step"])
-        writer.flush()
-
-    return write

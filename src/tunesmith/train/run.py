@@ -19,8 +19,8 @@ from tunesmith.resources import peak_rss
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import encode_records, label_list
+from tunesmith.train.loggers import Loggers
 from tunesmith.train.loop import Batches, LoopState, StepCallback, run_loop, total_steps
-from tunesmith.train.monitor import attach_loggers
 from tunesmith.train.optim import build_optimizer
 from tunesmith.train.run_folder import read_run, write_card, write_config, write_json
 from tunesmith.train.setup import prepare_model
@@ -104,16 +104,19 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     if world.main:
         write_config(run_dir, config)
         write_json(run_dir / "run.json", {**read_run(run_dir), **info})
+    loggers = Loggers(tc.report_to, run_dir, config.model_dump(mode="json"))
     try:
         state, outcome = run_loop(
             config=config, model=model, optimizer=optimizer, batches=batches, val_examples=val_ex, task=task,
             virtual_tokens=method.virtual_tokens, state=state, run_dir=run_dir, world=world, callbacks=callbacks,
             save_weights=lambda: trainable_state(model),
-            attach=lambda log: _attach(log, tc.report_to, run_dir, config))
+            attach=loggers.attach)
     except BaseException:
+        loggers.close("FAILED")
         if world.main:
             write_json(run_dir / "run.json", {**info, "status": "failed"})
         raise
+    loggers.close("KILLED" if outcome == "interrupted" else "FINISHED")
     restored = None
     if outcome != "interrupted" and tc.restore_best and state.best_step not in (None, state.step):
         best = run_dir / "checkpoints" / f"step-{state.best_step}"
@@ -149,12 +152,6 @@ def _metrics(state: LoopState, restored: int | None) -> dict:
                    tokens_per_second=state.tokens / max(state.seconds, 1e-9),
                    padding_share=1 - state.real_positions / max(state.padded_positions, 1))
     return metrics
-
-
-def _attach(log, names: list[str], run_dir: Path, config: ProjectConfig) -> None:
-    for name in attach_loggers(log, names, run_dir, config.model_dump(mode="json")):
-        console.print(f"[yellow]note:[/yellow] {name} is not installed; logging to metrics.jsonl only "
-                      f"(`pip install {name}` to enable it)")
 
 
 def _compile(model) -> None:
