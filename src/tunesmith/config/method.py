@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_serializer, model_validator
 from tunesmith.config.base import Section, nearest
 
 METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "full": (),
+    "full": ("model_dropout",),
     "lora": ("r", "alpha", "dropout", "target_modules"),
     "dora": ("r", "alpha", "dropout", "target_modules"),
     "ia3": ("target_modules",),
@@ -27,6 +27,10 @@ class MethodConfig(Section):
     r: int = Field(16, ge=1, description="LoRA/DoRA rank.")
     alpha: int = Field(32, ge=1, description="LoRA/DoRA scaling numerator (scale = alpha / r).")
     dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the adapter input (LoRA, DoRA, adapter).")
+    model_dropout: float | None = Field(
+        None, ge=0.0, lt=1.0, description="Full fine-tuning: dropout set on every dropout field of the model's "
+        "config (attention, hidden, embedding, classifier: whichever the architecture has) while training; "
+        "empty keeps the checkpoint's own values.")
     target_modules: str | list[str] = Field(
         "all-linear", description="Modules to adapt (LoRA/DoRA: 'all-linear' or names; IA3: 'all-linear' "
         "means the library's per-architecture default).")

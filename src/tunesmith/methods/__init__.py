@@ -35,6 +35,8 @@ class Method:
     virtual_tokens: bool = False  # prepends learned positions: the loop must call the full model forward
     encoder_classification: bool = True  # usable on encoder classifiers
     decoder_classification: bool = True  # usable on decoder (causal LM) classifiers
+    # Values for the base model's config when it is loaded for training, given that config (e.g. dropout).
+    load_overrides: Callable[[MethodConfig, object], dict] | None = None
 
 
 REGISTRY: dict[str, Method] = {}

@@ -1,4 +1,9 @@
-"""Full fine-tuning: every weight trains; the output is a complete model folder (safetensors)."""
+"""Full fine-tuning: every weight trains; the output is a complete model folder (safetensors).
+
+`method.model_dropout` (regularization) sets every dropout field of the base model's config when it is
+loaded for training, so the architecture builds its own dropout layers with that probability. The saved
+model keeps the base checkpoint's values: dropout is a training setting, not part of the result.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,30 @@ from pathlib import Path
 import torch
 
 from tunesmith.methods import Method, register
+from tunesmith.progress import console
+
+
+def dropout_fields(config) -> dict[str, float]:
+    """The config's dropout probabilities: Llama `attention_dropout`, BERT `hidden_dropout_prob`, GPT-2
+    `resid_pdrop`/`embd_pdrop`/`attn_pdrop`, `classifier_dropout` when set, T5 `dropout_rate`, ..."""
+    fields = {}
+    for key, value in config.to_dict().items():
+        probability = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1
+        if probability and ("dropout" in key or key.endswith("pdrop")):
+            fields[key] = float(value)
+    return fields
+
+
+def load_overrides(options, config) -> dict:
+    if options.model_dropout is None:
+        return {}
+    fields = dropout_fields(config)
+    if not fields:
+        console.print(f"[yellow]warning:[/yellow] method.model_dropout={options.model_dropout} has no effect: "
+                      f"the {config.model_type} architecture's config has no dropout fields")
+        return {}
+    console.print(f"full: dropout {options.model_dropout} on {', '.join(fields)}")
+    return dict.fromkeys(fields, options.model_dropout)
 
 
 def apply(model: torch.nn.Module, options, task: str) -> torch.nn.Module:
@@ -16,7 +45,22 @@ def apply(model: torch.nn.Module, options, task: str) -> torch.nn.Module:
 
 
 def save(model: torch.nn.Module, folder: Path) -> None:
-    model.save_pretrained(folder, safe_serialization=True)
+    trained = dropout_fields(model.config)
+    base = _base_dropout(model)
+    restore = {key: base[key] for key in trained if key in base and base[key] != trained[key]}
+    model.config.update(restore)
+    try:
+        model.save_pretrained(folder, safe_serialization=True)
+    finally:
+        model.config.update({key: trained[key] for key in restore})
+
+
+def _base_dropout(model: torch.nn.Module) -> dict[str, float]:
+    """The dropout values of the checkpoint the model was loaded from ({} when it cannot be read)."""
+    try:
+        return dropout_fields(type(model.config).from_pretrained(model.config.name_or_path))
+    except (OSError, ValueError):
+        return {}
 
 
 def load(base: torch.nn.Module, folder: Path) -> torch.nn.Module:
@@ -26,4 +70,4 @@ def load(base: torch.nn.Module, folder: Path) -> torch.nn.Module:
 
 METHOD = register(Method(
     name="full", summary="Every weight trains: most capacity, most memory, largest output.",
-    artifact="model", apply=apply, save=save, load=load))
+    artifact="model", apply=apply, save=save, load=load, load_overrides=load_overrides))

@@ -27,18 +27,21 @@ def load_tokenizer(model: ResolvedModel | str | Path, trust_remote_code: bool = 
     return tokenizer
 
 
-def load_causal_lm(model: ResolvedModel | str | Path, dtype: str = "float32", trust_remote_code: bool = False):
+def load_causal_lm(model: ResolvedModel | str | Path, dtype: str = "float32", trust_remote_code: bool = False,
+                   **config_overrides):
+    """config_overrides: values for the model's config (e.g. dropout), applied before its layers are built."""
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(
-        _path(model), dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code)
+        _path(model), dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code,
+        **config_overrides)
 
 
 def load_classifier(model: ResolvedModel | str | Path, labels: list[str], dtype: str = "float32",
-                    trust_remote_code: bool = False):
+                    trust_remote_code: bool = False, **config_overrides):
     from transformers import AutoModelForSequenceClassification
 
     return AutoModelForSequenceClassification.from_pretrained(
         _path(model), num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)}, dtype=DTYPES[dtype],
-        use_safetensors=True, trust_remote_code=trust_remote_code)
+        use_safetensors=True, trust_remote_code=trust_remote_code, **config_overrides)

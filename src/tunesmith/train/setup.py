@@ -28,10 +28,11 @@ def quiet_transformers() -> Iterator[None]:
         logging.set_verbosity(previous)
 
 
-def load_base(config: ProjectConfig, task: str, labels: list[str] | None,
-              resolved: ResolvedModel | None = None) -> tuple[torch.nn.Module, object, ResolvedModel]:
+def load_base(config: ProjectConfig, task: str, labels: list[str] | None, resolved: ResolvedModel | None = None,
+              overrides: dict | None = None) -> tuple[torch.nn.Module, object, ResolvedModel]:
+    """overrides: values for the model's config, set before its layers are built (a method's load_overrides)."""
     resolved = resolved or resolve(config.model.name)
-    options = {"dtype": config.model.dtype, "trust_remote_code": config.model.trust_remote_code}
+    options = {"dtype": config.model.dtype, "trust_remote_code": config.model.trust_remote_code, **(overrides or {})}
     tokenizer = load_tokenizer(resolved, trust_remote_code=config.model.trust_remote_code)
     with quiet_transformers():
         if task == "classification":
@@ -53,7 +54,8 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
     check_supported(method, task, resolved.kind)
     # Seeded before the method adds weights, so adapter/head initialisation is reproducible.
     torch.manual_seed(config.training.seed)
-    model, tokenizer, resolved = load_base(config, task, labels, resolved)
+    overrides = method.load_overrides(config.method, base_config(resolved, config)) if method.load_overrides else {}
+    model, tokenizer, resolved = load_base(config, task, labels, resolved, overrides)
     if config.training.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     with warnings.catch_warnings():
@@ -62,6 +64,12 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
     if method.name != "full":
         _require_trainable(model)
     return model, tokenizer, method, resolved
+
+
+def base_config(resolved: ResolvedModel, config: ProjectConfig):
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(resolved.path, trust_remote_code=config.model.trust_remote_code)
 
 
 def _require_trainable(model: torch.nn.Module) -> None:
