@@ -42,7 +42,8 @@ class TrainingConfig(Section):
     overfit_gap: float = Field(0.25, gt=0, description="Warn when validation loss exceeds train loss by this "
                                "share and the gap keeps widening.")
     report_to: list[Literal["tensorboard", "mlflow"]] = Field(
-        default_factory=list, description="Extra loggers, used when installed.")
+        default_factory=list, description="Also log to TensorBoard (runs/<id>/tensorboard) and/or MLflow (a store "
+        "in runs/<id>/mlflow unless MLFLOW_TRACKING_URI is set); needs pip install 'tunesmith[loggers]'.")
     num_threads: int | None = Field(None, ge=1, description="CPU threads for torch; empty means all cores.")
     distributed: Literal["ddp", "fsdp", "deepspeed"] = Field(
         "ddp", description="With several processes (torchrun / accelerate launch): ddp keeps a whole model in "
