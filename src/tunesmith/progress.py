@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 console = Console(stderr=True)
 
@@ -21,3 +23,36 @@ def status(message: str) -> Iterator[None]:
     with console.status(message):
         yield
     console.print(f"[green]✓[/green] {message}")
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar over `total` units of work (e.g. bytes read, which gives an ETA) that also counts `unit`s
+    (e.g. records) and shows their rate. Yields update(done, count); call it every few thousand items,
+    not per item. Without a terminal nothing is drawn: one summary line at the end, for logs."""
+    start = time.perf_counter()
+    seen = [0]
+
+    def rate() -> str:
+        elapsed = time.perf_counter() - start
+        return f"{seen[0] / elapsed:,.0f} {unit}/s" if elapsed > 0 else ""
+
+    if not sys.stderr.isatty():
+        def count_only(done: int, count: int) -> None:
+            seen[0] = count
+
+        yield count_only
+        console.print(f"{description}: {seen[0]:,} {unit} in {time.perf_counter() - start:.1f} s ({rate()})",
+                      highlight=False)
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[count]} {task.fields[unit]}"), TextColumn("{task.fields[rate]}"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(description, total=total or None, count="0", unit=unit, rate="")
+
+        def update(done: int, count: int) -> None:
+            seen[0] = count
+            progress.update(task, completed=done, count=f"{count:,}", rate=rate())
+
+        yield update

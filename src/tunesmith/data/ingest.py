@@ -12,7 +12,7 @@ from tunesmith.config.data import DataConfig, SourceConfig
 from tunesmith.data.clean import clean_record, cleaning_steps, empty_fields
 from tunesmith.data.formats import FORMATS, convert, detect_format, rename_columns
 from tunesmith.data.issues import Issue, RawRow
-from tunesmith.data.readers import NO_VALUE, read_source, source_kind
+from tunesmith.data.readers import NO_VALUE, ReadMeter, read_source, source_kind, source_size
 from tunesmith.errors import DataError
 
 _DETECT_SAMPLE = 50
@@ -39,6 +39,7 @@ class Ingested:
     warnings: list[Issue] = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    meter: ReadMeter = field(default_factory=ReadMeter)
 
 
 def detect_source_format(rows: list[RawRow], columns: dict[str, str], name: str) -> str:
@@ -52,9 +53,10 @@ def detect_source_format(rows: list[RawRow], columns: dict[str, str], name: str)
     return fmt
 
 
-def source_rows(path: Path, source: SourceConfig, name: str) -> tuple[str, Iterator[RawRow]]:
+def source_rows(path: Path, source: SourceConfig, name: str,
+                meter: ReadMeter | None = None) -> tuple[str, Iterator[RawRow]]:
     """(format, rows): the format is detected from the first rows, which are then replayed."""
-    rows = read_source(path, name)
+    rows = read_source(path, name, meter)
     head = list(islice(rows, _DETECT_SAMPLE))
     fmt = source.format if source.format != "auto" else detect_source_format(head, source.columns, name)
 
@@ -72,7 +74,8 @@ def ingest(project_root: Path, sources: list[tuple[Path, SourceConfig]], config:
     used_ids: set[str] = set()
     for source_index, (path, source) in enumerate(sources):
         name = _display_name(path, project_root)
-        fmt, rows = source_rows(path, source, name)
+        read_before = state.meter.bytes
+        fmt, rows = source_rows(path, source, name, state.meter)
         summary = SourceSummary(name, source_kind(path), fmt, source.weight, source.split)
         state.sources.append(summary)
         for row in rows:
@@ -97,6 +100,7 @@ def ingest(project_root: Path, sources: list[tuple[Path, SourceConfig]], config:
             record["id"] = _unique_id(record["id"] or f"{Path(name).stem}-{row.line}", used_ids)
             summary.records += 1
             yield source_index, record
+        state.meter.bytes = read_before + source_size(path)  # whole, whatever the reader counted
 
 
 def _unique_id(candidate: str, used: set[str]) -> str:

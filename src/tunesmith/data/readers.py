@@ -41,6 +41,23 @@ def source_kind(path: Path) -> str:
     return kind
 
 
+class ReadMeter:
+    """Bytes of sources read so far, for the progress bar. JSON Lines count line by line; the other
+    readers hold a file (JSON, txt) or a table in memory anyway, and their source counts once done."""
+
+    __slots__ = ("bytes",)
+
+    def __init__(self):
+        self.bytes = 0
+
+
+def source_size(path: Path) -> int:
+    """Bytes of a file, or of every file inside a folder."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
 def source_hash(path: Path) -> str:
     """Content hash of a file, or of every file (name and bytes) inside a folder."""
     digest = hashlib.sha256()
@@ -54,17 +71,20 @@ def source_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_source(path: str | Path, name: str | None = None) -> Iterator[RawRow]:
+def read_source(path: str | Path, name: str | None = None, meter: ReadMeter | None = None) -> Iterator[RawRow]:
     """Stream the rows of one source; `name` is how the file is shown in issues (default: the path)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"data source {path} does not exist", "Check data.sources[].path in tunesmith.yaml.")
     kind = source_kind(path)
     name = name or str(path)
-    readers = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_table, "tsv": _read_table,
+    readers = {"json": _read_json, "csv": _read_table, "tsv": _read_table,
                "parquet": _read_parquet, "txt": _read_txt_file, "txt_folder": _read_txt_folder,
                "hf_dataset": _read_hf_dataset}
-    yield from readers[kind](path, name)
+    if kind == "jsonl":
+        yield from _read_jsonl(path, name, meter or ReadMeter())
+    else:
+        yield from readers[kind](path, name)
 
 
 def _decode(raw: bytes, name: str, line: int) -> tuple[str | None, Issue | None]:
@@ -87,10 +107,11 @@ def _layout_warnings(name: str, bom: bool, first_crlf: int, blank: list[int]) ->
             name, blank[0], "", f"{len(blank)} blank line(s) skipped", "Remove empty lines.", "warning")])
 
 
-def _read_jsonl(path: Path, name: str) -> Iterator[RawRow]:
+def _read_jsonl(path: Path, name: str, meter: ReadMeter) -> Iterator[RawRow]:
     bom, first_crlf, blank = False, 0, []
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
+            meter.bytes += len(raw)
             if number == 1 and raw.startswith(BOM):
                 bom, raw = True, raw[len(BOM):]
             if raw.endswith(b"\r\n") and not first_crlf:
