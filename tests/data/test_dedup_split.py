@@ -74,11 +74,11 @@ def test_near_duplicate_precision_and_recall_on_labelled_pairs():
     pairs = labelled_pairs()
     predicted = []
     for a, b, _ in pairs:
-        dedup = Deduplicator(DataConfig(near_duplicates="keep", exact_duplicates="keep"), Counter())
-        for text in (a, b):
-            dedup.add({"id": text[:10], "text": text, "meta": {}}, None, 0)
-        dedup.finish()
-        predicted.append(dedup.groups.find(0) == dedup.groups.find(1))
+        with Deduplicator(DataConfig(near_duplicates="keep", exact_duplicates="keep"), Counter()) as dedup:
+            for text in (a, b):
+                dedup.add({"id": text[:10], "text": text, "meta": {}}, None, 0)
+            dedup.finish()
+            predicted.append(dedup.groups.find(0) == dedup.groups.find(1))
     truth = [label for _, _, label in pairs]
     true_positive = sum(p and t for p, t in zip(predicted, truth, strict=True))
     precision = true_positive / max(sum(predicted), 1)
@@ -106,19 +106,19 @@ def test_signature_similarity_tracks_edit_size():
 
 def test_dedup_drops_exact_and_near_duplicates_and_counts_conflicts():
     counts = Counter()
-    dedup = Deduplicator(DataConfig(), counts)
-    rows = [("q1", BASE[0], "a"), ("q2", BASE[0], "a"), ("q3", small_edit(BASE[1], random.Random(1)), "a"),
-            ("q4", BASE[1], "a"), ("q5", BASE[2], "x"), ("q6", BASE[2], "y"), ("q7", BASE[3], "a")]
-    for record_id, text, label in rows:
-        dedup.add({"id": record_id, "text": text, "label": label, "meta": {}}, None, 0)
-    keep = dedup.finish()
-    kept = [dedup.store.ids[i] for i in keep]
-    assert kept == ["q1", "q3", "q5", "q6", "q7"]
-    assert counts["dropped_exact_duplicates"] == 1 and counts["dropped_near_duplicates"] == 1
-    assert counts["conflicting_duplicates"] == 2  # q5/q6: same text, different label
-    assert dedup.conflict_examples == [{"ids": ["q5", "q6"], "input": BASE[2]}]
-    position = {record_id: i for i, record_id in enumerate(dedup.store.ids)}
-    assert dedup.groups.find(position["q5"]) == dedup.groups.find(position["q6"])  # one split for conflicts
+    with Deduplicator(DataConfig(), counts) as dedup:
+        rows = [("q1", BASE[0], "a"), ("q2", BASE[0], "a"), ("q3", small_edit(BASE[1], random.Random(1)), "a"),
+                ("q4", BASE[1], "a"), ("q5", BASE[2], "x"), ("q6", BASE[2], "y"), ("q7", BASE[3], "a")]
+        for record_id, text, label in rows:
+            dedup.add({"id": record_id, "text": text, "label": label, "meta": {}}, None, 0)
+        keep = dedup.finish()
+        kept = [dedup.store.ids[i] for i in keep]
+        assert kept == ["q1", "q3", "q5", "q6", "q7"]
+        assert counts["dropped_exact_duplicates"] == 1 and counts["dropped_near_duplicates"] == 1
+        assert counts["conflicting_duplicates"] == 2  # q5/q6: same text, different label
+        assert dedup.conflict_examples == [{"ids": ["q5", "q6"], "input": BASE[2]}]
+        position = {record_id: i for i, record_id in enumerate(dedup.store.ids)}
+        assert dedup.groups.find(position["q5"]) == dedup.groups.find(position["q6"])  # one split for conflicts
 
 
 def test_split_is_seeded_stratified_and_group_aware():

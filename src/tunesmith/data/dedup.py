@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -141,6 +142,17 @@ def _band_hashes(block: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
     return hashes
 
 
+def band_keys(sigs: np.ndarray, threshold: float) -> np.ndarray:
+    """(bands, n) uint64 LSH keys of signature rows. Each row's keys depend on that row alone, so keys
+    computed block by block while streaming equal keys computed over the whole matrix."""
+    bands, rows = band_shape(threshold, sigs.shape[1])
+    multipliers = np.random.RandomState(_SEED).randint(1, 1 << 62, rows, dtype=np.int64).astype(np.uint64) | 1
+    keys = np.empty((bands, len(sigs)), dtype=np.uint64)
+    for band in range(bands):
+        keys[band] = _band_hashes(sigs[:, band * rows:(band + 1) * rows], multipliers)
+    return keys
+
+
 def _candidate_pairs(keys: np.ndarray, window: int) -> Iterator[np.ndarray]:
     """Chunks of (i, j) index pairs with equal keys. In very large runs (a band shared by a template)
     each item is paired with its `window` nearest neighbours in sorted order only, to bound the work."""
@@ -154,32 +166,42 @@ def _candidate_pairs(keys: np.ndarray, window: int) -> Iterator[np.ndarray]:
 
 
 def near_duplicate_pairs(sigs: np.ndarray, threshold: float, window: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs (i < j) whose estimated similarity is ≥ threshold, and their similarities.
+    """All pairs (i < j) whose estimated similarity is ≥ threshold, and their similarities."""
+    return lsh_pairs(band_keys(sigs, threshold), sigs.__getitem__, threshold, sigs.shape[1], window)
 
-    LSH banding done by sorting: per band, rows with equal band values are candidates, confirmed at once
-    on the full signature (so memory stays bounded by the verified pairs).
-    """
-    n, num_perm = sigs.shape
-    bands, rows = band_shape(threshold, num_perm)
-    multipliers = np.random.RandomState(_SEED).randint(1, 1 << 62, rows, dtype=np.int64).astype(np.uint64) | 1
-    verified = [np.empty((0, 2), dtype=np.int64)]
-    for band in range(bands if n > 1 else 0):
-        keys = _band_hashes(sigs[:, band * rows:(band + 1) * rows], multipliers)
-        for candidates in _candidate_pairs(keys, window):
-            agree = np.count_nonzero(sigs[candidates[:, 0]] == sigs[candidates[:, 1]], axis=1)
-            verified.append(np.sort(candidates[agree >= threshold * num_perm], axis=1))
-    pairs = np.concatenate(verified)
-    codes = np.unique(pairs[:, 0] * n + pairs[:, 1])
-    pairs = np.stack([codes // n, codes % n], axis=1)
-    similar = np.count_nonzero(sigs[pairs[:, 0]] == sigs[pairs[:, 1]], axis=1) / num_perm
-    return pairs, similar
+
+def lsh_pairs(keys: Iterable[np.ndarray], read_rows: Callable[[np.ndarray], np.ndarray], threshold: float,
+              num_perm: int, window: int = 128, prefilter: np.ndarray | None = None,
+              chunk: int = 32_768) -> tuple[np.ndarray, np.ndarray]:
+    """LSH banding done by sorting: per band (`keys`, one array per band), rows with equal keys are
+    candidates, confirmed `chunk` pairs at a time on the full signatures that `read_rows(sorted unique
+    rows)` returns, so signatures can stay on disk. `prefilter` (n x num_perm, e.g. each value's low
+    byte) agrees wherever the signatures agree: candidates it already rejects are never read."""
+    verified, agreeing = [np.empty((0, 2), dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+    n, needed = 0, threshold * num_perm
+    for band_key in keys:
+        n = len(band_key)
+        for candidates in _candidate_pairs(band_key, window) if n > 1 else ():
+            for start in range(0, len(candidates), chunk):
+                part = candidates[start:start + chunk]
+                if prefilter is not None:
+                    part = part[np.count_nonzero(prefilter[part[:, 0]] == prefilter[part[:, 1]], axis=1) >= needed]
+                rows, inverse = np.unique(part, return_inverse=True)
+                sigs, inverse = read_rows(rows), inverse.reshape(part.shape)
+                agree = np.count_nonzero(sigs[inverse[:, 0]] == sigs[inverse[:, 1]], axis=1)
+                confirmed = agree >= needed
+                verified.append(np.sort(part[confirmed], axis=1))
+                agreeing.append(agree[confirmed])
+    pairs, agree = np.concatenate(verified), np.concatenate(agreeing)
+    codes, first = np.unique(pairs[:, 0] * n + pairs[:, 1], return_index=True)
+    return np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1), agree[first] / num_perm
 
 
 class UnionFind:
     """Groups of near-duplicates; the root of a group is its earliest member."""
 
     def __init__(self):
-        self.parent: list[int] = []
+        self.parent = array("q")  # 8 bytes per item; a list of ints costs ~36
 
     def add(self) -> int:
         self.parent.append(len(self.parent))

@@ -1,74 +1,83 @@
 """The dedup stage: which streamed records are kept, and which group (same split) each belongs to.
 
 Exact duplicates, records with the same input (conflicts when the answers differ) and records sharing
-`meta[group_field]` are linked while streaming; near-duplicates are found once at the end over the
-whole signature matrix (vectorized LSH), then dropped or linked. Linked records form groups that the
+`meta[group_field]` are linked while streaming; near-duplicates are found once at the end over all
+signatures (vectorized LSH over band keys in RAM, confirmed on signatures read back from disk), then
+dropped or linked. Linked records form groups that the
 split keeps together.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
-import orjson
 
 from tunesmith.config.data import DataConfig
 from tunesmith.data.dedup import (
-    NUM_PERM,
     UnionFind,
     fingerprint,
-    near_duplicate_pairs,
     record_input,
     record_output,
     record_text,
     signatures,
 )
+from tunesmith.data.spill import Ids, RecordStore, SignatureStore
 
 _BLOCK = 2048
-
-
-class RecordStore:
-    """Kept records as compact JSON bytes (~5x smaller than dicts), plus the fields the split needs."""
-
-    def __init__(self):
-        self.blobs: list[bytes] = []
-        self.ids: list[str] = []
-        self.labels: list[str | None] = []
-        self.chars: list[int] = []
-
-    def __len__(self) -> int:
-        return len(self.blobs)
-
-    def append(self, record: dict, text: str) -> None:
-        self.blobs.append(memoryview(orjson.dumps(record)).tobytes())  # orjson's buffer is 4 KiB: copy to size
-        self.ids.append(record["id"])
-        self.labels.append(record.get("label"))
-        self.chars.append(len(text))
-
-    def get(self, position: int) -> dict:
-        return orjson.loads(self.blobs[position])
+_NO_INPUT = bytes(16)  # stands for None in `inputs` (a real 128-bit digest of zeros is not a concern)
 
 
 class Deduplicator:
-    def __init__(self, config: DataConfig, counts: Counter):
+    """Streams records in; keeps bodies and signatures on disk (see spill.py) and, per record in RAM,
+    what dedup and split need: ~16 bytes of store offsets and label, 8 of group parent, 5 of pin and
+    source, 32 of input/output digests, 8 per LSH band, plus a dict entry per distinct text and input.
+    Use as a context manager (or call close()) so the spill files go away."""
+
+    def __init__(self, config: DataConfig, counts: Counter, folder: Path | None = None):
         self.config, self.counts = config, counts
-        self.store = RecordStore()
-        self.pins: list[str | None] = []
-        self.sources: list[int] = []
-        self.inputs: list[bytes | None] = []
+        self.near = config.near_duplicates != "off"
+        self.store = RecordStore(folder)
+        self._signatures = SignatureStore(config.near_duplicate_threshold, folder) if self.near else None
+        self._pin_codes: dict[str | None, int] = {None: 0}
+        self._pin_names: list[str | None] = [None]
+        self._pins = array("B")
+        self.sources = array("I")
+        self._inputs = bytearray()  # 16-byte input digest per record
+        self._outputs = bytearray()  # 16-byte answer (or label) digest per record
         self.groups = UnionFind()
         self.conflicted: set[int] = set()
         self.conflict_examples: list[dict] = []  # a few, for the report
-        self.near = config.near_duplicates != "off"
         self.clusters: dict[int, list[str]] = defaultdict(list)  # kept position -> dropped near-duplicate ids
         self.pairs = np.empty((0, 2), dtype=np.int64)  # verified near-duplicate positions (i < j)
         self.pair_similarity = np.empty(0)
         self._exact: dict[bytes, int] = {}
-        self._by_input: dict[bytes, tuple[int, bytes]] = {}
+        self._by_input: dict[bytes, int] = {}
         self._by_group: dict[str, int] = {}
         self._pending: list[tuple[dict, str | None, int]] = []
-        self._signatures = np.empty((_BLOCK if self.near else 0, NUM_PERM), dtype=np.uint32)
+
+    def __enter__(self) -> Deduplicator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+        if self._signatures is not None:
+            self._signatures.close()
+
+    def pin(self, position: int) -> str | None:
+        return self._pin_names[self._pins[position]]
+
+    def input_key(self, position: int) -> bytes | None:
+        key = bytes(self._inputs[position * 16:(position + 1) * 16])
+        return None if key == _NO_INPUT else key
+
+    def ids_of(self, positions: list[int]) -> Ids:
+        return Ids(self.store, positions)
 
     def add(self, record: dict, pin: str | None, source: int) -> None:
         self._pending.append((record, pin, source))
@@ -77,35 +86,32 @@ class Deduplicator:
 
     def _flush(self) -> None:
         block, self._pending = self._pending, []
-        kept_texts = []
-        for record, pin, source in block:
-            text = record_text(record)
-            if self._link(record, text, pin, source):
-                kept_texts.append(text)
+        kept_texts = [text for record, pin, source in block
+                      if self._link(record, text := record_text(record), pin, source)]
         if self.near and kept_texts:
-            end = len(self.store)
-            while len(self._signatures) < end:
-                self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
-            self._signatures[end - len(kept_texts):end] = signatures(kept_texts)
+            self._signatures.append(signatures(kept_texts))
 
     def _link(self, record: dict, text: str, pin: str | None, source: int) -> bool:
         """Exact-duplicate, same-input and same-group links; False when the record is dropped."""
         exact = fingerprint(text + "\n" + record.get("label", ""))
+        pin_code = self._pin_codes.setdefault(pin, len(self._pin_codes))
+        if pin_code == len(self._pin_names):
+            self._pin_names.append(pin)
         links: list[int] = []
         if exact in self._exact:
             self.counts["exact_duplicates"] += 1
-            if self.config.exact_duplicates == "drop" and self.pins[self._exact[exact]] == pin:
+            if self.config.exact_duplicates == "drop" and self._pins[self._exact[exact]] == pin_code:
                 self.counts["dropped_exact_duplicates"] += 1
                 return False
             links.append(self._exact[exact])
         index = self.groups.add()
         raw_input = record_input(record)
-        input_key = fingerprint(raw_input) if raw_input is not None else None
-        if input_key is not None:
-            output_key = fingerprint(record_output(record))
-            other, other_output = self._by_input.setdefault(input_key, (index, output_key))
+        input_key = fingerprint(raw_input) if raw_input is not None else _NO_INPUT
+        output_key = fingerprint(record_output(record)) if raw_input is not None else _NO_INPUT
+        if raw_input is not None:
+            other = self._by_input.setdefault(input_key, index)
             links.append(other)
-            if other_output != output_key:
+            if self._outputs[other * 16:(other + 1) * 16] != output_key and other != index:
                 self.conflicted.update((other, index))
                 if len(self.conflict_examples) < 20:
                     self.conflict_examples.append({"ids": [self.store.ids[other], record["id"]],
@@ -116,18 +122,22 @@ class Deduplicator:
         self._exact.setdefault(exact, index)
         for other in links:
             self.groups.union(index, other)
-        self.store.append(record, text)
-        self.pins.append(pin)
+        self.store.append(record)
+        self._pins.append(pin_code)
         self.sources.append(source)
-        self.inputs.append(input_key)
+        self._inputs += input_key
+        self._outputs += output_key
         return True
 
     def finish(self) -> list[int]:
         """Find near-duplicates, then return the positions of the records to keep."""
         self._flush()
+        self._exact, self._by_input, self._by_group = {}, {}, {}  # only streaming needs them: free for the split
         alive = np.ones(len(self.store), dtype=bool)
         if self.near and len(self.store) > 1:
             self._near_duplicates(alive)
+        if self._signatures is not None:
+            self._signatures.close()  # the pairs are found: nothing reads the signatures again
         self.counts["conflicting_duplicates"] = len(self.conflicted)
         if self.config.conflicts == "drop":
             self.counts["dropped_conflicts"] = len(self.conflicted)
@@ -135,13 +145,12 @@ class Deduplicator:
         return np.nonzero(alive)[0].tolist()
 
     def _near_duplicates(self, alive: np.ndarray) -> None:
-        pairs, similar = near_duplicate_pairs(self._signatures[:len(self.store)],
-                                              self.config.near_duplicate_threshold)
+        pairs, similar = self._signatures.pairs()
         drop = self.config.near_duplicates == "drop"
         for first, second in pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))].tolist():
             if not (alive[first] and alive[second]):
                 continue
-            if drop and self.pins[first] == self.pins[second] and second not in self.conflicted:
+            if drop and self._pins[first] == self._pins[second] and second not in self.conflicted:
                 alive[second] = False
                 self.counts["dropped_near_duplicates"] += 1
                 self.clusters[self.groups.find(first)].append(self.store.ids[second])

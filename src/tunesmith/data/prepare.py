@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,12 +15,14 @@ from tunesmith.data.dataset import SPLITS, PreparedDataset, load_prepared, schem
 from tunesmith.data.grouping import Deduplicator
 from tunesmith.data.ingest import Ingested, ingest
 from tunesmith.data.issues import raise_if_errors
-from tunesmith.data.readers import source_hash
+from tunesmith.data.readers import source_hash, source_size
 from tunesmith.data.split import assign_splits, check_leaks, find_leaks
 from tunesmith.errors import DataError
-from tunesmith.progress import console
+from tunesmith.progress import progress_bar
 
 FORMAT_VERSION = 1  # bump when the same inputs would now prepare differently
+_PROGRESS_EVERY = 1024  # records between bar updates (an update costs ~10 µs; a record ~80 µs)
+_TOKENIZE_EVERY = 4096
 
 
 def _needs_tokenizer(config) -> bool:
@@ -71,20 +74,25 @@ def prepare(project, tokenizer=None) -> PreparedDataset:
         from tunesmith.models.loading import load_tokenizer
 
         tokenizer = load_tokenizer(project.config.model.name, project.config.model.trust_remote_code)
-    build = _build(project, tokenizer)
-    return _write(project, version, hashes, build, tokenizer)
+    project.data_dir.mkdir(parents=True, exist_ok=True)
+    state = Ingested()
+    # record bodies and signatures spill to anonymous files in data/ (same disk as the output)
+    with Deduplicator(config, state.counts, project.data_dir) as dedup:
+        build = _build(project, tokenizer, state, dedup)
+        return _write(project, version, hashes, build, tokenizer)
 
 
-def _build(project, tokenizer) -> dict:
+def _build(project, tokenizer, state: Ingested, dedup: Deduplicator) -> dict:
     config, task = project.config.data, project.config.objective.task
     sources = [(project.source_path(s.path), s) for s in config.sources]
-    state = Ingested()
-    dedup = Deduplicator(config, state.counts)
-    for count, (source_index, record) in enumerate(ingest(project.root, sources, config, task, state), 1):
-        pin = sources[source_index][1].split
-        dedup.add(record, None if pin == "auto" else pin, source_index)
-        if count % 50_000 == 0:
-            console.print(f"  … {count:,} records read", highlight=False)
+    total = sum(source_size(path) for path, _ in sources)
+    with progress_bar("reading", total, "records") as update:
+        for count, (source_index, record) in enumerate(ingest(project.root, sources, config, task, state), 1):
+            pin = sources[source_index][1].split
+            dedup.add(record, None if pin == "auto" else pin, source_index)
+            if count % _PROGRESS_EVERY == 0:
+                update(state.meter.bytes, count)
+        update(total, sum(s.records for s in state.sources))
     if config.strict:
         raise_if_errors(state.errors)
     keep = dedup.finish()
@@ -95,14 +103,16 @@ def _build(project, tokenizer) -> dict:
     if tokenizer is not None:
         from tunesmith.data.tokens import token_lengths
 
-        lengths = token_lengths([dedup.store.get(i) for i in keep], tokenizer, task)
+        lengths = []
+        for start in range(0, len(keep), _TOKENIZE_EVERY):  # records stay on disk; a chunk at a time in RAM
+            chunk = [dedup.store.get(i) for i in keep[start:start + _TOKENIZE_EVERY]]
+            lengths += token_lengths(chunk, tokenizer, task)
         keep, lengths = _length_filter(config, project.config.model.max_length, keep, lengths, state.counts)
-    store = dedup.store
-    ids = [store.ids[i] for i in keep]
-    splits = assign_splits([dedup.groups.find(i) for i in keep], [store.labels[i] for i in keep],
-                           [dedup.pins[i] for i in keep], config.validation_share, config.test_share,
+    ids = dedup.ids_of(keep)
+    splits = assign_splits([dedup.groups.find(i) for i in keep], [dedup.store.labels[i] for i in keep],
+                           [dedup.pin(i) for i in keep], config.validation_share, config.test_share,
                            config.seed, ids)
-    check_leaks(find_leaks(ids, splits, [dedup.inputs[i] for i in keep], *dedup.pairs_among(keep)))
+    check_leaks(find_leaks(ids, splits, [dedup.input_key(i) for i in keep], *dedup.pairs_among(keep)))
     positions = {name: [i for i, split in zip(keep, splits, strict=True) if split == name] for name in SPLITS}
     return {"state": state, "dedup": dedup, "positions": positions, "token_lengths": lengths}
 
@@ -131,7 +141,7 @@ def _weighted(positions: list[int], dedup, weights: list[float], seed: int, coun
 
 def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> PreparedDataset:
     from tunesmith.data.augment import augment_train
-    from tunesmith.data.report import Tally, build_manifest, write_report
+    from tunesmith.data.report import write_report
 
     config, task = project.config.data, project.config.objective.task
     state, dedup, positions = build["state"], build["dedup"], build["positions"]
@@ -141,10 +151,26 @@ def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> 
         train = augment_train(list(train), task, config, state.counts, project)
     splits = {"train": train, "validation": map(dedup.store.get, positions["validation"]),
               "test": map(dedup.store.get, positions["test"])}
-    project.data_dir.mkdir(parents=True, exist_ok=True)
     staging = project.data_dir / f".staging-{version}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    try:
+        _write_staging(project, staging, version, hashes, state, dedup, splits)
+    finally:  # renamed into place on success; on error nothing half-written stays in data/
+        shutil.rmtree(staging, ignore_errors=True)
+    dataset = load_prepared(project.data_dir / version)
+    if tokenizer is not None:
+        from tunesmith.data.report import add_token_stats
+
+        add_token_stats(dataset, tokenizer, project.config.model.max_length, build["token_lengths"])
+    write_report(dataset)
+    return dataset
+
+
+def _write_staging(project, staging, version: str, hashes: list[str], state, dedup, splits: dict) -> None:
+    from tunesmith.data.report import Tally, build_manifest
+
+    config, task = project.config.data, project.config.objective.task
     tally = Tally(config.spelling_report)
     for name, records in splits.items():
         state.counts[name] = write_split(tally.watch(name, records), staging / f"{name}.parquet", task)
@@ -153,15 +179,5 @@ def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> 
             fh.write(json.dumps(reject, ensure_ascii=False, default=str) + "\n")
     manifest = build_manifest(project, version, hashes, state, dedup, tally, schema_description(task))
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-    final = project.data_dir / version
-    try:
-        staging.rename(final)
-    except OSError:  # another process prepared the same version meanwhile: theirs is identical
-        shutil.rmtree(staging, ignore_errors=True)
-    dataset = load_prepared(final)
-    if tokenizer is not None:
-        from tunesmith.data.report import add_token_stats
-
-        add_token_stats(dataset, tokenizer, project.config.model.max_length, build["token_lengths"])
-    write_report(dataset)
-    return dataset
+    with contextlib.suppress(OSError):  # another process prepared the same version meanwhile: theirs is identical
+        staging.rename(project.data_dir / version)

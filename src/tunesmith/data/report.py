@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -37,7 +38,7 @@ class Tally:
 
     def __init__(self, spelling: bool = False):
         self.labels: dict[str, dict[str, int]] = {}
-        self.chars: list[int] = []
+        self.chars = array("q")  # 8 bytes per record; a list of ints costs ~36
         self.words: Counter | None = Counter() if spelling else None
 
     def watch(self, split: str, records: Iterable[dict]) -> Iterator[dict]:
