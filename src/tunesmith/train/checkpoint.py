@@ -3,7 +3,8 @@
 A checkpoint folder holds the trainable weights, the optimizer state (tensors in safetensors, plain
 numbers in JSON), the RNG state and the loop position. It is written into a temporary folder beside
 its final place, every file fsynced, a `COMPLETE` marker written last, then renamed into place: a
-folder named `step-N` with a marker is always whole.
+folder named `step-N` with a marker is always whole. Tensors are whole whatever the process layout:
+under fsdp they are gathered before saving and cut back into this process's shards on loading.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tunesmith.errors import TunesmithError
+from tunesmith.train.sharding import place
 
 MARKER = "COMPLETE"
 WEIGHTS = "trainable.safetensors"
@@ -33,9 +35,9 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Split an optimizer state into tensors and a JSON-able remainder."""
-    state = optimizer.state_dict()
+def optimizer_to_files(optimizer: torch.optim.Optimizer | dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimizer state (or the optimizer's) into tensors and a JSON-able remainder."""
+    state = optimizer if isinstance(optimizer, dict) else optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     numbers: dict[str, dict] = {}
     for index, slots in state["state"].items():
@@ -57,7 +59,7 @@ def optimizer_from_files(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(folder: Path, weights: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
+def save_checkpoint(folder: Path, weights: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer | dict,
                     state: dict) -> Path:
     """Write `folder` atomically; `state` is the JSON loop position (step, epoch, history ...)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +102,11 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim
     load_weights(folder, model)
     if optimizer is not None:
         meta = json.loads((folder / "optimizer.json").read_text())
-        optimizer.load_state_dict(optimizer_from_files(load_file(str(folder / OPTIMIZER)), meta))
+        saved = optimizer_from_files(load_file(str(folder / OPTIMIZER)), meta)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        saved["state"] = {i: {key: place(value, params[i]) if isinstance(value, torch.Tensor) else value
+                              for key, value in slots.items()} for i, slots in saved["state"].items()}
+        optimizer.load_state_dict(saved)
         torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["torch"])
     return read_state(folder)
 
@@ -114,7 +120,7 @@ def load_weights(folder: Path, model: torch.nn.Module) -> None:
                              "Resume with the same model and method the run started with.")
     with torch.no_grad():
         for name, value in weights.items():
-            params[name].copy_(value)
+            params[name].copy_(place(value, params[name]))
 
 
 def prune(root: Path, keep: int, protect: set[str]) -> None:

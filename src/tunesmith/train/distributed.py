@@ -29,8 +29,17 @@ class World:
         if size <= 1:
             return cls()
         if not dist.is_initialized():
+            if torch.cuda.is_available():
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         return cls(dist.get_rank(), dist.get_world_size())
+
+    @property
+    def device(self) -> torch.device:
+        """This process's GPU when several processes share CUDA GPUs (nccl needs it), else the CPU."""
+        if self.size > 1 and torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
 
     def sync_parameters(self, model: torch.nn.Module) -> None:
         """Start every process from rank 0's trainable weights."""
@@ -53,7 +62,7 @@ class World:
     def sum(self, *values: float) -> list[float]:
         if self.size == 1:
             return list(values)
-        tensor = torch.tensor(values, dtype=torch.float64)
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(tensor)
         return tensor.tolist()
 

@@ -2,7 +2,8 @@
 
 setup (model, data, optimizer, resume) → for each optimizer step: micro-batches, summed loss divided
 by the step's target count, gradient sum across processes, clip, step → every `eval_every` steps:
-validate, early-stopping bookkeeping, atomic checkpoint → finish: restore the best weights.
+validate, early-stopping bookkeeping, atomic checkpoint → finish: restore the best weights. How
+processes share the model (ddp, fsdp, deepspeed) is the strategy's business (train/sharding.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tunesmith.train.encode import Example
 from tunesmith.train.loss import loss_sum
 from tunesmith.train.monitor import MetricsLog, ProgressBar
 from tunesmith.train.optim import learning_rate
+from tunesmith.train.sharding import Replicated
 
 StepCallback = Callable[[dict], None]
 
@@ -98,18 +100,25 @@ def total_steps(config: ProjectConfig, steps_per_epoch: int) -> int:
     return min(planned, config.training.max_steps) if config.training.max_steps else planned
 
 
+def _on(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {key: value.to(device) for key, value in batch.items()}
+
+
 @torch.no_grad()
 def evaluate(model, examples: list[Example], pad_id: int, task: str, virtual_tokens: bool, batch_size: int,
-             world: World) -> dict:
+             world: World, strategy: Replicated | None = None) -> dict:
     """Validation loss (per target token, or per example for classifiers) and accuracy for classifiers."""
+    strategy = strategy or Replicated(world)
     was_training = model.training
     model.eval()
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]))[world.rank::world.size]
+    chunks = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
     total = count = correct = 0.0
-    for start in range(0, len(order), batch_size):
-        batch = collate([examples[i] for i in order[start:start + batch_size]], pad_id, task == "classification")
-        loss, n, right = loss_sum(model, batch, task, virtual_tokens)
-        total, count, correct = total + float(loss), count + n, correct + right
+    for chunk in strategy.rounds(chunks):  # None: a pass that counts nothing, to keep collectives in step
+        batch = collate([examples[i] for i in chunk or [0]], pad_id, task == "classification")
+        loss, n, right = loss_sum(model, _on(batch, strategy.device), task, virtual_tokens or strategy.whole_forward)
+        if chunk is not None:
+            total, count, correct = total + float(loss), count + n, correct + right
     total, count, correct = world.sum(total, count, correct)
     model.train(was_training)
     result = {"val_loss": total / count if count else float("nan")}
@@ -119,19 +128,18 @@ def evaluate(model, examples: list[Example], pad_id: int, task: str, virtual_tok
 
 
 def train_step(model, params, optimizer, batches: Batches, step: Step, task: str, virtual_tokens: bool,
-               max_grad_norm: float, world: World) -> float:
+               max_grad_norm: float, strategy: Replicated) -> float:
     """One optimizer step; returns the step's mean training loss over all processes."""
     loss_total = 0.0
-    for micro in step.micro_batches:
-        batch = batches.tensors(micro)
-        loss, _, _ = loss_sum(model, batch, task, virtual_tokens)
-        (loss / step.global_targets).backward()
+    for micro in strategy.rounds(step.micro_batches):
+        # None: this process has no micro-batch left but its peers do; a zero-weight pass keeps them in step.
+        loss, _, _ = loss_sum(model, _on(batches.tensors(micro or [0]), strategy.device), task,
+                              virtual_tokens or strategy.whole_forward)
+        loss = loss if micro is not None else loss * 0
+        strategy.backward(loss / step.global_targets)
         loss_total += float(loss.detach())
-    world.sum_gradients(params)
-    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return world.sum(loss_total)[0] / step.global_targets
+    strategy.step(optimizer, params, max_grad_norm)
+    return strategy.world.sum(loss_total)[0] / step.global_targets
 
 
 def improved(state: LoopState, metric: str, value: float) -> bool:
@@ -155,9 +163,13 @@ def check_overfitting(state: LoopState, train_loss: float, val_loss: float, thre
 def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_examples: list[Example],
              task: str, virtual_tokens: bool, state: LoopState, run_dir, world: World,
              callbacks: Sequence[StepCallback] = (), save_weights: Callable[[], dict],
-             attach: Callable[[MetricsLog], object] = lambda log: None) -> tuple[LoopState, str]:
-    """Train until done, stopped early or interrupted; returns the state and how it ended."""
+             attach: Callable[[MetricsLog], object] = lambda log: None,
+             strategy: Replicated | None = None) -> tuple[LoopState, str]:
+    """Train until done, stopped early or interrupted; returns the state and how it ended.
+
+    `save_weights` and the strategy's gathering are collectives under fsdp: every process calls them."""
     tc = config.training
+    strategy = strategy or Replicated(world)
     params = [p for p in model.parameters() if p.requires_grad]
     steps_per_epoch = len(batches.epoch(0))
     total = total_steps(config, steps_per_epoch)
@@ -170,8 +182,9 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
     outcome = "completed"
 
     def checkpoint() -> None:
+        weights, optimizer_state = save_weights(), strategy.optimizer_state(optimizer)
         if world.main:
-            ckpt.save_checkpoint(ckpt_root / f"step-{state.step}", save_weights(), optimizer, asdict(state))
+            ckpt.save_checkpoint(ckpt_root / f"step-{state.step}", weights, optimizer_state, asdict(state))
             protect = {f"step-{state.best_step}"} if state.best_step is not None else set()
             ckpt.prune(ckpt_root, tc.keep_checkpoints, protect)
         world.barrier()
@@ -180,7 +193,7 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
         """Returns True when early stopping says stop."""
         if not val_examples:
             return False
-        result = evaluate(model, val_examples, batches.pad_id, task, virtual_tokens, tc.batch_size, world)
+        result = evaluate(model, val_examples, batches.pad_id, task, virtual_tokens, tc.batch_size, world, strategy)
         train_loss = sum(window) / len(window) if window else state.last_train_loss or float("nan")
         window.clear()
         state.last_val = result
@@ -211,7 +224,7 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
                     group["lr"] = learning_rate(state.step, total, tc)
                 started = time.perf_counter()
                 loss = train_step(model, params, optimizer, batches, step, task, virtual_tokens,
-                                  tc.max_grad_norm, world)
+                                  tc.max_grad_norm, strategy)
                 state.seconds += time.perf_counter() - started
                 tokens, real, padded = world.sum(step.real_tokens, *_positions(batches, step))
                 state.tokens += int(tokens)

@@ -13,7 +13,7 @@ import torch
 
 from tunesmith.config import ProjectConfig
 from tunesmith.errors import DataError, TunesmithError
-from tunesmith.methods import count_parameters, trainable_state
+from tunesmith.methods import count_parameters
 from tunesmith.progress import console
 from tunesmith.resources import peak_rss
 from tunesmith.train import checkpoint as ckpt
@@ -24,6 +24,7 @@ from tunesmith.train.loop import Batches, LoopState, StepCallback, run_loop, tot
 from tunesmith.train.optim import build_optimizer
 from tunesmith.train.run_folder import read_run, write_card, write_config, write_json
 from tunesmith.train.setup import prepare_model
+from tunesmith.train.sharding import choose
 
 
 @dataclass
@@ -79,11 +80,15 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     if not train_ex:
         raise DataError("no training example has a token to learn from after encoding",
                         "Check that chat records end with an assistant message.")
-    world.sync_parameters(model)
-    optimizer = build_optimizer(model, tc)
+    strategy = choose(tc, world)
+    model, optimizer = strategy.setup(model, lambda m: build_optimizer(m, tc))
     identity = _identity(config, task, train_records, dataset_version)
     state = LoopState(identity=identity)
     newest = ckpt.complete_checkpoints(run_dir / "checkpoints")
+    if resume and newest and not strategy.resumable:
+        raise TunesmithError(f"cannot resume under training.distributed: {strategy.name}: its optimizer state "
+                             "is not saved in tunesmith's checkpoints",
+                             "Resume with training.distributed: fsdp or ddp, or start a new run.")
     if resume and newest:
         _check_resumable(ckpt.read_state(newest[-1])["identity"], identity, newest[-1])
         state = LoopState(**ckpt.load_checkpoint(newest[-1], model, optimizer))
@@ -100,7 +105,8 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
             "base_model_path": str(resolved.path), "dataset_version": identity["dataset_version"],
             "trainable_params": trainable, "total_params": total, "labels": labels, "project": config.name,
             "artifact": method.artifact, "train_examples": len(train_ex), "validation_examples": len(val_ex),
-            "planned_steps": planned, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "world_size": world.size}
+            "planned_steps": planned, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "world_size": world.size,
+            "distributed": strategy.name}
     if world.main:
         write_config(run_dir, config)
         write_json(run_dir / "run.json", {**read_run(run_dir), **info})
@@ -109,7 +115,7 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
         state, outcome = run_loop(
             config=config, model=model, optimizer=optimizer, batches=batches, val_examples=val_ex, task=task,
             virtual_tokens=method.virtual_tokens, state=state, run_dir=run_dir, world=world, callbacks=callbacks,
-            save_weights=lambda: trainable_state(model),
+            save_weights=lambda: strategy.weights(model), strategy=strategy,
             attach=loggers.attach)
     except BaseException:
         loggers.close("FAILED")
@@ -131,9 +137,13 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
                 # Process-wide peak (Linux kB → bytes): exact for `tunesmith train`, an upper bound when
                 # several runs share a process; `tunesmith runs show` compares it with the planner.
                 peak_rss=peak_rss())
+    # Under fsdp every process takes part in gathering the weights; the main process gets a whole model.
+    whole = None
+    if outcome != "interrupted":
+        whole = strategy.saveable(model, lambda: prepare_model(config, task, labels)[0])
     if world.main:
-        if outcome != "interrupted":
-            method.save(model, run_dir / method.artifact)
+        if whole is not None:
+            method.save(whole, run_dir / method.artifact)
             tokenizer.save_pretrained(run_dir / "tokenizer")
         write_json(run_dir / "run.json", info)
         write_card(run_dir, info)
@@ -177,6 +187,9 @@ def train(project, dataset, resume: str | Path | bool | None = None,
         run_dir = Path(resume)
     else:
         run_dir = project.new_run_dir(config.method.name)
+    if config.training.deepspeed_config:  # relative to the project folder, wherever training starts
+        config = config.model_copy(deep=True)
+        config.training.deepspeed_config = str(project.source_path(config.training.deepspeed_config))
     return run_training(config, dataset.split("train"), dataset.split("validation"), run_dir,
                         resume=bool(resume), dataset_version=dataset.version, callbacks=callbacks)
 

@@ -1,0 +1,146 @@
+"""How several processes share one model: `training.distributed` picks a strategy the loop talks to.
+
+- ddp (`Replicated`, also the single-process case): every process holds the whole model; gradients
+  are summed once per optimizer step by `World` (train/distributed.py).
+- fsdp (`Sharded`): PyTorch's FSDP2 (`fully_shard`) on every transformer block and the root, so
+  weights, gradients and optimizer state are split across processes. Gradients are reduce-scattered
+  as sums (the loss is already divided by the step-wide target count), which is what makes N
+  processes × b equal one process with batch N × b. Works on CPU with gloo too.
+- deepspeed (`train/deepspeed_engine.py`): model and optimizer handed to `deepspeed.initialize`.
+
+Checkpoints and the final model are the same files whatever the strategy: sharded tensors are
+gathered into whole ones before saving, and whole tensors are cut back into shards when loading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.distributed as dist
+from torch.distributed.tensor import DTensor, distribute_tensor
+
+from tunesmith.config.training import TrainingConfig
+from tunesmith.train.distributed import World
+from tunesmith.train.loss import unwrap
+
+
+def whole(tensor: torch.Tensor) -> torch.Tensor:
+    """The full tensor behind a shard (a collective: every process must call it); others as they are."""
+    return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
+
+
+def place(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A whole tensor from a checkpoint, laid out like `like` (this process's shard when `like` is sharded)."""
+    if isinstance(like, DTensor) and tuple(value.shape) == tuple(like.shape):
+        return distribute_tensor(value.to(like.dtype), like.device_mesh, like.placements, src_data_rank=None)
+    return value
+
+
+class Replicated:
+    """Every process holds the whole model; also the strategy of a single process."""
+
+    name = "ddp"
+    whole_forward = False  # the loss may call the decoder alone and project only labelled rows
+    resumable = True
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.device = world.device
+
+    def setup(self, model: torch.nn.Module, build_optimizer: Callable) -> tuple[torch.nn.Module, object]:
+        model.to(self.device)
+        self.world.sync_parameters(model)
+        return model, build_optimizer(model)
+
+    def rounds(self, items: list) -> list:
+        """The micro-batches (or validation batches) this process runs; None means a zero-weight pass."""
+        return list(items)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def step(self, optimizer, params: list[torch.nn.Parameter], max_grad_norm: float) -> None:
+        self.world.sum_gradients(params)
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def weights(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """Whole trainable weights for a checkpoint (complete on the main process)."""
+        return self._gather((n, p) for n, p in model.named_parameters() if p.requires_grad)
+
+    def optimizer_state(self, optimizer) -> dict:
+        """The optimizer state with whole tensors, in the single-process layout (complete on the main process)."""
+        state = optimizer.state_dict()
+        return {"param_groups": state["param_groups"],
+                "state": {i: self._gather(slots.items()) for i, slots in state["state"].items()}}
+
+    def saveable(self, model: torch.nn.Module, rebuild: Callable[[], torch.nn.Module]) -> torch.nn.Module | None:
+        """A model whose `save_pretrained` writes whole weights, on the main process (None elsewhere)."""
+        return model if self.world.main else None
+
+    @torch.no_grad()
+    def _gather(self, items) -> dict:
+        gathered = {}
+        for name, value in items:
+            value = whole(value) if isinstance(value, torch.Tensor) else value
+            if self.world.main:
+                gathered[name] = value
+        return gathered
+
+
+class Sharded(Replicated):
+    """PyTorch FSDP2: each transformer block is its own shard group, the rest belongs to the root."""
+
+    name = "fsdp"
+    # FSDP gathers the root's weights (embeddings, final norm, head) in the root module's forward hook,
+    # so the loss must call the whole model rather than the decoder alone.
+    whole_forward = True
+
+    def setup(self, model: torch.nn.Module, build_optimizer: Callable) -> tuple[torch.nn.Module, object]:
+        from torch.distributed.fsdp import FSDPModule, fully_shard
+
+        model.to(self.device)
+        self.world.sync_parameters(model)  # trainable weights from rank 0; the frozen base is read from disk
+        blocks = set(getattr(unwrap(model), "_no_split_modules", None) or ())
+        for module in list(model.modules()):
+            if type(module).__name__ in blocks:
+                fully_shard(module)
+        fully_shard(model)
+        for module in model.modules():
+            if isinstance(module, FSDPModule):
+                module.set_gradient_divide_factor(1.0)  # sum, do not average: the loss is already normalised
+                module.set_force_sum_reduction_for_comms(True)  # gloo has no PREMUL_SUM
+        return model, build_optimizer(model)
+
+    def rounds(self, items: list) -> list:
+        # Every forward and backward is a collective: all processes run as many passes as the busiest.
+        count = torch.tensor([len(items)], device=self.device)
+        dist.all_reduce(count, op=dist.ReduceOp.MAX)
+        return list(items) + [None] * (int(count) - len(items))
+
+    def step(self, optimizer, params: list[torch.nn.Parameter], max_grad_norm: float) -> None:
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)  # gradients were summed during backward
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def saveable(self, model: torch.nn.Module, rebuild: Callable[[], torch.nn.Module]) -> torch.nn.Module | None:
+        # A sharded module cannot save itself: gather its state into a freshly built, unsharded copy.
+        state = self._gather(model.state_dict().items())
+        if not self.world.main:
+            return None
+        plain = rebuild()
+        plain.load_state_dict(state)
+        return plain
+
+
+def choose(training: TrainingConfig, world: World) -> Replicated:
+    """The strategy for `training.distributed`; one process needs nothing but DeepSpeed's own engine."""
+    if training.distributed == "deepspeed":
+        from tunesmith.train.deepspeed_engine import DeepSpeedStrategy
+
+        return DeepSpeedStrategy(world, training)
+    if training.distributed == "fsdp" and world.size > 1:
+        return Sharded(world)
+    return Replicated(world)
