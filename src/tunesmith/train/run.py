@@ -64,6 +64,7 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     tc = config.training
     task = config.objective.task
     world = World.from_env()
+    strategy = choose(tc, world)  # before loading anything: a missing DeepSpeed or GPU fails here
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
     if not train_records:
@@ -80,7 +81,6 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     if not train_ex:
         raise DataError("no training example has a token to learn from after encoding",
                         "Check that chat records end with an assistant message.")
-    strategy = choose(tc, world)
     model, optimizer = strategy.setup(model, lambda m: build_optimizer(m, tc))
     identity = _identity(config, task, train_records, dataset_version)
     state = LoopState(identity=identity)
