@@ -9,7 +9,15 @@ import pytest
 
 from tunesmith.config.data import DataConfig
 from tunesmith.data import prepare
-from tunesmith.data.dedup import NUM_PERM, fingerprint, near_duplicate_pairs, shingle_hashes, signatures, similarity
+from tunesmith.data.dedup import (
+    NUM_PERM,
+    _permutations,
+    fingerprint,
+    near_duplicate_pairs,
+    shingle_hashes,
+    signatures,
+    similarity,
+)
 from tunesmith.data.grouping import Deduplicator
 from tunesmith.data.split import assign_splits, check_leaks, find_leaks
 from tunesmith.errors import TunesmithError
@@ -91,6 +99,8 @@ def test_near_duplicate_precision_and_recall_on_labelled_pairs():
 def test_vectorized_signatures_equal_datasketch_minhash():
     from datasketch import MinHash
 
+    a, b = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32").permutations
+    assert (_permutations(NUM_PERM, 1)[0] == a).all() and (_permutations(NUM_PERM, 1)[1] == b).all()
     for text in (BASE[0], "short", ""):
         reference = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32", hashfunc=int)
         reference.update_batch(shingle_hashes(text).tolist())

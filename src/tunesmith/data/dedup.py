@@ -54,11 +54,12 @@ def fingerprint(text: str) -> bytes:
 
 @functools.lru_cache(maxsize=4)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's own affine32 permutations, so signatures equal `datasketch.MinHash` ones."""
-    from datasketch import MinHash  # imports scipy: only when signatures are needed
-
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's own affine32 permutations (MinHash._init_permutations), so signatures equal
+    `datasketch.MinHash` ones (a test checks); drawn here because importing datasketch loads scipy
+    (~45 MB and ~0.8 s per prepare)."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    return a, generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
