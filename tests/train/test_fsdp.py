@@ -32,7 +32,10 @@ import torch
 torch.set_num_threads(1)
 from train_helpers import chat_records, tiny_config
 from tunesmith.train import run_training
+from tunesmith.train.distributed import World
 
+world = World.from_env()  # `tunesmith train` picks its run folder on the main process and shares it
+assert world.from_main(f"runs/rank-{{world.rank}}-ü") == "runs/rank-0-ü"
 records, validation, out = chat_records(26), chat_records(5, seed=5), {out!r}
 settings = dict({settings!r}, batch_size=2, distributed="fsdp")
 for method, clip in {clip!r}.items():

@@ -59,6 +59,17 @@ class World:
             p.grad = flat[offset:offset + n].view_as(p).clone()
             offset += n
 
+    def from_main(self, text: str) -> str:
+        """The main process's `text` on every process (e.g. the run folder it created)."""
+        if self.size == 1:
+            return text
+        data = torch.tensor(list(text.encode()), dtype=torch.uint8, device=self.device)
+        length = torch.tensor([data.numel()], device=self.device)
+        dist.broadcast(length, src=0)
+        buffer = data if self.main else torch.zeros(int(length), dtype=torch.uint8, device=self.device)
+        dist.broadcast(buffer, src=0)
+        return bytes(buffer.tolist()).decode()
+
     def sum(self, *values: float) -> list[float]:
         if self.size == 1:
             return list(values)

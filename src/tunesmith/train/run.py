@@ -186,7 +186,9 @@ def train(project, dataset, resume: str | Path | bool | None = None,
     elif resume:
         run_dir = Path(resume)
     else:
-        run_dir = project.new_run_dir(config.method.name)
+        world = World.from_env()
+        # Under torchrun every process gets here; only the main one creates the folder, all use it.
+        run_dir = Path(world.from_main(str(project.new_run_dir(config.method.name)) if world.main else ""))
     if config.training.deepspeed_config:  # relative to the project folder, wherever training starts
         config = config.model_copy(deep=True)
         config.training.deepspeed_config = str(project.source_path(config.training.deepspeed_config))
