@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -90,6 +90,15 @@ class PreparedDataset:
             path = self.path / f"{name}.parquet"
             self._tables[name] = pq.read_table(path) if path.exists() else None
         return _records(self._tables[name])
+
+    def iter_split(self, name: str, batch_size: int = 4096) -> Iterator[dict]:
+        """The records of `name` streamed from disk, `batch_size` rows at a time (split() loads them all)."""
+        path = self.path / f"{name}.parquet"
+        if name not in SPLITS:
+            raise DataError(f"unknown split '{name}'", f"Use one of {', '.join(SPLITS)}.")
+        if path.exists():
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+                yield from (_from_row(row) for row in batch.to_pylist())
 
     def counts(self) -> dict[str, int]:
         return {name: self.manifest.get("counts", {}).get(name, 0) for name in SPLITS}

@@ -8,6 +8,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
+from itertools import islice
 
 from tunesmith.data.dataset import SPLITS, PreparedDataset
 from tunesmith.data.dedup import record_text
@@ -98,18 +99,26 @@ def add_token_stats(dataset: PreparedDataset, tokenizer, max_length: int, length
     """Token length distribution, overlong count and completion-only trained share, saved to the manifest."""
     from tunesmith.data.tokens import token_lengths, trained_share
 
-    records = [r for name in SPLITS for r in dataset.split(name)]
-    if lengths is None:
-        lengths = token_lengths(records, tokenizer, dataset.task)
+    if lengths is None:  # streamed a batch at a time: the splits may not fit in memory as dicts
+        lengths = []
+        for name in SPLITS:
+            for batch in _batches(dataset.iter_split(name), 4096):
+                lengths += token_lengths(batch, tokenizer, dataset.task)
     stats = {"tokenizer": getattr(tokenizer, "name_or_path", ""), "max_length": max_length,
              **length_summary(lengths), "overlong": sum(n > max_length for n in lengths),
              "overlong_action": dataset.manifest["config"]["overlong"],
              "histogram": _histogram(lengths),
-             "trained_share": trained_share(dataset.split("train"), tokenizer) if dataset.task == "chat" else None}
+             "trained_share": trained_share(list(islice(dataset.iter_split("train", 300), 300)), tokenizer)
+             if dataset.task == "chat" else None}
     dataset.manifest["tokens"] = stats
     (dataset.path / "manifest.json").write_text(json.dumps(dataset.manifest, indent=2, ensure_ascii=False),
                                                 encoding="utf-8")
     return stats
+
+
+def _batches(records: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    while batch := list(islice(records, size)):
+        yield batch
 
 
 def write_report(dataset: PreparedDataset) -> None:
