@@ -31,10 +31,11 @@ _NO_INPUT = bytes(16)  # stands for None in `inputs` (a real 128-bit digest of z
 
 
 class Deduplicator:
-    """Streams records in; keeps bodies and signatures on disk (see spill.py) and, per record in RAM,
-    what dedup and split need: ~16 bytes of store offsets and label, 8 of group parent, 5 of pin and
-    source, 32 of input/output digests, 8 per LSH band, plus a dict entry per distinct text and input.
-    Use as a context manager (or call close()) so the spill files go away."""
+    """Streams records in; keeps bodies, signatures and band keys on disk (see spill.py) and, per record
+    in RAM, what dedup and split need: 16 bytes of store offset and label, 8 of group parent, 5 of pin
+    and source, 32 of input/answer digests, plus an entry in each of two dicts (exact text, input; ~250
+    bytes with their keys) that live until finish(). Use as a context manager (or call close()) so the
+    spill files go away."""
 
     def __init__(self, config: DataConfig, counts: Counter, folder: Path | None = None):
         self.config, self.counts = config, counts
