@@ -1,14 +1,15 @@
 """distributed: fsdp on 2 CPU processes (gloo) ends with the weights of one process with the same global batch.
 
 One torchrun launch trains LoRA and full fine-tuning sharded, and a LoRA run stopped after 2 steps then
-resumed to 4; the same runs in this process are the reference. Full fine-tuning clips (norm ~4.6 > 0.1);
-LoRA does not, so its saved Adam moments would show a gradient scaled by the process count (Adam and
-clipping alone hide one). The last global batch of the epoch leaves one process without a micro-batch,
-and validation splits unevenly.
+resumed to 4; the same runs in this process are the reference, and a sharded checkpoint resumes here.
+Full fine-tuning clips (norm ~4.6 > 0.1); LoRA does not, so its saved Adam moments would show a gradient
+scaled by the process count (Adam and clipping alone hide one). The last global batch of the epoch
+leaves one process without a micro-batch, and validation splits unevenly.
 """
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -87,3 +88,8 @@ def test_fsdp_on_two_processes_matches_one_process(tiny_lm_dir, tmp_path):
         _assert_close(_saved(single, method), _saved(sharded / method, method))
     _assert_close(_saved(tmp_path / "single" / "lora", "lora"), _saved(sharded / "resumed", "lora"))
     assert json.loads((sharded / "resumed" / "run.json").read_text())["steps"] == 4
+    # A checkpoint written by 2 sharded processes resumes in one process.
+    shutil.copytree(sharded / "lora" / "checkpoints" / "step-2", tmp_path / "crossed" / "checkpoints" / "step-2")
+    config = tiny_config(tiny_lm_dir, "lora", batch_size=4, max_grad_norm=CLIP["lora"], **SETTINGS)
+    run_training(config, RECORDS, VALIDATION, tmp_path / "crossed", resume=True)
+    _assert_close(_saved(tmp_path / "single" / "lora", "lora"), _saved(tmp_path / "crossed", "lora"))
