@@ -59,6 +59,11 @@ def test_merged_config_refuses_what_would_disagree_with_tunesmith(user, match):
         merged_config(user, _training(), world_size=2)
 
 
+def test_deepspeed_config_without_deepspeed_is_an_error():
+    with pytest.raises(ConfigError, match=r"deepspeed_config is set but distributed is 'ddp'"):
+        parse_config({"training": {"deepspeed_config": "ds.json"}})
+
+
 def test_user_config_file_errors_name_the_file(tmp_path):
     assert read_user_config(None) == {}
     with pytest.raises(ConfigError, match="no file at"):
@@ -88,4 +93,5 @@ def test_initialize_gets_our_optimizer_and_the_merged_config(tmp_path, monkeypat
     assert seen["model"] is model and seen["optimizer"] is optimizer and strategy.engine == "engine"
     assert seen["config"]["zero_optimization"] == {"stage": 1} and seen["config"]["train_batch_size"] == 8
     # DeepSpeed finds the step boundary by counting micro-batches: always `accumulation` of them.
-    assert strategy.rounds([[0, 1]]) == [[0, 1], None] and not strategy.resumable
+    assert strategy.micro_batches([[0, 1]]) == [[0, 1], None] and not strategy.resumable
+    assert strategy.rounds([[0, 1]]) == [[0, 1]]  # validation: forward passes are not collectives here

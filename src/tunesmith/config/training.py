@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tunesmith.config.base import Section
 
@@ -52,6 +52,13 @@ class TrainingConfig(Section):
     deepspeed_config: str | None = Field(None, description="The user's DeepSpeed JSON (distributed: deepspeed), "
                                          "relative to the project folder; batch size, accumulation and clipping "
                                          "come from this section.")
+
+    @model_validator(mode="after")
+    def _deepspeed_config_needs_deepspeed(self) -> TrainingConfig:
+        if self.deepspeed_config and self.distributed != "deepspeed":
+            raise ValueError(f"deepspeed_config is set but distributed is '{self.distributed}': set distributed: "
+                             "deepspeed, or remove deepspeed_config")
+        return self
 
 
 Preset = Literal["quick", "balanced", "thorough"]

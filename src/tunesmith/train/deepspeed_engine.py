@@ -101,7 +101,7 @@ class DeepSpeedStrategy(Replicated):
                                                             config=self.config)
         return model, optimizer
 
-    def rounds(self, items: list) -> list:
+    def micro_batches(self, items: list) -> list:
         # DeepSpeed counts micro-batches to find the step boundary: always run exactly `accumulation`.
         return list(items) + [None] * (self.accumulation - len(items))
 

@@ -131,7 +131,7 @@ def train_step(model, params, optimizer, batches: Batches, step: Step, task: str
                max_grad_norm: float, strategy: Replicated) -> float:
     """One optimizer step; returns the step's mean training loss over all processes."""
     loss_total = 0.0
-    for micro in strategy.rounds(step.micro_batches):
+    for micro in strategy.micro_batches(step.micro_batches):
         # None: this process has no micro-batch left but its peers do; a zero-weight pass keeps them in step.
         loss, _, _ = loss_sum(model, _on(batches.tensors(micro or [0]), strategy.device), task,
                               virtual_tokens or strategy.whole_forward)

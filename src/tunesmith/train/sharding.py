@@ -54,8 +54,12 @@ class Replicated:
         return model, build_optimizer(model)
 
     def rounds(self, items: list) -> list:
-        """The micro-batches (or validation batches) this process runs; None means a zero-weight pass."""
+        """The validation batches (or micro-batches) this process runs; None means a zero-weight pass."""
         return list(items)
+
+    def micro_batches(self, items: list) -> list:
+        """This process's micro-batches for one optimizer step, as `rounds`."""
+        return self.rounds(items)
 
     def backward(self, loss: torch.Tensor) -> None:
         loss.backward()
