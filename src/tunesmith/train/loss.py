@@ -3,7 +3,8 @@
 Summing here and dividing once per optimizer step makes gradient accumulation and multi-process
 training give the same gradient as one big batch. Causal LMs score only positions that carry a
 label: the vocabulary projection (the largest activation on small models) is computed for those rows
-alone, unless the method prepends virtual tokens and needs the model's own forward.
+alone, unless the method prepends virtual tokens or the model is sharded (fsdp gathers weights in the
+whole model's forward): then the model's own forward runs.
 """
 
 from __future__ import annotations
