@@ -13,6 +13,7 @@ import torch
 
 from tunesmith.serve import kvcache
 from tunesmith.serve.sampling import SamplingParams, make_generator, next_token, releasable
+from tunesmith.serve.textstream import TextStream
 
 
 @dataclass
@@ -39,10 +40,20 @@ class Sequence:
     params: SamplingParams
     sink: Callable[[object], None]
     ids: list[int] = field(default_factory=list)
-    sent: int = 0
     cancelled: bool = False
     done: bool = False
     generator: torch.Generator | None = None
+    text: TextStream | None = None
+
+    def start(self, tokenizer) -> TextStream:
+        self.text = TextStream(lambda ids: tokenizer.decode(ids, skip_special_tokens=True), self.params.stop)
+        self.ids = self.text.ids
+        return self.text
+
+    def send(self, final: bool) -> None:
+        delta = self.text.release(final)
+        if delta:
+            self.sink(Delta(delta))
 
     def finish(self, reason: str) -> None:
         self.done = True
@@ -81,6 +92,7 @@ class RunningBatch:
                         logits_to_keep=1)
         for seq in seqs:
             seq.generator = make_generator(seq.params.seed)
+            seq.start(self.loaded.tokenizer)
         if self.seqs:
             self.cache, self.mask = kvcache.merge(self.cache, self.mask, cache, mask)
             self.positions = torch.cat([self.positions, positions[:, -1] + 1])
@@ -117,28 +129,16 @@ class RunningBatch:
                 self.cache = self.mask = self.positions = None
 
     def _emit(self, seq: Sequence, token: int, position: int) -> None:
-        tokenizer = self.loaded.tokenizer
         self.generated += 1
         if token in self.loaded.eos_ids:
-            self._release(seq, final=True)
+            seq.send(final=True)
             seq.finish("stop")
             return
-        seq.ids.append(token)
-        text = tokenizer.decode(seq.ids, skip_special_tokens=True)
+        seq.text.push(token)
         out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= self.loaded.context_length
-        ready, stopped = releasable(text, seq.params.stop, final=out_of_room)
-        if len(ready) > seq.sent:
-            seq.sink(Delta(ready[seq.sent:]))
-            seq.sent = len(ready)
-        if stopped or out_of_room:
-            seq.finish("stop" if stopped else "length")
-
-    def _release(self, seq: Sequence, final: bool) -> None:
-        text = self.loaded.tokenizer.decode(seq.ids, skip_special_tokens=True)
-        ready, _ = releasable(text, seq.params.stop, final=final)
-        if len(ready) > seq.sent:
-            seq.sink(Delta(ready[seq.sent:]))
-            seq.sent = len(ready)
+        seq.send(final=out_of_room)
+        if seq.text.stopped or out_of_room:
+            seq.finish("stop" if seq.text.stopped else "length")
 
     def fail(self, error: BaseException) -> None:
         for seq in self.seqs:

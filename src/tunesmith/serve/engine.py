@@ -42,6 +42,17 @@ class _Job:
     future: Future
 
 
+def _coalesce(events: list[object]) -> list[object]:
+    """Merge runs of consecutive Deltas into one."""
+    merged: list[object] = []
+    for event in events:
+        if isinstance(event, Delta) and merged and isinstance(merged[-1], Delta):
+            merged[-1] = Delta(merged[-1].text + event.text)
+        else:
+            merged.append(event)
+    return merged
+
+
 class Engine:
     def __init__(self, registry, max_batch_size: int = 8, batch_window_ms: int = 10, max_queue: int = 64):
         self.registry = registry
@@ -96,23 +107,38 @@ class Engine:
         return job.future
 
     async def stream(self, model_id: str, prompt_ids: list[int], params: SamplingParams) -> AsyncIterator[object]:
-        """Yield Delta events and finally one Finished; raise the engine's error if it failed."""
+        """Yield Delta events and finally one Finished; raise the engine's error if it failed.
+
+        The engine thread appends events to a buffer and wakes the event loop only when the buffer was
+        empty, so a busy loop receives the deltas of several tokens at once (merged into one Delta)
+        instead of one thread hop per token.
+        """
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue = asyncio.Queue()
+        buffer: list[object] = []
+        lock = threading.Lock()
+        ready = asyncio.Event()
 
         def sink(event: object) -> None:
+            with lock:
+                buffer.append(event)
+                if len(buffer) > 1:
+                    return  # a wake-up is already on its way
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening any more
-                loop.call_soon_threadsafe(events.put_nowait, event)
+                loop.call_soon_threadsafe(ready.set)
 
         seq = self.submit(model_id, prompt_ids, params, sink)
         try:
             while True:
-                event = await events.get()
-                if isinstance(event, Failed):
-                    raise event.error
-                yield event
-                if isinstance(event, Finished):
-                    return
+                await ready.wait()
+                with lock:
+                    events, buffer[:] = list(buffer), []
+                    ready.clear()
+                for event in _coalesce(events):
+                    if isinstance(event, Failed):
+                        raise event.error
+                    yield event
+                    if isinstance(event, Finished):
+                        return
         finally:
             seq.cancelled = True
 
