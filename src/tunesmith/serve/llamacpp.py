@@ -7,11 +7,13 @@ and renders prompts, and the token ids go to llama.cpp unchanged.
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 
 from tunesmith.config.serve import ServeConfig
 from tunesmith.errors import TunesmithError
-from tunesmith.serve.batch import Delta, Failed, Finished
+from tunesmith.serve.batch import Failed
 from tunesmith.serve.engine import Engine
 from tunesmith.serve.registry import ModelRegistry, ModelSource
 
@@ -35,9 +37,22 @@ class GGUFRegistry(ModelRegistry):
         self.context = context
         self.threads = threads
         self._llamas: dict[str, object] = {}
+        self._eos: dict[str, frozenset[int]] = {}
 
     def context_length(self, model_id: str) -> int:
         return self.context
+
+    def eos_ids(self, model_id: str) -> frozenset[int]:
+        """End-of-turn ids: the tokenizer's and generation config's, plus the GGUF's own EOS."""
+        if model_id not in self._eos:
+            tokenizer = self.tokenizer(model_id)
+            eos = {tokenizer.eos_token_id} - {None}
+            config = self.source(model_id).tokenizer_path / "generation_config.json"
+            if config.exists():
+                extra = json.loads(config.read_text(encoding="utf-8")).get("eos_token_id")
+                eos |= set(extra if isinstance(extra, list) else [extra] if extra is not None else [])
+            self._eos[model_id] = frozenset(eos | {self.acquire(model_id).token_eos()})
+        return self._eos[model_id]
 
     def acquire(self, model_id: str):
         from tunesmith.deploy.gguf_runtime import open_llama
@@ -71,24 +86,35 @@ class LlamaCppEngine(Engine):
             self._run_jobs()
 
     def _run(self, llm, seq) -> None:
+        """Drive llama.cpp token by token: exact token counts, our stop-string and streaming rules."""
         params = seq.params
-        tokens, reason = 0, "length"
-        chunks = llm.create_completion(prompt=seq.prompt_ids, max_tokens=params.max_tokens,
-                                       temperature=params.temperature, top_p=params.top_p,
-                                       top_k=1 if params.temperature <= 0 else 0, stop=list(params.stop) or None,
-                                       seed=params.seed, stream=True)
-        for chunk in chunks:
-            choice = chunk["choices"][0]
-            tokens += 1
-            self.stats.completion_tokens += 1
-            if choice.get("text"):
-                seq.sink(Delta(choice["text"]))
-            if choice.get("finish_reason"):
-                reason = choice["finish_reason"]
-            if seq.cancelled:
-                chunks.close()
-                return
-        seq.sink(Finished(reason, len(seq.prompt_ids), tokens))
+        eos = self.registry.eos_ids(seq.model_id)
+        seq.start(self.registry.tokenizer(seq.model_id))
+        llm.set_seed(params.seed if params.seed is not None else random.randrange(2**32))
+        greedy = params.temperature <= 0
+        tokens = llm.generate(seq.prompt_ids, top_k=1 if greedy else 0, top_p=params.top_p, min_p=0.0,
+                              temp=0.0 if greedy else params.temperature, repeat_penalty=1.0, reset=True)
+        reason, generated, room = "length", 0, self.registry.context_length(seq.model_id) - len(seq.prompt_ids)
+        try:
+            for token in tokens:
+                generated += 1
+                if token in eos:
+                    seq.send(final=True)
+                    reason = "stop"
+                    break
+                seq.text.push(token)
+                last = len(seq.ids) >= min(params.max_tokens, room)
+                seq.send(final=last)
+                if seq.text.stopped:
+                    reason = "stop"
+                    break
+                if last or seq.cancelled:
+                    break
+        finally:
+            tokens.close()
+        self.stats.completion_tokens += generated
+        if not seq.cancelled:
+            seq.finish(reason)
 
 
 def create_llamacpp_app(paths: list[str | Path], config: ServeConfig | None = None):
