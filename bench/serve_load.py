@@ -174,32 +174,41 @@ def llama_cpp_single_stream(model_dir: str, max_tokens: int, repeats: int, threa
     tokenizer = load_tokenizer(model_dir)
     write_gguf(load_causal_lm(model_dir), tokenizer, folder / "model.gguf", "f16")
     tokenizer.save_pretrained(folder)
-    messages = [{"role": "user", "content": QUESTIONS[0]}]
-    llm = open_llama(folder / "model.gguf", threads=threads)
-    direct_tokens, started = 0, time.perf_counter()
-    for i in range(repeats):
-        out = llm.create_chat_completion(messages=[{"role": "user", "content": QUESTIONS[i % 4]}],
-                                         max_tokens=max_tokens, temperature=0.0)
-        direct_tokens += out["usage"]["completion_tokens"]
-    direct = direct_tokens / (time.perf_counter() - started)
-    del llm
+    asks = [[{"role": "user", "content": QUESTIONS[i % 4]}] for i in range(repeats)]
+    llm = open_llama(folder / "model.gguf", context=4096, threads=threads)  # the server's context size
     server = Server(str(folder), backend="llamacpp", threads=threads)
-    try:
-        served_tokens, started = 0, time.perf_counter()
-        for i in range(repeats):
-            body = {"model": folder.name, "max_tokens": max_tokens, "temperature": 0,
-                    "messages": [{"role": "user", "content": QUESTIONS[i % 4]}]}
-            served_tokens += httpx.post(f"{server.url}/v1/chat/completions", json=body,
-                                        timeout=600).json()["usage"]["completion_tokens"]
-        served = served_tokens / (time.perf_counter() - started)
+    totals = {"direct": [0, 0.0], "served": [0, 0.0]}  # tokens, seconds
+
+    def direct_call(messages: list[dict], tokens: int) -> int:
+        out = llm.create_chat_completion(messages=messages, max_tokens=tokens, temperature=0.0)
+        return out["usage"]["completion_tokens"]
+
+    def served_call(messages: list[dict], tokens: int) -> int:
+        body = {"model": folder.name, "max_tokens": tokens, "temperature": 0, "messages": messages}
+        return httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=600).json()["usage"][
+            "completion_tokens"]
+
+    try:  # one warm-up each (the server opens the GGUF on its first request), then alternate request by request
+        direct_call(asks[0], 4)
+        served_call(asks[0], 4)
+        for messages in asks:
+            for name, call in (("direct", direct_call), ("served", served_call)):
+                t0 = time.perf_counter()
+                totals[name][0] += call(messages, max_tokens)
+                totals[name][1] += time.perf_counter() - t0
     finally:
         server.stop()
-    del messages
-    return ["", "Single-stream decode on the same f16 GGUF (llama.cpp):", "",
-            "| path | output tokens/s |", "|---|---|",
-            f"| llama-cpp-python called directly | {direct:.1f} |",
-            f"| tunesmith serve, backend llamacpp (HTTP, loopback) | {served:.1f} |",
-            f"| ratio served / direct | {served / direct:.2f} |"]
+        llm.close()
+    (direct_tokens, direct_seconds), (served_tokens, served_seconds) = totals["direct"], totals["served"]
+    direct, served = direct_tokens / direct_seconds, served_tokens / served_seconds
+    return ["", f"Single-stream decode on the same f16 GGUF (llama.cpp), {repeats} chat requests each, greedy, "
+            "one warm-up request each (untimed), the two paths alternating request by request:", "",
+            "| path | output tokens | seconds | output tokens/s |", "|---|---|---|---|",
+            f"| llama-cpp-python called directly (`create_chat_completion`) | {direct_tokens} | {direct_seconds:.2f} "
+            f"| {direct:.1f} |",
+            f"| tunesmith serve, backend llamacpp (HTTP, loopback) | {served_tokens} | {served_seconds:.2f} "
+            f"| {served:.1f} |",
+            f"| ratio served / direct | | | {served / direct:.2f} |"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,10 +232,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     model_dir = str(resolve(args.model).path)
-    print("sequential generate baseline …", file=sys.stderr)
-    baseline = sequential_generate(model_dir, QUESTIONS[: args.baseline_prompts], args.max_tokens)
-    base_tps = baseline["tokens"] / baseline["seconds"]
-    rows = [_row("sequential `model.generate` (no server)", baseline, None)]
+    rows, base_tps = [], None
+    if args.torch:
+        print("sequential generate baseline …", file=sys.stderr)
+        baseline = sequential_generate(model_dir, QUESTIONS[: args.baseline_prompts], args.max_tokens)
+        base_tps = baseline["tokens"] / baseline["seconds"]
+        rows = [_row("sequential `model.generate` (no server)", baseline, None)]
     for clients, budget, batch in ((8, args.budget_8, 8), (32, args.budget_32, 16)) if args.torch else ():
         print(f"{clients} concurrent clients …", file=sys.stderr)
         server = Server(model_dir, max_batch=batch, threads=args.threads)
