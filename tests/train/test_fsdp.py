@@ -19,7 +19,10 @@ import torch
 from safetensors.torch import load_file
 from train_helpers import chat_records, tiny_config
 
+from tunesmith.config import parse_config
 from tunesmith.train import run_training
+from tunesmith.train.distributed import World
+from tunesmith.train.sharding import Replicated, choose
 
 RECORDS, VALIDATION = chat_records(26), chat_records(5, seed=5)
 SETTINGS = {"max_steps": 4, "eval_every": 2, "scheduler": "constant", "restore_best": False, "gradient_accumulation": 2}
@@ -93,3 +96,8 @@ def test_fsdp_on_two_processes_matches_one_process(tiny_lm_dir, tmp_path):
     config = tiny_config(tiny_lm_dir, "lora", batch_size=4, max_grad_norm=CLIP["lora"], **SETTINGS)
     run_training(config, RECORDS, VALIDATION, tmp_path / "crossed", resume=True)
     _assert_close(_saved(tmp_path / "single" / "lora", "lora"), _saved(tmp_path / "crossed", "lora"))
+
+
+def test_one_process_has_nothing_to_shard():
+    training = parse_config({"training": {"distributed": "fsdp"}}).training
+    assert type(choose(training, World())) is Replicated
