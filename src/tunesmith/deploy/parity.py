@@ -1,8 +1,10 @@
 """Parity: replay held-out prompts greedily through the export and the training-time model.
 
-Two things are compared per prompt: the prompt's token ids (catches a changed chat template or
-tokenizer) and the greedy answer (catches weights, end-of-turn and stop-token mismatches). The
-comparison itself is a pure function of the answers; runtimes only produce answers.
+Three things are compared per prompt: the prompt's token ids (catches a changed chat template or
+tokenizer), the greedy answer (catches weights, end-of-turn and stop-token mismatches) and, when the
+export can score tokens, its teacher-forced next-token agreement with the reference answer (see
+agreement.py; the bar for quantized GGUF). The comparison itself is a pure function of the answers
+and scores; runtimes only produce them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from tunesmith.deploy.agreement import agreement, first_difference, targets_of
 
 Messages = list[dict[str, str]]
 
@@ -32,6 +36,7 @@ class Answer:
     prompt_ids: list[int]
     text: str
     completion_ids: list[int] | None = None  # compared instead of text when both sides have them
+    end_id: int | None = None  # the end-of-turn token that closed the answer (None: cut at max tokens)
 
 
 Runtime = Callable[[Sequence[Messages]], list[Answer]]
@@ -95,8 +100,10 @@ def transformers_runtime(model, tokenizer, max_new_tokens: int, chat_template: s
             out = model.generate(input_ids=prompt_ids, attention_mask=torch.ones_like(prompt_ids),
                                  max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=sorted(eos) or None,
                                  pad_token_id=tokenizer.pad_token_id)
-            new = cut_at_eos(out[0, len(ids):].tolist(), eos)
-            answers.append(Answer(ids, tokenizer.decode(new, skip_special_tokens=True).strip(), new))
+            generated = out[0, len(ids):].tolist()
+            new = cut_at_eos(generated, eos)
+            end = generated[len(new)] if len(new) < len(generated) else None
+            answers.append(Answer(ids, tokenizer.decode(new, skip_special_tokens=True).strip(), new, end))
         return answers
 
     return run
@@ -113,37 +120,61 @@ def folder_tokenizer(folder: Path):
 
 
 def _divergence(reference: str, candidate: str) -> int:
-    for index, (a, b) in enumerate(zip(reference, candidate, strict=False)):
-        if a != b:
-            return index
-    return min(len(reference), len(candidate))
+    at = first_difference(reference, candidate)
+    return len(reference) if at is None else at
 
 
-def compare(prompts: Sequence[Messages], reference: list[Answer], candidate: list[Answer],
-            threshold: float) -> dict:
-    """Exact-match rates, the first divergence, and pass/fail against `threshold`."""
-    cases, first = [], None
+GATES = ("exact_match_rate", "next_token_agreement")
+
+
+def compare(prompts: Sequence[Messages], reference: list[Answer], candidate: list[Answer], threshold: float,
+            predicted: list[list[int]] | None = None, gate: str = "exact_match_rate") -> dict:
+    """Rates, the first divergence, and pass/fail of `gate` against `threshold`.
+
+    `predicted` holds the export's teacher-forced argmax at each position of each reference answer
+    (agreement.targets_of); with it the report adds `next_token_agreement`. Every gate also requires
+    every prompt to render to the same token ids.
+    """
+    if gate not in GATES:
+        raise ValueError(f"unknown parity gate {gate!r}; choose one of {GATES}")
+    if gate == "next_token_agreement" and predicted is None:
+        raise ValueError("the next_token_agreement gate needs the export's teacher-forced predictions")
+    cases, first, hits, scored = [], None, 0, 0
     for index, (prompt, ref, cand) in enumerate(zip(prompts, reference, candidate, strict=True)):
         same_prompt = ref.prompt_ids == cand.prompt_ids
         both_ids = ref.completion_ids is not None and cand.completion_ids is not None
         same_answer = ref.completion_ids == cand.completion_ids if both_ids else ref.text == cand.text
         shared = 1.0 if same_answer else _divergence(ref.text, cand.text) / max(1, len(ref.text))
-        cases.append({"prompt": prompt[-1]["content"][:120], "prompt_tokens_match": same_prompt,
-                      "answer_match": same_answer, "shared_prefix": round(shared, 3)})
+        case = {"prompt": prompt[-1]["content"][:120], "prompt_tokens_match": same_prompt,
+                "answer_match": same_answer, "shared_prefix": round(shared, 3)}
+        if both_ids:
+            at = first_difference(targets_of(ref), targets_of(cand))
+            case["first_divergent_token"] = len(targets_of(ref)) if at is None else at
+        if predicted is not None:
+            good, total = agreement(targets_of(ref), predicted[index])
+            hits, scored = hits + good, scored + total
+            case["next_token_agreement"] = round(good / max(1, total), 4)
+        cases.append(case)
         if first is None and not (same_prompt and same_answer):
             at = _divergence(ref.text, cand.text)
-            token_at = _divergence(ref.prompt_ids, cand.prompt_ids) if not same_prompt else None
+            token_at = first_difference(ref.prompt_ids, cand.prompt_ids) if not same_prompt else None
             first = {"prompt_index": index, "prompt": prompt[-1]["content"][:200],
                      "prompt_token_index": token_at, "answer_char_index": None if same_answer else at,
+                     "answer_token_index": case.get("first_divergent_token") if not same_answer else None,
                      "reference": ref.text[max(0, at - 30): at + 60], "exported": cand.text[max(0, at - 30): at + 60]}
     n = max(1, len(cases))
-    answer_rate = sum(c["answer_match"] for c in cases) / n
-    prompt_rate = sum(c["prompt_tokens_match"] for c in cases) / n
-    shared = sum(c["shared_prefix"] for c in cases) / n
-    return {"prompts": len(cases), "exact_match_rate": answer_rate, "prompt_token_match_rate": prompt_rate,
-            "mean_shared_prefix": round(shared, 3),
-            "threshold": threshold, "passed": answer_rate >= threshold and prompt_rate == 1.0,
-            "first_divergence": first, "cases": cases}
+    report = {"prompts": len(cases), "exact_match_rate": sum(c["answer_match"] for c in cases) / n,
+              "prompt_token_match_rate": sum(c["prompt_tokens_match"] for c in cases) / n,
+              "mean_shared_prefix": round(sum(c["shared_prefix"] for c in cases) / n, 3)}
+    divergences = [c["first_divergent_token"] for c in cases if "first_divergent_token" in c]
+    if divergences:
+        report["mean_first_divergence"] = round(sum(divergences) / len(divergences), 2)
+    if predicted is not None:
+        report["next_token_agreement"] = round(hits / max(1, scored), 4)
+        report["scored_tokens"] = scored
+    passed = report[gate] >= threshold and report["prompt_token_match_rate"] == 1.0
+    return {**report, "gate": gate, "threshold": threshold, "passed": passed, "first_divergence": first,
+            "cases": cases}
 
 
 def write_report(folder: Path, report: dict) -> Path:
