@@ -25,8 +25,12 @@ def _settings(run_dir: Path, gguf_type: str | None, threshold: float | None):
 
 def _summary(report: dict) -> str:
     verdict = "passed" if report["passed"] else "FAILED"
-    return (f"parity {verdict}: {report['exact_match_rate']:.0%} of {report['prompts']} answers identical, "
-            f"{report['prompt_token_match_rate']:.0%} of prompts tokenized identically ({report['runtime']})")
+    agreement = (f", {report['next_token_agreement']:.1%} next-token agreement"
+                 if report.get("next_token_agreement") is not None else "")
+    gate = " (gate: next-token agreement)" if report.get("gate") == "next_token_agreement" else ""
+    return (f"parity {verdict}{gate}: {report['exact_match_rate']:.0%} of {report['prompts']} answers identical"
+            f"{agreement}, {report['prompt_token_match_rate']:.0%} of prompts tokenized identically "
+            f"({report['runtime']})")
 
 
 @app.command("export")
@@ -36,9 +40,10 @@ def export_command(
                                "Ollama, with a Modelfile) or adapter (PEFT adapter only)."),
     name: str = typer.Option(None, help="Folder name under exports/ (default: <run>-<format>)."),
     out: Path = typer.Option(None, help="Write the export to this folder instead."),
-    gguf_type: str = typer.Option(None, help="f32, f16 or q8_0 (default: serve.export.gguf_type)."),
-    threshold: float = typer.Option(None, help="Least exact-match share for parity (default: "
-                                    "serve.export.parity_threshold, or quantized_parity_threshold for q8_0)."),
+    gguf_type: str = typer.Option(None, help="f32, f16, q8_0, q5_0 or q4_0 (default: serve.export.gguf_type)."),
+    threshold: float = typer.Option(None, help="Parity bar: least exact-match share (default: "
+                                    "serve.export.parity_threshold), or for quantized GGUF least next-token "
+                                    "agreement (serve.export.quantized_parity_threshold)."),
     check: bool = typer.Option(False, "--check", help="Re-run the parity check of an existing export folder."),
 ) -> None:
     """Export a run (merged HF folder, GGUF + Modelfile, or adapter) and prove it answers like the trained model."""

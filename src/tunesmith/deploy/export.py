@@ -15,6 +15,8 @@ from pathlib import Path
 
 from tunesmith.config.serve import ExportConfig
 from tunesmith.deploy import parity
+from tunesmith.deploy.agreement import targets_of, transformers_scorer
+from tunesmith.deploy.gguf_writer import QUANTIZED_TYPES
 from tunesmith.deploy.merge import eos_ids, merged_model, save_hf
 from tunesmith.errors import TunesmithError
 from tunesmith.progress import status
@@ -72,10 +74,11 @@ def export(run_dir: str | Path, format: str = "hf", name: str | None = None, fol
     parity.write_report(folder, report)
     if not report["passed"]:
         where = report.get("first_divergence") or {}
+        measured = (f"{report['next_token_agreement']:.1%} next-token agreement"
+                    if report.get("gate") == "next_token_agreement" else f"{report['exact_match_rate']:.0%} of answers")
         raise TunesmithError(
-            f"parity check failed for {folder}: {report['exact_match_rate']:.0%} of answers and "
-            f"{report['prompt_token_match_rate']:.0%} of prompts match (threshold {report['threshold']:.0%}); "
-            f"first divergence at prompt {where.get('prompt_index')}.",
+            f"parity check failed for {folder}: {measured} and {report['prompt_token_match_rate']:.0%} of prompts "
+            f"match (threshold {report['threshold']:.0%}); first divergence at prompt {where.get('prompt_index')}.",
             f"See {folder / 'parity.json'}; a changed chat template or end-of-turn token is the usual cause.")
     return ExportResult(folder, format, report)
 
@@ -90,21 +93,25 @@ def _export_lm(run, format: str, folder: Path, settings: ExportConfig, prompts, 
     if format == "adapter":
         if write:
             _write_adapter(run, folder)
-        runtime, label = _adapter_runtime(run, folder, steps)
+        runtime, scorer, label = _adapter_runtime(run, folder, steps)
     elif format == "hf":
         if write:
             with status(f"Writing merged model to {folder}"):
                 save_hf(merged_model(run), run.tokenizer, folder)
-        runtime, label = _reload_hf(folder, steps), "transformers (reloaded from the export folder)"
+        runtime, scorer, label = _reload_hf(folder, steps)
     else:
         if write:
             _write_gguf(merged_model(run), run, folder, settings, prompts)
-        runtime, label = _gguf_runtime(run, folder, settings)
+        runtime, scorer, label = _gguf_runtime(run, folder, settings)
     with status(f"Replaying the prompts through the export ({label})"):
         candidate = runtime(prompts)
-    quantized = format == "gguf" and settings.gguf_type == "q8_0"
+    with status("Scoring the reference answers through the export (teacher-forced)"):
+        predicted = scorer([(cand.prompt_ids, targets_of(ref)) for ref, cand in zip(reference, candidate, strict=True)])
+    # Quantized weights flip near-tied tokens, so their bar is per-token agreement; floats must match exactly.
+    quantized = format == "gguf" and settings.gguf_type in QUANTIZED_TYPES
     threshold = settings.quantized_parity_threshold if quantized else settings.parity_threshold
-    report = parity.compare(prompts, reference, candidate, threshold)
+    gate = "next_token_agreement" if quantized else "exact_match_rate"
+    report = parity.compare(prompts, reference, candidate, threshold, predicted=predicted, gate=gate)
     return {"runtime": label, "reference": f"training-time model of run {run.run_dir.name} (adapter unmerged)",
             "prompt_source": source, "max_new_tokens": steps, **report}
 
@@ -112,7 +119,9 @@ def _export_lm(run, format: str, folder: Path, settings: ExportConfig, prompts, 
 def _reload_hf(folder: Path, steps: int):
     from tunesmith.models.loading import load_causal_lm
 
-    return parity.transformers_runtime(load_causal_lm(folder).eval(), parity.folder_tokenizer(folder), steps)
+    model = load_causal_lm(folder).eval()
+    return (parity.transformers_runtime(model, parity.folder_tokenizer(folder), steps), transformers_scorer(model),
+            "transformers (reloaded from the export folder)")
 
 
 def _write_adapter(run, folder: Path) -> None:
@@ -134,7 +143,7 @@ def _adapter_runtime(run, folder: Path, steps: int):
     base = run.info.get("base_model_path") or run.info.get("base_model")
     model = PeftModel.from_pretrained(load_causal_lm(base), str(folder)).eval()
     label = "transformers + PEFT (fresh base + exported adapter)"
-    return parity.transformers_runtime(model, parity.folder_tokenizer(folder), steps), label
+    return parity.transformers_runtime(model, parity.folder_tokenizer(folder), steps), transformers_scorer(model), label
 
 
 def _write_gguf(merged, run, folder: Path, settings: ExportConfig, prompts) -> None:
@@ -164,8 +173,9 @@ def _gguf_runtime(run, folder: Path, settings: ExportConfig):
     kind = gguf_runtime.pick_runtime(settings.gguf_runtime)
     steps = settings.parity_max_new_tokens
     if kind == "llama-cpp":
-        return gguf_runtime.llama_cpp_runtime(path, run.tokenizer, steps), "llama-cpp-python"
-    return gguf_runtime.transformers_gguf_runtime(path, steps), "transformers (GGUF loaded with gguf_file=)"
+        return (gguf_runtime.llama_cpp_runtime(path, run.tokenizer, steps), gguf_runtime.llama_cpp_scorer(path),
+                "llama-cpp-python")
+    return *gguf_runtime.transformers_gguf_runtime(path, steps), "transformers (GGUF loaded with gguf_file=)"
 
 
 def check(export_dir: str | Path, settings: ExportConfig | None = None) -> dict:

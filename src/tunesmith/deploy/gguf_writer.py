@@ -15,7 +15,11 @@ import torch
 
 from tunesmith.errors import TunesmithError
 
-GGUF_TYPES = ("f32", "f16", "q8_0")
+GGUF_TYPES = ("f32", "f16", "q8_0", "q5_0", "q4_0")
+QUANTIZED_TYPES = ("q8_0", "q5_0", "q4_0")
+# With 4-5 bit matrices, llama.cpp's quantizer keeps the token embedding (= the output layer when tied)
+# at higher precision; its usual Q6_K needs 256-wide rows (SmolLM2 has 576), so it is Q8_0 here.
+_EMBEDDING_TYPE = {"q5_0": "q8_0", "q4_0": "q8_0"}
 
 
 def _permute(weights: np.ndarray, n_head: int) -> np.ndarray:
@@ -24,14 +28,16 @@ def _permute(weights: np.ndarray, n_head: int) -> np.ndarray:
 
 
 def _encode(gguf, name: str, data: np.ndarray, kind: str) -> tuple[np.ndarray, object | None]:
-    """Norms and odd shapes stay F32 (as llama.cpp does); matrices take the requested type."""
+    """Norms and odd shapes stay F32 / F16 (as llama.cpp does); matrices take the requested type."""
     if data.ndim < 2 or kind == "f32":
         return data.astype(np.float32), None
+    if name in ("token_embd.weight", "output.weight"):
+        kind = _EMBEDDING_TYPE.get(kind, kind)
     if kind == "f16":
         return data.astype(np.float16), None
-    if data.shape[-1] % 32:
+    qtype = getattr(gguf.GGMLQuantizationType, kind.upper())
+    if data.shape[-1] % gguf.GGML_QUANT_SIZES[qtype][0]:
         return data.astype(np.float16), None
-    qtype = gguf.GGMLQuantizationType.Q8_0
     return gguf.quants.quantize(data.astype(np.float32), qtype), qtype
 
 
@@ -102,7 +108,8 @@ def write_gguf(model, tokenizer, path: str | Path, kind: str = "f16", name: str 
         writer.add_value_length(head_dim)
     writer.add_vocab_size(config.vocab_size)
     writer.add_file_type({"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-                          "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[kind])
+                          "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q5_0": gguf.LlamaFileType.MOSTLY_Q5_0,
+                          "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0}[kind])
     _tokenizer_metadata(writer, tokenizer, config.vocab_size)
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config.num_hidden_layers)
     for hf_name, tensor in model.state_dict().items():
