@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from rich.console import Console
+from rich.errors import LiveError
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 console = Console(stderr=True)
@@ -37,7 +38,17 @@ def progress_bar(description: str, total: int, unit: str) -> Iterator[Callable[[
         elapsed = time.perf_counter() - start
         return f"{seen[0] / elapsed:,.0f} {unit}/s" if elapsed > 0 else ""
 
-    if not sys.stderr.isatty():
+    progress = None
+    if sys.stderr.isatty():
+        columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                   TextColumn("{task.fields[count]} {task.fields[unit]}"), TextColumn("{task.fields[rate]}"),
+                   TimeRemainingColumn())
+        progress = Progress(*columns, console=console)
+        try:
+            progress.start()
+        except LiveError:  # rich < 14 cannot nest live displays (the CLI wraps prepare in status())
+            progress = None
+    if progress is None:
         def count_only(done: int, count: int) -> None:
             seen[0] = count
 
@@ -45,10 +56,7 @@ def progress_bar(description: str, total: int, unit: str) -> Iterator[Callable[[
         console.print(f"{description}: {seen[0]:,} {unit} in {time.perf_counter() - start:.1f} s ({rate()})",
                       highlight=False)
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[count]} {task.fields[unit]}"), TextColumn("{task.fields[rate]}"),
-               TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
+    try:
         task = progress.add_task(description, total=total or None, count="0", unit=unit, rate="")
 
         def update(done: int, count: int) -> None:
@@ -56,3 +64,5 @@ def progress_bar(description: str, total: int, unit: str) -> Iterator[Callable[[
             progress.update(task, completed=done, count=f"{count:,}", rate=rate())
 
         yield update
+    finally:
+        progress.stop()

@@ -6,15 +6,19 @@ import importlib
 import json
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.errors import LiveError
+from rich.progress import Progress
 
 from tunesmith.data import prepare
 from tunesmith.data import spill as spill_module
 from tunesmith.data.dedup import near_duplicate_pairs, signatures
 from tunesmith.data.spill import SignatureStore
+from tunesmith.progress import progress_bar
 
 prepare_module = importlib.import_module("tunesmith.data.prepare")
 grouping_module = importlib.import_module("tunesmith.data.grouping")
@@ -184,3 +188,14 @@ def test_read_progress_reports_records_and_counts_source_bytes(make_project, cha
     project = make_project({"sources": [{"path": "chat.jsonl"}]}, files={"chat.jsonl": chat_rows(30)})
     prepare(project)
     assert "reading: 30 records in" in capsys.readouterr().err
+
+
+def test_progress_bar_counts_without_drawing_when_another_live_display_cannot_nest(monkeypatch, capsys):
+    def refuse(self):
+        raise LiveError("Only one live display may be active at once")
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(Progress, "start", refuse)  # what rich < 14 does inside status()
+    with progress_bar("reading", 100, "records") as update:
+        update(50, 7)
+    assert "reading: 7 records in" in capsys.readouterr().err
