@@ -1,7 +1,7 @@
 """distributed: fsdp on 2 CPU processes (gloo) ends with the weights of one process with the same global batch.
 
-One torchrun launch trains LoRA and full fine-tuning sharded, and a LoRA run stopped after 2 steps then
-resumed to 4; the same runs in this process are the reference, and a sharded checkpoint resumes here.
+One torchrun launch trains LoRA and full fine-tuning sharded, then resumes the LoRA run's step-2
+checkpoint sharded; the same runs in this process are the reference, and a sharded checkpoint resumes here.
 Full fine-tuning clips (norm ~4.6 > 0.1); LoRA does not, so its saved Adam moments would show a gradient
 scaled by the process count (Adam and clipping alone hide one). The last global batch of the epoch
 leaves one process without a micro-batch, and validation splits unevenly.
@@ -32,6 +32,7 @@ FILES = {"lora": ("adapter", "adapter_model.safetensors"), "full": ("model", "mo
 WORKER = """
 import sys
 sys.path.insert(0, {tests!r})
+import shutil
 import torch
 torch.set_num_threads(1)
 from train_helpers import chat_records, tiny_config
@@ -45,9 +46,11 @@ settings = dict({settings!r}, batch_size=2, distributed="fsdp")
 for method, clip in {clip!r}.items():
     config = tiny_config({model!r}, method, max_grad_norm=clip, **settings)
     run_training(config, records, validation, out + "/" + method)
-lora = dict(settings, max_grad_norm={clip!r}["lora"])
-run_training(tiny_config({model!r}, "lora", **dict(lora, max_steps=2)), records, validation, out + "/resumed")
-run_training(tiny_config({model!r}, "lora", **lora), records, validation, out + "/resumed", resume=True)
+if world.main:
+    shutil.copytree(out + "/lora/checkpoints/step-2", out + "/resumed/checkpoints/step-2")
+world.barrier()
+config = tiny_config({model!r}, "lora", max_grad_norm={clip!r}["lora"], **settings)
+run_training(config, records, validation, out + "/resumed", resume=True)
 """
 
 
@@ -66,6 +69,11 @@ def _assert_close(a: dict, b: dict, atol: float = 2e-5) -> None:
 def _saved(run_dir, method: str) -> dict:
     folder, name = FILES[method]
     return load_file(str(run_dir / folder / name))
+
+
+def _trained_steps(run_dir) -> list[int]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [row["step"] for row in rows if row["split"] == "train"]
 
 
 def test_fsdp_on_two_processes_matches_one_process(tiny_lm_dir, tmp_path):
@@ -90,12 +98,13 @@ def test_fsdp_on_two_processes_matches_one_process(tiny_lm_dir, tmp_path):
                           load_file(str(sharded / method / "checkpoints" / "step-2" / name)))
         _assert_close(_saved(single, method), _saved(sharded / method, method))
     _assert_close(_saved(tmp_path / "single" / "lora", "lora"), _saved(sharded / "resumed", "lora"))
-    assert json.loads((sharded / "resumed" / "run.json").read_text())["steps"] == 4
+    assert _trained_steps(sharded / "resumed") == [3, 4]  # resumed, not retrained from the start
     # A checkpoint written by 2 sharded processes resumes in one process.
     shutil.copytree(sharded / "lora" / "checkpoints" / "step-2", tmp_path / "crossed" / "checkpoints" / "step-2")
     config = tiny_config(tiny_lm_dir, "lora", batch_size=4, max_grad_norm=CLIP["lora"], **SETTINGS)
     run_training(config, RECORDS, VALIDATION, tmp_path / "crossed", resume=True)
     _assert_close(_saved(tmp_path / "single" / "lora", "lora"), _saved(tmp_path / "crossed", "lora"))
+    assert _trained_steps(tmp_path / "crossed") == [3, 4]
 
 
 def test_one_process_has_nothing_to_shard():
