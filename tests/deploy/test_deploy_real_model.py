@@ -32,4 +32,8 @@ def test_real_smollm2_run_merged_and_gguf_exports_pass_parity(tmp_path):
     assert gguf.parity["exact_match_rate"] >= settings.parity_threshold
     quantized = export(run_dir, "gguf", folder=tmp_path / "q8", prompts=held_out,
                        settings=settings.model_copy(update={"gguf_type": "q8_0"}))
-    assert quantized.parity["passed"] and quantized.parity["threshold"] == settings.quantized_parity_threshold
+    report = quantized.parity
+    assert report["passed"] and report["threshold"] == settings.quantized_parity_threshold
+    assert report["gate"] == "next_token_agreement" and report["next_token_agreement"] >= report["threshold"]
+    print(f"q8_0: exact {report['exact_match_rate']:.2f}, first divergence {report['mean_first_divergence']}, "
+          f"agreement {report['next_token_agreement']}, gguf runtime {report['runtime']}")
