@@ -34,9 +34,15 @@ def train_command(
     from tunesmith.errors import ConfigError
     from tunesmith.project import Project
     from tunesmith.train import train
+    from tunesmith.train.distributed import World
 
     project = Project.load(project_dir)
-    dataset = prepare(project)
+    world = World.from_env()  # under torchrun: the main process prepares, the others reuse its version
+    if world.main:
+        dataset = prepare(project)
+    world.barrier()
+    if not world.main:
+        dataset = prepare(project)
     config = project.config
     if preset is not None:
         if preset not in ("quick", "balanced", "thorough"):
@@ -53,6 +59,7 @@ def train_command(
         summary += f"  validation loss {metrics['val_loss']:.4f}"
     if "val_accuracy" in metrics:
         summary += f"  accuracy {metrics['val_accuracy']:.1%}"
-    typer.echo(summary)
+    if world.main:
+        typer.echo(summary)
     if result.status == "interrupted":
         raise typer.Exit(130)
