@@ -72,3 +72,32 @@ def test_releasable_holds_back_partial_stop_strings_and_broken_characters():
     assert releasable("abc\ufffd", (), final=False) == ("abc", False)
     assert releasable("Hello wor", ("world",), final=True) == ("Hello wor", False)
     assert releasable("a</s", ("</s>", "END"), final=False) == ("a", False)
+
+
+def test_prefix_reuse_gives_the_same_answers_as_a_full_prefill(registry, lively_lm_dir):
+    from tunesmith.inference import generate_chat
+    from tunesmith.serve import prefix
+    from tunesmith.serve.batch import RunningBatch, Sequence
+
+    model_id = lively_lm_dir.name
+    loaded = registry.acquire(model_id)
+    loaded.prefix = None
+
+    def answer(questions: list[str], n: int = 8) -> list[list[int]]:
+        seqs = [Sequence(model_id, _prompt_ids(registry, model_id, q), SamplingParams(max_tokens=n), lambda _: None)
+                for q in questions]
+        batch = RunningBatch(loaded)
+        batch.add(seqs)
+        while len(batch):
+            batch.step()
+        return [s.ids for s in seqs]
+
+    answer([QUESTIONS[0]])  # remembers this prompt's KV
+    later = QUESTIONS[1:4]
+    shared = prefix.shared_length(loaded.prefix, [_prompt_ids(registry, model_id, q) for q in later])
+    assert shared >= prefix.MIN_SHARED, "chat prompts share the template's opening; it should be reused"
+    reused = answer(later)
+    for question, ids in zip(later, reused, strict=True):
+        expected = generate_chat(loaded.model, loaded.tokenizer, [[{"role": "user", "content": question}]],
+                                 max_new_tokens=8)[0]
+        assert loaded.tokenizer.decode(ids, skip_special_tokens=True).strip() == expected.text, question

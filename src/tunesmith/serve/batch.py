@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from tunesmith.serve import kvcache
+from tunesmith.serve import kvcache, prefix
 from tunesmith.serve.sampling import SamplingParams, make_generator, next_token, releasable
 from tunesmith.serve.textstream import TextStream
 
@@ -81,15 +81,22 @@ class RunningBatch:
         from transformers import DynamicCache
 
         model = self.loaded.model
-        width = max(len(s.prompt_ids) for s in seqs)
+        prompts = [s.prompt_ids for s in seqs]
+        entry = self.loaded.prefix
+        shared = prefix.shared_length(entry, prompts)
+        suffixes = [p[shared:] for p in prompts]
+        width = max(len(s) for s in suffixes)
         pad = self.loaded.pad_id
-        ids = torch.tensor([[pad] * (width - len(s.prompt_ids)) + s.prompt_ids for s in seqs])
-        mask = torch.tensor([[0] * (width - len(s.prompt_ids)) + [1] * len(s.prompt_ids) for s in seqs])
+        ids = torch.tensor([[pad] * (width - len(s)) + s for s in suffixes])
+        mask = torch.tensor([[1] * shared + [0] * (width - len(s)) + [1] * len(s) for s in suffixes])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=model.config)
+        cache = prefix.seeded_cache(model.config, entry, shared, len(seqs)) if shared else DynamicCache(
+            config=model.config)
         with self.loaded.activate():
-            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True,
-                        logits_to_keep=1)
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions[:, shared:], cache=cache,
+                        use_cache=True, logits_to_keep=1)
+        if kvcache.supports_reshaping(cache):
+            self.loaded.prefix = prefix.remember(cache, prompts)
         for seq in seqs:
             seq.generator = make_generator(seq.params.seed)
             seq.start(self.loaded.tokenizer)

@@ -44,6 +44,7 @@ class LoadedModel:
     adapter: str | None = None
     shared: object | None = None  # the PeftModel holding this adapter, when there is one
     plain_generate: bool = False  # virtual-token methods: decode with model.generate, not the batch loop
+    prefix: object | None = None  # serve.prefix.PrefixEntry: the last prompt's KV, reused by the next prompts
 
     @contextlib.contextmanager
     def activate(self):
