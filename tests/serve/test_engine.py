@@ -16,7 +16,15 @@ QUESTIONS = ["hi", "What is the capital of France?", "Tell me a long story about
 
 @pytest.fixture(scope="module")
 def registry(lively_lm_dir):
-    return ModelRegistry.from_paths([lively_lm_dir])
+    return ModelRegistry.from_paths([lively_lm_dir], linear_kernel="onednn")
+
+
+@pytest.fixture(scope="module")
+def plain(lively_lm_dir):
+    """The same model with torch's own nn.Linear: answers must not depend on the GEMM the server uses."""
+    from tunesmith.models.loading import load_causal_lm, load_tokenizer
+
+    return load_causal_lm(str(lively_lm_dir)).eval(), load_tokenizer(str(lively_lm_dir))
 
 
 def _prompt_ids(registry, model_id, question):
@@ -35,7 +43,7 @@ async def _run_all(engine, model_id, jobs, stagger: float = 0.0):
     return await asyncio.gather(*(one(ids, params, i * stagger) for i, (ids, params) in enumerate(jobs)))
 
 
-def test_batched_and_joining_requests_match_sequential_generate(registry, lively_lm_dir):
+def test_batched_and_joining_requests_match_sequential_generate(registry, lively_lm_dir, plain):
     from tunesmith.inference import generate_chat
 
     model_id = lively_lm_dir.name
@@ -47,10 +55,9 @@ def test_batched_and_joining_requests_match_sequential_generate(registry, lively
         results = asyncio.run(_run_all(engine, model_id, jobs, stagger=0.01))
     finally:
         engine.stop()
-    loaded = registry.acquire(model_id)
+    assert registry.acquire(model_id).model.tunesmith_onednn, "the engine ran on oneDNN linear layers"
     for question, n, (text, done) in zip(QUESTIONS, lengths, results, strict=True):
-        expected = generate_chat(loaded.model, loaded.tokenizer, [[{"role": "user", "content": question}]],
-                                 max_new_tokens=n)[0]
+        expected = generate_chat(*plain, [[{"role": "user", "content": question}]], max_new_tokens=n)[0]
         assert text.strip() == expected.text, question
         assert done.completion_tokens == n
     assert engine.stats.decode_steps < sum(lengths), "requests should have shared decode steps"
@@ -74,7 +81,7 @@ def test_releasable_holds_back_partial_stop_strings_and_broken_characters():
     assert releasable("a</s", ("</s>", "END"), final=False) == ("a", False)
 
 
-def test_prefix_reuse_gives_the_same_answers_as_a_full_prefill(registry, lively_lm_dir):
+def test_prefix_reuse_gives_the_same_answers_as_a_full_prefill(registry, lively_lm_dir, plain):
     from tunesmith.inference import generate_chat
     from tunesmith.serve import prefix
     from tunesmith.serve.batch import RunningBatch, Sequence
@@ -98,6 +105,5 @@ def test_prefix_reuse_gives_the_same_answers_as_a_full_prefill(registry, lively_
     assert shared >= prefix.MIN_SHARED, "chat prompts share the template's opening; it should be reused"
     reused = answer(later)
     for question, ids in zip(later, reused, strict=True):
-        expected = generate_chat(loaded.model, loaded.tokenizer, [[{"role": "user", "content": question}]],
-                                 max_new_tokens=8)[0]
+        expected = generate_chat(*plain, [[{"role": "user", "content": question}]], max_new_tokens=8)[0]
         assert loaded.tokenizer.decode(ids, skip_special_tokens=True).strip() == expected.text, question

@@ -48,6 +48,10 @@ class ServeConfig(Section):
     backend: Literal["torch", "llamacpp"] = Field("torch", description="torch: batched PyTorch engine with "
                                                   "adapters; llamacpp: a GGUF export through llama-cpp-python.")
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights dtype when serving.")
+    linear_kernel: Literal["onednn", "torch"] = Field(
+        "onednn", description="CPU GEMM for float32 models without adapters: onednn (torch's mkldnn linear with "
+        "packed weights; ~30% faster decoding at batch 8 on SmolLM2-135M, same greedy answers on the bench "
+        "prompts) or torch (the default nn.Linear). Bases that serve adapters always keep nn.Linear.")
     threads: int | None = Field(None, ge=1, description="torch threads for decoding; empty means all cores. Use 1 "
                                 "on a machine shared with other heavy work: more threads than free cores make "
                                 "every matmul wait for a descheduled thread.")

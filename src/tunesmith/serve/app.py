@@ -30,7 +30,7 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
     """Build the server for run folders, model folders or catalog names (or a ready registry)."""
     config = config or ServeConfig()
     registry = models if hasattr(models, "acquire") else ModelRegistry.from_paths(
-        list(models), max_loaded=config.max_loaded_models, dtype=config.dtype)
+        list(models), max_loaded=config.max_loaded_models, dtype=config.dtype, linear_kernel=config.linear_kernel)
     if config.threads:
         import torch
 

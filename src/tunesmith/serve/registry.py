@@ -107,7 +107,8 @@ def describe(source: str | Path, model_id: str | None = None) -> ModelSource:
 class ModelRegistry:
     """Model ids → sources; loads on first use. Call `acquire` from one thread (the engine's)."""
 
-    def __init__(self, sources: list[ModelSource], max_loaded: int = 4, dtype: str = "float32"):
+    def __init__(self, sources: list[ModelSource], max_loaded: int = 4, dtype: str = "float32",
+                 linear_kernel: str = "torch"):
         if not sources:
             raise TunesmithError("no models to serve.", "Pass a run folder, a model folder or a catalog name.")
         self.sources = {s.model_id: s for s in sources}
@@ -118,13 +119,16 @@ class ModelRegistry:
                                  "Name them explicitly as ID=PATH.")
         self.max_loaded = max_loaded
         self.dtype = dtype
+        self.linear_kernel = linear_kernel  # "onednn": serve.kernels.use_onednn_linear on adapter-free models
         self._bases: dict[str, object] = {}  # base folder → model (a PeftModel once it holds adapters)
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._base_loaded: dict[str, LoadedModel] = {}
         self._tokenizers: dict[str, object] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_paths(cls, paths: list[str | Path], max_loaded: int = 4, dtype: str = "float32") -> ModelRegistry:
+    def from_paths(cls, paths: list[str | Path], max_loaded: int = 4, dtype: str = "float32",
+                   linear_kernel: str = "torch") -> ModelRegistry:
         sources = [describe(*reversed(str(p).split("=", 1))) if "=" in str(p) else describe(p) for p in paths]
         # Adapters are useless without their base, so the base is always offered too.
         known = {str(Path(s.path).resolve()) for s in sources if s.kind == "base"}
@@ -132,7 +136,7 @@ class ModelRegistry:
             if str(Path(base).resolve()) not in known:
                 sources.append(describe(base))
                 known.add(str(Path(base).resolve()))
-        return cls(sources, max_loaded, dtype)
+        return cls(sources, max_loaded, dtype, linear_kernel)
 
     def source(self, model_id: str) -> ModelSource:
         source = self.sources.get(model_id)
@@ -170,26 +174,40 @@ class ModelRegistry:
         if model_id in self._loaded:
             self._loaded.move_to_end(model_id)
             return self._loaded[model_id]
-        if source.kind == "base":
+        if source.kind == "base":  # not counted by the LRU (adapters need it); kept while its model object lives
             base = self._base(str(source.path))
-            return self._finish(source, base, adapter=None, shared=base if hasattr(base, "peft_config") else None)
+            loaded = self._base_loaded.get(model_id)
+            if loaded is None or loaded.model is not base:
+                loaded = self._finish(source, base, adapter=None, shared=base if hasattr(base, "peft_config") else None)
+                self._base_loaded[model_id] = loaded
+            return loaded
         loaded = self._attach_adapter(source) if source.kind == "adapter" else self._load_run(source)
         self._loaded[model_id] = loaded
         self._evict()
         return loaded
 
-    def _base(self, folder: str):
+    def _base(self, folder: str, for_adapters: bool = False):
         from tunesmith.models.loading import load_causal_lm
 
+        if for_adapters and getattr(self._bases.get(folder), "tunesmith_onednn", False):
+            del self._bases[folder]  # its layers are no longer nn.Linear: PEFT needs a plain copy
         if folder not in self._bases:
-            self._bases[folder] = load_causal_lm(folder, dtype=self.dtype).eval()
+            model = load_causal_lm(folder, dtype=self.dtype).eval()
+            serves_adapters = for_adapters or any(
+                s.kind == "adapter" and s.base and Path(s.base).resolve() == Path(folder).resolve()
+                for s in self.sources.values())
+            if self.linear_kernel == "onednn" and not serves_adapters:
+                from tunesmith.serve.kernels import use_onednn_linear
+
+                use_onednn_linear(model)
+            self._bases[folder] = model
         return self._bases[folder]
 
     def _attach_adapter(self, source: ModelSource) -> LoadedModel:
         from peft import PeftModel
 
         adapter_dir = source.path / "adapter" if (source.path / "adapter").is_dir() else source.path
-        base = self._base(source.base)
+        base = self._base(source.base, for_adapters=True)
         if isinstance(base, PeftModel):
             base.load_adapter(str(adapter_dir), adapter_name=source.model_id)
         else:
@@ -209,6 +227,10 @@ class ModelRegistry:
         from tunesmith.train import load_run
 
         run = load_run(source.path)
+        if self.linear_kernel == "onednn":
+            from tunesmith.serve.kernels import use_onednn_linear
+
+            use_onednn_linear(run.model)  # leaves PEFT models (virtual-token methods) alone
         loaded = self._finish(source, run.model.eval())
         loaded.tokenizer = run.tokenizer
         loaded.labels = list(getattr(run, "labels", None) or [])
