@@ -36,12 +36,13 @@ QUESTIONS = [
 ]
 
 
-def _serve(source: str, backend: str, port: int, max_batch: int, threads: int, ready) -> None:
+def _serve(source: str, backend: str, port: int, max_batch: int, threads: int, ready,
+           kernel: str | None = None) -> None:
     from tunesmith.config.serve import ServeConfig
     from tunesmith.serve import create_app, run
 
     config = ServeConfig(port=port, max_batch_size=max_batch, max_queue=256, backend=backend,
-                         max_tokens_limit=4096, threads=threads)
+                         max_tokens_limit=4096, threads=threads, **({"linear_kernel": kernel} if kernel else {}))
     if backend == "llamacpp":
         from tunesmith.serve.llamacpp import create_llamacpp_app
 
@@ -55,14 +56,15 @@ def _serve(source: str, backend: str, port: int, max_batch: int, threads: int, r
 class Server:
     """The server in its own process, so load-generating client threads do not share its GIL."""
 
-    def __init__(self, source: str, backend: str = "torch", max_batch: int = 8, threads: int = 1):
+    def __init__(self, source: str, backend: str = "torch", max_batch: int = 8, threads: int = 1,
+                 kernel: str | None = None):
         from tunesmith.serve import free_port
 
         self.port = free_port()
         context = multiprocessing.get_context("spawn")
         ready = context.Event()
-        self.process = context.Process(target=_serve, args=(source, backend, self.port, max_batch, threads, ready),
-                                       daemon=True)
+        self.process = context.Process(target=_serve, daemon=True,
+                                       args=(source, backend, self.port, max_batch, threads, ready, kernel))
         self.process.start()
         ready.wait(300)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -221,12 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per load phase")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the baseline and the server "
                         "(1 keeps a shared machine's contention from distorting the comparison)")
+    parser.add_argument("--linear-kernel", choices=["onednn", "torch"], default=None,
+                        help="the server's serve.linear_kernel (default: the config default)")
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="only the llama.cpp comparison")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "serve_load.md"))
     args = parser.parse_args(argv)
 
     import torch
 
+    from tunesmith.config.serve import ServeConfig
     from tunesmith.deploy.gguf_runtime import llama_cpp_available
     from tunesmith.models.catalog import resolve
 
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [_row("sequential `model.generate` (no server)", baseline, None)]
     for clients, budget, batch in ((8, args.budget_8, 8), (32, args.budget_32, 16)) if args.torch else ():
         print(f"{clients} concurrent clients …", file=sys.stderr)
-        server = Server(model_dir, max_batch=batch, threads=args.threads)
+        server = Server(model_dir, max_batch=batch, threads=args.threads, kernel=args.linear_kernel)
         try:
             result = load(server.url, Path(model_dir).name, clients, budget, args.max_tokens, args.time_limit)
         finally:
@@ -248,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(_row(f"server, {clients} concurrent clients (max_batch_size {batch})", result, base_tps))
     lines = [
         "# serve_load", "",
-        f"Model `{args.model}`, greedy chat answers of at most {args.max_tokens} tokens, fp32, "
+        f"Model `{args.model}`, greedy chat answers of at most {args.max_tokens} tokens, fp32 "
+        f"(server linear layers: {args.linear_kernel or ServeConfig().linear_kernel}), "
         f"{args.threads} torch thread(s) for both the baseline and the server, "
         f"{os.cpu_count()} CPU cores shared with other work; all rows measured back to back in one run "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). Output tokens/s counts generated tokens "
