@@ -44,6 +44,7 @@ class Sequence:
     done: bool = False
     generator: torch.Generator | None = None
     text: TextStream | None = None
+    loaded: object | None = None  # serve.registry.LoadedModel of this row (rows of one batch share a base)
 
     def start(self, tokenizer) -> TextStream:
         self.text = TextStream(lambda ids: tokenizer.decode(ids, skip_special_tokens=True), self.params.stop)
@@ -68,6 +69,7 @@ class RunningBatch:
         self.mask: torch.Tensor | None = None
         self.positions: torch.Tensor | None = None
         self.generated = 0  # tokens sampled, for throughput metrics
+        self.shared = None  # the PeftModel once a row of a LoRA adapter joined: mixed-adapter forwards go through it
 
     def __len__(self) -> int:
         return len(self.seqs)
@@ -76,30 +78,49 @@ class RunningBatch:
     def can_join(self) -> bool:
         return not self.seqs or kvcache.supports_reshaping(self.cache)
 
+    def _forward(self, rows: list[Sequence], **inputs):
+        """One forward pass for `rows`; LoRA adapters on one base share it through PEFT's `adapter_names`."""
+        first = rows[0].loaded
+        if self.shared is None or (all(s.model_id == rows[0].model_id for s in rows) and first.shared is self.shared):
+            with first.activate():
+                return first.model(**inputs)
+        # Rows of the base use "__base__"; a base acquired before any adapter attached is stale, so rely on
+        # the batch's PeftModel rather than the row's own model object.
+        return self.shared(**inputs, adapter_names=[s.loaded.adapter or "__base__" for s in rows])
+
     @torch.inference_mode()
     def add(self, seqs: list[Sequence]) -> None:
+        """Prefill newcomers (one forward per model: the prefix entry and KV belong to one set of weights)."""
+        groups: dict[int, list[Sequence]] = {}
+        for seq in seqs:
+            seq.loaded = seq.loaded or self.loaded
+            groups.setdefault(id(seq.loaded), []).append(seq)
+            if seq.loaded.shared is not None:
+                self.shared = seq.loaded.shared
+        for group in groups.values():
+            self._prefill(group)
+
+    def _prefill(self, seqs: list[Sequence]) -> None:
         from transformers import DynamicCache
 
-        model = self.loaded.model
+        loaded = seqs[0].loaded
+        config = loaded.model.config
         prompts = [s.prompt_ids for s in seqs]
-        entry = self.loaded.prefix
+        entry = loaded.prefix
         shared = prefix.shared_length(entry, prompts)
         suffixes = [p[shared:] for p in prompts]
         width = max(len(s) for s in suffixes)
-        pad = self.loaded.pad_id
-        ids = torch.tensor([[pad] * (width - len(s)) + s for s in suffixes])
+        ids = torch.tensor([[loaded.pad_id] * (width - len(s)) + s for s in suffixes])
         mask = torch.tensor([[1] * shared + [0] * (width - len(s)) + [1] * len(s) for s in suffixes])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = prefix.seeded_cache(model.config, entry, shared, len(seqs)) if shared else DynamicCache(
-            config=model.config)
-        with self.loaded.activate():
-            out = model(input_ids=ids, attention_mask=mask, position_ids=positions[:, shared:], cache=cache,
-                        use_cache=True, logits_to_keep=1)
+        cache = prefix.seeded_cache(config, entry, shared, len(seqs)) if shared else DynamicCache(config=config)
+        out = self._forward(seqs, input_ids=ids, attention_mask=mask, position_ids=positions[:, shared:], cache=cache,
+                            use_cache=True, logits_to_keep=1)
         if kvcache.supports_reshaping(cache):
-            self.loaded.prefix = prefix.remember(cache, prompts)
+            loaded.prefix = prefix.remember(cache, prompts)
         for seq in seqs:
             seq.generator = make_generator(seq.params.seed)
-            seq.start(self.loaded.tokenizer)
+            seq.start(loaded.tokenizer)
         if self.seqs:
             self.cache, self.mask = kvcache.merge(self.cache, self.mask, cache, mask)
             self.positions = torch.cat([self.positions, positions[:, -1] + 1])
@@ -112,9 +133,8 @@ class RunningBatch:
     def step(self) -> None:
         last = torch.tensor([[s.ids[-1]] for s in self.seqs])
         self.mask = torch.cat([self.mask, torch.ones(len(self.seqs), 1, dtype=self.mask.dtype)], dim=1)
-        with self.loaded.activate():
-            out = self.loaded.model(input_ids=last, attention_mask=self.mask, position_ids=self.positions[:, None],
-                                    cache=self.cache, use_cache=True)
+        out = self._forward(self.seqs, input_ids=last, attention_mask=self.mask,
+                            position_ids=self.positions[:, None], cache=self.cache, use_cache=True)
         self.positions = self.positions + 1
         self._advance(out.logits[:, -1, :], first_new=0)
 
@@ -137,12 +157,12 @@ class RunningBatch:
 
     def _emit(self, seq: Sequence, token: int, position: int) -> None:
         self.generated += 1
-        if token in self.loaded.eos_ids:
+        if token in seq.loaded.eos_ids:
             seq.send(final=True)
             seq.finish("stop")
             return
         seq.text.push(token)
-        out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= self.loaded.context_length
+        out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= seq.loaded.context_length
         seq.send(final=out_of_room)
         if seq.text.stopped or out_of_room:
             seq.finish("stop" if seq.text.stopped else "length")

@@ -152,19 +152,34 @@ class Engine:
         raise RuntimeError("stream ended without a result")
 
     # the worker -------------------------------------------------------------------------------------
-    def _take(self, model_id: str, limit: int) -> list[Sequence]:
+    def _group(self, model_id: str) -> str:
+        try:
+            return self.registry.batch_group(model_id)
+        except Exception:  # an id the registry no longer knows: it batches alone (and fails on acquire)
+            return model_id
+
+    def _take(self, model_id: str, limit: int, models: set[str] | None = None, exact: bool = False) -> list[Sequence]:
+        """Pending requests that may join a batch of `model_id`: its batch group (LoRA siblings on one base)
+        unless `exact`, with at most `registry.max_loaded` distinct models so none is evicted mid-batch."""
+        group = model_id if exact else self._group(model_id)
+        models = set(models or ())
         taken: list[Sequence] = []
         for item in list(self._pending):
             if len(taken) >= limit:
                 break
-            if isinstance(item, Sequence) and item.model_id == model_id:
-                self._pending.remove(item)
-                if not item.cancelled:
-                    taken.append(item)
+            if not isinstance(item, Sequence) or (item.model_id if exact else self._group(item.model_id)) != group:
+                continue
+            if item.model_id not in models and len(models) >= self.registry.max_loaded:
+                continue
+            self._pending.remove(item)
+            if not item.cancelled:
+                taken.append(item)
+                models.add(item.model_id)
         return taken
 
     def _waiting_for(self, model_id: str) -> int:
-        return sum(isinstance(item, Sequence) and item.model_id == model_id for item in self._pending)
+        group = self._group(model_id)
+        return sum(isinstance(item, Sequence) and self._group(item.model_id) == group for item in self._pending)
 
     def _wait_for_work(self) -> str | None:
         """Block until something is pending; give a new batch its window to fill up."""
@@ -198,16 +213,28 @@ class Engine:
 
     def _admit(self, batch: RunningBatch) -> None:
         with self._cond:
-            new = self._take(batch.loaded.model_id, self.max_batch_size - len(batch)) if batch.can_join else []
+            new = self._take(batch.loaded.model_id, self.max_batch_size - len(batch),
+                             {s.model_id for s in batch.seqs}) if batch.can_join else []
         if not new:
             return
         self.stats.requests += len(new)
         self.stats.prompt_tokens += sum(len(s.prompt_ids) for s in new)
-        try:
-            batch.add(new)
-        except Exception as err:  # only the newcomers failed; the running rows carry on
-            for seq in new:
+        ready = []
+        for seq in new:
+            try:
+                seq.loaded = self.registry.acquire(seq.model_id)
+                ready.append(seq)
+            except Exception as err:  # this adapter could not be loaded; its siblings carry on
                 seq.sink(Failed(err))
+        try:
+            if ready:
+                batch.add(ready)
+        except Exception as err:  # only the newcomers not yet prefilled failed; the running rows carry on
+            joined = {id(s) for s in batch.seqs}
+            for seq in ready:
+                if id(seq) not in joined and not seq.done:
+                    seq.done = True
+                    seq.sink(Failed(err))
 
     def _decode(self, model_id: str) -> None:
         loaded = self.registry.acquire(model_id)
@@ -238,7 +265,7 @@ class Engine:
 
         while not self._stopped:
             with self._cond:
-                taken = self._take(loaded.model_id, 1)
+                taken = self._take(loaded.model_id, 1, exact=True)
             if not taken:
                 return
             self.stats.requests += 1
@@ -261,6 +288,6 @@ class Engine:
                 self._decode(model_id)
             except Exception as err:  # the model could not be loaded: fail its waiting requests
                 with self._cond:
-                    failed = self._take(model_id, self.max_queue)
+                    failed = self._take(model_id, self.max_queue, exact=True)
                 for seq in failed:
                     seq.sink(Failed(err))

@@ -104,6 +104,13 @@ def describe(source: str | Path, model_id: str | None = None) -> ModelSource:
     return ModelSource(name, "base", resolved.path, None, None, "chat")
 
 
+def _plain_lora(path: Path) -> bool:
+    """A LoRA adapter without DoRA: the kind PEFT can mix with others in one batch (`adapter_names`)."""
+    folder = path / "adapter" if (path / "adapter").is_dir() else path
+    config = _read_json(folder / "adapter_config.json")
+    return config.get("peft_type") == "LORA" and not config.get("use_dora", False)
+
+
 class ModelRegistry:
     """Model ids → sources; loads on first use. Call `acquire` from one thread (the engine's)."""
 
@@ -159,6 +166,17 @@ class ModelRegistry:
                     tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
                 self._tokenizers[str(folder)] = tokenizer
             return self._tokenizers[str(folder)]
+
+    def batch_group(self, model_id: str) -> str:
+        """Requests of one group may share a batch: plain LoRA adapters on one base, with that base."""
+        source = self.source(model_id)
+        if source.kind == "adapter" and source.base and _plain_lora(source.path):
+            return f"lora:{Path(source.base).resolve()}"
+        if source.kind == "base" and any(s.kind == "adapter" and s.base and _plain_lora(s.path)
+                                         and Path(s.base).resolve() == Path(source.path).resolve()
+                                         for s in self.sources.values()):
+            return f"lora:{Path(source.path).resolve()}"
+        return model_id
 
     def context_length(self, model_id: str) -> int:
         source = self.source(model_id)
