@@ -268,8 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", "llama-cpp-python is not installed: the llama.cpp comparison was not run "
                   "(pip install 'tunesmith[llamacpp]')."]
     text = "\n".join(lines) + "\n"
-    Path(args.out).write_text(text, encoding="utf-8")
     print(text)
+    out = Path(args.out)
+    old = out.read_text(encoding="utf-8") if out.exists() else ""
+    if "\n## Notes" in old:  # hand-written notes survive a rerun (check they still match the new table)
+        text += old[old.index("\n## Notes"):]
+    out.write_text(text, encoding="utf-8")
     return 0
 
 
