@@ -245,7 +245,7 @@ class ModelRegistry:
         from tunesmith.train import load_run
 
         run = load_run(source.path)
-        if self.linear_kernel == "onednn":
+        if self.linear_kernel == "onednn" and source.kind != "classifier":
             from tunesmith.serve.kernels import use_onednn_linear
 
             use_onednn_linear(run.model)  # leaves PEFT models (virtual-token methods) alone
