@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 MIN_SHARED = 8  # below this, copying the prefix saves too little to bother
+MAX_KEPT = 1024  # tokens of the last prompt kept (SmolLM2-135M: ~46 KB of KV per token)
 
 
 @dataclass
@@ -53,8 +54,10 @@ def seeded_cache(config, entry: PrefixEntry, shared: int, rows: int):
 
 
 def remember(cache, prompts: list[list[int]]) -> PrefixEntry:
-    """The entry for the group's longest prompt: its row is the one without padding."""
+    """The entry for the group's longest prompt (its row is the one without padding), first MAX_KEPT tokens."""
     row = max(range(len(prompts)), key=lambda i: len(prompts[i]))
     size = len(prompts[row])
-    return PrefixEntry(list(prompts[row]), [layer.keys[row:row + 1, :, -size:].clone() for layer in cache.layers],
-                       [layer.values[row:row + 1, :, -size:].clone() for layer in cache.layers])
+    kept = slice(-size, -size + MAX_KEPT if size > MAX_KEPT else None)
+    return PrefixEntry(list(prompts[row][:MAX_KEPT]),
+                       [layer.keys[row:row + 1, :, kept].clone() for layer in cache.layers],
+                       [layer.values[row:row + 1, :, kept].clone() for layer in cache.layers])
