@@ -130,6 +130,7 @@ class ModelRegistry:
         self._bases: dict[str, object] = {}  # base folder → model (a PeftModel once it holds adapters)
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
         self._base_loaded: dict[str, LoadedModel] = {}
+        self._groups: dict[ModelSource, str] = {}
         self._tokenizers: dict[str, object] = {}
         self._lock = threading.Lock()
 
@@ -170,13 +171,16 @@ class ModelRegistry:
     def batch_group(self, model_id: str) -> str:
         """Requests of one group may share a batch: plain LoRA adapters on one base, with that base."""
         source = self.source(model_id)
-        if source.kind == "adapter" and source.base and _plain_lora(source.path):
-            return f"lora:{Path(source.base).resolve()}"
-        if source.kind == "base" and any(s.kind == "adapter" and s.base and _plain_lora(s.path)
-                                         and Path(s.base).resolve() == Path(source.path).resolve()
-                                         for s in self.sources.values()):
-            return f"lora:{Path(source.path).resolve()}"
-        return model_id
+        if source not in self._groups:  # asked for every waiting request at every decode step: no disk each time
+            group = model_id
+            if source.kind == "adapter" and source.base and _plain_lora(source.path):
+                group = f"lora:{Path(source.base).resolve()}"
+            elif source.kind == "base" and any(s.kind == "adapter" and s.base and _plain_lora(s.path)
+                                               and Path(s.base).resolve() == Path(source.path).resolve()
+                                               for s in self.sources.values()):
+                group = f"lora:{Path(source.path).resolve()}"
+            self._groups[source] = group
+        return self._groups[source]
 
     def context_length(self, model_id: str) -> int:
         source = self.source(model_id)
