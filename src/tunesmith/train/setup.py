@@ -57,7 +57,12 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
     overrides = method.load_overrides(config.method, base_config(resolved, config)) if method.load_overrides else {}
     model, tokenizer, resolved = load_base(config, task, labels, resolved, overrides)
     if config.training.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # transformers renamed it; the old name warns and goes away in v6.
+        enable = getattr(model, "activation_checkpointing_enable", None)
+        if enable is not None:
+            enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices, not actionable
         model = method.apply(model, config.method, task)
