@@ -1,5 +1,7 @@
 """Every registered method through the same checks, on tiny models: a new method is tested by adding it."""
 
+import importlib.util
+
 import pytest
 import torch
 from train_helpers import chat_records, classification_records, tiny_config
@@ -11,10 +13,21 @@ from tunesmith.train.batching import collate
 from tunesmith.train.encode import encode_records, label_list
 from tunesmith.train.loss import loss_sum
 from tunesmith.train.optim import build_optimizer
-from tunesmith.train.setup import load_base, prepare_model
+from tunesmith.train.setup import base_config, load_base, prepare_model
 
-CASES = [(m.name, "chat") for m in all_methods()] + [
-    (m.name, "classification") for m in all_methods() if "classification" in m.tasks and m.encoder_classification]
+# A method whose package is missing cannot run: skipped with the reason, never silently passed.
+NEEDS = {"qlora": ("bitsandbytes", "qlora needs bitsandbytes (pip install 'tunesmith[qlora]')")}
+
+
+def _case(name: str, task: str):
+    package, reason = NEEDS.get(name, (None, ""))
+    missing = package is not None and importlib.util.find_spec(package) is None
+    return pytest.param(name, task, marks=pytest.mark.skipif(missing, reason=reason))
+
+
+CASES = [_case(m.name, "chat") for m in all_methods()] + [
+    _case(m.name, "classification") for m in all_methods()
+    if "classification" in m.tasks and m.encoder_classification]
 
 
 def test_registry_matches_config_schema():
@@ -70,10 +83,14 @@ def test_method_trains_saves_and_reloads(method, task, tiny_lm_dir, tiny_encoder
     model.eval()
     expected = _outputs(model, batch, task)
     spec.save(model, tmp_path / spec.artifact)
-    base, _, _ = load_base(config, task, labels, resolve(str(model_dir)))
+    # Reloaded onto the base as it was loaded for training (qlora: 4-bit), so the round trip is exact;
+    # tests/methods/test_qlora.py checks a qlora adapter on the full-precision base.
+    resolved = resolve(str(model_dir))
+    overrides = spec.load_overrides(config.method, base_config(resolved, config)) if spec.load_overrides else {}
+    base, _, _ = load_base(config, task, labels, resolved, overrides)
     reloaded = spec.load(base, tmp_path / spec.artifact).eval()
     torch.testing.assert_close(_outputs(reloaded, batch, task), expected, atol=1e-6, rtol=1e-6)
-    if spec.merge is not None:
+    if spec.merge is not None and "quantization_config" not in overrides:  # no merging into 4-bit weights
         merged = spec.merge(reloaded)
         assert not any("lora_" in n or "ia3_" in n for n, _ in merged.named_parameters())
         torch.testing.assert_close(_outputs(merged, batch, task), expected, atol=1e-4, rtol=1e-4)

@@ -35,7 +35,8 @@ class Method:
     virtual_tokens: bool = False  # prepends learned positions: the loop must call the full model forward
     encoder_classification: bool = True  # usable on encoder classifiers
     decoder_classification: bool = True  # usable on decoder (causal LM) classifiers
-    # Values for the base model's config when it is loaded for training, given that config (e.g. dropout).
+    # Extra from_pretrained arguments when the base is loaded for training, given its config: config values
+    # (full: dropout) or loading options (qlora: quantization_config). Loading a finished run never uses them.
     load_overrides: Callable[[MethodConfig, object], dict] | None = None
 
 
@@ -81,9 +82,17 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
         if id(param) in seen:
             continue
         seen.add(id(param))
-        total += param.numel()
-        trainable += param.numel() if param.requires_grad else 0
+        count = _values(param)
+        total += count
+        trainable += count if param.requires_grad else 0
     return trainable, total
+
+
+def _values(param: torch.Tensor) -> int:
+    """Weights a parameter holds: a bitsandbytes 4-bit tensor packs two per byte of its storage."""
+    if type(param).__name__ == "Params4bit":
+        return param.numel() * 2 * param.element_size()
+    return param.numel()
 
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -91,4 +100,4 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _load_builtin() -> None:
-    from tunesmith.methods import adapter, dora, full, ia3, lora, prefix, prompt  # noqa: F401
+    from tunesmith.methods import adapter, dora, full, ia3, lora, prefix, prompt, qlora  # noqa: F401

@@ -30,7 +30,8 @@ def quiet_transformers() -> Iterator[None]:
 
 def load_base(config: ProjectConfig, task: str, labels: list[str] | None, resolved: ResolvedModel | None = None,
               overrides: dict | None = None) -> tuple[torch.nn.Module, object, ResolvedModel]:
-    """overrides: values for the model's config, set before its layers are built (a method's load_overrides)."""
+    """overrides: a method's load_overrides for training (config values set before the layers are built,
+    or loading options such as qlora's quantization_config)."""
     resolved = resolved or resolve(config.model.name)
     options = {"dtype": config.model.dtype, "trust_remote_code": config.model.trust_remote_code, **(overrides or {})}
     tokenizer = load_tokenizer(resolved, trust_remote_code=config.model.trust_remote_code)

@@ -1,0 +1,94 @@
+"""QLoRA: LoRA on a frozen base whose linear layers are stored in 4 bits (bitsandbytes NF4 or FP4, double
+quantization of the block scales).
+
+Only the training copy of the base is quantized: `load_overrides` hands transformers a BitsAndBytesConfig
+when train.setup loads the base. What the run saves is a standard PEFT LoRA adapter, so `load_run`,
+merge, export and serving put it on the full-precision base exactly like a LoRA run (never a 4-bit
+base). The trained model saw 4-bit base weights, so its outputs on the full-precision base differ by the
+base's quantization error (measured in tests/methods/test_qlora.py).
+
+bitsandbytes >= 0.50 runs 4-bit layers on CPU too (slower than fp32 LoRA there: every matmul dequantizes
+its weights; the gain is memory, ~0.5 byte per base linear weight instead of 4).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import torch
+
+from tunesmith.errors import ConfigError
+from tunesmith.methods import HEAD_NAMES, Method, lora, register
+from tunesmith.methods import peft_common as common
+
+MIN_BITSANDBYTES = (0, 50)  # first release tested here with 4-bit layers on CPU
+# Kept in full precision: the output layer (every catalog architecture names it lm_head) and a new
+# classification head, which trains whole. A list replaces transformers' own defaults, so both are named.
+KEEP_FULL_PRECISION = ("lm_head", *HEAD_NAMES)
+COMPUTE_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+def compute_dtype(options, cuda: bool) -> torch.dtype:
+    if options.quant_compute_dtype == "auto":
+        return torch.bfloat16 if cuda else torch.float32
+    return COMPUTE_DTYPES[options.quant_compute_dtype]
+
+
+def quantization_config(options, cuda: bool | None = None):
+    """The BitsAndBytesConfig the base is loaded with for training."""
+    from transformers import BitsAndBytesConfig
+
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type=options.quant_type, bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype(options, cuda), llm_int8_skip_modules=list(KEEP_FULL_PRECISION))
+
+
+def require_bitsandbytes() -> None:
+    """Refuse before anything loads when the 4-bit layers cannot run here."""
+    try:
+        version = importlib.metadata.version("bitsandbytes")
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError("qlora needs the bitsandbytes package for its 4-bit base",
+                          "pip install 'tunesmith[qlora]', or use method.name: lora.") from None
+    release = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    if release < MIN_BITSANDBYTES and not torch.cuda.is_available():
+        raise ConfigError(f"bitsandbytes {version} has no 4-bit layers on CPU; qlora needs a CUDA GPU or "
+                          f"bitsandbytes >= {'.'.join(map(str, MIN_BITSANDBYTES))}",
+                          "pip install -U 'tunesmith[qlora]', or use method.name: lora.")
+
+
+def load_overrides(options, config) -> dict:
+    require_bitsandbytes()
+    return {"quantization_config": quantization_config(options)}
+
+
+def keep_training_kernel(model: torch.nn.Module) -> torch.nn.Module:
+    """bitsandbytes repacks a CPU 4-bit layer for a faster bf16 kernel the first time it runs in eval mode
+    without gradients (a validation pass). That kernel passes no gradient back to the layer's input, so
+    LoRA layers below it would then train on wrong gradients, and its bf16 numerics differ from training's.
+    Keep every 4-bit layer on the kernel it trains with."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+    return model
+
+
+def apply(model: torch.nn.Module, options, task: str) -> torch.nn.Module:
+    from peft import prepare_model_for_kbit_training
+
+    # Freezes the base and upcasts half-precision non-quantized weights (norms) to fp32. Gradient
+    # checkpointing was already set from training.gradient_checkpointing by train.setup.
+    model = prepare_model_for_kbit_training(keep_training_kernel(model), use_gradient_checkpointing=False)
+    return lora.apply(model, options, task)
+
+
+def load(base: torch.nn.Module, folder) -> torch.nn.Module:
+    # A run loads onto the full-precision base (no 4-bit layers); a 4-bit base keeps the training kernel.
+    return common.load(keep_training_kernel(base), folder)
+
+
+METHOD = register(Method(
+    name="qlora", summary="LoRA on a 4-bit (NF4) base: the least memory for the base; saves a LoRA adapter.",
+    artifact="adapter", apply=apply, save=common.save, load=load, merge=common.merge,
+    load_overrides=load_overrides))
