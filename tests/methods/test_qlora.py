@@ -8,6 +8,7 @@ base's quantization error.
 
 import importlib.metadata
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -25,10 +26,8 @@ needs_bnb = pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None,
                                reason="qlora needs bitsandbytes (pip install 'tunesmith[qlora]')")
 
 
-def _config(model_dir, **method):
-    config = tiny_config(model_dir, "lora", learning_rate=1e-2)
-    return config.model_copy(update={"method": parse_config({"method": {
-        "name": "qlora", "r": 4, "alpha": 8, "dropout": 0.0, **method}}).method})
+def _config(model_dir, **training):
+    return tiny_config(model_dir, "qlora", **{"learning_rate": 1e-2, **training})
 
 
 def test_quantization_and_lora_settings():
@@ -135,3 +134,26 @@ def test_trains_on_4bit_base_and_adapter_loads_on_fp32_base(tiny_lm_dir, tmp_pat
 def test_registered_as_adapter_method():
     method = get_method("qlora")
     assert method.artifact == "adapter" and method.merge is not None and method.load_overrides is not None
+
+
+@needs_bnb
+def test_a_qlora_run_loads_serves_and_merges_like_a_lora_run(tiny_lm_dir, tmp_path):
+    from bitsandbytes.nn import Linear4bit
+    from peft import PeftModel
+
+    from tunesmith.serve.registry import describe
+    from tunesmith.train import load_run, run_training
+
+    config = _config(tiny_lm_dir, epochs=2, eval_every=1)  # a validation pass between training steps
+    result = run_training(config, chat_records(8), chat_records(4), tmp_path / "run")
+    assert result.status == "completed" and (tmp_path / "run" / "adapter" / "adapter_config.json").exists()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    validation = [row["val_loss"] for row in rows if row["split"] == "validation"]
+    assert len(validation) == 4 and validation == sorted(validation, reverse=True)
+    unmerged = load_run(tmp_path / "run", merge=False).model
+    assert isinstance(unmerged, PeftModel) and not any(isinstance(m, Linear4bit) for m in unmerged.modules())
+    merged = load_run(tmp_path / "run").model
+    assert not any("lora_" in n for n, _ in merged.named_parameters())
+    assert merged.model.layers[0].self_attn.q_proj.weight.dtype == torch.float32
+    source = describe(tmp_path / "run")
+    assert source.kind == "adapter" and source.base == str(tiny_lm_dir)

@@ -29,7 +29,7 @@ def tiny_config(model_dir, method: str = "lora", task: str = "chat", **training)
     options = {"epochs": 2, "batch_size": 4, "eval_every": 4, "learning_rate": 5e-3, "warmup_ratio": 0.0,
                "num_threads": 1, **training}
     method_options = {"name": method}
-    if method in ("lora", "dora"):
+    if method in ("lora", "dora", "qlora"):
         method_options.update(r=4, alpha=8, dropout=0.0)
     if method in ("prefix", "prompt"):
         method_options.update(num_virtual_tokens=4)

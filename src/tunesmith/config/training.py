@@ -91,6 +91,6 @@ def preset_overrides(preset: Preset, train_examples: int, cpu_cores: int, method
     if method == "full":
         training["learning_rate"] /= 10
     overrides: dict[str, dict] = {"training": training}
-    if method in ("lora", "dora"):
+    if method in ("lora", "dora", "qlora"):
         overrides["method"] = {"name": method, "r": rank, "alpha": 2 * rank}
     return overrides

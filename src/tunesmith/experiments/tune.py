@@ -58,7 +58,7 @@ def trial_config(config: ProjectConfig, params: dict, max_steps: int | None) -> 
     overrides = [f"{name}={json.dumps(value)}" for name, value in params.items()]
     if max_steps:
         overrides.append(f"training.max_steps={max_steps}")
-    if "method.r" in params and config.method.name in ("lora", "dora") and "method.alpha" not in params:
+    if "method.r" in params and config.method.name in ("lora", "dora", "qlora") and "method.alpha" not in params:
         overrides.append(f"method.alpha={2 * int(params['method.r'])}")  # keep the scale alpha/r fixed
     return apply_overrides(config, overrides)
 

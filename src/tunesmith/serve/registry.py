@@ -62,7 +62,8 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-SHARED_BASE_METHODS = frozenset({"lora", "dora"})  # adapters that can sit side by side in one PeftModel
+SHARED_BASE_METHODS = frozenset({"lora", "dora", "qlora"})  # adapters that can sit side by side in one PeftModel
+# (a qlora run trained on a 4-bit base; its LoRA adapter is served on the full-precision base like any other)
 
 
 def _describe_run(path: Path, run: dict, name: str) -> ModelSource:
