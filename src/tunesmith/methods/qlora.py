@@ -74,12 +74,26 @@ def keep_training_kernel(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+def release_checkpoint_file(model: torch.nn.Module) -> torch.nn.Module:
+    """Copy the weights left in full precision (embeddings, norms, heads) out of the memory-mapped checkpoint.
+
+    Quantizing read every page of the file, and while any tensor still points into the mapping those pages
+    stay resident: on CPU a 4-bit base then took more memory than an fp32 LoRA run (SmolLM2-135M: peak RSS
+    1.62 GB against 1.56 GB). With the mapping released it took 1.31 GB."""
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if type(tensor).__name__ != "Params4bit" and tensor.device.type == "cpu":
+                tensor.data = tensor.data.clone()
+    return model
+
+
 def apply(model: torch.nn.Module, options, task: str) -> torch.nn.Module:
     from peft import prepare_model_for_kbit_training
 
+    model = release_checkpoint_file(keep_training_kernel(model))
     # Freezes the base and upcasts half-precision non-quantized weights (norms) to fp32. Gradient
     # checkpointing was already set from training.gradient_checkpointing by train.setup.
-    model = prepare_model_for_kbit_training(keep_training_kernel(model), use_gradient_checkpointing=False)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     return lora.apply(model, options, task)
 
 
