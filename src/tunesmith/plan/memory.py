@@ -27,6 +27,9 @@ LOGIT_COPIES = 3
 ACTIVATION_RETENTION = 1.8
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 OPTIMIZER_STATES = {"adamw": 2.0, "adafactor": 0.1}  # fp32 values kept per trainable parameter
+# qlora: a base linear weight in 4 bits, plus its block's 8-bit scale (64 weights per block) and the fp32
+# scale of those scales (256 blocks each): 0.5 + 1/64 + 4/16384 bytes.
+FOUR_BIT_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class StepShape:
 def block_floats_per_token(shape: ModelShape, method: MethodConfig, seq_len: int) -> float:
     """Values autograd keeps per token for one transformer block."""
     h, i, kv = shape.hidden, shape.intermediate, shape.kv_dim
-    adapter_dropout = method.name in ("lora", "dora", "adapter") and method.dropout > 0
+    adapter_dropout = method.name in ("lora", "dora", "qlora", "adapter") and method.dropout > 0
     if shape.kind == "encoder":  # BERT keeps attention probabilities and their dropout mask
         floats = 12 * h + 2 * i + 2 * shape.heads * seq_len
         if adapter_dropout:
@@ -110,8 +113,13 @@ def peak_memory(shape: ModelShape, method: MethodConfig, step: StepShape, traina
                 checkpointing: bool = False) -> MemoryBreakdown:
     width = DTYPE_BYTES[dtype]
     extra = 0.0
+    weights = total * width
     if method.name == "dora":  # DoRA materialises W + BA and its norm per adapted module each step
         extra = 2.0 * shape.layers * shape.layer_linear_params * width
-    return MemoryBreakdown(baseline=baseline, weights=total * width, states=state_bytes(trainable, optimizer),
+    if method.name == "qlora":  # block linears stored in 4 bits; each matmul dequantizes one weight at a time
+        linear = shape.layers * shape.layer_linear_params
+        weights = (total - linear) * width + linear * FOUR_BIT_BYTES
+        extra = 2.0 * shape.hidden * shape.intermediate * 4
+    return MemoryBreakdown(baseline=baseline, weights=weights, states=state_bytes(trainable, optimizer),
                            activations=activation_bytes(shape, method, step, width, checkpointing),
                            logits=logits_bytes(shape, step), extra=extra)

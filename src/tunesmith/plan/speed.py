@@ -69,6 +69,8 @@ def step_seconds(shape: ModelShape, method: MethodConfig, step: StepShape, train
     adapters = ADAPTER_PASSES * step.tokens * shape.layers * adapted_width(shape, method)
     if method.name == "dora":
         adapters += 4 * shape.layer_linear_params * shape.layers  # W + BA and its norms, forward and backward
+    if method.name == "qlora":
+        adapters += 2 * shape.layer_linear_params * shape.layers  # dequantize each 4-bit weight, forward and backward
     elementwise = (saved * (2 if checkpointing else 1) + adapters) * rates.elementwise_seconds
     if shape.kind == "encoder":
         elementwise += ENCODER_ATTENTION_PASSES * shape.heads * step.seq_len * step.tokens * shape.layers \

@@ -18,6 +18,9 @@ def _adapted_shapes(shape: ModelShape, targets: str | list[str]) -> list[tuple[i
             if any(w.startswith(name) or name.startswith(w.split("_")[0]) for w in wanted)]
 
 
+LOW_RANK = ("lora", "dora", "qlora")  # methods that add rank-r LoRA matrices
+
+
 def classifier_head(shape: ModelShape, labels: int) -> int:
     """A new sequence-classification head is always trained (with a bias on encoders)."""
     if not labels:
@@ -31,7 +34,7 @@ def trainable_params(shape: ModelShape, method: MethodConfig, labels: int = 0) -
     name = method.name
     if name == "full":
         return shape.total_params + head
-    if name in ("lora", "dora"):
+    if name in LOW_RANK:
         modules = _adapted_shapes(shape, method.target_modules)
         if shape.kind == "encoder" and method.target_modules == "all-linear":
             modules_once = [(shape.hidden, shape.hidden)]  # the pooler is a linear layer too
@@ -61,13 +64,13 @@ def trainable_params(shape: ModelShape, method: MethodConfig, labels: int = 0) -
 
 def adapted_modules(shape: ModelShape, method: MethodConfig) -> int:
     """LoRA/DoRA modules per block (each keeps a rank-r activation per token)."""
-    if method.name not in ("lora", "dora"):
+    if method.name not in LOW_RANK:
         return 0
     return len(_adapted_shapes(shape, method.target_modules))
 
 
 def adapted_width(shape: ModelShape, method: MethodConfig) -> int:
     """Sum of in + out features over one block's LoRA/DoRA modules (their rank-r matmuls scale with it)."""
-    if method.name not in ("lora", "dora"):
+    if method.name not in LOW_RANK:
         return 0
     return sum(i + o for i, o in _adapted_shapes(shape, method.target_modules))
