@@ -46,6 +46,21 @@ def test_quantization_and_lora_settings():
         parse_config({"method": {"name": "lora", "quant_type": "fp4"}})
 
 
+@pytest.mark.parametrize(("world", "device", "dtype"), [
+    ({}, "cpu", torch.float32), ({"WORLD_SIZE": "2", "LOCAL_RANK": "1"}, "cuda:1", torch.bfloat16)])
+def test_quantizes_where_training_runs(monkeypatch, world, device, dtype):
+    # One process trains on the CPU even when a GPU is present (train.distributed.World.device).
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(qlora, "require_bitsandbytes", lambda: None)
+    for key in ("WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in world.items():
+        monkeypatch.setenv(key, value)
+    overrides = qlora.load_overrides(parse_config({"method": {"name": "qlora"}}).method, None)
+    assert overrides["device_map"] == {"": torch.device(device)}
+    assert overrides["quantization_config"].bnb_4bit_compute_dtype == dtype
+
+
 @pytest.mark.parametrize(("installed", "cuda", "message"), [
     (None, False, "needs the bitsandbytes package"), ("0.45.0", False, "no 4-bit layers on CPU")])
 def test_refuses_before_loading_anything(monkeypatch, tiny_lm_dir, installed, cuda, message):
@@ -114,7 +129,7 @@ def test_trains_on_4bit_base_and_adapter_loads_on_fp32_base(tiny_lm_dir, tmp_pat
     method.save(model, tmp_path / "adapter")
 
     base_logits = _logits(fp32, batch)
-    settings = qlora.quantization_config(_config(tiny_lm_dir).method)
+    settings = qlora.quantization_config(_config(tiny_lm_dir).method, cuda=False)
     quantized_base = _logits(AutoModelForCausalLM.from_pretrained(
         tiny_lm_dir, dtype=torch.float32, quantization_config=settings), batch)
     on_fp32 = PeftModel.from_pretrained(fp32, tmp_path / "adapter")

@@ -14,6 +14,7 @@ its weights; the gain is memory, ~0.5 byte per base linear weight instead of 4).
 from __future__ import annotations
 
 import importlib.metadata
+import os
 
 import torch
 
@@ -34,11 +35,10 @@ def compute_dtype(options, cuda: bool) -> torch.dtype:
     return COMPUTE_DTYPES[options.quant_compute_dtype]
 
 
-def quantization_config(options, cuda: bool | None = None):
-    """The BitsAndBytesConfig the base is loaded with for training."""
+def quantization_config(options, cuda: bool):
+    """The BitsAndBytesConfig the base is loaded with for training on a CUDA GPU or the CPU."""
     from transformers import BitsAndBytesConfig
 
-    cuda = torch.cuda.is_available() if cuda is None else cuda
     return BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type=options.quant_type, bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=compute_dtype(options, cuda), llm_int8_skip_modules=list(KEEP_FULL_PRECISION))
@@ -58,9 +58,20 @@ def require_bitsandbytes() -> None:
                           "pip install -U 'tunesmith[qlora]', or use method.name: lora.")
 
 
+def training_device() -> torch.device:
+    """Where train/ runs the model (`World.device`: this process's GPU under a multi-process launch on CUDA
+    GPUs, else the CPU). The base is quantized there: transformers would otherwise put a 4-bit model on
+    the first GPU, and the training strategy would move it back to the CPU."""
+    from tunesmith.train.distributed import World
+
+    return World(size=int(os.environ.get("WORLD_SIZE", "1"))).device
+
+
 def load_overrides(options, config) -> dict:
     require_bitsandbytes()
-    return {"quantization_config": quantization_config(options)}
+    device = training_device()
+    return {"quantization_config": quantization_config(options, cuda=device.type == "cuda"),
+            "device_map": {"": device}}
 
 
 def keep_training_kernel(model: torch.nn.Module) -> torch.nn.Module:
