@@ -172,3 +172,34 @@ def test_a_qlora_run_loads_serves_and_merges_like_a_lora_run(tiny_lm_dir, tmp_pa
     assert merged.model.layers[0].self_attn.q_proj.weight.dtype == torch.float32
     source = describe(tmp_path / "run")
     assert source.kind == "adapter" and source.base == str(tiny_lm_dir)
+
+
+@needs_bnb
+def test_interrupted_qlora_run_resumes_bit_exact(tiny_lm_dir, tmp_path):
+    import os
+    import signal
+
+    from safetensors.torch import load_file
+
+    from tunesmith.train import run_training
+
+    config = _config(tiny_lm_dir, epochs=2, eval_every=2, learning_rate=5e-3)
+    config = config.model_copy(update={"method": config.method.model_copy(update={"dropout": 0.1})})
+    train, validation = chat_records(16), chat_records(4)
+    run_training(config, train, validation, tmp_path / "straight")
+
+    def stop(row):
+        if row["step"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # the loop checkpoints and stops after this step
+
+    stopped = run_training(config, train, validation, tmp_path / "resumed", callbacks=[stop])
+    assert stopped.status == "interrupted"
+    steps: list[int] = []
+    resumed_run = run_training(config, train, validation, tmp_path / "resumed", resume=True,
+                               callbacks=[lambda row: steps.append(row["step"])])
+    assert resumed_run.status == "completed" and min(steps) == 4  # continued, not retrained from step 1
+    straight, resumed = (load_file(str(tmp_path / name / "adapter" / "adapter_model.safetensors"))
+                         for name in ("straight", "resumed"))
+    assert straight.keys() == resumed.keys()
+    for name, weight in straight.items():
+        assert torch.equal(weight, resumed[name]), name
