@@ -14,6 +14,7 @@ its weights; the gain is memory, ~0.5 byte per base linear weight instead of 4).
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 
 import torch
@@ -69,6 +70,9 @@ def training_device() -> torch.device:
 
 def load_overrides(options, config) -> dict:
     require_bitsandbytes()
+    # On import, bitsandbytes warns on CPUs with AVX512-BF16 that an optional kernel for its packed
+    # inference path is missing; qlora keeps layers off that path (keep_training_kernel), so it is noise.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     device = training_device()
     return {"quantization_config": quantization_config(options, cuda=device.type == "cuda"),
             "device_map": {"": device}}
