@@ -46,11 +46,12 @@ def test_quantization_and_lora_settings():
         parse_config({"method": {"name": "lora", "quant_type": "fp4"}})
 
 
-@pytest.mark.parametrize(("world", "device", "dtype"), [
-    ({}, "cpu", torch.float32), ({"WORLD_SIZE": "2", "LOCAL_RANK": "1"}, "cuda:1", torch.bfloat16)])
-def test_quantizes_where_training_runs(monkeypatch, world, device, dtype):
-    # One process trains on the CPU even when a GPU is present (train.distributed.World.device).
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+@pytest.mark.parametrize(("cuda", "world", "device", "dtype"), [
+    (False, {}, "cpu", torch.float32), (True, {}, "cuda:0", torch.bfloat16),
+    (True, {"WORLD_SIZE": "2", "LOCAL_RANK": "1"}, "cuda:1", torch.bfloat16)])
+def test_quantizes_where_training_runs(monkeypatch, cuda, world, device, dtype):
+    # Training runs on this process's GPU when there is one (train.distributed.World.device).
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(qlora, "require_bitsandbytes", lambda: None)
     for key in ("WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(key, raising=False)

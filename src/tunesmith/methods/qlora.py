@@ -60,8 +60,8 @@ def require_bitsandbytes() -> None:
 
 
 def training_device() -> torch.device:
-    """Where train/ runs the model (`World.device`: this process's GPU under a multi-process launch on CUDA
-    GPUs, else the CPU). The base is quantized there: transformers would otherwise put a 4-bit model on
+    """Where train/ runs the model (`World.device`: this process's GPU when CUDA is available, else the
+    CPU). The base is quantized there: transformers would otherwise put a 4-bit model on
     the first GPU, and the training strategy would move it back to the CPU."""
     from tunesmith.train.distributed import World
 

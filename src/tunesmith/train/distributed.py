@@ -36,8 +36,11 @@ class World:
 
     @property
     def device(self) -> torch.device:
-        """This process's GPU when several processes share CUDA GPUs (nccl needs it), else the CPU."""
-        if self.size > 1 and torch.cuda.is_available():
+        """This process's GPU when CUDA is available (one process: the first GPU), else the CPU.
+
+        To train on the CPU of a GPU machine, hide the GPUs: CUDA_VISIBLE_DEVICES="".
+        """
+        if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return torch.device("cpu")
 
