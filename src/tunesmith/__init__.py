@@ -7,6 +7,14 @@ when a stage is used. Add a stage's public names to `_EXPORTS` as `name: module`
 from __future__ import annotations
 
 import importlib
+import logging
+import warnings
+
+# Library notices a tunesmith user cannot act on, printed in the middle of training and evaluation:
+# bitsandbytes (installed for qlora, imported by PEFT for every adapter) logs on CPUs with AVX512-BF16
+# that an optional inference kernel is missing; PEFT reads a transformers property renamed in v5.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 _EXPORTS = {
     "Project": "tunesmith.project",
