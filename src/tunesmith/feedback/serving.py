@@ -22,9 +22,9 @@ from tunesmith.serve.registry import ModelRegistry, ModelSource, UnknownModelErr
 
 class ProductionRegistry(ModelRegistry):
     def __init__(self, store: Store, alias: str, extra: list[ModelSource] = (), max_loaded: int = 4,
-                 dtype: str = "float32"):
+                 dtype: str = "float32", linear_kernel: str = "torch"):
         self.store, self.alias = store, alias
-        super().__init__([*extra, self._describe_production()], max_loaded, dtype)
+        super().__init__([*extra, self._describe_production()], max_loaded, dtype, linear_kernel)
         self.sources[alias] = dataclasses.replace(self.sources[self._production_id()], model_id=alias)
 
     def _production_id(self) -> str:
@@ -94,7 +94,8 @@ def create_production_app(project, extra_models: list[str | Path] = (), store: S
         raise TunesmithError(f"no model of {project.root} is in production",
                              "Promote a run first: `tunesmith models promote runs/<run-id>`.")
     extra = [describe(*reversed(str(m).split("=", 1))) if "=" in str(m) else describe(m) for m in extra_models]
-    registry = ProductionRegistry(store, project.config.name, extra, settings.max_loaded_models, settings.dtype)
+    registry = ProductionRegistry(store, project.config.name, extra, settings.max_loaded_models, settings.dtype,
+                                  settings.linear_kernel)
     app = create_app(registry, settings)
     app.state.feedback_store = store
     return attach_feedback(app, store, [Depends(_key_check(settings))])
