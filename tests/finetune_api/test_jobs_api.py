@@ -27,6 +27,14 @@ def status_of(client, job_id):
     return client.get(f"/v1/fine_tuning/jobs/{job_id}").json()["status"]
 
 
+def create_job(client, file_id: str) -> dict:
+    return client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file_id}).json()
+
+
+def wait_for_checkpoint(client, job_id: str) -> None:
+    wait_for(lambda: client.get(f"/v1/fine_tuning/jobs/{job_id}/checkpoints").json()["data"])
+
+
 def test_the_stand_in_trainer_marks_checkpoints_like_the_real_one():
     import fake_trainer
 
@@ -68,8 +76,8 @@ def test_cancel_mid_run_stops_training_and_keeps_the_checkpoint(project, fake_tr
     client, _ = client_for(project, fake_trainer_importable)
     with client:
         file = upload(client, training_jsonl(20))
-        job = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
-        wait_for(lambda: client.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"])
+        job = create_job(client, file["id"])
+        wait_for_checkpoint(client, job["id"])
         cancelled = client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel").json()
         assert cancelled["status"] == "cancelled"
         assert cancelled["fine_tuned_model"] is None
@@ -83,8 +91,8 @@ def test_a_queued_job_cancels_at_once_and_never_runs(project, fake_trainer_impor
     client, _ = client_for(project, fake_trainer_importable)
     with client:
         file = upload(client, training_jsonl(20))
-        first = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
-        second = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
+        first = create_job(client, file["id"])
+        second = create_job(client, file["id"])
         wait_for(lambda: status_of(client, first["id"]) == "running")
         assert status_of(client, second["id"]) == "queued"  # one job at a time
         assert client.post(f"/v1/fine_tuning/jobs/{second['id']}/cancel").json()["status"] == "cancelled"
@@ -100,8 +108,8 @@ def test_server_restart_mid_job_resumes_from_the_last_checkpoint(project, fake_t
     client, _ = client_for(project, fake_trainer_importable)
     with client:
         file = upload(client, training_jsonl(10))
-        job = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
-        wait_for(lambda: client.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"])
+        job = create_job(client, file["id"])
+        wait_for_checkpoint(client, job["id"])
     # the server stopped: training checkpointed and the job was left running, not lost
     assert status_of(client, job["id"]) == "running"
     restarted, _ = client_for(project, fake_trainer_importable)
@@ -136,7 +144,7 @@ def test_a_training_crash_fails_the_job_with_the_error(project, fake_trainer_imp
     with client:
         file = upload(client, b'{"messages": [{"role": "user", "content": "hi"}, '
                               b'{"role": "assistant", "content": "FAIL"}]}\n')
-        job = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
+        job = create_job(client, file["id"])
         wait_for(lambda: status_of(client, job["id"]) in {"succeeded", "failed"})
         failed = client.get(f"/v1/fine_tuning/jobs/{job['id']}").json()
     assert failed["status"] == "failed"
@@ -148,8 +156,8 @@ def test_pause_checkpoints_and_resume_continues_from_there(project, fake_trainer
     client, _ = client_for(project, fake_trainer_importable)
     with client:
         file = upload(client, training_jsonl(10))
-        job = client.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
-        wait_for(lambda: client.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"])
+        job = create_job(client, file["id"])
+        wait_for_checkpoint(client, job["id"])
         paused = client.post(f"/v1/fine_tuning/jobs/{job['id']}/pause").json()
         assert paused["status"] == "paused"
         assert client.post(f"/v1/fine_tuning/jobs/{job['id']}/pause").json()["error"]["code"] == "job_not_running"
@@ -174,8 +182,8 @@ def test_a_second_server_on_the_project_waits_for_the_job_lock_then_takes_over(p
     first.__enter__()
     try:
         file = upload(first, training_jsonl(10))
-        job = first.post("/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}).json()
-        wait_for(lambda: first.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"])
+        job = create_job(first, file["id"])
+        wait_for_checkpoint(first, job["id"])
         with second:  # e.g. a second uvicorn worker: serves requests, but leaves the running job alone
             assert status_of(second, job["id"]) == "running"
             assert [t.name for t in standby.worker.threads] == ["finetune-lock-wait"]  # no job threads here
