@@ -17,7 +17,7 @@ from tunesmith.config.serve import ExportConfig
 from tunesmith.deploy import parity
 from tunesmith.deploy.agreement import targets_of, transformers_scorer
 from tunesmith.deploy.gguf_writer import QUANTIZED_TYPES
-from tunesmith.deploy.merge import eos_ids, merged_model, save_hf
+from tunesmith.deploy.merge import merged_model, save_hf
 from tunesmith.errors import TunesmithError
 from tunesmith.progress import status
 
@@ -161,7 +161,10 @@ def _write_gguf(merged, run, folder: Path, settings: ExportConfig, prompts) -> N
             raise TunesmithError("the Ollama template derived from the chat template renders a held-out prompt "
                                  "differently.", "Edit the Modelfile TEMPLATE by hand, or serve the GGUF with "
                                  "llama.cpp, which reads the template from the file.")
-    stops = modelfile.stop_tokens(run.tokenizer, eos_ids(merged, run.tokenizer))
+    from tunesmith.models.loading import end_of_turn_ids
+
+    eos = end_of_turn_ids(run.tokenizer, getattr(merged, "generation_config", None))
+    stops = modelfile.stop_tokens(run.tokenizer, eos)
     (folder / "Modelfile").write_text(modelfile.modelfile(path.name, parts, stops,
                                                           merged.config.max_position_embeddings))
 

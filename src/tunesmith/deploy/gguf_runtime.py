@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tunesmith.deploy.agreement import Case, Scorer, transformers_scorer
-from tunesmith.deploy.parity import Answer, Messages, Runtime, cut_at_eos, eos_set, transformers_runtime
+from tunesmith.deploy.parity import Answer, Messages, Runtime, cut_at_eos, transformers_runtime
 from tunesmith.errors import TunesmithError
 
 
@@ -70,9 +70,11 @@ def llama_cpp_scorer(path: Path) -> Scorer:
 
 
 def llama_cpp_runtime(path: Path, render_tokenizer, max_new_tokens: int) -> Runtime:
+    from tunesmith.models.loading import end_of_turn_ids
+
     llm = open_llama(path, threads=_parity_threads())
     template = llm.metadata.get("tokenizer.chat_template")
-    eos = eos_set(None, render_tokenizer) | {llm.token_eos()}
+    eos = end_of_turn_ids(render_tokenizer) | {llm.token_eos()}
 
     def run(prompts: Sequence[Messages]) -> list[Answer]:
         answers = []

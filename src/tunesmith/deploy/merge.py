@@ -7,13 +7,6 @@ from pathlib import Path
 from tunesmith.errors import TunesmithError
 
 
-def eos_ids(model, tokenizer) -> set[int]:
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    extra = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids |= set(extra if isinstance(extra, list) else [extra] if extra is not None else [])
-    return ids
-
-
 def merged_model(run):
     from peft import PeftModel
 
@@ -35,6 +28,8 @@ def save_hf(model, tokenizer, folder: Path) -> None:
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     if model.can_generate():
-        eos = sorted(eos_ids(model, tokenizer))
+        from tunesmith.models.loading import end_of_turn_ids
+
+        eos = sorted(end_of_turn_ids(tokenizer, getattr(model, "generation_config", None)))
         GenerationConfig(eos_token_id=eos if len(eos) > 1 else eos[0], pad_token_id=tokenizer.pad_token_id,
                          bos_token_id=tokenizer.bos_token_id, do_sample=False).save_pretrained(folder)

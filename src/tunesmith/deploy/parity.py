@@ -75,12 +75,6 @@ def render(tokenizer, prompt: Messages, chat_template: str | None = None) -> str
     return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True, **extra)
 
 
-def eos_set(model, tokenizer) -> set[int]:
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    extra = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    return ids | set(extra if isinstance(extra, list) else [extra] if extra is not None else [])
-
-
 def cut_at_eos(ids: list[int], eos: set[int]) -> list[int]:
     end = next((i for i, token in enumerate(ids) if token in eos), len(ids))
     return ids[:end]
@@ -89,7 +83,9 @@ def cut_at_eos(ids: list[int], eos: set[int]) -> list[int]:
 def transformers_runtime(model, tokenizer, max_new_tokens: int, chat_template: str | None = None) -> Runtime:
     import torch
 
-    eos = eos_set(model, tokenizer)
+    from tunesmith.models.loading import end_of_turn_ids
+
+    eos = end_of_turn_ids(tokenizer, getattr(model, "generation_config", None))
 
     @torch.inference_mode()
     def run(prompts: Sequence[Messages]) -> list[Answer]:

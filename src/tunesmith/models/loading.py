@@ -11,6 +11,15 @@ from tunesmith.models.catalog import ResolvedModel, resolve
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def end_of_turn_ids(tokenizer, generation=None) -> set[int]:
+    """Token ids that end an answer: the tokenizer's EOS plus the generation config's `eos_token_id`
+    (one id or a list; chat models often add their end-of-turn token there). `generation` is a
+    model's `generation_config`, the dict of a generation_config.json, or None."""
+    eos = generation.get("eos_token_id") if isinstance(generation, dict) else getattr(generation, "eos_token_id", None)
+    extra = eos if isinstance(eos, list) else [eos]
+    return {token for token in [tokenizer.eos_token_id, *extra] if token is not None}
+
+
 def _path(model: ResolvedModel | str | Path) -> Path:
     return model.path if isinstance(model, ResolvedModel) else resolve(str(model)).path
 

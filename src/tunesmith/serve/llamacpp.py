@@ -45,12 +45,11 @@ class GGUFRegistry(ModelRegistry):
     def eos_ids(self, model_id: str) -> frozenset[int]:
         """End-of-turn ids: the tokenizer's and generation config's, plus the GGUF's own EOS."""
         if model_id not in self._eos:
-            tokenizer = self.tokenizer(model_id)
-            eos = {tokenizer.eos_token_id} - {None}
+            from tunesmith.models.loading import end_of_turn_ids
+
             config = self.source(model_id).tokenizer_path / "generation_config.json"
-            if config.exists():
-                extra = json.loads(config.read_text(encoding="utf-8")).get("eos_token_id")
-                eos |= set(extra if isinstance(extra, list) else [extra] if extra is not None else [])
+            generation = json.loads(config.read_text(encoding="utf-8")) if config.exists() else {}
+            eos = end_of_turn_ids(self.tokenizer(model_id), generation)
             self._eos[model_id] = frozenset(eos | {self.acquire(model_id).token_eos()})
         return self._eos[model_id]
 

@@ -262,10 +262,9 @@ class ModelRegistry:
 
     def _finish(self, source: ModelSource, model, adapter: str | None = None, shared=None) -> LoadedModel:
         tokenizer = self.tokenizer(source.model_id)
-        eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-        generation = getattr(model, "generation_config", None)
-        extra = getattr(generation, "eos_token_id", None)
-        eos |= set(extra if isinstance(extra, list) else [extra] if extra is not None else [])
+        from tunesmith.models.loading import end_of_turn_ids
+
+        eos = end_of_turn_ids(tokenizer, getattr(model, "generation_config", None))
         return LoadedModel(source.model_id, model, tokenizer, source.kind, frozenset(eos),
                            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
                            self.context_length(source.model_id), adapter=adapter, shared=shared)
