@@ -31,6 +31,7 @@ _EXPORTS = {
     "compare": "tunesmith.evaluate",
     "Comparison": "tunesmith.evaluate",
     "export": "tunesmith.deploy",
+    "build_server": "tunesmith.serve",
     "create_app": "tunesmith.serve",
     "create_finetune_router": "tunesmith.finetune_api",
     "FinetuneAPI": "tunesmith.finetune_api",

@@ -88,7 +88,7 @@ def test_real_server_with_feedback_attached_logs_and_guards_feedback(tmp_path, t
 
     serve_settings = ServeConfig(api_keys=["k"], batch_window_ms=0)
     app = create_app([tiny_lm_dir], serve_settings)
-    attach_project_feedback(app, tmp_path, FeedbackConfig(log_requests=True), serve_settings)
+    attach_project_feedback(app, tmp_path, FeedbackConfig(log_requests=True))
     headers = {"Authorization": "Bearer k"}
     with TestClient(app) as client:
         reply = client.post("/v1/chat/completions", headers=headers, json={

@@ -55,6 +55,34 @@ def adapter_dirs(lively_lm_dir, tmp_path_factory):
     return [save_lora(lively_lm_dir, root / f"support-bot-{i}", seed=10 + i) for i in range(3)]
 
 
+@pytest.fixture(scope="session")
+def served_models(tiny_lm_dir, tiny_encoder_dir, tmp_path_factory):
+    """What the assembly tests serve: a finished 1-step LoRA run on the tiny LM (`run`), a classifier folder
+    (`classifier`, id intent-cls), a GGUF export folder whose model file is never opened (`gguf`), `lm`."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from tunesmith.config import parse_config
+    from tunesmith.train import run_training
+
+    root = tmp_path_factory.mktemp("served-models")
+    chats = [{"id": f"c{i}", "messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant",
+                                                                                 "content": f"a{i}"}]}
+             for i in range(4)]
+    config = parse_config({"model": {"name": str(tiny_lm_dir), "max_length": 96},
+                           "method": {"name": "lora", "r": 2, "alpha": 4},
+                           "training": {"max_steps": 1, "batch_size": 2, "eval_every": 100, "num_threads": 1}})
+    run_training(config, chats, chats[:2], root / "chat-lora")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_encoder_dir, num_labels=2, id2label={0: "billing", 1: "technical"},
+        label2id={"billing": 0, "technical": 1})
+    model.save_pretrained(root / "intent-cls", safe_serialization=True)
+    AutoTokenizer.from_pretrained(tiny_encoder_dir).save_pretrained(root / "intent-cls")
+    AutoTokenizer.from_pretrained(tiny_lm_dir).save_pretrained(root / "bot-gguf")
+    (root / "bot-gguf" / "model.gguf").write_bytes(b"GGUF")
+    return {"run": root / "chat-lora", "classifier": root / "intent-cls", "gguf": root / "bot-gguf",
+            "lm": tiny_lm_dir}
+
+
 @contextmanager
 def running(models, **config):
     import openai

@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from tunesmith.errors import TunesmithError
 from tunesmith.feedback.api import attach_feedback
 from tunesmith.feedback.registry import cached_production
-from tunesmith.feedback.store import Store, open_project_store
+from tunesmith.feedback.store import Store
 from tunesmith.serve.registry import ModelRegistry, ModelSource, UnknownModelError, describe
 
 
@@ -63,51 +63,31 @@ class ProductionRegistry(ModelRegistry):
         return loaded if loaded.model_id == model_id else dataclasses.replace(loaded, model_id=model_id)
 
 
-def _key_check(settings):
-    from tunesmith.serve.auth import KeyRing
-    from tunesmith.serve.errors import APIError
-
-    keys = KeyRing(settings.api_keys, settings.api_key_hashes)
-
-    def require_key(request: Request) -> None:
-        if not keys.enabled:
-            return
-        header = request.headers.get("authorization", "")
-        presented = header[7:].strip() if header.lower().startswith("bearer ") else None
-        if keys.check(presented) is None:
-            raise APIError(401, "Incorrect or missing API key. Send it as 'Authorization: Bearer KEY'.",
-                           code="invalid_api_key")
-
-    return require_key
-
-
-def create_production_app(project, extra_models: list[str | Path] = (), store: Store | None = None) -> FastAPI:
-    """The server for a project: its production model under the project name (plus `extra_models`),
-    `POST /v1/feedback`, and request logging when `feedback.log_requests` is on."""
-    from fastapi import Depends
-
-    from tunesmith.serve import create_app
-
-    store = store or open_project_store(project)
-    settings = project.config.serve
+def production_registry(project, store: Store, extra_models: list[str | Path] = (),
+                        settings=None) -> ProductionRegistry:
+    """The registry `build_server(production=True)` serves: the production version under the project's name,
+    plus `extra_models` (ID=PATH names one)."""
+    settings = settings or project.config.serve
     if cached_production(store) is None:
         raise TunesmithError(f"no model of {project.root} is in production",
                              "Promote a run first: `tunesmith models promote runs/<run-id>`.")
     extra = [describe(*reversed(str(m).split("=", 1))) if "=" in str(m) else describe(m) for m in extra_models]
-    registry = ProductionRegistry(store, project.config.name, extra, settings.max_loaded_models, settings.dtype,
-                                  settings.linear_kernel)
-    app = create_app(registry, settings)
-    app.state.feedback_store = store
-    return attach_feedback(app, store, [Depends(_key_check(settings))])
+    return ProductionRegistry(store, project.config.name, extra, settings.max_loaded_models, settings.dtype,
+                              settings.linear_kernel)
 
 
-def attach_project_feedback(app: FastAPI, project_root: str | Path, feedback_settings, serve_settings) -> FastAPI:
-    """The one line `tunesmith serve` needs: `POST /v1/feedback` (behind the server's API keys) and request
-    logging (when `feedback.log_requests` is on) into the project's store."""
-    from fastapi import Depends
+def create_production_app(project, extra_models: list[str | Path] = (), store: Store | None = None) -> FastAPI:
+    """The production server of a project, as `tunesmith serve --production` builds it (see `build_server`)."""
+    from tunesmith.serve.server import build_server
 
+    return build_server(extra_models, project=project, production=True, store=store).app
+
+
+def attach_project_feedback(app: FastAPI, project_root: str | Path, feedback_settings) -> FastAPI:
+    """`POST /v1/feedback` and request logging (when `feedback.log_requests` is on) into the project's store, on
+    an app from `tunesmith.serve.create_app` (whose guard already asks for the server's keys)."""
     from tunesmith.feedback.store import open_store, resolve_url
 
     store = open_store(resolve_url(feedback_settings.database_url, project_root), feedback_settings)
     app.state.feedback_store = store
-    return attach_feedback(app, store, [Depends(_key_check(serve_settings))])
+    return attach_feedback(app, store)

@@ -42,6 +42,12 @@ class GGUFRegistry(ModelRegistry):
     def context_length(self, model_id: str) -> int:
         return self.context
 
+    def add(self, source: ModelSource) -> None:
+        """Fine-tuned runs (from the fine-tuning API) are PyTorch folders, which llama.cpp cannot run."""
+        raise TunesmithError(f"the llamacpp backend serves GGUF exports only, not the run {source.model_id}.",
+                             "Download it as GGUF (GET /v1/fine_tuning/jobs/JOB_ID/export?format=gguf) and serve "
+                             "that, or use serve.backend: torch.")
+
     def eos_ids(self, model_id: str) -> frozenset[int]:
         """End-of-turn ids: the tokenizer's and generation config's, plus the GGUF's own EOS."""
         if model_id not in self._eos:
@@ -116,14 +122,20 @@ class LlamaCppEngine(Engine):
             seq.finish(reason)
 
 
-def create_llamacpp_app(paths: list[str | Path], config: ServeConfig | None = None):
+def llamacpp_backend(paths: list[str | Path], config: ServeConfig):
+    """(registry, engine) of the llamacpp backend, for `tunesmith.serve.server.build_server`."""
     from tunesmith.deploy.gguf_runtime import llama_cpp_available
-    from tunesmith.serve.app import create_app
 
     if not llama_cpp_available():
         raise TunesmithError("the llamacpp backend needs llama-cpp-python.",
                              "pip install 'tunesmith[llamacpp]' (compiles ~5 min), or use serve.backend: torch.")
-    config = config or ServeConfig()
     registry = GGUFRegistry(paths, threads=config.threads)
-    engine = LlamaCppEngine(registry, 1, 0, config.max_queue)
-    return create_app(registry, config, engine=engine)
+    return registry, LlamaCppEngine(registry, 1, 0, config.max_queue)
+
+
+def create_llamacpp_app(paths: list[str | Path], config: ServeConfig | None = None):
+    """The server for GGUF exports: `build_server` with `serve.backend: llamacpp`."""
+    from tunesmith.serve.server import build_server
+
+    config = (config or ServeConfig()).model_copy(update={"backend": "llamacpp"})
+    return build_server(paths, settings=config).app

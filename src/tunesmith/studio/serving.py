@@ -14,28 +14,34 @@ from pathlib import Path
 from tunesmith.errors import TunesmithError
 
 
-def build_app(project_root: Path, model: str, port: int):
+def build_server(project_root: Path, model: str, port: int):
+    """`tunesmith serve --project ROOT MODEL --host 127.0.0.1 --port PORT`, as a `tunesmith.serve.Server`."""
     from tunesmith.project import Project
-    from tunesmith.serve import create_app
+    from tunesmith.serve import build_server as assemble
 
-    project = Project.load(project_root)
-    settings = project.config.serve.model_copy(update={"host": "127.0.0.1", "port": port})
-    app = create_app([model], settings)
-    try:  # requests and ratings then show on the Improve page
-        from tunesmith.feedback import attach_feedback, open_project_store
-
-        attach_feedback(app, open_project_store(project))
-    except ImportError:
-        pass
-    return app, settings
+    return assemble([model], project=Project.load(project_root), host="127.0.0.1", port=port)
 
 
 def serve_forever(project_root: Path, model: str, port: int) -> None:
     from tunesmith.serve import run
 
-    app, settings = build_app(project_root, model, port)
-    print(f"serving {model} on http://{settings.host}:{port}/v1", flush=True)
-    run(app, settings.host, port, log_level="warning")
+    server = build_server(project_root, model, port)
+    print(f"serving {model} on {server.url}{' (API keys required)' if server.keyed else ''}", flush=True)
+    run(server.app, server.settings.host, port, log_level="warning")
+
+
+def client_key(project_root: Path) -> str | None:
+    """The key the studio sends to its own server: the first plain key from the project or TUNESMITH_API_KEYS."""
+    from tunesmith.project import Project
+    from tunesmith.serve.auth import KeyRing
+    from tunesmith.serve.auth import client_key as first_key
+
+    settings = Project.load(project_root).config.serve
+    key = first_key(settings)
+    if key is None and KeyRing.from_settings(settings).enabled:
+        raise TunesmithError("the server only knows hashed keys (serve.api_key_hashes), so the studio cannot ask it.",
+                             "Start the studio with TUNESMITH_API_KEYS=YOUR_KEY set, or add it to serve.api_keys.")
+    return key
 
 
 def model_id(model: str) -> str:
@@ -58,7 +64,7 @@ def wait_until_up(base_url: str, timeout: float = 90.0, is_running=lambda: True)
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            _request(f"{base_url}/v1/models", timeout=2)
+            _request(f"{base_url}/health", timeout=2)  # the one route that needs no key
             return
         except (urllib.error.URLError, OSError, ValueError):
             if not is_running():

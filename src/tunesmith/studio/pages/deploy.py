@@ -134,8 +134,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         if not running:
             raise TunesmithError("the API server is not running.", "Press 'Start server' first.")
         args = dict(zip(running[0].args[::2], running[0].args[1::2], strict=False))
-        keys = ctx.project().config.serve.api_keys
-        return f"http://127.0.0.1:{args['--port']}", args["--model"], keys[0] if keys else None
+        return f"http://127.0.0.1:{args['--port']}", args["--model"], serving.client_key(ctx.root)
 
     @reports_errors(2)
     def on_ask(text):
