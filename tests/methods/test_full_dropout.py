@@ -7,7 +7,7 @@ import torch
 import yaml
 from train_helpers import chat_records, tiny_config
 
-from tunesmith.config.method import MethodConfig
+from tunesmith.config.method import method_config
 from tunesmith.methods.full import load_overrides
 from tunesmith.train import load_run, run_training
 from tunesmith.train.setup import prepare_model
@@ -15,7 +15,7 @@ from tunesmith.train.setup import prepare_model
 
 def full_config(model_dir, task: str = "chat", model_dropout: float | None = None, **training):
     config = tiny_config(model_dir, "full", task, **training)
-    config.method = MethodConfig(name="full", model_dropout=model_dropout)
+    config.method = method_config("full", model_dropout=model_dropout)
     return config
 
 
@@ -66,6 +66,6 @@ def test_run_records_the_setting_and_saves_the_base_values(tiny_lm_dir, tmp_path
 
 def test_architecture_without_dropout_fields_warns(capsys):
     config = SimpleNamespace(model_type="plain", to_dict=lambda: {"hidden_size": 8, "use_cache": True})
-    assert load_overrides(MethodConfig(name="full", model_dropout=0.1), config) == {}
+    assert load_overrides(method_config("full", model_dropout=0.1), config) == {}
     assert "no dropout fields" in capsys.readouterr().err
-    assert load_overrides(MethodConfig(name="full"), config) == {}
+    assert load_overrides(method_config("full"), config) == {}

@@ -6,7 +6,7 @@ import pytest
 import torch
 from train_helpers import chat_records, classification_records, tiny_config
 
-from tunesmith.config.method import METHOD_OPTIONS
+from tunesmith.config.method import OPTIONS
 from tunesmith.methods import all_methods, get_method
 from tunesmith.models.catalog import resolve
 from tunesmith.train.batching import collate
@@ -31,7 +31,7 @@ CASES = [_case(m.name, "chat") for m in all_methods()] + [
 
 
 def test_registry_matches_config_schema():
-    assert {m.name for m in all_methods()} == set(METHOD_OPTIONS)
+    assert {m.name for m in all_methods()} == set(OPTIONS)
 
 
 def _setup(method: str, task: str, model_dir):

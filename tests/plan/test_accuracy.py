@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tunesmith.config.method import MethodConfig
+from tunesmith.config.method import method_config
 from tunesmith.plan.calibrate import calibrate
 from tunesmith.plan.measure import measure_step
 from tunesmith.plan.memory import StepShape, peak_memory
@@ -20,7 +20,7 @@ STEPS = ((4, 96), (8, 64), (4, 128))  # (batch, sequence length) per model size;
 def predicted_and_measured(model_dir, calibration, batch_size: int, seq_len: int) -> dict:
     measured = measure_step(str(model_dir), batch_size=batch_size, seq_len=seq_len, steps=4, threads=1,
                             method={"name": "lora", "r": 16, "alpha": 32, "dropout": 0.05})
-    shape, method = model_shape(str(model_dir)), MethodConfig(name="lora", r=16, alpha=32, dropout=0.05)
+    shape, method = model_shape(str(model_dir)), method_config("lora", r=16, alpha=32, dropout=0.05)
     step = StepShape(batch_size, seq_len, measured["targets"])
     memory = peak_memory(shape, method, step, measured["trainable"], measured["total"], calibration.process_baseline)
     seconds = step_seconds(shape, method, step, measured["trainable"], calibration.rates)

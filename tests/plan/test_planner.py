@@ -9,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from tunesmith.config import ProjectConfig
+from tunesmith.config.method import switch_method
 from tunesmith.errors import TunesmithError
 from tunesmith.plan import plan, predict_for_run, predicted_vs_actual, write_prediction
 from tunesmith.plan.targets import parse_target
@@ -125,7 +126,7 @@ def test_recommends_a_leaner_method_only_when_the_chosen_one_cannot_fit(tiny_lm_
                                          "method": {"name": "full"}, "training": {"batch_size": 1}})
     roomy = plan(full, 64, LENGTHS, calibration=fake_calibration)
     assert {e.setting.method for e in roomy.recommendations} == {"full"}
-    lora = plan(full.model_copy(update={"method": full.method.model_copy(update={"name": "lora"})}), 64, LENGTHS,
+    lora = plan(full.model_copy(update={"method": switch_method(full.method, "lora")}), 64, LENGTHS,
                 calibration=fake_calibration, advise=False)
     monkeypatch.setattr(planner, "available_memory", lambda target: (lora.estimate.peak_memory + 1e6) / 0.85)
     tight = plan(full, 64, LENGTHS, calibration=fake_calibration)

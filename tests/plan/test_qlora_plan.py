@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from tunesmith.config import ProjectConfig
-from tunesmith.plan.memory import FOUR_BIT_BYTES, StepShape, peak_memory
+from tunesmith.methods.qlora import FOUR_BIT_BYTES
+from tunesmith.plan.memory import StepShape, peak_memory
 from tunesmith.plan.shapes import shape_from_config
 from tunesmith.plan.trainable import trainable_params
 

@@ -60,6 +60,22 @@ def test_estimates_come_from_the_planner(prepared):
     assert re.fullmatch(r"[\d.]+ (ms|s|min|h)", duration), duration
 
 
+def test_studio_presets_are_the_cli_presets(prepared, tmp_path):
+    import os
+
+    from tunesmith.config.presets import PRESETS, merge, preset_overrides
+    from tunesmith.studio.pages.model import PRESET_LABELS, with_preset
+
+    project, dataset = prepared
+    assert set(PRESET_LABELS.values()) == set(PRESETS)
+    for name in PRESETS:
+        extra = preset_overrides(name, len(dataset.split("train")), os.cpu_count() or 1, project.config.method.name)
+        expected = parse_config(merge(project.config.model_dump(mode="json"), extra))
+        assert with_preset(StudioContext(project.root), project.config, name) == expected
+    with pytest.raises(TunesmithError, match="Prepare a dataset"):
+        with_preset(StudioContext(tmp_path), project.config, "quick")
+
+
 def _wait(condition, timeout: float, what: str):
     deadline = time.time() + timeout
     while time.time() < deadline:

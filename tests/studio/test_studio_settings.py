@@ -13,6 +13,9 @@ def _schema_leaves(schema: dict, node: dict, prefix: str = "") -> dict[str, str]
     """Dotted field paths with their descriptions, read from the JSON schema (an independent walk)."""
     leaves = {}
     for name, prop in node.get("properties", {}).items():
+        if "oneOf" in prop:  # a section chosen by name (method): `name`, then every member's options
+            leaves.update(_union_leaves(schema, prop, f"{prefix}{name}."))
+            continue
         target = prop
         refs = [prop, *prop.get("allOf", [])]
         ref = next((r["$ref"] for r in refs if "$ref" in r), None)
@@ -22,6 +25,16 @@ def _schema_leaves(schema: dict, node: dict, prefix: str = "") -> dict[str, str]
             leaves.update(_schema_leaves(schema, target, f"{prefix}{name}."))
         else:
             leaves[f"{prefix}{name}"] = prop.get("description", "")
+    return leaves
+
+
+def _union_leaves(schema: dict, prop: dict, prefix: str) -> dict[str, str]:
+    members = [schema["$defs"][ref["$ref"].rsplit("/", 1)[-1]] for ref in prop["oneOf"]]
+    leaves = {f"{prefix}name": prop.get("description", "")}
+    for member in members:
+        for key, field in member["properties"].items():
+            if key != "name":
+                leaves.setdefault(f"{prefix}{key}", field.get("description", ""))
     return leaves
 
 
@@ -37,7 +50,8 @@ def test_settings_panel_shows_every_schema_field_with_its_description(studio):
     assert set(panel) == set(expected)
     assert len(panel) > 30
     for path, description in expected.items():
-        assert panel[path].info == (description or "(no description in the schema)"), path
+        assert description in panel[path].info, path  # union members: the help also says which methods
+        assert panel[path].info.strip(), path
 
 
 def test_every_control_has_a_label_and_help_text(studio):
@@ -68,4 +82,23 @@ def test_panel_round_trips_and_rejects_bad_values(tmp_path):
     assert schema_form.config_from_values(specs, values).training.epochs == 1.5
     values[index] = -1
     with pytest.raises(ConfigError, match=r"training\.epochs"):
+        schema_form.config_from_values(specs, values)
+
+
+def test_panel_edits_the_chosen_methods_options():
+    specs = schema_form.schema_fields()
+    paths = [s.path for s in specs]
+    assert {"method.name", "method.r", "method.model_dropout", "method.num_virtual_tokens"} <= set(paths)
+    assert "(dora, lora, qlora)" in specs[paths.index("method.r")].description
+    full = ProjectConfig.model_validate({"method": {"name": "full", "model_dropout": 0.1}})
+    values = schema_form.values_for(full, specs)
+    assert values[paths.index("method.r")] == 16  # another method's option shows its default
+    assert schema_form.config_from_values(specs, values) == full
+    values[paths.index("method.name")] = "lora"
+    values[paths.index("method.model_dropout")] = None  # full's option back at its default
+    lora = schema_form.config_from_values(specs, values)
+    assert lora.method.name == "lora" and lora.method.r == 16
+    values[paths.index("method.r")] = 4  # a LoRA rank on a full fine-tune: one line naming the option
+    values[paths.index("method.name")] = "full"
+    with pytest.raises(ConfigError, match="r do not apply to method 'full'"):
         schema_form.config_from_values(specs, values)

@@ -1,8 +1,8 @@
 import pytest
 
 from tunesmith.config import ProjectConfig, parse_config
-from tunesmith.config.method import METHOD_OPTIONS
-from tunesmith.config.training import preset_overrides
+from tunesmith.config.method import OPTIONS
+from tunesmith.config.presets import preset_overrides
 
 
 def _apply(preset, examples, cores, method="lora"):
@@ -14,7 +14,7 @@ def _apply(preset, examples, cores, method="lora"):
     return parse_config(base)
 
 
-@pytest.mark.parametrize("method", list(METHOD_OPTIONS))
+@pytest.mark.parametrize("method", list(OPTIONS))
 @pytest.mark.parametrize("preset", ["quick", "balanced", "thorough"])
 def test_every_preset_validates_for_every_method(preset, method):
     config = _apply(preset, 300, 2, method)

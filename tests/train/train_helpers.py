@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from tunesmith.config import parse_config
+from tunesmith.config.method import option_names
+
+# The smallest sensible size of each option a method may have, so every registered method trains fast.
+TINY_OPTIONS = {"r": 4, "alpha": 8, "dropout": 0.0, "num_virtual_tokens": 4, "bottleneck_size": 8}
 
 
 def chat_records(n: int, seed: int = 0) -> list[dict]:
@@ -28,12 +32,6 @@ def text_records(n: int) -> list[dict]:
 def tiny_config(model_dir, method: str = "lora", task: str = "chat", **training):
     options = {"epochs": 2, "batch_size": 4, "eval_every": 4, "learning_rate": 5e-3, "warmup_ratio": 0.0,
                "num_threads": 1, **training}
-    method_options = {"name": method}
-    if method in ("lora", "dora", "qlora"):
-        method_options.update(r=4, alpha=8, dropout=0.0)
-    if method in ("prefix", "prompt"):
-        method_options.update(num_virtual_tokens=4)
-    if method == "adapter":
-        method_options.update(bottleneck_size=8, dropout=0.0)
+    method_options = {"name": method, **{k: v for k, v in TINY_OPTIONS.items() if k in option_names(method)}}
     return parse_config({"objective": {"task": task}, "model": {"name": str(model_dir), "max_length": 64},
                          "method": method_options, "training": options})

@@ -9,13 +9,7 @@ import typer
 
 from tunesmith.cli import app
 from tunesmith.config import apply_overrides, parse_config
-from tunesmith.config.training import preset_overrides
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        base[key] = _merge(base.get(key) or {}, value) if isinstance(value, dict) else value
-    return base
+from tunesmith.config.presets import PRESETS, get_preset, merge, preset_overrides
 
 
 @app.command("train")
@@ -24,18 +18,19 @@ def train_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the newest run of this method from its last "
                                 "complete checkpoint."),
     run: Path | None = typer.Option(None, "--run", help="With --resume: the run folder to continue."),
-    preset: str | None = typer.Option(None, "--preset", help="quick, balanced or thorough: settings derived "
-                                      "from your data size and this machine."),
+    preset: str | None = typer.Option(None, "--preset", help=f"{', '.join(PRESETS)}: settings derived from your "
+                                      "data size and this machine."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set training.epochs=2 "
                                         "(repeatable)."),
 ) -> None:
     """Fine-tune the project's model on its prepared data; writes runs/<id>/."""
     from tunesmith.data import prepare
-    from tunesmith.errors import ConfigError
     from tunesmith.project import Project
     from tunesmith.train import train
     from tunesmith.train.distributed import World
 
+    if preset is not None:
+        get_preset(preset)  # an unknown name fails before any data is prepared
     project = Project.load(project_dir)
     world = World.from_env()  # under torchrun: the main process prepares, the others reuse its version
     if world.main:
@@ -45,10 +40,8 @@ def train_command(
         dataset = prepare(project)
     config = project.config
     if preset is not None:
-        if preset not in ("quick", "balanced", "thorough"):
-            raise ConfigError(f"unknown preset '{preset}'", "Use --preset quick, balanced or thorough.")
         extra = preset_overrides(preset, len(dataset.split("train")), os.cpu_count() or 1, config.method.name)
-        config = parse_config(_merge(config.model_dump(mode="json"), extra), f"preset {preset}")
+        config = parse_config(merge(config.model_dump(mode="json"), extra), f"preset {preset}")
     if overrides:
         config = apply_overrides(config, overrides)
     project.config = config  # this run only: tunesmith.yaml is left as the user wrote it

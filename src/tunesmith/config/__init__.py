@@ -13,7 +13,7 @@ from tunesmith.config.data import DataConfig
 from tunesmith.config.evaluation import EvaluationConfig
 from tunesmith.config.feedback import FeedbackConfig
 from tunesmith.config.finetune_api import FinetuneApiConfig
-from tunesmith.config.method import MethodConfig
+from tunesmith.config.method import MethodConfig, clean_location, default_method
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.objective import ObjectiveConfig
 from tunesmith.config.serve import ServeConfig
@@ -29,7 +29,8 @@ class ProjectConfig(Section):
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
-    method: MethodConfig = Field(default_factory=MethodConfig)
+    method: MethodConfig = Field(default_factory=default_method, description="The fine-tuning method and its "
+                                 "options, chosen by name (each method's own options; see tunesmith.methods).")
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
@@ -41,7 +42,7 @@ class ProjectConfig(Section):
 def _format_validation_error(err: ValidationError, source: str) -> str:
     problems = []
     for item in err.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        where = ".".join(str(p) for p in clean_location(item["loc"])) or "(top level)"
         problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
     return f"{source}: " + "; ".join(problems)
 

@@ -1,8 +1,7 @@
-"""Optimisation settings shared by every method, and the beginner presets derived from data and hardware."""
+"""Optimisation settings shared by every method (the beginner presets are in config/presets.py)."""
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -59,38 +58,3 @@ class TrainingConfig(Section):
             raise ValueError(f"deepspeed_config is set but distributed is '{self.distributed}': set distributed: "
                              "deepspeed, or remove deepspeed_config")
         return self
-
-
-Preset = Literal["quick", "balanced", "thorough"]
-
-
-def preset_overrides(preset: Preset, train_examples: int, cpu_cores: int, method: str = "lora") -> dict[str, dict]:
-    """Beginner settings derived from data size and hardware, as a partial config to merge.
-
-    quick: one short pass to see the pipeline work; balanced: the usual recipe with early stopping;
-    thorough: more epochs, a larger adapter and patient early stopping. Adapter sizes change only for
-    LoRA/DoRA; the chosen method is kept.
-    """
-    batch = 4 if cpu_cores <= 4 else 8
-    steps_per_epoch = max(1, math.ceil(train_examples / batch))
-    eval_every = max(5, steps_per_epoch // 4)
-    if preset == "quick":
-        steps = min(steps_per_epoch, 60 if cpu_cores <= 4 else 200)
-        training = {"epochs": 1.0, "batch_size": batch, "max_steps": steps, "eval_every": max(5, steps // 2),
-                    "learning_rate": 3e-4, "early_stopping_patience": None}
-        rank = 8
-    elif preset == "balanced":
-        training = {"epochs": 3.0 if train_examples < 2000 else 2.0, "batch_size": batch, "max_steps": None,
-                    "eval_every": eval_every, "early_stopping_patience": 3, "learning_rate": 2e-4}
-        rank = 16
-    else:
-        training = {"epochs": 6.0 if train_examples < 2000 else 4.0, "batch_size": batch, "max_steps": None,
-                    "eval_every": eval_every, "early_stopping_patience": 4, "learning_rate": 1e-4,
-                    "weight_decay": 0.01}
-        rank = 32
-    if method == "full":
-        training["learning_rate"] /= 10
-    overrides: dict[str, dict] = {"training": training}
-    if method in ("lora", "dora", "qlora"):
-        overrides["method"] = {"name": method, "r": rank, "alpha": 2 * rank}
-    return overrides

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.config import ProjectConfig, apply_overrides
-from tunesmith.config.method import METHOD_OPTIONS
+from tunesmith.config.method import option_names
 from tunesmith.config.tune import ParameterRange
 from tunesmith.errors import TunesmithError
 from tunesmith.experiments.environment import record_environment
+from tunesmith.methods import get_method
 
 TUNE_FOLDER = "tune"
 TRIAL_FILE = "tune.json"
@@ -40,7 +41,7 @@ class TuneResult:
 
 def applicable_space(config: ProjectConfig) -> dict[str, ParameterRange]:
     """The declared space without method options the configured method does not have."""
-    allowed = METHOD_OPTIONS[config.method.name]
+    allowed = option_names(config.method.name)
     return {name: space for name, space in config.tune.search_space.items()
             if not name.startswith("method.") or name.split(".", 1)[1] in allowed}
 
@@ -58,8 +59,11 @@ def trial_config(config: ProjectConfig, params: dict, max_steps: int | None) -> 
     overrides = [f"{name}={json.dumps(value)}" for name, value in params.items()]
     if max_steps:
         overrides.append(f"training.max_steps={max_steps}")
-    if "method.r" in params and config.method.name in ("lora", "dora", "qlora") and "method.alpha" not in params:
-        overrides.append(f"method.alpha={2 * int(params['method.r'])}")  # keep the scale alpha/r fixed
+    sized = get_method(config.method.name).rank_options
+    if "method.r" in params and sized is not None and "method.alpha" not in params:
+        # keep the scale alpha / r the method's rank presets use
+        overrides.extend(f"method.{k}={json.dumps(v)}" for k, v in sized(int(params["method.r"])).items()
+                         if f"method.{k}" not in params)
     return apply_overrides(config, overrides)
 
 

@@ -1,77 +1,58 @@
-"""Fine-tuning methods, registered by name. The training loop only talks to a `Method`.
+"""Fine-tuning methods, one module each, found by `registry.discover()`. The training loop only talks to a `Method`.
 
-A method turns a loaded base model into a trainable one, saves what it learned, and loads it back
-onto a fresh base model. Adding a method is one module that calls `register()`, plus its options in
-`tunesmith.config.method.METHOD_OPTIONS`; the test matrix in tests/methods iterates this registry.
+A method turns a loaded base model into a trainable one, saves what it learned, and loads it back onto a
+fresh base model; its module also holds its options model, family and planner terms (see registry.py).
+The test matrix in tests/methods iterates the registry, so a new module is tested by adding it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from tunesmith.config.method import METHOD_OPTIONS, MethodConfig
 from tunesmith.errors import ConfigError
+from tunesmith.methods.registry import (
+    ALL_TASKS,
+    CHAT_TASKS,
+    HEAD_NAMES,
+    Costs,
+    Family,
+    Method,
+    MethodOptions,
+    discover,
+    register,
+)
 
-CHAT_TASKS = frozenset({"chat", "text"})
-ALL_TASKS = frozenset({"chat", "text", "classification"})
-# Sequence-classification heads are new weights every method must train (PEFT names them the same).
-HEAD_NAMES = ("classifier", "score")
+if TYPE_CHECKING:
+    import torch
 
-
-@dataclass(frozen=True)
-class Method:
-    name: str
-    summary: str
-    artifact: str  # "adapter" (small, needs the base model) or "model" (a complete model folder)
-    apply: Callable[[torch.nn.Module, MethodConfig, str], torch.nn.Module]
-    save: Callable[[torch.nn.Module, Path], None]
-    load: Callable[[torch.nn.Module, Path], torch.nn.Module]
-    tasks: frozenset[str] = ALL_TASKS
-    merge: Callable[[torch.nn.Module], torch.nn.Module] | None = None  # fold into base weights, if defined
-    virtual_tokens: bool = False  # prepends learned positions: the loop must call the full model forward
-    encoder_classification: bool = True  # usable on encoder classifiers
-    decoder_classification: bool = True  # usable on decoder (causal LM) classifiers
-    # Extra from_pretrained arguments when the base is loaded for training, given its config: config values
-    # (full: dropout) or loading options (qlora: quantization_config). Loading a finished run never uses them.
-    load_overrides: Callable[[MethodConfig, object], dict] | None = None
-
-
-REGISTRY: dict[str, Method] = {}
-
-
-def register(method: Method) -> Method:
-    if method.name not in METHOD_OPTIONS:
-        raise ValueError(f"method {method.name} has no options entry in tunesmith.config.method")
-    REGISTRY[method.name] = method
-    return method
+__all__ = ["ALL_TASKS", "CHAT_TASKS", "HEAD_NAMES", "Costs", "Family", "Method", "MethodOptions", "all_methods",
+           "check_supported", "count_parameters", "get_method", "register", "trainable_state"]
 
 
 def get_method(name: str) -> Method:
-    _load_builtin()
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown method '{name}'", f"Choose one of: {', '.join(sorted(REGISTRY))}.")
-    return REGISTRY[name]
+    methods = discover()
+    if name not in methods:
+        raise ConfigError(f"unknown method '{name}'", f"Choose one of: {', '.join(sorted(methods))}.")
+    return methods[name]
 
 
 def all_methods() -> list[Method]:
-    _load_builtin()
-    return list(REGISTRY.values())
+    return list(discover().values())
 
 
 def check_supported(method: Method, task: str, model_kind: str) -> None:
-    """Refuse combinations that cannot train, with one line naming an alternative."""
+    """Refuse combinations that cannot train, with one line naming the methods that can."""
     if task not in method.tasks:
+        able = [m.name for m in all_methods() if task in m.tasks]
         raise ConfigError(f"method '{method.name}' does not support the '{task}' task",
-                          "Use method.name: lora (or full, dora, ia3, adapter) in tunesmith.yaml.")
+                          f"Use method.name: {', '.join(able)} in tunesmith.yaml.")
     if task == "classification":
         ok = method.decoder_classification if model_kind == "causal-lm" else method.encoder_classification
         if not ok:
+            attr = "decoder_classification" if model_kind == "causal-lm" else "encoder_classification"
+            able = [m.name for m in all_methods() if task in m.tasks and getattr(m, attr)]
             raise ConfigError(f"method '{method.name}' cannot train a {model_kind} classifier",
-                              "Use method.name: lora (or full, ia3, adapter) in tunesmith.yaml.")
+                              f"Use method.name: {', '.join(able)} in tunesmith.yaml.")
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
@@ -97,7 +78,3 @@ def _values(param: torch.Tensor) -> int:
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: p for name, p in model.named_parameters() if p.requires_grad}
-
-
-def _load_builtin() -> None:
-    from tunesmith.methods import adapter, dora, full, ia3, lora, prefix, prompt, qlora  # noqa: F401

@@ -9,47 +9,44 @@ rebuilds the blocks on a fresh base model and restores the weights.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from pathlib import Path
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
 
-import torch
-from safetensors.torch import load_file, save_file
+from pydantic import Field
 
 from tunesmith.errors import TunesmithError
-from tunesmith.methods import HEAD_NAMES, Method, register
+from tunesmith.methods.low_rank import adapter_dropout_floats
+from tunesmith.methods.registry import HEAD_NAMES, Costs, Family, Method, MethodOptions, register
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import torch
 
 CONFIG_FILE = "bottleneck_config.json"
 WEIGHTS_FILE = "bottleneck_model.safetensors"
-ACTIVATIONS = {"gelu": torch.nn.GELU, "relu": torch.nn.ReLU, "silu": torch.nn.SiLU, "tanh": torch.nn.Tanh}
 # Feed-forward outputs: `layers.N.mlp` in Llama-like decoders, `layer.N.output.dense` in BERT-like encoders.
 TARGET_PATTERNS = (r"layers\.\d+\.mlp$", r"layer\.\d+\.output\.dense$", r"h\.\d+\.mlp$")
 
 
-class Bottleneck(torch.nn.Module):
-    def __init__(self, width: int, size: int, activation: str, dropout: float):
-        super().__init__()
-        self.down = torch.nn.Linear(width, size)
-        self.act = ACTIVATIONS[activation]()
-        self.drop = torch.nn.Dropout(dropout)
-        self.up = torch.nn.Linear(size, width)
-        torch.nn.init.zeros_(self.up.weight)
-        torch.nn.init.zeros_(self.up.bias)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden + self.up(self.drop(self.act(self.down(hidden))))
+class AdapterOptions(MethodOptions):
+    name: Literal["adapter"] = Field("adapter", description="Bottleneck adapters after each feed-forward block.")
+    bottleneck_size: int = Field(64, ge=1, description="Width of the down-projection.")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout inside the adapter.")
+    activation: Literal["gelu", "relu", "silu", "tanh"] = Field("gelu", description="The adapter's non-linearity.")
 
 
-class WithBottleneck(torch.nn.Module):
-    """A feed-forward module followed by its adapter."""
+class AdapterCosts(Costs):
+    def trainable(self, shape, options) -> int:
+        b = options.bottleneck_size
+        return shape.layers * (2 * shape.hidden * b + b + shape.hidden)
 
-    def __init__(self, inner: torch.nn.Module, adapter: Bottleneck):
-        super().__init__()
-        self.inner = inner
-        self.adapter = adapter
-
-    def forward(self, *args, **kwargs):
-        return self.adapter(self.inner(*args, **kwargs))
+    def saved_floats(self, shape, options, seq_len) -> float:
+        floats = 2 * options.bottleneck_size + shape.hidden
+        return floats + (adapter_dropout_floats(shape) if options.dropout > 0 else 0.0)
 
 
 def _targets(model: torch.nn.Module) -> list[str]:
@@ -61,6 +58,8 @@ def _targets(model: torch.nn.Module) -> list[str]:
 
 
 def insert(model: torch.nn.Module, size: int, activation: str, dropout: float) -> list[str]:
+    from tunesmith.methods._bottleneck import Bottleneck, WithBottleneck
+
     width = model.config.hidden_size
     names = _targets(model)
     for name in names:
@@ -86,6 +85,8 @@ def apply(model: torch.nn.Module, options, task: str) -> torch.nn.Module:
 
 
 def save(model: torch.nn.Module, folder: Path) -> None:
+    from safetensors.torch import save_file
+
     folder.mkdir(parents=True, exist_ok=True)
     weights = {n: p.detach().contiguous() for n, p in model.named_parameters() if _is_own(n)}
     save_file(weights, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
@@ -95,6 +96,8 @@ def save(model: torch.nn.Module, folder: Path) -> None:
 
 
 def load(base: torch.nn.Module, folder: Path) -> torch.nn.Module:
+    from safetensors.torch import load_file
+
     config = json.loads((folder / CONFIG_FILE).read_text())
     insert(base, config["bottleneck_size"], config["activation"], config["dropout"])
     weights = load_file(str(folder / WEIGHTS_FILE))
@@ -109,6 +112,21 @@ def load(base: torch.nn.Module, folder: Path) -> torch.nn.Module:
     return base
 
 
+@contextlib.contextmanager
+def base_only(model: torch.nn.Module) -> Iterator[None]:
+    from tunesmith.methods._bottleneck import WithBottleneck
+
+    blocks = [m for m in model.modules() if isinstance(m, WithBottleneck)]
+    for block in blocks:
+        block.enabled = False
+    try:
+        yield
+    finally:
+        for block in blocks:
+            block.enabled = True
+
+
 METHOD = register(Method(
     name="adapter", summary="Bottleneck adapters after each feed-forward block (down, non-linearity, up, residual).",
-    artifact="adapter", apply=apply, save=save, load=load))
+    options=AdapterOptions, family=Family.INSERTED, apply=apply, save=save, load=load, costs=AdapterCosts(),
+    base_only=base_only))

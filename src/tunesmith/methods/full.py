@@ -7,12 +7,40 @@ model keeps the base checkpoint's values: dropout is a training setting, not par
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-import torch
+from pydantic import Field
 
-from tunesmith.methods import Method, register
+from tunesmith.methods.low_rank import blocks_flops
+from tunesmith.methods.registry import Costs, Family, Method, MethodOptions, register
 from tunesmith.progress import console
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import torch
+
+
+class FullOptions(MethodOptions):
+    name: Literal["full"] = Field("full", description="Every weight trains.")
+    model_dropout: float | None = Field(
+        None, ge=0.0, lt=1.0, description="Dropout set on every dropout field of the model's config (attention, "
+        "hidden, embedding, classifier: whichever the architecture has) while training; empty keeps the "
+        "checkpoint's own values.")
+
+
+class FullCosts(Costs):
+    def trainable(self, shape, options) -> int:
+        return shape.total_params
+
+    def saved_floats(self, shape, options, seq_len) -> float:
+        return 2 * shape.hidden if shape.kind == "causal-lm" else 0.0  # inputs kept for the weight gradients
+
+    def flops(self, shape, options, step) -> float:
+        weight_gradients = blocks_flops(shape, step)
+        if shape.kind == "causal-lm":
+            weight_gradients += 2.0 * step.targets * shape.hidden * shape.vocab  # the vocabulary head's
+        return weight_gradients
 
 
 def dropout_fields(config) -> dict[str, float]:
@@ -70,4 +98,5 @@ def load(base: torch.nn.Module, folder: Path) -> torch.nn.Module:
 
 METHOD = register(Method(
     name="full", summary="Every weight trains: most capacity, most memory, largest output.",
-    artifact="model", apply=apply, save=save, load=load, load_overrides=load_overrides))
+    options=FullOptions, family=Family.WHOLE_MODEL, apply=apply, save=save, load=load, costs=FullCosts(),
+    load_overrides=load_overrides))

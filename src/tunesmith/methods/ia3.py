@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
-from tunesmith.methods import Method, register
+from typing import Literal
+
+from pydantic import Field
+
 from tunesmith.methods import peft_common as common
+from tunesmith.methods.registry import Costs, Family, Method, MethodOptions, register
+
+
+class Ia3Options(MethodOptions):
+    name: Literal["ia3"] = Field("ia3", description="Learned scaling vectors on keys, values and feed-forward.")
+    target_modules: str | list[str] = Field(
+        "all-linear", description="Modules to scale: 'all-linear' means the library's per-architecture default "
+        "(keys, values, feed-forward output), or module names.")
+
+
+class Ia3Costs(Costs):
+    def trainable(self, shape, options) -> int:
+        if shape.kind == "causal-lm":  # key, value and the MLP output's input
+            return shape.layers * (2 * shape.kv_dim + shape.intermediate)
+        # key, value, and the inputs of both output projections (attention and MLP)
+        return shape.layers * (3 * shape.hidden + shape.intermediate)
+
+    def saved_floats(self, shape, options, seq_len) -> float:
+        # Decoder blocks: the scaled key/value outputs are kept; no LoRA branch input is.
+        return 2 * shape.kv_dim - shape.hidden if shape.kind == "causal-lm" else 0.0
 
 
 def apply(model, options, task):
@@ -21,4 +44,5 @@ def apply(model, options, task):
 
 METHOD = register(Method(
     name="ia3", summary="Learned scaling vectors on keys, values and feed-forward; tiny and fast.",
-    artifact="adapter", apply=apply, save=common.save, load=common.load, merge=common.merge))
+    options=Ia3Options, family=Family.INSERTED, apply=apply, save=common.save, load=common.load,
+    merge=common.merge, costs=Ia3Costs(), base_only=common.base_only))

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from tunesmith.methods import Method, register
+from typing import Literal
+
+from pydantic import Field
+
+from tunesmith.methods import low_rank
 from tunesmith.methods import peft_common as common
+from tunesmith.methods.registry import Family, Method, register
+
+
+class LoraOptions(low_rank.LowRankOptions):
+    name: Literal["lora"] = Field("lora", description="Low-rank updates on the chosen linear layers.")
 
 
 def apply(model, options, task):
@@ -16,4 +25,6 @@ def apply(model, options, task):
 
 METHOD = register(Method(
     name="lora", summary="Low-rank updates on the chosen linear layers; the usual best trade-off.",
-    artifact="adapter", apply=apply, save=common.save, load=common.load, merge=common.merge))
+    options=LoraOptions, family=Family.SHARED_BASE, apply=apply, save=common.save, load=common.load,
+    merge=common.merge, costs=low_rank.LowRankCosts(), rank_options=low_rank.rank_options,
+    base_only=common.base_only))

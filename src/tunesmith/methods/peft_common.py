@@ -1,10 +1,15 @@
-"""What every method built on PEFT shares: task types, saving in PEFT format, loading, merging."""
+"""What every method built on PEFT shares: task types, saving in PEFT format, loading, merging, base-only runs."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import torch
 
 
 def task_type(task: str):
@@ -33,3 +38,10 @@ def load(base: torch.nn.Module, folder: Path) -> torch.nn.Module:
 
 def merge(model: torch.nn.Module) -> torch.nn.Module:
     return model.merge_and_unload()
+
+
+@contextlib.contextmanager
+def base_only(model: torch.nn.Module) -> Iterator[None]:
+    """Every PEFT tuner (LoRA, DoRA, IA3, prefix, prompt) runs the bare base inside disable_adapter()."""
+    with model.disable_adapter():
+        yield

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from tunesmith.methods import Method, register
+from typing import Literal
+
+from pydantic import Field
+
 from tunesmith.methods import peft_common as common
+from tunesmith.methods.registry import Costs, Family, Method, MethodOptions, register
+
+
+class PromptOptions(MethodOptions):
+    name: Literal["prompt"] = Field("prompt", description="A learned soft prompt of virtual tokens.")
+    num_virtual_tokens: int = Field(20, ge=1, le=512, description="Learned virtual tokens.")
+    prompt_init_text: str | None = Field(None, description="Start the soft prompt from this text's embeddings "
+                                         "instead of random values.")
+
+
+class PromptCosts(Costs):
+    def trainable(self, shape, options) -> int:
+        return options.num_virtual_tokens * shape.hidden
 
 
 def apply(model, options, task):
@@ -19,6 +35,7 @@ def apply(model, options, task):
 
 METHOD = register(Method(
     name="prompt", summary="A learned soft prompt of virtual tokens; the smallest adapter.",
-    artifact="adapter", apply=apply, save=common.save, load=common.load, virtual_tokens=True,
+    options=PromptOptions, family=Family.VIRTUAL_TOKENS, apply=apply, save=common.save, load=common.load,
+    costs=PromptCosts(), base_only=common.base_only,
     # Decoder classifiers read the last position, which soft prompts make ambiguous under padding.
     decoder_classification=False))

@@ -16,24 +16,56 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+from typing import TYPE_CHECKING, Literal
 
-import torch
+from pydantic import Field
 
 from tunesmith.errors import ConfigError
-from tunesmith.methods import HEAD_NAMES, Method, lora, register
+from tunesmith.methods import lora, low_rank
 from tunesmith.methods import peft_common as common
+from tunesmith.methods.registry import HEAD_NAMES, Family, Method, register
+
+if TYPE_CHECKING:
+    import torch
 
 MIN_BITSANDBYTES = (0, 50)  # first release tested here with 4-bit layers on CPU
 # Kept in full precision: the output layer (every catalog architecture names it lm_head) and a new
 # classification head, which trains whole. A list replaces transformers' own defaults, so both are named.
 KEEP_FULL_PRECISION = ("lm_head", *HEAD_NAMES)
-COMPUTE_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+# A base linear weight in 4 bits, plus its block's 8-bit scale (64 weights per block) and the fp32 scale of
+# those scales (256 blocks each): 0.5 + 1/64 + 4/16384 bytes.
+FOUR_BIT_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
+
+
+class QloraOptions(low_rank.LowRankOptions):
+    name: Literal["qlora"] = Field("qlora", description="LoRA on a frozen base stored in 4 bits.")
+    quant_type: Literal["nf4", "fp4"] = Field(
+        "nf4", description="4-bit data type of the frozen base weights (nf4: NormalFloat, as in the QLoRA paper; "
+        "fp4: plain 4-bit float).")
+    quant_compute_dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="dtype the 4-bit weights are dequantized to for each matmul; auto is bfloat16 on a "
+        "CUDA GPU and float32 on CPU.")
+
+
+class QloraCosts(low_rank.LowRankCosts):
+    def weight_bytes(self, shape, options, total, width) -> float:
+        linear = shape.layers * shape.layer_linear_params  # block linears in 4 bits
+        return (total - linear) * width + linear * FOUR_BIT_BYTES
+
+    def buffer_bytes(self, shape, options, width) -> float:
+        return 2.0 * shape.hidden * shape.intermediate * 4  # each matmul dequantizes one weight at a time
+
+    def elementwise(self, shape, options, step) -> float:
+        # dequantize each 4-bit weight, forward and backward
+        return super().elementwise(shape, options, step) + 2 * shape.layer_linear_params * shape.layers
 
 
 def compute_dtype(options, cuda: bool) -> torch.dtype:
+    import torch
+
     if options.quant_compute_dtype == "auto":
         return torch.bfloat16 if cuda else torch.float32
-    return COMPUTE_DTYPES[options.quant_compute_dtype]
+    return getattr(torch, options.quant_compute_dtype)
 
 
 def quantization_config(options, cuda: bool):
@@ -47,6 +79,8 @@ def quantization_config(options, cuda: bool):
 
 def require_bitsandbytes() -> None:
     """Refuse before anything loads when the 4-bit layers cannot run here."""
+    import torch
+
     try:
         version = importlib.metadata.version("bitsandbytes")
     except importlib.metadata.PackageNotFoundError:
@@ -95,6 +129,8 @@ def release_checkpoint_file(model: torch.nn.Module) -> torch.nn.Module:
     Quantizing read every page of the file, and while any tensor still points into the mapping those pages
     stay resident: on CPU a 4-bit base then took more memory than an fp32 LoRA run (SmolLM2-135M, batch 2 × 64,
     plan.measure: peak RSS 1.74 GB against LoRA's 1.60 GB). With the mapping released: 1.26 GB."""
+    import torch
+
     with torch.no_grad():
         for tensor in [*model.parameters(), *model.buffers()]:
             if type(tensor).__name__ != "Params4bit" and tensor.device.type == "cpu":
@@ -119,5 +155,6 @@ def load(base: torch.nn.Module, folder) -> torch.nn.Module:
 
 METHOD = register(Method(
     name="qlora", summary="LoRA on a 4-bit (NF4) base: the least memory for the base; saves a LoRA adapter.",
-    artifact="adapter", apply=apply, save=common.save, load=load, merge=common.merge,
-    load_overrides=load_overrides))
+    options=QloraOptions, family=Family.SHARED_BASE, apply=apply, save=common.save, load=load, merge=common.merge,
+    costs=QloraCosts(), load_overrides=load_overrides, rank_options=low_rank.rank_options,
+    base_only=common.base_only))

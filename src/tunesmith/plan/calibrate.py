@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tunesmith.config.method import MethodConfig
+from tunesmith.config.method import MethodOptions, method_config
 from tunesmith.plan.memory import StepShape, peak_memory
 from tunesmith.plan.shapes import ModelShape, model_shape
 from tunesmith.plan.speed import Rates, step_seconds
@@ -114,12 +114,12 @@ def measure_rates() -> Rates:
                  elementwise_seconds=_per_call(elementwise, 7) / (2 * x.numel()))
 
 
-def _probe(model_dir: Path, options: dict) -> tuple[ModelShape, MethodConfig, StepShape, dict]:
+def _probe(model_dir: Path, options: dict) -> tuple[ModelShape, MethodOptions, StepShape, dict]:
     from tunesmith.plan.measure import measure_in_process
 
     measured = measure_in_process(str(model_dir), method=PROBE_METHOD, threads=1, **options)
     step = StepShape(options["batch_size"], options["seq_len"], measured["targets"])
-    return model_shape(str(model_dir)), MethodConfig(**PROBE_METHOD), step, measured
+    return model_shape(str(model_dir)), method_config(**PROBE_METHOD), step, measured
 
 
 def run_calibration() -> Calibration:

@@ -15,10 +15,13 @@ saved_tensors_hooks) for Llama- and BERT-style blocks; tests/plan checks them ag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tunesmith.config.method import MethodConfig
+from tunesmith.methods import get_method
 from tunesmith.plan.shapes import ModelShape
-from tunesmith.plan.trainable import adapted_modules
+
+if TYPE_CHECKING:
+    from tunesmith.methods import MethodOptions
 
 LOGIT_COPIES = 3
 # The forward pass also makes short-lived tensors (pre-RoPE projections, masks, MLP intermediates) of
@@ -27,9 +30,6 @@ LOGIT_COPIES = 3
 ACTIVATION_RETENTION = 1.8
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 OPTIMIZER_STATES = {"adamw": 2.0, "adafactor": 0.1}  # fp32 values kept per trainable parameter
-# qlora: a base linear weight in 4 bits, plus its block's 8-bit scale (64 weights per block) and the fp32
-# scale of those scales (256 blocks each): 0.5 + 1/64 + 4/16384 bytes.
-FOUR_BIT_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
 
 
 @dataclass(frozen=True)
@@ -45,29 +45,15 @@ class StepShape:
         return self.batch_size * self.seq_len
 
 
-def block_floats_per_token(shape: ModelShape, method: MethodConfig, seq_len: int) -> float:
-    """Values autograd keeps per token for one transformer block."""
+def block_floats_per_token(shape: ModelShape, method: MethodOptions, seq_len: int) -> float:
+    """Values autograd keeps per token for one transformer block: a frozen base block's, plus the method's."""
     h, i, kv = shape.hidden, shape.intermediate, shape.kv_dim
-    adapter_dropout = method.name in ("lora", "dora", "qlora", "adapter") and method.dropout > 0
-    if shape.kind == "encoder":  # BERT keeps attention probabilities and their dropout mask
-        floats = 12 * h + 2 * i + 2 * shape.heads * seq_len
-        if adapter_dropout:
-            floats += 7 * h + i
-    elif method.name == "full":
-        floats = 8 * h + 4 * i + 2 * kv
-    elif method.name == "ia3":
-        floats = 5 * h + 4 * i + 4 * kv
-    else:
-        floats = 6 * h + 4 * i + 2 * kv
-        if adapter_dropout:
-            floats += 10 * h + i
-    floats += adapted_modules(shape, method) * method.r
-    if method.name == "adapter":
-        floats += 2 * method.bottleneck_size + h
-    return floats
+    # BERT keeps attention probabilities and their dropout mask
+    base = 12 * h + 2 * i + 2 * shape.heads * seq_len if shape.kind == "encoder" else 6 * h + 4 * i + 2 * kv
+    return base + get_method(method.name).costs.saved_floats(shape, method, seq_len)
 
 
-def activation_bytes(shape: ModelShape, method: MethodConfig, step: StepShape, act_bytes: int = 4,
+def activation_bytes(shape: ModelShape, method: MethodOptions, step: StepShape, act_bytes: int = 4,
                      checkpointing: bool = False) -> float:
     per_block = block_floats_per_token(shape, method, step.seq_len) * act_bytes * step.tokens
     if checkpointing:  # only each block's input is kept; one block is recomputed at a time
@@ -96,7 +82,7 @@ class MemoryBreakdown:
     states: float
     activations: float
     logits: float
-    extra: float  # method-specific fixed buffers (DoRA's weight norms)
+    extra: float  # method-specific fixed buffers (Costs.buffer_bytes: DoRA's weight norms)
 
     @property
     def peak(self) -> float:
@@ -108,18 +94,12 @@ class MemoryBreakdown:
                 "peak": self.peak}
 
 
-def peak_memory(shape: ModelShape, method: MethodConfig, step: StepShape, trainable: int, total: int,
+def peak_memory(shape: ModelShape, method: MethodOptions, step: StepShape, trainable: int, total: int,
                 baseline: float, dtype: str = "float32", optimizer: str = "adamw",
                 checkpointing: bool = False) -> MemoryBreakdown:
     width = DTYPE_BYTES[dtype]
-    extra = 0.0
-    weights = total * width
-    if method.name == "dora":  # DoRA materialises W + BA and its norm per adapted module each step
-        extra = 2.0 * shape.layers * shape.layer_linear_params * width
-    if method.name == "qlora":  # block linears stored in 4 bits; each matmul dequantizes one weight at a time
-        linear = shape.layers * shape.layer_linear_params
-        weights = (total - linear) * width + linear * FOUR_BIT_BYTES
-        extra = 2.0 * shape.hidden * shape.intermediate * 4
-    return MemoryBreakdown(baseline=baseline, weights=weights, states=state_bytes(trainable, optimizer),
+    costs = get_method(method.name).costs
+    return MemoryBreakdown(baseline=baseline, weights=costs.weight_bytes(shape, method, total, width),
+                           states=state_bytes(trainable, optimizer),
                            activations=activation_bytes(shape, method, step, width, checkpointing),
-                           logits=logits_bytes(shape, step), extra=extra)
+                           logits=logits_bytes(shape, step), extra=costs.buffer_bytes(shape, method, width))

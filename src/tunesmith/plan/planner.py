@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from tunesmith.config import ProjectConfig
-from tunesmith.config.method import MethodConfig
+from tunesmith.config.method import switch_method
 from tunesmith.plan.calibrate import Calibration, calibrate
 from tunesmith.plan.memory import MemoryBreakdown, StepShape, peak_memory
 from tunesmith.plan.shapes import ModelShape, model_shape
@@ -19,6 +20,9 @@ from tunesmith.plan.speed import Rates, matmul_flops, step_seconds, thread_speed
 from tunesmith.plan.targets import GPU_PROCESS_BASELINE, GPU_UTILISATION, Target, parse_target
 from tunesmith.plan.trainable import trainable_params
 from tunesmith.plan.workload import default_targets, micro_batches
+
+if TYPE_CHECKING:
+    from tunesmith.methods import MethodOptions
 
 MEMORY_HEADROOM = 0.85  # plan to use at most this share of the memory available
 
@@ -81,7 +85,7 @@ class Plan:
         return data
 
 
-def _gpu_seconds(shape: ModelShape, method: MethodConfig, step: StepShape, target: Target,
+def _gpu_seconds(shape: ModelShape, method: MethodOptions, step: StepShape, target: Target,
                  checkpointing: bool) -> float:
     compute = matmul_flops(shape, method, step, checkpointing) / (target.flops * GPU_UTILISATION)
     logits = 6 * step.targets * shape.vocab * 4 / target.bandwidth if shape.kind == "causal-lm" else 0.0
@@ -100,7 +104,9 @@ class Planner:
         self.devices = target.count if target else 1
 
     def estimate(self, setting: Setting) -> Estimate:
-        method = self.config.method.model_copy(update={"name": setting.method})
+        method = self.config.method
+        if setting.method != method.name:  # another method keeps the options both share (rank, dropout...)
+            method = switch_method(method, setting.method)
         lengths = [min(n, setting.max_length) for n in self.lengths]
         targets = [min(t, max(1, n - 1)) for t, n in zip(self.targets, lengths, strict=True)]
         shapes = micro_batches(lengths, targets, setting.batch_size, self.config.training.group_by_length,
@@ -118,7 +124,7 @@ class Planner:
         steps = max(1, math.ceil(len(self.lengths) * self.scale / per_step_examples))
         return Estimate(setting, worst.peak, worst.as_dict(), epoch / steps, epoch, steps, trainable)
 
-    def _seconds(self, method: MethodConfig, step: StepShape, trainable: int, checkpointing: bool) -> float:
+    def _seconds(self, method: MethodOptions, step: StepShape, trainable: int, checkpointing: bool) -> float:
         if self.target:
             return _gpu_seconds(self.shape, method, step, self.target, checkpointing)
         rates: Rates = self.calibration.rates

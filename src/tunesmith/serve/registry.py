@@ -62,8 +62,13 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-SHARED_BASE_METHODS = frozenset({"lora", "dora", "qlora"})  # adapters that can sit side by side in one PeftModel
-# (a qlora run trained on a 4-bit base; its LoRA adapter is served on the full-precision base like any other)
+def _shares_base(method: str | None) -> bool:
+    """Runs whose adapters sit side by side in one PeftModel on the base (a qlora run trained on a 4-bit base;
+    its LoRA adapter is served on the full-precision base like any other)."""
+    from tunesmith.methods import Family, discover
+
+    known = discover().get(method or "")
+    return known is not None and known.family is Family.SHARED_BASE
 
 
 def _describe_run(path: Path, run: dict, name: str) -> ModelSource:
@@ -76,7 +81,7 @@ def _describe_run(path: Path, run: dict, name: str) -> ModelSource:
     task = run.get("task", "chat")
     if task == "classification":
         return ModelSource(name, "classifier", path, None, tokenizer, task)
-    if run.get("method") in SHARED_BASE_METHODS and (path / "adapter" / "adapter_config.json").exists():
+    if _shares_base(run.get("method")) and (path / "adapter" / "adapter_config.json").exists():
         base = resolve(str(run.get("base_model_path") or run["base_model"])).path
         return ModelSource(name, "adapter", path, str(base), tokenizer, task)
     return ModelSource(name, "full", path, None, tokenizer, task)

@@ -29,10 +29,36 @@ class FieldSpec:
     description: str
     choices: tuple = ()
     optional: bool = False
+    default: Any = None  # shown when the chosen union member has no such field (another method's option)
 
 
 def _is_section(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _variants(annotation: Any) -> list[type[BaseModel]]:
+    """The members of a union of sections chosen by `name` (the method section), else []."""
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    return list(members) if members and all(_is_section(m) for m in members) else []
+
+
+def _union_fields(variants: list[type[BaseModel]], path: str, description: str) -> list[FieldSpec]:
+    """One `name` choice, then every member's options once, each saying which members it belongs to."""
+    tags = [typing.get_args(v.model_fields["name"].annotation)[0] for v in variants]
+    summary = "; ".join(f"{tag}: {v.model_fields['name'].description}" for tag, v in zip(tags, variants, strict=True))
+    specs = [FieldSpec(f"{path}.name", "choice", f"{description} {summary}", tuple(tags))]
+    owners: dict[str, list[str]] = {}
+    first: dict[str, Any] = {}
+    for tag, variant in zip(tags, variants, strict=True):
+        for key, info in variant.model_fields.items():
+            if key != "name":
+                owners.setdefault(key, []).append(tag)
+                first.setdefault(key, info)
+    for key, info in first.items():
+        kind, choices, optional = _kind(info.annotation)
+        specs.append(FieldSpec(f"{path}.{key}", kind, f"({', '.join(owners[key])}) {info.description or ''}".strip(),
+                               choices, optional, default=info.default))
+    return specs
 
 
 def _kind(annotation: Any) -> tuple[str, tuple, bool]:
@@ -56,15 +82,20 @@ def schema_fields(model: type[BaseModel] = ProjectConfig, prefix: str = "") -> l
         if _is_section(info.annotation):
             specs.extend(schema_fields(info.annotation, f"{path}."))
             continue
+        if _variants(info.annotation):
+            specs.extend(_union_fields(_variants(info.annotation), path, info.description or ""))
+            continue
         kind, choices, optional = _kind(info.annotation)
         specs.append(FieldSpec(path, kind, info.description or "", choices, optional))
     return specs
 
 
-def _get(config: BaseModel, path: str) -> Any:
-    # Attribute access, not model_dump: sections may leave options out of their dump (method options).
+def _get(config: BaseModel, spec: FieldSpec) -> Any:
+    # Attribute access; another method's option shows its default (left there, it is ignored on save).
     value: Any = config
-    for key in path.split("."):
+    for key in spec.path.split("."):
+        if not hasattr(value, key):
+            return to_jsonable_python(spec.default)
         value = getattr(value, key)
     return to_jsonable_python(value)
 
@@ -88,7 +119,7 @@ def from_widget_value(spec: FieldSpec, value: Any) -> Any:
 
 
 def values_for(config: ProjectConfig, specs: list[FieldSpec]) -> list[Any]:
-    return [to_widget_value(spec, _get(config, spec.path)) for spec in specs]
+    return [to_widget_value(spec, _get(config, spec)) for spec in specs]
 
 
 def config_from_values(specs: list[FieldSpec], values: list[Any]) -> ProjectConfig:

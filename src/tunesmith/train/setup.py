@@ -67,7 +67,7 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices, not actionable
         model = method.apply(model, config.method, task)
-    if method.name != "full":
+    if not method.trains_base:
         _require_trainable(model)
     return model, tokenizer, method, resolved
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
-from tunesmith.config import apply_overrides
+from tunesmith.config import ProjectConfig, apply_overrides, parse_config
+from tunesmith.config.presets import PRESETS, merge, preset_overrides
 from tunesmith.errors import TunesmithError
 from tunesmith.models.catalog import CATALOG
 from tunesmith.project import Project
@@ -12,14 +15,8 @@ from tunesmith.studio import controls, schema_form
 from tunesmith.studio.context import StudioContext, api, reports_errors
 from tunesmith.studio.pages.objective import MODEL_KIND_FOR_TASK
 
-# Named sets of overrides on top of the schema defaults, for people who do not want to pick numbers.
-PRESETS = {
-    "Quick try (minutes, to check everything works)": ["training.epochs=1", "training.max_steps=30",
-                                                       "evaluation.max_examples=20"],
-    "Standard (recommended)": ["training.max_steps=null"],
-    "Careful (more passes, stops when it stops improving)": ["training.epochs=5", "training.max_steps=null",
-                                                             "training.early_stopping_patience=3"],
-}
+# The same presets as `tunesmith train --preset`, by the label the page shows.
+PRESET_LABELS = {preset.label: name for name, preset in PRESETS.items()}
 CATALOG_HEADERS = ["model", "kind", "parameters (M)", "license", "good for"]
 ESTIMATE_HEADERS = ["model", "peak memory", "training time", "optimizer steps", "fits this computer"]
 
@@ -49,6 +46,16 @@ def estimate_rows(ctx: StudioContext, peers: bool = True) -> list[list]:
     return rows
 
 
+def with_preset(ctx: StudioContext, config: ProjectConfig, name: str) -> ProjectConfig:
+    """The config with preset `name`, sized from the newest prepared dataset and this machine."""
+    versions = ctx.dataset_versions()
+    if not versions:
+        raise TunesmithError("presets are sized from your prepared data.", "Prepare a dataset on the Data page first.")
+    examples = len(api("data", "load_prepared")(ctx.root / "data" / versions[0]).split("train"))
+    extra = preset_overrides(name, examples, os.cpu_count() or 1, config.method.name)
+    return parse_config(merge(config.model_dump(mode="json"), extra), f"preset {name}")
+
+
 def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr.Markdown("### Choose a model and how to train it")
     controls.with_caption(
@@ -64,7 +71,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                               choices=list(CATALOG), allow_custom_value=True,
                               elem_id="model-name")
     preset = controls.radio("Preset", "Ready-made training settings; pick one, then press 'Apply'.",
-                            list(PRESETS), value="Standard (recommended)")
+                            list(PRESET_LABELS), value=PRESETS["balanced"].label)
     apply = controls.button("Apply model and preset", "Saves the model and the preset's settings into "
                             "tunesmith.yaml.", variant="primary")
     status = controls.status_box()
@@ -85,8 +92,8 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     @reports_errors(1 + len(fields))
     def on_apply(model_name, preset_name):
         project = ctx.project()
-        overrides = [f"model.name={model_name}", *PRESETS[preset_name]]
-        project = Project(project.root, apply_overrides(project.config, overrides))
+        config = apply_overrides(project.config, [f"model.name={model_name}"])
+        project = Project(project.root, with_preset(ctx, config, PRESET_LABELS[preset_name]))
         project.save()
         return ["Saved model and preset.", *schema_form.values_for(project.config, specs)]
 
