@@ -27,7 +27,10 @@ class OpenAIError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        from tunesmith.serve.errors import hide_paths
+
+        return {"error": {"message": hide_paths(self.message), "type": self.type, "param": self.param,
+                          "code": self.code}}
 
 
 def not_found(kind: str, object_id: str, param: str) -> OpenAIError:
@@ -58,9 +61,9 @@ def as_openai_error(err: Exception) -> OpenAIError:
         return OpenAIError(err.status, err.message, type=getattr(err, "type", "invalid_request_error"),
                            param=getattr(err, "param", None), code=getattr(err, "code", None),
                            headers=getattr(err, "headers", None))
-    log.exception("fine-tuning API failure")
-    return OpenAIError(500, f"Internal error: {type(err).__name__}: {err}", type="server_error",
-                       code="internal_error")
+    log.exception("fine-tuning API failure")  # the details (paths included) go to the server log only
+    return OpenAIError(500, f"Internal error: {type(err).__name__}. The server log has the details.",
+                       type="server_error", code="internal_error")
 
 
 class OpenAIErrorRoute(APIRoute):

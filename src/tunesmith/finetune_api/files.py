@@ -13,8 +13,19 @@ from tunesmith.finetune_api.store import Store, new_id, now
 from tunesmith.finetune_api.uploads import read_training_file
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME = 255  # the longest name most filesystems allow, and the most of a client's name reported back
+MAX_DISK_NAME = 100
 
 PURPOSES = {"fine-tune", "fine-tune-results"}
+
+
+def disk_name(filename: str) -> str:
+    """A safe, short name for the stored copy: letters, digits, `._-`; at most 100 characters, extension kept."""
+    name = UNSAFE.sub("_", Path(filename).name).lstrip(".") or "upload.jsonl"
+    if len(name) <= MAX_DISK_NAME:
+        return name
+    suffix = Path(name).suffix[:16]
+    return name[:MAX_DISK_NAME - len(suffix)] + suffix
 
 
 class FileService:
@@ -37,18 +48,18 @@ class FileService:
 
     def _save(self, filename: str, content: bytes, purpose: str, validate: bool) -> dict[str, Any]:
         file_id = new_id("file")
-        name = UNSAFE.sub("_", Path(filename).name).lstrip(".") or "upload.jsonl"
-        path = self.folder / file_id / name
-        path.parent.mkdir(parents=True)
-        path.write_bytes(content)
+        folder = self.folder / file_id
+        path = folder / disk_name(filename)
         try:
+            folder.mkdir(parents=True)
+            path.write_bytes(content)
             records = len(read_training_file(path, self.data)) if validate else 0
-        except Exception:
-            shutil.rmtree(path.parent, ignore_errors=True)
+        except BaseException:  # a rejected or failed upload leaves nothing behind
+            shutil.rmtree(folder, ignore_errors=True)
             raise
-        return self.store.insert("files", {"id": file_id, "filename": Path(filename).name, "purpose": purpose,
-                                           "bytes": len(content), "created_at": now(),
-                                           "path": f"{file_id}/{name}", "records": records})
+        return self.store.insert("files", {"id": file_id, "filename": Path(filename).name[:MAX_NAME],
+                                           "purpose": purpose, "bytes": len(content), "created_at": now(),
+                                           "path": f"{file_id}/{path.name}", "records": records})
 
     def get(self, file_id: str, param: str = "file_id") -> dict[str, Any]:
         row = self.store.get("files", file_id)
@@ -72,7 +83,7 @@ class FileService:
         row = self.require_training_file(file_id, param)
         path = self.folder / row["path"]
         if not path.exists():
-            raise bad_request(f"the content of file {file_id} is gone from {path.parent}.", param)
+            raise bad_request(f"the content of file {file_id} is gone from the server.", param)
         return read_training_file(path, self.data)
 
     def delete(self, file_id: str) -> dict[str, Any]:

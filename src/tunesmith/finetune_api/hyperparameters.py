@@ -90,8 +90,8 @@ def checked_suffix(suffix: str | None) -> str | None:
 def checked_seed(seed: Any) -> int:
     if seed is None:
         return secrets.randbelow(2**31)  # reported back on the job, so the run can be repeated
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise bad_request("'seed' must be an integer.", "seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise bad_request("'seed' must be an integer from 0 to 4294967295.", "seed")  # numpy's seed range
     return seed
 
 

@@ -15,6 +15,8 @@ from tunesmith.errors import TunesmithError
 from tunesmith.finetune_api.service import FinetuneAPI
 from tunesmith.project import Project
 
+MULTIPART_SLACK = 64 * 1024
+
 
 def mount_finetune_api(app: FastAPI, project: Project, **kwargs: Any) -> FinetuneAPI:
     """Add `/v1/files` and `/v1/fine_tuning/*` to an app from `tunesmith.serve` (call before it starts)."""
@@ -23,6 +25,8 @@ def mount_finetune_api(app: FastAPI, project: Project, **kwargs: Any) -> Finetun
                              "Build the server with tunesmith.serve.build_server, or include "
                              "create_finetune_router(project, dependencies=[...your key check...]) yourself.")
     api = FinetuneAPI(project, **kwargs)
+    # uploads may be as large as finetune_api.max_file_mb (plus the multipart framing), not serve.max_body_bytes
+    app.state.body_limits["/v1/files"] = api.files.max_bytes + MULTIPART_SLACK
     app.include_router(api.router)
     app.state.finetune_api = api
     return api

@@ -128,7 +128,8 @@ def build_router(files: FileService, jobs: JobService, lifespan=None,
                               param="fine_tuning_job_id", code="report_not_available")
         paths = {kind: Path(job["report"][f"{kind}_path"]) for kind in ("json", "html")}
         if not paths[format].exists():
-            raise OpenAIError(404, f"The report file {paths[format]} is gone.", code="report_not_available")
+            raise OpenAIError(404, f"The {format} report of job {job_id} is gone from the server.",
+                              code="report_not_available")
         if format == "html":
             return HTMLResponse(paths["html"].read_text(encoding="utf-8"))
         return {"object": "fine_tuning.job.report", "fine_tuning_job_id": job_id, "summary": job["report"],

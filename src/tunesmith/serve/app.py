@@ -68,7 +68,8 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
     app.state.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
     app.state.metrics = metrics = Metrics(engine)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
+    app.state.body_limits = {}  # path → bytes, for routes mounted later that take larger bodies (uploads)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes, per_path=app.state.body_limits)
 
     @app.get("/docs", include_in_schema=False)
     async def docs():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,8 +19,25 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+_ABSOLUTE = re.compile(r"(?<![\w.~/:-])/[^\s'\"`,;()\[\]{}<>]+")
+
+
+def hide_paths(message: str) -> str:
+    """`message` with this machine's absolute paths cut to `…/last-part`: an error body never tells a client
+    where the server keeps its files (URL paths such as /v1/files do not exist on disk and stay)."""
+
+    def cut(match: re.Match) -> str:
+        text = match.group(0).rstrip(".")
+        path = Path(text)
+        if not any(known.exists() for known in (path, *path.parents) if len(known.parts) >= 3):
+            return match.group(0)
+        return "…/" + path.name + match.group(0)[len(text):]
+
+    return _ABSOLUTE.sub(cut, message)
+
+
 def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return {"error": {"message": hide_paths(message), "type": type_, "param": param, "code": code}}
 
 
 def error_response(status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,

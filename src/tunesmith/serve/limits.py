@@ -19,17 +19,22 @@ def _reply(status: int, message: str, code: str):
 
 
 class BodySizeLimit:
-    def __init__(self, app, max_bytes: int):
+    """`max_bytes` for every request, or `per_path[path]` (the fine-tuning API's uploads get their own limit);
+    `per_path` is read on each request, so a router mounted later can add its entry."""
+
+    def __init__(self, app, max_bytes: int, per_path: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = per_path if per_path is not None else {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        message = f"The request body is larger than {self.max_bytes} bytes."
+        limit = self.per_path.get(scope.get("path"), self.max_bytes)
+        message = f"The request body is larger than {limit} bytes."
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             return await _reply(413, message, "request_too_large")(send)
         # Read the (bounded) body up front, so an oversized one never reaches the JSON parser.
         chunks, seen = [], 0
@@ -39,7 +44,7 @@ class BodySizeLimit:
                 return  # the client went away
             chunks.append(event.get("body", b""))
             seen += len(chunks[-1])
-            if seen > self.max_bytes:
+            if seen > limit:
                 return await _reply(413, message, "request_too_large")(send)
             if not event.get("more_body", False):
                 break

@@ -95,7 +95,7 @@ class LlamaCppEngine(Engine):
         params = seq.params
         eos = self.registry.eos_ids(seq.model_id)
         seq.start(self.registry.tokenizer(seq.model_id))
-        llm.set_seed(params.seed if params.seed is not None else random.randrange(2**32))
+        llm.set_seed(params.seed % 2**32 if params.seed is not None else random.randrange(2**32))  # uint32 there
         greedy = params.temperature <= 0
         tokens = llm.generate(seq.prompt_ids, top_k=1 if greedy else 0, top_p=params.top_p, min_p=0.0,
                               temp=0.0 if greedy else params.temperature, repeat_penalty=1.0, reset=True)
