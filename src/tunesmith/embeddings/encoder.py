@@ -1,0 +1,114 @@
+"""A text encoder as an embedding model: token vectors → one pooled (and normalized) vector per text.
+
+`SentenceEncoder` wraps any Hugging Face encoder (a plain `BertModel`, a PEFT-wrapped one, a merged run)
+with the pooling sentence-transformers would use for the same folder, so tunesmith's embeddings equal
+`SentenceTransformer(folder).encode(...)` (tests/embeddings/test_encoder.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+POOLINGS = ("mean", "cls", "max")
+
+
+def folder_pooling(folder: str | Path) -> str | None:
+    """The pooling a sentence-transformers folder declares (1_Pooling/config.json), else None."""
+    folder = Path(folder)
+    modules = folder / "modules.json"
+    candidates = [folder / "1_Pooling" / "config.json"]
+    if modules.exists():
+        for module in json.loads(modules.read_text(encoding="utf-8")):
+            if module.get("type", "").endswith("Pooling"):
+                candidates.insert(0, folder / module.get("path", "") / "config.json")
+    for path in candidates:
+        if path.exists():
+            config = json.loads(path.read_text(encoding="utf-8"))
+            if config.get("pooling_mode") in POOLINGS:
+                return config["pooling_mode"]
+            for mode in POOLINGS:
+                if config.get(f"pooling_mode_{mode}_token") or config.get(f"pooling_mode_{mode}_tokens"):
+                    return mode
+    return None
+
+
+def folder_normalizes(folder: str | Path) -> bool | None:
+    """Whether a sentence-transformers folder ends with a Normalize module (None: not such a folder)."""
+    modules = Path(folder) / "modules.json"
+    if not modules.exists():
+        return None
+    return any(m.get("type", "").endswith("Normalize") for m in json.loads(modules.read_text(encoding="utf-8")))
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    if pooling == "max":
+        return hidden.masked_fill(weights == 0, torch.finfo(hidden.dtype).min).max(dim=1).values
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+
+def embed_tokens(encoder: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, pooling: str,
+                 normalize: bool) -> torch.Tensor:
+    """One vector per row of token ids (the one forward the loss, evaluation and the server share)."""
+    hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    vectors = pool(hidden, attention_mask, pooling)
+    return F.normalize(vectors, dim=-1) if normalize else vectors
+
+
+@dataclass
+class SentenceEncoder:
+    """Encoder + tokenizer + pooling: `encode(texts)` gives a float32 array (n, dim)."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    pooling: str = "mean"
+    normalize: bool = True
+    max_length: int = 256
+    matryoshka_dims: tuple[int, ...] = ()
+
+    @property
+    def dimension(self) -> int:
+        config = getattr(self.model, "config", None)
+        return int(getattr(config, "hidden_size", 0) or self.encode(["x"]).shape[1])
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                              return_tensors="pt")
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens each text is encoded with (after truncation), for usage reports."""
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        return [len(row) for row in ids]
+
+    @torch.inference_mode()
+    def encode(self, texts: Sequence[str], batch_size: int = 64, dimensions: int | None = None) -> np.ndarray:
+        """Embeddings of `texts`, batched by similar length; `dimensions` truncates (and re-normalizes)."""
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            enc = self.tokenize([texts[i] for i in chunk])
+            vectors = embed_tokens(self.model, enc["input_ids"].to(device), enc["attention_mask"].to(device),
+                                   self.pooling, self.normalize)
+            if dimensions is not None:
+                vectors = vectors[:, :dimensions]
+                vectors = F.normalize(vectors, dim=-1) if self.normalize else vectors
+            for i, row in zip(chunk, vectors.float().cpu().numpy(), strict=True):
+                out[i] = row
+        width = dimensions or (out[0].shape[0] if out else self.dimension)
+        return np.stack(out) if out else np.zeros((0, width), dtype=np.float32)
+
+
+def resolve_pooling(requested: str, folder: str | Path) -> str:
+    return requested if requested != "auto" else folder_pooling(folder) or "mean"
