@@ -77,37 +77,36 @@ class SentenceEncoder:
 
     @property
     def dimension(self) -> int:
-        config = getattr(self.model, "config", None)
-        return int(getattr(config, "hidden_size", 0) or self.encode(["x"]).shape[1])
+        return int(self.model.config.hidden_size)
 
-    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                              return_tensors="pt")
-
-    def token_counts(self, texts: Sequence[str]) -> list[int]:
-        """Tokens each text is encoded with (after truncation), for usage reports."""
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
-        return [len(row) for row in ids]
+    def encode(self, texts: Sequence[str], batch_size: int = 64, dimensions: int | None = None) -> np.ndarray:
+        """Embeddings of `texts` (truncated to max_length); `dimensions` truncates (and re-normalizes)."""
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"] if texts else []
+        return self.encode_ids(ids, batch_size, dimensions)
 
     @torch.inference_mode()
-    def encode(self, texts: Sequence[str], batch_size: int = 64, dimensions: int | None = None) -> np.ndarray:
-        """Embeddings of `texts`, batched by similar length; `dimensions` truncates (and re-normalizes)."""
+    def encode_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 64,
+                   dimensions: int | None = None) -> np.ndarray:
+        """Embeddings of tokenized texts, batched by similar length (each chunk padded to its longest)."""
         self.model.eval()
         device = next(self.model.parameters()).device
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
+        pad = self.tokenizer.pad_token_id or 0
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out = np.zeros((len(ids), dimensions or self.dimension), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            enc = self.tokenize([texts[i] for i in chunk])
-            vectors = embed_tokens(self.model, enc["input_ids"].to(device), enc["attention_mask"].to(device),
-                                   self.pooling, self.normalize)
+            width = max(len(ids[i]) for i in chunk)
+            tokens = torch.full((len(chunk), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                tokens[row, :len(ids[i])] = torch.tensor(ids[i])
+                mask[row, :len(ids[i])] = 1
+            vectors = embed_tokens(self.model, tokens.to(device), mask.to(device), self.pooling, self.normalize)
             if dimensions is not None:
                 vectors = vectors[:, :dimensions]
                 vectors = F.normalize(vectors, dim=-1) if self.normalize else vectors
-            for i, row in zip(chunk, vectors.float().cpu().numpy(), strict=True):
-                out[i] = row
-        width = dimensions or (out[0].shape[0] if out else self.dimension)
-        return np.stack(out) if out else np.zeros((0, width), dtype=np.float32)
+            out[chunk] = vectors.float().cpu().numpy()
+        return out
 
 
 def resolve_pooling(requested: str, folder: str | Path) -> str:

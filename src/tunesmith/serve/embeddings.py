@@ -1,0 +1,147 @@
+"""`POST /v1/embeddings`, as OpenAI's API: `input` a string or a list of strings, `encoding_format` float or
+base64 (little-endian float32, what the `openai` client asks for by default), `dimensions` for models trained
+with Matryoshka sizes, and usage counts. Requests from all clients are batched together
+(serve/embedding_batcher.py). Mounted on the server app, so the key guard and rate limit cover it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from tunesmith.embeddings.encoder import SentenceEncoder
+from tunesmith.serve.embedding_batcher import EmbeddingBatcher, InputTooLong
+from tunesmith.serve.engine import QueueFullError
+from tunesmith.serve.errors import APIError
+
+MAX_INPUTS = 2048  # OpenAI's limit on inputs per request
+
+
+class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(min_length=1)
+    input: str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1)
+    user: str | None = None
+
+
+def _texts(body: EmbeddingRequest) -> list[str]:
+    items = [body.input] if isinstance(body.input, str) else list(body.input)
+    if not items:
+        raise APIError(400, "input must not be empty.", param="input", code="invalid_value")
+    if not all(isinstance(item, str) for item in items):
+        raise APIError(400, "input as token ids is not supported by this server; send the text.",
+                       param="input", code="invalid_value")
+    if len(items) > MAX_INPUTS:
+        raise APIError(400, f"input has {len(items)} items; at most {MAX_INPUTS} per request.", param="input",
+                       code="invalid_value")
+    empty = next((i for i, text in enumerate(items) if not text), None)
+    if empty is not None:
+        raise APIError(400, f"input[{empty}] is an empty string.", param="input", code="invalid_value")
+    return items
+
+
+def _encode(vector: np.ndarray, fmt: str):
+    if fmt == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+    return vector.astype(float).tolist()
+
+
+def _truncate(vectors: np.ndarray, dimensions: int | None, normalize: bool) -> np.ndarray:
+    if dimensions is None or dimensions == vectors.shape[1]:
+        return vectors
+    cut = vectors[:, :dimensions]
+    return cut / np.linalg.norm(cut, axis=1, keepdims=True).clip(min=1e-12) if normalize else cut
+
+
+def create_embeddings_router(batcher: EmbeddingBatcher, models: Mapping[str, Callable[[], dict]]) -> APIRouter:
+    """`models`: model id → a cheap description ({"dimension", "matryoshka_dims", "normalize"}), known
+    without loading weights."""
+    router = APIRouter()
+
+    @router.post("/v1/embeddings")
+    async def embeddings(body: EmbeddingRequest):
+        describe = models.get(body.model)
+        if describe is None:
+            raise APIError(404, f"The model '{body.model}' does not exist or is not an embedding model. "
+                           f"Embedding models here: {', '.join(models) or 'none'}.", code="model_not_found",
+                           param="model")
+        texts = _texts(body)
+        info = describe()
+        dimension, trained = info["dimension"], info["matryoshka_dims"]
+        if body.dimensions is not None and body.dimensions != dimension:
+            if not trained:
+                raise APIError(400, f"'{body.model}' was not trained with Matryoshka sizes, so it only gives "
+                               f"{dimension} dimensions.", param="dimensions", code="invalid_value")
+            if body.dimensions > dimension:
+                raise APIError(400, f"dimensions is {body.dimensions}; '{body.model}' gives at most {dimension} "
+                               f"(trained sizes: {', '.join(map(str, trained))}).", param="dimensions",
+                               code="invalid_value")
+        try:
+            future = batcher.submit(body.model, texts)
+        except QueueFullError as err:
+            raise APIError(429, str(err), "server_overloaded", "queue_full", headers={"Retry-After": "1"}) from None
+        try:
+            result = await asyncio.wrap_future(future)
+        except InputTooLong as err:
+            raise APIError(400, str(err), param="input", code="context_length_exceeded") from None
+        vectors = _truncate(result.vectors, body.dimensions, info["normalize"])
+        return {"object": "list", "model": body.model,
+                "data": [{"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
+                         for i, v in enumerate(vectors)],
+                "usage": {"prompt_tokens": result.tokens, "total_tokens": result.tokens}}
+
+    return router
+
+
+def describe_source(source: str | Path) -> dict:
+    """Dimension, Matryoshka sizes and normalization of an embedding source, read from its JSON files."""
+    import json
+
+    from tunesmith.embeddings.encoder import folder_normalizes
+    from tunesmith.embeddings.export import read_embedding_settings
+    from tunesmith.embeddings.load import is_embedding_run
+
+    path = Path(source)
+    if is_embedding_run(path):
+        from tunesmith.config import load_config
+
+        config = load_config(path / "config.yaml")
+        run = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        folder = Path(run.get("base_model_path") or config.model.name)
+        hidden = json.loads((folder / "config.json").read_text(encoding="utf-8"))["hidden_size"]
+        return {"dimension": hidden, "matryoshka_dims": list(config.embedding.matryoshka_dims),
+                "normalize": config.embedding.normalize}
+    from tunesmith.models.catalog import resolve
+
+    folder = resolve(str(source)).path
+    hidden = json.loads((folder / "config.json").read_text(encoding="utf-8"))["hidden_size"]
+    normalizes = folder_normalizes(folder)
+    return {"dimension": hidden, "matryoshka_dims": read_embedding_settings(folder).get("matryoshka_dims", []),
+            "normalize": True if normalizes is None else normalizes}
+
+
+def attach_embeddings(app: FastAPI, sources: Mapping[str, str | Path], *, max_texts: int = 64, window_ms: int = 5,
+                      max_queue: int = 256, max_loaded: int = 4,
+                      load: Callable[[str | Path], SentenceEncoder] | None = None) -> EmbeddingBatcher:
+    """Mount `/v1/embeddings` for `sources` (model id → run folder, export folder or catalog encoder)."""
+    import functools
+
+    from tunesmith.embeddings.load import load_embedder
+
+    loader = load or load_embedder
+    batcher = EmbeddingBatcher(lambda model_id: loader(sources[model_id]), max_texts, window_ms, max_queue, max_loaded)
+    descriptions = {model_id: functools.cache(functools.partial(describe_source, source))
+                    for model_id, source in sources.items()}
+    app.include_router(create_embeddings_router(batcher, descriptions))
+    app.state.embeddings = batcher
+    return batcher
