@@ -79,3 +79,9 @@ def test_prompt_tuning_run_is_served_through_generate(runs, start_server):
         streamed = client.chat.completions.create(model=prompt_dir.name, messages=ask, max_tokens=6, temperature=0,
                                                   stream=True)
         assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices).strip() == expected
+        with_logprobs = client.chat.completions.create(model=prompt_dir.name, messages=ask, max_tokens=6,
+                                                       temperature=0, logprobs=True, top_logprobs=2)
+        content = with_logprobs.choices[0].logprobs.content
+        assert "".join(entry.token for entry in content) == with_logprobs.choices[0].message.content
+        assert len(content) == with_logprobs.usage.completion_tokens
+        assert all(abs(entry.logprob - entry.top_logprobs[0].logprob) < 1e-6 for entry in content)  # greedy

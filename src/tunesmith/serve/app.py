@@ -22,6 +22,7 @@ from tunesmith.serve.auth import Guard, KeyRing, RateLimiter
 from tunesmith.serve.engine import Engine, QueueFullError
 from tunesmith.serve.errors import APIError, install_error_handlers
 from tunesmith.serve.limits import BodySizeLimit
+from tunesmith.serve.logprobs import TokenText
 from tunesmith.serve.metrics import Measured, Metrics
 from tunesmith.serve.registry import ModelRegistry, UnknownModelError
 from tunesmith.serve.responses import final, sse
@@ -98,6 +99,9 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
         except UnknownModelError as err:
             raise APIError(404, str(err), code="model_not_found", param="model") from None
 
+    def token_text(model: str) -> TokenText:
+        return TokenText(registry.tokenizer(model))
+
     def prepare(model: str, text: str, body) -> tuple[list[int], SamplingParams]:
         source = lookup(model)
         if source.kind == "classifier":
@@ -113,7 +117,11 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
                            f"the prompt has {len(ids)} and {asked or 1} more were requested.",
                            param="messages", code="context_length_exceeded")
         max_tokens = asked or min(config.default_max_tokens, room)
-        return ids, SamplingParams(max_tokens, body.temperature, body.top_p, body.stops, body.seed)
+        logprobs = body.logprob_count
+        if logprobs is not None and not engine.supports_logprobs:
+            raise APIError(400, f"logprobs are not available from the {config.backend} backend; leave logprobs "
+                           "out, or serve with serve.backend: torch.", param="logprobs", code="unsupported_parameter")
+        return ids, SamplingParams(max_tokens, body.temperature, body.top_p, body.stops, body.seed, logprobs)
 
     async def respond(body, text: str, chat: bool):
         ids, params = prepare(body.model, text, body)
@@ -122,13 +130,14 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
         try:
             if not body.stream:
                 answer, done = await engine.complete(body.model, ids, params)
-                return final(rid, created, body.model, answer, done, chat)
+                return final(rid, created, body.model, answer, done, chat, token_text(body.model))
             events = engine.stream(body.model, ids, params)
             first = await anext(events)
         except QueueFullError as err:
             raise APIError(429, str(err), "server_overloaded", "queue_full", headers={"Retry-After": "1"}) from None
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(sse(rid, created, body.model, first, events, chat, include_usage),
+        return StreamingResponse(sse(rid, created, body.model, first, events, chat, include_usage,
+                                     token_text(body.model)),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.post("/v1/chat/completions")

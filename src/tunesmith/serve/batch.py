@@ -12,13 +12,21 @@ from dataclasses import dataclass, field
 import torch
 
 from tunesmith.serve import kvcache, prefix
-from tunesmith.serve.sampling import SamplingParams, make_generator, next_token, releasable
+from tunesmith.serve.sampling import (
+    SamplingParams,
+    TokenLogprob,
+    make_generator,
+    next_token,
+    releasable,
+    token_logprob,
+)
 from tunesmith.serve.textstream import TextStream
 
 
 @dataclass
 class Delta:
     text: str
+    logprobs: list[TokenLogprob] | None = None  # the tokens behind `text`, when the request asked for them
 
 
 @dataclass
@@ -26,6 +34,7 @@ class Finished:
     reason: str  # "stop" or "length"
     prompt_tokens: int
     completion_tokens: int
+    logprobs: list[TokenLogprob] | None = None  # the whole answer's, filled in by Engine.complete
 
 
 @dataclass
@@ -45,16 +54,28 @@ class Sequence:
     generator: torch.Generator | None = None
     text: TextStream | None = None
     loaded: object | None = None  # serve.registry.LoadedModel of this row (rows of one batch share a base)
+    pending: list[TokenLogprob] = field(default_factory=list)  # logprobs of tokens whose text is not sent yet
 
     def start(self, tokenizer) -> TextStream:
         self.text = TextStream(lambda ids: tokenizer.decode(ids, skip_special_tokens=True), self.params.stop)
         self.ids = self.text.ids
         return self.text
 
+    def push(self, token: int, logits: torch.Tensor | None = None) -> None:
+        """Add a generated (non end-of-turn) token, with its logprobs when the request asked for them."""
+        self.text.push(token)
+        if self.params.logprobs is not None and logits is not None:
+            self.pending.append(token_logprob(logits, token, self.params.logprobs))
+
     def send(self, final: bool) -> None:
+        """Hand out the text that is safe to show, with the logprobs of the tokens it came from. Tokens whose
+        text is never shown (a stop string's) take their logprobs with them."""
         delta = self.text.release(final)
         if delta:
-            self.sink(Delta(delta))
+            logprobs = None
+            if self.params.logprobs is not None:
+                logprobs, self.pending = self.pending, []
+            self.sink(Delta(delta, logprobs))
 
     def finish(self, reason: str) -> None:
         self.done = True
@@ -145,7 +166,7 @@ class RunningBatch:
                 seq.done = True
                 continue
             token = next_token(logits[row - first_new], seq.params.temperature, seq.params.top_p, seq.generator)
-            self._emit(seq, token, int(self.positions[row]))
+            self._emit(seq, token, int(self.positions[row]), logits[row - first_new])
         keep = [i for i, s in enumerate(self.seqs) if not s.done]
         if len(keep) < len(self.seqs):
             self.seqs = [self.seqs[i] for i in keep]
@@ -155,13 +176,13 @@ class RunningBatch:
             else:
                 self.cache = self.mask = self.positions = None
 
-    def _emit(self, seq: Sequence, token: int, position: int) -> None:
+    def _emit(self, seq: Sequence, token: int, position: int, logits: torch.Tensor) -> None:
         self.generated += 1
         if token in seq.loaded.eos_ids:
             seq.send(final=True)
             seq.finish("stop")
             return
-        seq.text.push(token)
+        seq.push(token, logits)
         out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= seq.loaded.context_length
         seq.send(final=out_of_room)
         if seq.text.stopped or out_of_room:
@@ -181,18 +202,26 @@ def plain_generate(loaded, seq: Sequence) -> int:
     params = seq.params
     ids = torch.tensor([seq.prompt_ids])
     kwargs = {"max_new_tokens": params.max_tokens, "pad_token_id": loaded.pad_id,
-              "eos_token_id": sorted(loaded.eos_ids) or None, "do_sample": params.temperature > 0}
+              "eos_token_id": sorted(loaded.eos_ids) or None, "do_sample": params.temperature > 0,
+              "return_dict_in_generate": True, "output_logits": params.logprobs is not None}
     if params.temperature > 0:
         if params.seed is not None:
             torch.manual_seed(params.seed)
         kwargs.update(temperature=params.temperature, top_p=params.top_p)
     with loaded.activate():
         out = loaded.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
-    new = out[0, ids.shape[1]:].tolist()
+    new = out.sequences[0, ids.shape[1]:].tolist()
     ended = next((i for i, t in enumerate(new) if t in loaded.eos_ids), None)
     seq.ids = new[:ended] if ended is not None else new
-    text, stopped = releasable(loaded.tokenizer.decode(seq.ids, skip_special_tokens=True), params.stop, final=True)
+    decode = lambda part: loaded.tokenizer.decode(part, skip_special_tokens=True)  # noqa: E731
+    text, stopped = releasable(decode(seq.ids), params.stop, final=True)
     if text:
-        seq.sink(Delta(text))
+        logprobs = None
+        if params.logprobs is not None:  # the tokens up to the one that completes the text shown
+            shown = next((i for i in range(1, len(seq.ids) + 1) if len(decode(seq.ids[:i])) >= len(text)),
+                         len(seq.ids)) if stopped else len(seq.ids)
+            logprobs = [token_logprob(out.logits[i][0], token, params.logprobs)
+                        for i, token in enumerate(seq.ids[:shown])]
+        seq.sink(Delta(text, logprobs))
     seq.finish("stop" if ended is not None or stopped else "length")
     return len(new)

@@ -47,13 +47,16 @@ def _coalesce(events: list[object]) -> list[object]:
     merged: list[object] = []
     for event in events:
         if isinstance(event, Delta) and merged and isinstance(merged[-1], Delta):
-            merged[-1] = Delta(merged[-1].text + event.text)
+            logprobs = None if event.logprobs is None else (merged[-1].logprobs or []) + event.logprobs
+            merged[-1] = Delta(merged[-1].text + event.text, logprobs)
         else:
             merged.append(event)
     return merged
 
 
 class Engine:
+    supports_logprobs = True  # the batch loop and plain generate both report them (serve.sampling.token_logprob)
+
     def __init__(self, registry, max_batch_size: int = 8, batch_window_ms: int = 10, max_queue: int = 64):
         self.registry = registry
         self.max_batch_size = max_batch_size
@@ -143,11 +146,16 @@ class Engine:
             seq.cancelled = True
 
     async def complete(self, model_id: str, prompt_ids: list[int], params: SamplingParams) -> tuple[str, Finished]:
+        """The whole answer and its Finished (with every token's logprobs when `params.logprobs` is set)."""
         parts: list[str] = []
+        logprobs = [] if params.logprobs is not None else None
         async for event in self.stream(model_id, prompt_ids, params):
             if isinstance(event, Delta):
                 parts.append(event.text)
+                if logprobs is not None:
+                    logprobs += event.logprobs or []
             else:
+                event.logprobs = logprobs
                 return "".join(parts), event
         raise RuntimeError("stream ended without a result")
 

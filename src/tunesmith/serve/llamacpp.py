@@ -71,6 +71,8 @@ class GGUFRegistry(ModelRegistry):
 class LlamaCppEngine(Engine):
     """The engine's queue and limits, with llama.cpp decoding one request at a time."""
 
+    supports_logprobs = False  # Llama.generate yields token ids only; a request asking for them gets a 400
+
     def _decode(self, model_id: str) -> None:
         llm = self.registry.acquire(model_id)
         while not self._stopped:

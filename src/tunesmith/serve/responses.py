@@ -8,6 +8,7 @@ import logging
 from fastapi.responses import JSONResponse
 
 from tunesmith.serve.batch import Delta, Finished
+from tunesmith.serve.logprobs import TokenText, chat_logprobs, completion_logprobs
 
 logger = logging.getLogger(__name__)
 
@@ -17,25 +18,31 @@ def usage(done: Finished) -> dict:
             "total_tokens": done.prompt_tokens + done.completion_tokens}
 
 
-def final(rid: str, created: int, model: str, text: str, done: Finished, chat: bool) -> JSONResponse:
+def final(rid: str, created: int, model: str, text: str, done: Finished, chat: bool,
+          names: TokenText) -> JSONResponse:
     if chat:
         choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": done.reason,
-                  "logprobs": None}
+                  "logprobs": chat_logprobs(done.logprobs, names)}
     else:
-        choice = {"index": 0, "text": text, "finish_reason": done.reason, "logprobs": None}
+        choice = {"index": 0, "text": text, "finish_reason": done.reason,
+                  "logprobs": completion_logprobs(done.logprobs, names)}
     return JSONResponse({"id": rid, "object": "chat.completion" if chat else "text_completion", "created": created,
                          "model": model, "choices": [choice], "usage": usage(done)})
 
 
-async def sse(rid, created, model, first, events, chat: bool, include_usage: bool):
+async def sse(rid, created, model, first, events, chat: bool, include_usage: bool, names: TokenText):
     kind = "chat.completion.chunk" if chat else "text_completion"
+    offset = 0  # characters of the completion sent so far, for text_offset
 
-    def chunk(text: str | None, reason: str | None, role: bool = False) -> str:
+    def chunk(text: str | None, reason: str | None, role: bool = False, logprobs=None) -> str:
+        nonlocal offset
         if chat:
             delta = {"role": "assistant", "content": text or ""} if role else ({"content": text} if text else {})
-            choice = {"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}
+            choice = {"index": 0, "delta": delta, "finish_reason": reason, "logprobs": chat_logprobs(logprobs, names)}
         else:
-            choice = {"index": 0, "text": text or "", "finish_reason": reason, "logprobs": None}
+            choice = {"index": 0, "text": text or "", "finish_reason": reason,
+                      "logprobs": completion_logprobs(logprobs, names, offset)}
+            offset += len(text or "")
         payload = {"id": rid, "object": kind, "created": created, "model": model, "choices": [choice]}
         return f"data: {json.dumps(payload)}\n\n"
 
@@ -45,7 +52,7 @@ async def sse(rid, created, model, first, events, chat: bool, include_usage: boo
     try:
         while True:
             if isinstance(event, Delta):
-                yield chunk(event.text, None)
+                yield chunk(event.text, None, logprobs=event.logprobs)
             elif isinstance(event, Finished):
                 yield chunk(None, event.reason)
                 if include_usage:

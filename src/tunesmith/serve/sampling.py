@@ -15,6 +15,23 @@ class SamplingParams:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    logprobs: int | None = None  # None: off; k: each sampled token's logprob and its k most likely alternatives
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token_id: int
+    logprob: float
+    top: tuple[tuple[int, float], ...] = ()  # (token id, logprob) of the k most likely tokens, best first
+
+
+def token_logprob(logits: torch.Tensor, token: int, k: int) -> TokenLogprob:
+    """The model's log-probability of `token` and of its `k` most likely alternatives at this step: log-softmax
+    of the raw logits, before temperature and top-p (what the model believes, not how it was sampled)."""
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    top = torch.topk(logprobs, k) if k else None
+    pairs = tuple(zip(top.indices.tolist(), top.values.tolist(), strict=True)) if top is not None else ()
+    return TokenLogprob(int(token), float(logprobs[token]), pairs)
 
 
 def make_generator(seed: int | None) -> torch.Generator:

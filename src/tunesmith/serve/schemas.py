@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 
 class _Request(BaseModel):
@@ -56,11 +56,39 @@ class _Generation(_Request):
 class ChatRequest(_Generation):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(None, ge=1)
+    logprobs: bool | None = Field(False, description="Return each answer token's log-probability.")
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="Also list this many most likely tokens "
+                                     "per position (needs logprobs: true).")
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _needs_logprobs(cls, value, info: ValidationInfo):
+        if value is not None and not info.data.get("logprobs"):
+            raise ValueError("top_logprobs needs logprobs: true")
+        return value
+
+    @property
+    def logprob_count(self) -> int | None:
+        return (self.top_logprobs or 0) if self.logprobs else None
 
 
 class CompletionRequest(_Generation):
     prompt: str | list[str]
     temperature: float = Field(1.0, ge=0.0, le=2.0)
+    logprobs: StrictInt | None = Field(None, ge=0, le=5, description="Return each token's log-probability and "
+                                       "this many most likely alternatives (0-5).")
+    echo: bool = Field(False, description="Not supported: the answer never repeats the prompt.")
+
+    @field_validator("echo")
+    @classmethod
+    def _no_echo(cls, value):
+        if value:
+            raise ValueError("echo is not supported; send the prompt's text yourself if you need it")
+        return value
+
+    @property
+    def logprob_count(self) -> int | None:
+        return self.logprobs
 
     @field_validator("prompt")
     @classmethod
