@@ -16,6 +16,7 @@ from tunesmith.config.finetune_api import FinetuneApiConfig
 from tunesmith.config.method import MethodConfig, clean_location, default_method
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.objective import ObjectiveConfig
+from tunesmith.config.preference import PreferenceConfig
 from tunesmith.config.serve import ServeConfig
 from tunesmith.config.training import TrainingConfig
 from tunesmith.config.tune import TuneConfig
@@ -32,6 +33,7 @@ class ProjectConfig(Section):
     method: MethodConfig = Field(default_factory=default_method, description="The fine-tuning method and its "
                                  "options, chosen by name (each method's own options; see tunesmith.methods).")
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    preference: PreferenceConfig = Field(default_factory=PreferenceConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)

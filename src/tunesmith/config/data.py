@@ -9,13 +9,14 @@ from pydantic import Field
 from tunesmith.config.base import Section
 
 SourceFormat = Literal["auto", "alpaca", "openai", "sharegpt", "prompt_completion", "input_output",
-                       "question_answer", "text_label", "text"]
+                       "question_answer", "text_label", "text", "openai_dpo", "chosen_rejected", "rated"]
 
 
 class SourceConfig(Section):
     path: str = Field(..., description="File or folder, relative to the project folder.")
     format: SourceFormat = Field("auto", description="auto, alpaca, openai, sharegpt, prompt_completion, "
-                                 "input_output, question_answer, text_label or text.")
+                                 "input_output, question_answer, text_label, text, or preferences: openai_dpo, "
+                                 "chosen_rejected (TRL, LLaMA-Factory, Anthropic-HH) or rated (KTO).")
     weight: float = Field(1.0, gt=0, description="Mixing ratio relative to other sources: its training records "
                           "are repeated (weight > 1) or subsampled (weight < 1).")
     columns: dict[str, str] = Field(default_factory=dict, description="Rename source columns: {theirs: ours}.")

@@ -7,9 +7,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from tunesmith.config.base import Section
+from tunesmith.config.preference import ObjectiveName
 
 
 class TrainingConfig(Section):
+    objective: ObjectiveName = Field(
+        "sft", description="What training optimises: sft learns the demonstrated answers; dpo (IPO as its loss "
+        "variant), orpo and simpo learn from chosen/rejected pairs, kto from answers rated good or bad (their "
+        "options: the preference section).")
     epochs: float = Field(3.0, gt=0, description="Passes over the training data.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")

@@ -94,7 +94,7 @@ def clean_record(record: dict, steps: list[tuple[str, Callable[[str], str]]], co
                 new = step(message["content"])
                 changed |= new != message["content"]
                 message["content"] = new
-        for key in ("text", "text_pair"):
+        for key in ("text", "text_pair", "rejected"):
             if key in record:
                 new = step(record[key])
                 changed |= new != record[key]
@@ -106,4 +106,4 @@ def clean_record(record: dict, steps: list[tuple[str, Callable[[str], str]]], co
 def empty_fields(record: dict) -> list[str]:
     """Canonical fields that cleaning left empty (e.g. a message that was only HTML)."""
     fields = [f"messages[{i}].content" for i, m in enumerate(record.get("messages", ())) if not m["content"]]
-    return fields + [key for key in ("text", "text_pair") if key in record and not record[key]]
+    return fields + [key for key in ("text", "text_pair", "rejected") if key in record and not record[key]]

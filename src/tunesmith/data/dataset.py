@@ -17,7 +17,9 @@ from tunesmith.errors import DataError
 SPLITS = ("train", "validation", "test")
 _MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string()), ("weight", pa.int8())])
 SCHEMAS = {
-    "chat": pa.schema([("id", pa.string()), ("messages", pa.list_(_MESSAGE)), ("meta", pa.string())]),
+    # rejected / desirable: preference records (data/preference.py); null on demonstrations
+    "chat": pa.schema([("id", pa.string()), ("messages", pa.list_(_MESSAGE)), ("rejected", pa.string()),
+                       ("desirable", pa.bool_()), ("meta", pa.string())]),
     "classification": pa.schema([("id", pa.string()), ("text", pa.string()), ("label", pa.string()),
                                  ("text_pair", pa.string()), ("meta", pa.string())]),
     "text": pa.schema([("id", pa.string()), ("text", pa.string()), ("meta", pa.string())]),

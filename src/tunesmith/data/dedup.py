@@ -26,8 +26,9 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 def record_text(record: dict) -> str:
     """All the text of a record, as compared for duplicates."""
-    if "messages" in record:
-        return "\n".join(f"{m['role']}: {m['content']}" for m in record["messages"])
+    if "messages" in record:  # a preference pair differs from another by its rejected answer too
+        rejected = f"\nrejected: {record['rejected']}" if record.get("rejected") is not None else ""
+        return "\n".join(f"{m['role']}: {m['content']}" for m in record["messages"]) + rejected
     return record["text"] + ("\n" + record["text_pair"] if record.get("text_pair") else "")
 
 

@@ -113,6 +113,8 @@ def _task_fit(fmt: str, task: str) -> str | None:
         return f"{fmt} rows have no label (objective.task is classification)"
     if task == "text" and fmt in ("openai", "sharegpt", *PAIR_FORMATS):
         return f"{fmt} rows are conversations, not raw text (objective.task is text)"
+    if task != "chat" and fmt in _preference.FORMATS:
+        return f"{fmt} rows are preferences between chat answers (objective.task is {task})"
     return None
 
 
@@ -264,3 +266,10 @@ def _text(value: dict, check: _Check, task: str) -> dict | None:
 
 _CONVERTERS = {"openai": _openai, "sharegpt": _sharegpt, "text_label": _text_label, "text": _text,
                **{fmt: _pair(fmt) for fmt in PAIR_FORMATS}}
+
+# Preference rows (chosen/rejected pairs, rated answers: data/preference.py) are detected first: they carry
+# keys the chat formats also use (conversations, prompt + completion, input).
+from tunesmith.data import preference as _preference  # noqa: E402
+
+FORMATS = {**_preference.FORMATS, **FORMATS}
+_CONVERTERS.update(_preference.CONVERTERS)

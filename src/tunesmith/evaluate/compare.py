@@ -131,6 +131,10 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
         from tunesmith.evaluate.judge import judge_results
 
         judge_results(project, items, results)
+    if task == "chat":
+        from tunesmith.evaluate.preference import add_reward_margins
+
+        add_reward_margins(results)
     return summarize(results, items, task, settings, split)
 
 

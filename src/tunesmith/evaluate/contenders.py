@@ -20,6 +20,7 @@ from tunesmith.evaluate.metrics import corpus_scores, per_item_scores
 
 Answerer = Callable[[list[Messages]], list[str]]
 NllScorer = Callable[[list[Messages], list[str]], list[tuple[float, int]]]
+PairScorer = Callable[[list[Messages], list[str], list[str]], list[tuple[float, float]]]
 
 
 def zero_shot_prompt(item: ChatItem) -> Messages:
@@ -34,6 +35,7 @@ class ChatContender:
     prompt: Callable[[ChatItem], Messages] = zero_shot_prompt
     nll: NllScorer | None = None
     run_dir: Path | None = None
+    pairs: PairScorer | None = None  # summed log-probs of (chosen, rejected): preference metrics
 
 
 @dataclass
@@ -61,7 +63,12 @@ def model_contender(name: str, model, tokenizer, settings: EvaluationConfig, *, 
     def nll(conversations: list[Messages], references: list[str]) -> list[tuple[float, int]]:
         return reference_nll(model, tokenizer, conversations, references, batch_size=settings.batch_size)
 
-    return ChatContender(name, answer, kind, prompt, nll if settings.perplexity else None, run_dir)
+    def pairs(conversations: list[Messages], chosen: list[str], rejected: list[str]) -> list[tuple[float, float]]:
+        from tunesmith.evaluate.preference import pair_logps
+
+        return pair_logps(model, tokenizer, conversations, chosen, rejected, settings.batch_size)
+
+    return ChatContender(name, answer, kind, prompt, nll if settings.perplexity else None, run_dir, pairs)
 
 
 def few_shot(system: str, examples: Sequence[ChatItem]) -> Callable[[ChatItem], Messages]:
@@ -82,4 +89,12 @@ def score_chat(items: Sequence[ChatItem], contender: ChatContender, settings: Ev
         per_item["reference_nll"] = [total / n if n else float("nan") for total, n in nll]
         tokens = sum(n for _, n in nll)
         corpus["perplexity"] = math.exp(sum(total for total, _ in nll) / tokens) if tokens else float("nan")
+    if contender.pairs is not None and any(item.rejected is not None for item in items):
+        from tunesmith.evaluate.preference import per_item as preference_scores
+
+        paired = [i for i, item in enumerate(items) if item.rejected is not None]
+        found = contender.pairs([conversations[i] for i in paired], [references[i] for i in paired],
+                                [items[i].rejected for i in paired])
+        scores = dict(zip(paired, found, strict=True))
+        per_item |= preference_scores([scores.get(i) for i in range(len(items))])
     return ContenderResult(contender.name, contender.kind, outputs, per_item, corpus, run_dir=contender.run_dir)

@@ -17,6 +17,7 @@ class ChatItem:
     prompt: Messages  # every message before the last assistant turn
     reference: str  # the last assistant turn
     facts: list[str] = field(default_factory=list)
+    rejected: str | None = None  # preference records: the answer the reference was preferred to
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,10 @@ def chat_item(record: dict, index: int = 0) -> ChatItem | None:
         return None
     # Sources may still say "metadata"; prepared records say "meta".
     facts = (record.get("meta") or record.get("metadata") or {}).get("facts") or []
+    rejected = record.get("rejected")
     return ChatItem(id=str(record.get("id", index)), prompt=_clean_messages(messages[:last]),
-                    reference=str(messages[last].get("content", "")), facts=[str(f) for f in facts])
+                    reference=str(messages[last].get("content", "")), facts=[str(f) for f in facts],
+                    rejected=None if rejected is None else str(rejected))
 
 
 def chat_items(records: Sequence[dict], limit: int | None = None) -> list[ChatItem]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tunesmith.evaluate.contenders import ContenderResult
+from tunesmith.evaluate.preference import PREFERENCE_METRICS
 from tunesmith.evaluate.stats import Estimate, PairedTest, bootstrap_ci, paired_test
 
 # Per-item values kept for diagnostics, not quality metrics: never tested or compared.
@@ -54,12 +55,17 @@ def build_rows(results: Sequence[ContenderResult], samples: int, seed: int) -> l
 
 
 def build_tests(results: Sequence[ContenderResult], samples: int, seed: int) -> list[PairedTest]:
-    """Every run against every baseline, on every per-item metric both measured."""
+    """Every run against every baseline, on every per-item metric both measured; and each run against the
+    runs before it on the preference metrics (did preference tuning help beyond the SFT run?)."""
     runs = [r for r in results if r.kind == "run"]
     baselines = [r for r in results if r.kind != "run"]
-    return [paired_test(metric, run.name, run.per_item[metric], base.name, base.per_item[metric], samples, seed)
-            for run in runs for base in baselines for metric in metric_order(list(run.per_item))
-            if metric in base.per_item and metric not in NOT_COMPARED]
+    tests = [paired_test(metric, run.name, run.per_item[metric], base.name, base.per_item[metric], samples, seed)
+             for run in runs for base in baselines for metric in metric_order(list(run.per_item))
+             if metric in base.per_item and metric not in NOT_COMPARED]
+    return tests + [paired_test(metric, run.name, run.per_item[metric], other.name, other.per_item[metric], samples,
+                                seed)
+                    for i, run in enumerate(runs) for other in runs[:i] for metric in PREFERENCE_METRICS
+                    if metric in run.per_item and metric in other.per_item]
 
 
 def _better(metric: str, a: float, b: float) -> bool:

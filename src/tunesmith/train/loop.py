@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from tunesmith.config import ProjectConfig
+from tunesmith.objectives.runtime import Sft
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.batching import Step, collate, epoch_steps
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import Example
-from tunesmith.train.loss import loss_sum
 from tunesmith.train.monitor import MetricsLog, ProgressBar
 from tunesmith.train.optim import learning_rate
 from tunesmith.train.sharding import Replicated
@@ -61,13 +61,14 @@ class Batches:
     seed: int
     group_by_length: bool
     world: World
+    collate_fn: Callable[..., dict] = collate  # the objective's (objectives/runtime.py): pairs collate otherwise
 
     def epoch(self, epoch: int) -> list[Step]:
         return epoch_steps(self.examples, self.batch_size, self.accumulation, self.seed, epoch,
                            self.group_by_length, self.world.rank, self.world.size)
 
     def tensors(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        return collate([self.examples[i] for i in indices], self.pad_id, self.classification)
+        return self.collate_fn([self.examples[i] for i in indices], self.pad_id, self.classification)
 
 
 class StopFlag:
@@ -106,35 +107,40 @@ def _on(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
 
 @torch.no_grad()
 def evaluate(model, examples: list[Example], pad_id: int, task: str, virtual_tokens: bool, batch_size: int,
-             world: World, strategy: Replicated | None = None) -> dict:
-    """Validation loss (per target token, or per example for classifiers) and accuracy for classifiers."""
+             world: World, strategy: Replicated | None = None, objective=None) -> dict:
+    """Validation loss (per target token, or per example for classifiers and preference objectives) and the
+    objective's metrics (accuracy for classifiers; preference accuracy and reward margin)."""
     strategy = strategy or Replicated(world)
+    objective = objective or Sft()
     was_training = model.training
     model.eval()
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]))[world.rank::world.size]
     chunks = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
-    total = count = correct = 0.0
+    total = count = 0.0
+    stats: dict[str, float] = {}
     for chunk in strategy.rounds(chunks):  # None: a pass that counts nothing, to keep collectives in step
-        batch = collate([examples[i] for i in chunk or [0]], pad_id, task == "classification")
-        loss, n, right = loss_sum(model, _on(batch, strategy.device), task, virtual_tokens or strategy.whole_forward)
+        batch = objective.collate([examples[i] for i in chunk or [0]], pad_id, task == "classification")
+        loss, n, found = objective.loss_sum(model, _on(batch, strategy.device), task,
+                                            virtual_tokens or strategy.whole_forward)
         if chunk is not None:
-            total, count, correct = total + float(loss), count + n, correct + right
-    total, count, correct = world.sum(total, count, correct)
+            total, count = total + float(loss), count + n
+        # every process sums the same statistics (an empty pass adds zeros), so the collective lines up
+        stats = {k: stats.get(k, 0.0) + (v if chunk is not None else 0.0) for k, v in found.items()}
+    names = sorted(stats)
+    total, count, *values = world.sum(total, count, *(stats[k] for k in names))
     model.train(was_training)
-    result = {"val_loss": total / count if count else float("nan")}
-    if task == "classification":
-        result["val_accuracy"] = correct / count if count else float("nan")
-    return result
+    return objective.metrics(task, total, count, dict(zip(names, values, strict=True)))
 
 
 def train_step(model, params, optimizer, batches: Batches, step: Step, task: str, virtual_tokens: bool,
-               max_grad_norm: float, strategy: Replicated) -> float:
+               max_grad_norm: float, strategy: Replicated, objective=None) -> float:
     """One optimizer step; returns the step's mean training loss over all processes."""
+    objective = objective or Sft()
     loss_total = 0.0
     for micro in strategy.micro_batches(step.micro_batches):
         # None: this process has no micro-batch left but its peers do; a zero-weight pass keeps them in step.
-        loss, _, _ = loss_sum(model, _on(batches.tensors(micro or [0]), strategy.device), task,
-                              virtual_tokens or strategy.whole_forward)
+        loss, _, _ = objective.loss_sum(model, _on(batches.tensors(micro or [0]), strategy.device), task,
+                                        virtual_tokens or strategy.whole_forward)
         loss = loss if micro is not None else loss * 0
         strategy.backward(loss / step.global_targets)
         loss_total += float(loss.detach())
@@ -164,7 +170,7 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
              task: str, virtual_tokens: bool, state: LoopState, run_dir, world: World,
              callbacks: Sequence[StepCallback] = (), save_weights: Callable[[], dict],
              attach: Callable[[MetricsLog], object] = lambda log: None,
-             strategy: Replicated | None = None) -> tuple[LoopState, str]:
+             strategy: Replicated | None = None, objective=None) -> tuple[LoopState, str]:
     """Train until done, stopped early or interrupted; returns the state and how it ended.
 
     `save_weights` and the strategy's gathering are collectives under fsdp: every process calls them."""
@@ -193,7 +199,8 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
         """Returns True when early stopping says stop."""
         if not val_examples:
             return False
-        result = evaluate(model, val_examples, batches.pad_id, task, virtual_tokens, tc.batch_size, world, strategy)
+        result = evaluate(model, val_examples, batches.pad_id, task, virtual_tokens, tc.batch_size, world, strategy,
+                          objective)
         train_loss = sum(window) / len(window) if window else state.last_train_loss or float("nan")
         window.clear()
         state.last_val = result
@@ -224,7 +231,7 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
                     group["lr"] = learning_rate(state.step, total, tc)
                 started = time.perf_counter()
                 loss = train_step(model, params, optimizer, batches, step, task, virtual_tokens,
-                                  tc.max_grad_norm, strategy)
+                                  tc.max_grad_norm, strategy, objective)
                 state.seconds += time.perf_counter() - started
                 tokens, real, padded = world.sum(step.real_tokens, *_positions(batches, step))
                 state.tokens += int(tokens)

@@ -14,11 +14,12 @@ import torch
 from tunesmith.config import ProjectConfig
 from tunesmith.errors import DataError, TunesmithError
 from tunesmith.methods import count_parameters
+from tunesmith.objectives.runtime import attach_reference, for_config
 from tunesmith.progress import console
 from tunesmith.resources import peak_rss
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.distributed import World
-from tunesmith.train.encode import encode_records, label_list
+from tunesmith.train.encode import label_list
 from tunesmith.train.loggers import Loggers
 from tunesmith.train.loop import Batches, LoopState, StepCallback, run_loop, total_steps
 from tunesmith.train.optim import build_optimizer
@@ -43,8 +44,11 @@ def data_fingerprint(records: list[dict]) -> str:
 
 
 def _identity(config: ProjectConfig, task: str, train_records: list[dict], dataset_version: str | None) -> dict:
-    return {"base_model": config.model.name, "method": config.method.name, "task": task,
-            "dataset_version": dataset_version or data_fingerprint(train_records)}
+    identity = {"base_model": config.model.name, "method": config.method.name, "task": task,
+                "dataset_version": dataset_version or data_fingerprint(train_records)}
+    if config.training.objective != "sft":  # (sft runs predate the key: their checkpoints stay resumable)
+        identity["objective"] = config.training.objective
+    return identity
 
 
 def _check_resumable(saved: dict, current: dict, folder: Path) -> None:
@@ -76,11 +80,15 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
         console.print(f"{method.name}: training {trainable:,} of {total:,} parameters "
                       f"({trainable / total:.2%}) of {config.model.name}")
     length = config.model.max_length
-    train_ex = encode_records(tokenizer, train_records, task, length, labels, tc.train_on_prompt)
-    val_ex = encode_records(tokenizer, validation_records, task, length, labels, tc.train_on_prompt)
+    objective = for_config(config)
+    train_ex = objective.encode(tokenizer, train_records, task, length, labels, tc.train_on_prompt)
+    val_ex = objective.encode(tokenizer, validation_records, task, length, labels, tc.train_on_prompt)
     if not train_ex:
         raise DataError("no training example has a token to learn from after encoding",
                         "Check that chat records end with an assistant message.")
+    # Reference log-probs (dpo, kto) from the model as prepared, before any step or restored checkpoint.
+    attach_reference(objective, model, method, train_ex + val_ex, tokenizer.pad_token_id,
+                     next(model.parameters()).device, method.virtual_tokens)
     model, optimizer = strategy.setup(model, lambda m: build_optimizer(m, tc))
     identity = _identity(config, task, train_records, dataset_version)
     state = LoopState(identity=identity)
@@ -99,9 +107,10 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     if tc.compile:
         _compile(model)
     batches = Batches(train_ex, tokenizer.pad_token_id, task == "classification", tc.batch_size,
-                      tc.gradient_accumulation, tc.seed, tc.group_by_length, world)
+                      tc.gradient_accumulation, tc.seed, tc.group_by_length, world, objective.collate)
     planned = total_steps(config, len(batches.epoch(0)))
-    info = {"status": "running", "method": method.name, "task": task, "base_model": config.model.name,
+    info = {"status": "running", "method": method.name, "objective": objective.name, "task": task,
+            "base_model": config.model.name,
             "base_model_path": str(resolved.path), "dataset_version": identity["dataset_version"],
             "trainable_params": trainable, "total_params": total, "labels": labels, "project": config.name,
             "artifact": method.artifact, "train_examples": len(train_ex), "validation_examples": len(val_ex),
@@ -116,7 +125,7 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
             config=config, model=model, optimizer=optimizer, batches=batches, val_examples=val_ex, task=task,
             virtual_tokens=method.virtual_tokens, state=state, run_dir=run_dir, world=world, callbacks=callbacks,
             save_weights=lambda: strategy.weights(model), strategy=strategy,
-            attach=loggers.attach)
+            attach=loggers.attach, objective=objective)
     except BaseException:
         loggers.close("FAILED")
         if world.main:
