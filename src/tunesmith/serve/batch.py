@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 import torch
 
 from tunesmith.serve import kvcache, prefix
+from tunesmith.serve.constrain import ConstraintError
 from tunesmith.serve.sampling import (
     SamplingParams,
     TokenLogprob,
+    adjusted_logits,
     make_generator,
     next_token,
     releasable,
@@ -55,11 +57,26 @@ class Sequence:
     text: TextStream | None = None
     loaded: object | None = None  # serve.registry.LoadedModel of this row (rows of one batch share a base)
     pending: list[TokenLogprob] = field(default_factory=list)  # logprobs of tokens whose text is not sent yet
+    constraint: object | None = None  # serve.constrain.Constraint, when params.grammar is set
 
-    def start(self, tokenizer) -> TextStream:
+    def start(self, tokenizer, eos_ids=()) -> TextStream:
         self.text = TextStream(lambda ids: tokenizer.decode(ids, skip_special_tokens=True), self.params.stop)
         self.ids = self.text.ids
+        if self.params.grammar is not None:
+            from tunesmith.serve.constrain import Constraint
+
+            self.constraint = Constraint(self.params.grammar, tokenizer, sorted(eos_ids))
         return self.text
+
+    def adjust(self, logits: torch.Tensor, generated: list[int]) -> torch.Tensor:
+        """The request's logits processors; the constraint first follows tokens it has not seen yet."""
+        if self.constraint is not None:
+            for token in generated[self.constraint.consumed:]:
+                self.constraint.accept(token)
+        return adjusted_logits(logits, self.params, generated, self.constraint)
+
+    def choose(self, logits: torch.Tensor) -> int:
+        return next_token(self.adjust(logits, self.ids), self.params.temperature, self.params.top_p, self.generator)
 
     def push(self, token: int, logits: torch.Tensor | None = None) -> None:
         """Add a generated (non end-of-turn) token, with its logprobs when the request asked for them."""
@@ -90,6 +107,7 @@ class RunningBatch:
         self.mask: torch.Tensor | None = None
         self.positions: torch.Tensor | None = None
         self.generated = 0  # tokens sampled, for throughput metrics
+        self.prefilled = 0  # prompt tokens computed (not reused from the prefix entry or a twin row)
         self.shared = None  # the PeftModel once a row of a LoRA adapter joined: mixed-adapter forwards go through it
 
     def __len__(self) -> int:
@@ -122,11 +140,18 @@ class RunningBatch:
             self._prefill(group)
 
     def _prefill(self, seqs: list[Sequence]) -> None:
+        """Prefill the distinct prompts of `seqs` once each: rows with the same prompt (the `n` choices of one
+        request) copy its KV and last logits instead of computing them again."""
         from transformers import DynamicCache
 
         loaded = seqs[0].loaded
         config = loaded.model.config
-        prompts = [s.prompt_ids for s in seqs]
+        distinct: dict[tuple[int, ...], int] = {}
+        rows = [distinct.setdefault(tuple(s.prompt_ids), len(distinct)) for s in seqs]
+        if len(distinct) < len(seqs) and not kvcache.supports_reshaping(DynamicCache(config=config)):
+            distinct, rows = {(i,): i for i in range(len(seqs))}, list(range(len(seqs)))  # rows cannot be copied
+        firsts = [seqs[rows.index(r)] for r in range(len(distinct))]
+        prompts = [s.prompt_ids for s in firsts]
         entry = loaded.prefix
         shared = prefix.shared_length(entry, prompts)
         suffixes = [p[shared:] for p in prompts]
@@ -134,21 +159,27 @@ class RunningBatch:
         ids = torch.tensor([[loaded.pad_id] * (width - len(s)) + s for s in suffixes])
         mask = torch.tensor([[1] * shared + [0] * (width - len(s)) + [1] * len(s) for s in suffixes])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = prefix.seeded_cache(config, entry, shared, len(seqs)) if shared else DynamicCache(config=config)
-        out = self._forward(seqs, input_ids=ids, attention_mask=mask, position_ids=positions[:, shared:], cache=cache,
-                            use_cache=True, logits_to_keep=1)
+        cache = prefix.seeded_cache(config, entry, shared, len(firsts)) if shared else DynamicCache(config=config)
+        out = self._forward(firsts, input_ids=ids, attention_mask=mask, position_ids=positions[:, shared:],
+                            cache=cache, use_cache=True, logits_to_keep=1)
+        self.prefilled += sum(len(s) for s in suffixes)
         if kvcache.supports_reshaping(cache):
             loaded.prefix = prefix.remember(cache, prompts)
+        logits = out.logits[:, -1, :]
+        if len(firsts) < len(seqs):
+            index = torch.tensor(rows)
+            kvcache.take_rows(cache, index)
+            mask, positions, logits = mask[index], positions[index], logits[index]
         for seq in seqs:
             seq.generator = make_generator(seq.params.seed)
-            seq.start(loaded.tokenizer)
+            seq.start(loaded.tokenizer, loaded.eos_ids)
         if self.seqs:
             self.cache, self.mask = kvcache.merge(self.cache, self.mask, cache, mask)
             self.positions = torch.cat([self.positions, positions[:, -1] + 1])
         else:
             self.cache, self.mask, self.positions = cache, mask, positions[:, -1] + 1
         self.seqs.extend(seqs)
-        self._advance(out.logits[:, -1, :], first_new=len(self.seqs) - len(seqs))
+        self._advance(logits, first_new=len(self.seqs) - len(seqs))
 
     @torch.inference_mode()
     def step(self) -> None:
@@ -165,7 +196,12 @@ class RunningBatch:
             if seq.cancelled:
                 seq.done = True
                 continue
-            token = next_token(logits[row - first_new], seq.params.temperature, seq.params.top_p, seq.generator)
+            try:
+                token = seq.choose(logits[row - first_new])
+            except ConstraintError as err:  # this request's grammar failed; the other rows carry on
+                seq.done = True
+                seq.sink(Failed(err))
+                continue
             self._emit(seq, token, int(self.positions[row]), logits[row - first_new])
         keep = [i for i, s in enumerate(self.seqs) if not s.done]
         if len(keep) < len(self.seqs):
@@ -199,11 +235,17 @@ class RunningBatch:
 @torch.inference_mode()
 def plain_generate(loaded, seq: Sequence) -> int:
     """Answer one sequence with `model.generate` (no streaming granularity); returns tokens generated."""
+    from transformers import LogitsProcessorList
+
+    from tunesmith.serve.constrain import GenerateProcessor
+
     params = seq.params
     ids = torch.tensor([seq.prompt_ids])
+    seq.start(loaded.tokenizer, loaded.eos_ids)
     kwargs = {"max_new_tokens": params.max_tokens, "pad_token_id": loaded.pad_id,
               "eos_token_id": sorted(loaded.eos_ids) or None, "do_sample": params.temperature > 0,
-              "return_dict_in_generate": True, "output_logits": params.logprobs is not None}
+              "return_dict_in_generate": True, "output_logits": params.logprobs is not None,
+              "logits_processor": LogitsProcessorList([GenerateProcessor(seq.adjust, ids.shape[1])])}
     if params.temperature > 0:
         if params.seed is not None:
             torch.manual_seed(params.seed)

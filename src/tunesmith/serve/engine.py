@@ -33,6 +33,7 @@ class EngineStats:
     completion_tokens: int = 0
     decode_steps: int = 0
     batched_rows: int = 0  # sum of batch sizes over decode steps; / decode_steps = mean batch size
+    prefilled_tokens: int = 0  # prompt tokens actually computed (shared prefixes and twin prompts are not)
     active: int = 0
 
 
@@ -52,6 +53,61 @@ def _coalesce(events: list[object]) -> list[object]:
         else:
             merged.append(event)
     return merged
+
+
+class _Channel:
+    """Events of one sequence, from the engine thread to the event loop.
+
+    The engine thread appends events to a buffer and wakes the event loop only when the buffer was empty, so
+    a busy loop receives the deltas of several tokens at once (merged into one Delta) instead of one thread
+    hop per token.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.buffer: list[object] = []
+        self.lock = threading.Lock()
+        self.ready = asyncio.Event()
+
+    def sink(self, event: object) -> None:
+        with self.lock:
+            self.buffer.append(event)
+            if len(self.buffer) > 1:
+                return  # a wake-up is already on its way
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening any more
+            self.loop.call_soon_threadsafe(self.ready.set)
+
+    async def events(self, seq: Sequence) -> AsyncIterator[object]:
+        """Delta events and finally one Finished; raises the engine's error if the sequence failed."""
+        try:
+            while True:
+                await self.ready.wait()
+                with self.lock:
+                    events, self.buffer[:] = list(self.buffer), []
+                    self.ready.clear()
+                for event in _coalesce(events):
+                    if isinstance(event, Failed):
+                        raise event.error
+                    yield event
+                    if isinstance(event, Finished):
+                        return
+        finally:
+            seq.cancelled = True
+
+
+async def gather_answer(events: AsyncIterator[object], logprobs: bool) -> tuple[str, Finished]:
+    """A stream's whole text and its Finished (carrying every token's logprobs when `logprobs`)."""
+    parts: list[str] = []
+    entries: list | None = [] if logprobs else None
+    async for event in events:
+        if isinstance(event, Delta):
+            parts.append(event.text)
+            if entries is not None:
+                entries += event.logprobs or []
+        else:
+            event.logprobs = entries
+            return "".join(parts), event
+    raise RuntimeError("stream ended without a result")
 
 
 class Engine:
@@ -109,55 +165,33 @@ class Engine:
         self._enqueue(job)
         return job.future
 
-    async def stream(self, model_id: str, prompt_ids: list[int], params: SamplingParams) -> AsyncIterator[object]:
-        """Yield Delta events and finally one Finished; raise the engine's error if it failed.
-
-        The engine thread appends events to a buffer and wakes the event loop only when the buffer was
-        empty, so a busy loop receives the deltas of several tokens at once (merged into one Delta)
-        instead of one thread hop per token.
-        """
+    def open_streams(self, model_id: str, prompt_ids: list[int], params: list[SamplingParams]) -> list[AsyncIterator]:
+        """One event stream per entry of `params`, all for the same prompt, queued together (all or none, so they
+        are prefilled together and share the prompt's KV). Call from the event loop; iterate each to its end
+        or close it (closing cancels its sequence)."""
         loop = asyncio.get_running_loop()
-        buffer: list[object] = []
-        lock = threading.Lock()
-        ready = asyncio.Event()
+        channels = [_Channel(loop) for _ in params]
+        seqs = [Sequence(model_id, list(prompt_ids), p, c.sink) for p, c in zip(params, channels, strict=True)]
+        with self._cond:
+            if len(self._pending) + len(seqs) > self.max_queue:
+                raise QueueFullError(f"the server queue is full ({self.max_queue} waiting requests)",
+                                     "Retry after a short pause.")
+            self._pending.extend(seqs)
+            self._cond.notify_all()
+        return [c.events(s) for c, s in zip(channels, seqs, strict=True)]
 
-        def sink(event: object) -> None:
-            with lock:
-                buffer.append(event)
-                if len(buffer) > 1:
-                    return  # a wake-up is already on its way
-            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening any more
-                loop.call_soon_threadsafe(ready.set)
-
-        seq = self.submit(model_id, prompt_ids, params, sink)
+    async def stream(self, model_id: str, prompt_ids: list[int], params: SamplingParams) -> AsyncIterator[object]:
+        """Yield Delta events and finally one Finished; raise the engine's error if it failed."""
+        (events,) = self.open_streams(model_id, prompt_ids, [params])
         try:
-            while True:
-                await ready.wait()
-                with lock:
-                    events, buffer[:] = list(buffer), []
-                    ready.clear()
-                for event in _coalesce(events):
-                    if isinstance(event, Failed):
-                        raise event.error
-                    yield event
-                    if isinstance(event, Finished):
-                        return
+            async for event in events:
+                yield event
         finally:
-            seq.cancelled = True
+            await events.aclose()
 
     async def complete(self, model_id: str, prompt_ids: list[int], params: SamplingParams) -> tuple[str, Finished]:
         """The whole answer and its Finished (with every token's logprobs when `params.logprobs` is set)."""
-        parts: list[str] = []
-        logprobs = [] if params.logprobs is not None else None
-        async for event in self.stream(model_id, prompt_ids, params):
-            if isinstance(event, Delta):
-                parts.append(event.text)
-                if logprobs is not None:
-                    logprobs += event.logprobs or []
-            else:
-                event.logprobs = logprobs
-                return "".join(parts), event
-        raise RuntimeError("stream ended without a result")
+        return await gather_answer(self.stream(model_id, prompt_ids, params), params.logprobs is not None)
 
     # the worker -------------------------------------------------------------------------------------
     def _group(self, model_id: str) -> str:
@@ -259,10 +293,13 @@ class Engine:
                 self._run_jobs()
                 self._admit(batch)
                 self.stats.completion_tokens += batch.generated
-                batch.generated = 0
+                self.stats.prefilled_tokens += batch.prefilled
+                batch.generated = batch.prefilled = 0
         except Exception as err:
             batch.fail(err)
         finally:
+            self.stats.completion_tokens += batch.generated
+            self.stats.prefilled_tokens += batch.prefilled
             self.stats.active = 0
             if self._stopped:
                 batch.fail(RuntimeError("the server is shutting down"))

@@ -45,3 +45,10 @@ def keep_rows(cache, mask: torch.Tensor, rows: list[int]) -> torch.Tensor:
         layer.keys = layer.keys[index, :, start:]
         layer.values = layer.values[index, :, start:]
     return mask[:, start:]
+
+
+def take_rows(cache, index: torch.Tensor) -> None:
+    """Rows of the cache picked (and repeated) by `index`, in place: twin rows share a prompt's KV."""
+    for layer in cache.layers:
+        layer.keys = layer.keys[index]
+        layer.values = layer.values[index]

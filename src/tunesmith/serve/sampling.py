@@ -1,4 +1,4 @@
-"""Pure decoding helpers: choosing the next token and releasing text safely around stop strings."""
+"""Decoding helpers: adjusting the logits, choosing the next token, releasing text safely around stop strings."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     logprobs: int | None = None  # None: off; k: each sampled token's logprob and its k most likely alternatives
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit)
+    presence_penalty: float = 0.0  # subtracted once from each token already in the answer
+    frequency_penalty: float = 0.0  # subtracted per occurrence in the answer
+    grammar: str | None = None  # serve.constrain grammar the answer must follow (response_format, tool calls)
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,23 @@ def token_logprob(logits: torch.Tensor, token: int, k: int) -> TokenLogprob:
     top = torch.topk(logprobs, k) if k else None
     pairs = tuple(zip(top.indices.tolist(), top.values.tolist(), strict=True)) if top is not None else ()
     return TokenLogprob(int(token), float(logprobs[token]), pairs)
+
+
+def adjusted_logits(logits: torch.Tensor, params: SamplingParams, generated: Sequence[int],
+                    constraint=None) -> torch.Tensor:
+    """The logits sampling draws from: `logit_bias`, then OpenAI's presence and frequency penalties over the
+    answer so far, then the request's constraint (serve.constrain.Constraint), which masks what its grammar
+    forbids. Logprobs are reported from the raw logits, before all of this."""
+    if not (params.logit_bias or params.presence_penalty or params.frequency_penalty or constraint is not None):
+        return logits
+    logits = logits.float().clone()
+    for token, bias in params.logit_bias:
+        if token < logits.shape[-1]:
+            logits[token] += bias
+    if (params.presence_penalty or params.frequency_penalty) and generated:
+        tokens, counts = torch.tensor(list(generated)).unique(return_counts=True)
+        logits[tokens] -= params.presence_penalty + params.frequency_penalty * counts.float()
+    return constraint.mask(logits) if constraint is not None else logits
 
 
 def make_generator(seed: int | None) -> torch.Generator:

@@ -1,0 +1,123 @@
+"""Constrained decoding: a per-request grammar masks the logits before each token is sampled.
+
+Built on llguidance (guidance-ai; the structured-output engine behind vLLM's, SGLang's and llama.cpp's
+`guidance` backends): one dependency-free wheel; a grammar (Lark with embedded JSON schemas) costs nothing
+to start, because the token mask is computed lazily for each step (tens of microseconds) instead of
+compiling an automaton over the whole vocabulary first (outlines-core), and it needs no torch build of its own
+(xgrammar pulls triton here). `response_format` and `tool_choice` become grammars here; `Constraint` is
+the logits processor the sampling step applies (serve.sampling.adjusted_logits).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from tunesmith.tools import CLOSE, OPEN, Tool
+from tunesmith.tools.syntax import ITEM_SEPARATOR, KEY_SEPARATOR
+
+_LAYOUT = {"whitespace_flexible": False, "item_separator": ITEM_SEPARATOR, "key_separator": KEY_SEPARATOR}
+_TOKENIZERS: dict[tuple[int, tuple[int, ...]], tuple[object, object]] = {}
+_LOCK = threading.Lock()
+
+
+class ConstraintError(RuntimeError):
+    """The grammar left no token to choose (a bug or an impossible schema): this request fails, not the batch."""
+
+
+def lltokenizer(tokenizer, eos_ids: Sequence[int]):
+    """llguidance's view of a Hugging Face tokenizer (~2 s to build, so kept per tokenizer and end tokens)."""
+    import llguidance.hf
+
+    key = (id(tokenizer), tuple(sorted(eos_ids)))
+    with _LOCK:
+        if key not in _TOKENIZERS or _TOKENIZERS[key][0] is not tokenizer:
+            _TOKENIZERS[key] = tokenizer, llguidance.hf.from_tokenizer(tokenizer, eos_token=list(key[1]) or None)
+        return _TOKENIZERS[key][1]
+
+
+def _json(schema: dict[str, Any]) -> str:
+    """A schema as a Lark `%json` item, in the one JSON layout (json.dumps' separators, no free whitespace)."""
+    return "%json " + json.dumps({**schema, "x-guidance": _LAYOUT})
+
+
+def json_grammar(schema: dict[str, Any] | None) -> str:
+    """Any JSON object (`json_object`), or a value valid against `schema` (`json_schema`)."""
+    return f"start: {_json(schema if schema is not None else {'type': 'object'})}\n"
+
+
+def tools_grammar(tools: Sequence[Tool], required: bool, parallel: bool) -> str:
+    """Calls to `tools` as `<tool_call>` blocks. Required: the answer is only calls (one unless `parallel`).
+    Otherwise the model may write text; once it opens a block, the block must be a valid call."""
+    bodies = "\n".join(
+        f'body_{i}: {json.dumps("{" + json.dumps("name") + KEY_SEPARATOR + json.dumps(tool.name) + ITEM_SEPARATOR)}'
+        f' {json.dumps(json.dumps("arguments") + KEY_SEPARATOR)} {_json(tool.parameters)} "}}"'
+        for i, tool in enumerate(tools))
+    body = "body: " + " | ".join(f"body_{i}" for i in range(len(tools)))
+    if required:
+        start = 'start: call ("\\n" call)*' if parallel else "start: call"
+        return "\n".join([start, f'call: {json.dumps(OPEN + chr(10))} body {json.dumps(chr(10) + CLOSE)}', body,
+                          bodies]) + "\n"
+    start = "start: free_call* tail" if parallel else "start: tail | free_call"
+    return "\n".join([
+        "%llguidance {}", start, "tail: TEXT", r"TEXT: /(.|\n)*/",
+        f"trigger[lazy]: TEXT {json.dumps(OPEN)}",
+        f'free_call: trigger "\\n" body {json.dumps(chr(10) + CLOSE)}', body, bodies]) + "\n"
+
+
+def check(grammar: str, tokenizer, eos_ids: Sequence[int]) -> str | None:
+    """Why llguidance cannot use `grammar` (an unsupported schema keyword, say), or None."""
+    from llguidance import LLMatcher
+
+    failed, messages = LLMatcher.validate_grammar_with_warnings(LLMatcher.grammar_from_lark(grammar),
+                                                                lltokenizer(tokenizer, eos_ids))
+    return messages[0] if failed else None
+
+
+class Constraint:
+    """One request's grammar state: masks the logits for the next token, then follows the token chosen."""
+
+    def __init__(self, grammar: str, tokenizer, eos_ids: Sequence[int]):
+        import llguidance
+
+        self.matcher = llguidance.LLMatcher(lltokenizer(tokenizer, eos_ids),
+                                            llguidance.LLMatcher.grammar_from_lark(grammar), log_level=0)
+        if self.matcher.is_error():
+            raise ConstraintError(self.matcher.get_error())
+        self.consumed = 0  # answer tokens followed so far
+
+    def allowed(self, size: int) -> torch.Tensor:
+        """A bool row over `size` logits: True where the grammar allows the token."""
+        import numpy as np
+
+        bits = np.unpackbits(np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
+        allowed = torch.zeros(size, dtype=torch.bool)
+        width = min(size, bits.shape[0])
+        allowed[:width] = torch.from_numpy(bits[:width].astype(bool))
+        if self.matcher.is_error() or not bool(allowed.any()):
+            raise ConstraintError(f"the grammar allows no next token ({self.matcher.get_error() or 'stopped'})")
+        return allowed
+
+    def mask(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.masked_fill(~self.allowed(logits.shape[-1]), float("-inf"))
+
+    def accept(self, token: int) -> None:
+        if not self.matcher.consume_token(int(token)):
+            raise ConstraintError(f"token {token} broke the grammar: {self.matcher.get_error()}")
+        self.consumed += 1
+
+
+class GenerateProcessor:
+    """A sequence's logits processors as a transformers LogitsProcessor, for `model.generate` (the plain path)."""
+
+    def __init__(self, adjust, prompt_length: int):
+        self.adjust = adjust  # batch.Sequence.adjust: (logits row, generated ids) -> logits row
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        generated = input_ids[0, self.prompt_length:].tolist()
+        return self.adjust(scores[0], generated).unsqueeze(0)
