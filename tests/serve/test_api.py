@@ -168,7 +168,7 @@ def test_full_queue_is_429_and_never_5xx(lively_lm_dir, start_server):
     {"messages": "hello"},
     {"max_tokens": "many"},
     {"stop": ["a", "b", "c", "d", "e"]},
-    {"n": 2},
+    {"n": 0},
     {"top_p": 0},
 ])
 def test_malformed_fields_are_400_not_500(server, lively_lm_dir, body):

@@ -86,7 +86,7 @@ def test_no_logprobs_unless_asked(server, lively_lm_dir):
     ("/v1/chat/completions", {"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
     ("/v1/completions", {"logprobs": 6}, "logprobs"),
     ("/v1/completions", {"logprobs": True}, "logprobs"),
-    ("/v1/completions", {"echo": True}, "echo"),
+    ("/v1/completions", {"echo": True, "logprobs": 1}, "echo"),
 ])
 def test_logprob_requests_out_of_range_are_400s_naming_the_parameter(server, lively_lm_dir, path, extra, param):
     _, url, _ = server

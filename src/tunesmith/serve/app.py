@@ -10,33 +10,46 @@ import asyncio
 import time
 import uuid
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tunesmith.config.serve import ServeConfig
+from tunesmith.serve import constrain
 from tunesmith.serve.auth import Guard, KeyRing, RateLimiter
-from tunesmith.serve.engine import Engine, QueueFullError
+from tunesmith.serve.engine import Engine, QueueFullError, gather_answer
 from tunesmith.serve.errors import APIError, install_error_handlers
+from tunesmith.serve.generation import (
+    budget,
+    choose_grammar,
+    refuse_for_backend,
+    refuse_unsupported,
+    sampling,
+    tool_plan,
+)
 from tunesmith.serve.limits import BodySizeLimit
 from tunesmith.serve.logprobs import TokenText
 from tunesmith.serve.metrics import Measured, Metrics
 from tunesmith.serve.registry import ModelRegistry, UnknownModelError
-from tunesmith.serve.responses import final, sse
+from tunesmith.serve.request_id import RequestId
+from tunesmith.serve.responses import Answer, chat_choice, completion_choice, envelope, mean_logprob, usage
 from tunesmith.serve.sampling import SamplingParams
 from tunesmith.serve.schemas import ChatRequest, ClassificationRequest, CompletionRequest
+from tunesmith.serve.streaming import ChatChoice, CompletionChoice, merged, sse
+from tunesmith.tools import render
 
 
 class ServerApp(FastAPI):
-    """A FastAPI app whose outermost layers are always metrics, then the key and rate-limit guard, whatever
-    middleware or routers are added later (`add_middleware` would otherwise put them outside)."""
+    """A FastAPI app whose outermost layers are always the request id, metrics, then the key and rate-limit guard,
+    whatever middleware or routers are added later (`add_middleware` would otherwise put them outside)."""
 
     def build_middleware_stack(self):
         inner = super().build_middleware_stack()
-        return Measured(Guard(inner, self.state.keys, self.state.limiter), self.state.metrics, self)
+        return RequestId(Measured(Guard(inner, self.state.keys, self.state.limiter), self.state.metrics, self))
 
 
 def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | None = None,
@@ -93,70 +106,128 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
             {"id": s.model_id, "object": "model", "created": created, "owned_by": "tunesmith", "kind": s.kind}
             for s in registry.sources.values()]}
 
+    @app.get("/v1/models/{model_id:path}")
+    async def retrieve_model(model_id: str):
+        source = lookup(model_id)
+        return {"id": source.model_id, "object": "model", "created": int(time.time()), "owned_by": "tunesmith",
+                "kind": source.kind}
+
     def lookup(model: str):
         try:
             return registry.source(model)
         except UnknownModelError as err:
             raise APIError(404, str(err), code="model_not_found", param="model") from None
 
-    def token_text(model: str) -> TokenText:
-        return TokenText(registry.tokenizer(model))
-
-    def prepare(model: str, text: str, body) -> tuple[list[int], SamplingParams]:
-        source = lookup(model)
-        if source.kind == "classifier":
+    def generator(model: str):
+        """The tokenizer of a text-generating model (a classifier is a 400)."""
+        if lookup(model).kind == "classifier":
             raise APIError(400, f"'{model}' is a classifier; use /v1/classifications.", param="model")
-        ids = registry.tokenizer(model)(text, add_special_tokens=False)["input_ids"]
-        asked = body.max_tokens or getattr(body, "max_completion_tokens", None)
-        if asked is not None and asked > config.max_tokens_limit:
-            raise APIError(400, f"max_tokens is {asked}; this server allows at most {config.max_tokens_limit}.",
-                           param="max_tokens", code="invalid_value")
-        room = registry.context_length(model) - len(ids)
-        if room < 1 or (asked is not None and asked > room):
-            raise APIError(400, f"This model's maximum context length is {registry.context_length(model)} tokens; "
-                           f"the prompt has {len(ids)} and {asked or 1} more were requested.",
-                           param="messages", code="context_length_exceeded")
-        max_tokens = asked or min(config.default_max_tokens, room)
-        logprobs = body.logprob_count
-        if logprobs is not None and not engine.supports_logprobs:
-            raise APIError(400, f"logprobs are not available from the {config.backend} backend; leave logprobs "
-                           "out, or serve with serve.backend: torch.", param="logprobs", code="unsupported_parameter")
-        return ids, SamplingParams(max_tokens, body.temperature, body.top_p, body.stops, body.seed, logprobs)
+        return registry.tokenizer(model)
 
-    async def respond(body, text: str, chat: bool):
-        ids, params = prepare(body.model, text, body)
-        rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        created = int(time.time())
+    def plan(body, tokenizer, prompts: list[list[int]], grammar: str | None, origin: str | None,
+             choices: int) -> list[SamplingParams]:
+        """Sampling parameters for each choice of each prompt (one list per prompt)."""
+        refuse_for_backend(engine, config.backend, body, origin)
+        if grammar is not None and body.stops:
+            raise APIError(400, f"stop cannot be combined with {origin}: a stop string could cut the structured "
+                           "answer short.", param="stop")
+        if len(prompts) * choices > config.max_queue:
+            raise APIError(400, f"{len(prompts) * choices} choices in one request exceed this server's queue of "
+                           f"{config.max_queue}.", param="n")
+        asked = body.max_tokens or getattr(body, "max_completion_tokens", None)
+        context = registry.context_length(body.model)
+        return [sampling(body, budget(asked, len(ids), context, config.default_max_tokens, config.max_tokens_limit),
+                         body.logprob_count, grammar, len(tokenizer), choices) for ids in prompts]
+
+    async def answers(model: str, ids: list[int], params: list[SamplingParams], stream: bool):
+        """Start the choices of one prompt: their event streams and first events (a full queue is a 429)."""
         try:
-            if not body.stream:
-                answer, done = await engine.complete(body.model, ids, params)
-                return final(rid, created, body.model, answer, done, chat, token_text(body.model))
-            events = engine.stream(body.model, ids, params)
-            first = await anext(events)
+            streams = engine.open_streams(model, ids, params)
         except QueueFullError as err:
             raise APIError(429, str(err), "server_overloaded", "queue_full", headers={"Retry-After": "1"}) from None
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(sse(rid, created, body.model, first, events, chat, include_usage,
-                                     token_text(body.model)),
+        if stream:
+            try:
+                return streams, list(await asyncio.gather(*(anext(s) for s in streams)))
+            except BaseException:
+                for s in streams:
+                    await s.aclose()
+                raise
+        results = await asyncio.gather(*(gather_answer(s, p.logprobs is not None) for s, p in
+                                         zip(streams, params, strict=True)))
+        return [Answer(text, done) for text, done in results]
+
+    def streamed(body, head: dict, streams: list, firsts: list, choices: list, prompt_tokens: int):
+        options = body.stream_options
+        events = merged(streams, firsts)
+        return StreamingResponse(sse(head, events, choices, prompt_tokens, bool(options and options.include_usage),
+                                     bool(options and options.include_obfuscation)),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatRequest):
         from jinja2 import TemplateError
 
-        from tunesmith.inference import render_prompt
-
-        lookup(body.model)
+        refuse_unsupported(body)
+        tokenizer = generator(body.model)
+        tools = tool_plan(body)
         try:
-            text = render_prompt(registry.tokenizer(body.model), [m.plain() for m in body.messages])
+            text = render(tokenizer, [m.plain() for m in body.messages], tools.tools)
         except (TemplateError, ValueError) as err:
             raise APIError(400, f"messages cannot be rendered with the model's chat template: {err}",
                            param="messages") from None
-        return await respond(body, text, chat=True)
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        grammar, origin = choose_grammar(body, tools)
+        (params,) = plan(body, tokenizer, [ids], grammar, origin, body.n)
+        if grammar is not None:  # off the event loop: the first grammar for a tokenizer takes ~2 s to set up
+            problem = await asyncio.to_thread(constrain.check, grammar, tokenizer)
+            if problem:
+                raise APIError(400, f"{origin} cannot be enforced: {problem}", param=origin)
+        head = envelope("chatcmpl-" + uuid.uuid4().hex[:24], int(time.time()), body.model, True, body.service_tier)
+        names = TokenText(tokenizer)
+        if body.stream:
+            streams, firsts = await answers(body.model, ids, params, stream=True)
+            choices = [ChatChoice(i, names, tools.calls) for i in range(body.n)]
+            return streamed(body, head, streams, firsts, choices, len(ids))
+        done = await answers(body.model, ids, params, stream=False)
+        return JSONResponse({**head, "choices": [chat_choice(i, a, names, tools.calls) for i, a in enumerate(done)],
+                             "usage": usage(len(ids), [a.done for a in done])})
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest):
-        return await respond(body, body.prompt, chat=False)
+        refuse_unsupported(body)
+        tokenizer = generator(body.model)
+        vocab = len(tokenizer)
+        prompts = [tokenizer(p, add_special_tokens=False)["input_ids"] if isinstance(p, str) else p
+                   for p in body.prompts]
+        if any(not 0 <= t < vocab for p in prompts for t in p):
+            raise APIError(400, f"prompt holds a token id outside the vocabulary (0-{vocab - 1}).", param="prompt")
+        best_of = max(body.best_of or body.n, body.n)
+        params = plan(body, tokenizer, prompts, None, None, best_of)
+        if best_of > body.n:  # every candidate needs its logprobs to be ranked
+            params = [[replace(p, logprobs=p.logprobs or 0) for p in row] for row in params]
+        echoes = [(p if isinstance(p, str) else tokenizer.decode(p)) if body.echo else "" for p in body.prompts]
+        head = envelope("cmpl-" + uuid.uuid4().hex[:24], int(time.time()), body.model, False, body.service_tier)
+        names = TokenText(tokenizer)
+        prompt_tokens = sum(len(p) for p in prompts)
+        if body.stream:
+            started = [await answers(body.model, ids, row, stream=True) for ids, row in zip(prompts, params,
+                                                                                              strict=True)]
+            choices = [CompletionChoice(i * body.n + j, names, echoes[i]) for i in range(len(prompts))
+                       for j in range(body.n)]
+            return streamed(body, head, [s for row, _ in started for s in row],
+                            [f for _, row in started for f in row], choices, prompt_tokens)
+        rows = await asyncio.gather(*(answers(body.model, ids, row, stream=False)
+                                      for ids, row in zip(prompts, params, strict=True)))
+        entries, spent = [], []
+        for i, row in enumerate(rows):
+            spent += [a.done for a in row]
+            if best_of > body.n:
+                row = sorted(row, key=mean_logprob, reverse=True)[: body.n]
+                if body.logprobs is None:
+                    for answer in row:
+                        answer.done.logprobs = None
+            entries += [completion_choice(i * body.n + j, a, names, echoes[i]) for j, a in enumerate(row)]
+        return JSONResponse({**head, "choices": entries, "usage": usage(prompt_tokens, spent)})
 
     @app.post("/v1/classifications")
     async def classifications(body: ClassificationRequest):

@@ -21,7 +21,7 @@ from tunesmith.tools import CLOSE, OPEN, Tool
 from tunesmith.tools.syntax import ITEM_SEPARATOR, KEY_SEPARATOR
 
 _LAYOUT = {"whitespace_flexible": False, "item_separator": ITEM_SEPARATOR, "key_separator": KEY_SEPARATOR}
-_TOKENIZERS: dict[tuple[int, tuple[int, ...]], tuple[object, object]] = {}
+_TOKENIZERS: dict[int, tuple[object, object]] = {}
 _LOCK = threading.Lock()
 
 
@@ -29,15 +29,15 @@ class ConstraintError(RuntimeError):
     """The grammar left no token to choose (a bug or an impossible schema): this request fails, not the batch."""
 
 
-def lltokenizer(tokenizer, eos_ids: Sequence[int]):
-    """llguidance's view of a Hugging Face tokenizer (~2 s to build, so kept per tokenizer and end tokens)."""
+def lltokenizer(tokenizer):
+    """llguidance's view of a Hugging Face tokenizer (~2 s to build, so kept per tokenizer). Its end token is
+    the tokenizer's EOS; a model's other end-of-turn tokens are allowed wherever that one is (Constraint)."""
     import llguidance.hf
 
-    key = (id(tokenizer), tuple(sorted(eos_ids)))
     with _LOCK:
-        if key not in _TOKENIZERS or _TOKENIZERS[key][0] is not tokenizer:
-            _TOKENIZERS[key] = tokenizer, llguidance.hf.from_tokenizer(tokenizer, eos_token=list(key[1]) or None)
-        return _TOKENIZERS[key][1]
+        if id(tokenizer) not in _TOKENIZERS or _TOKENIZERS[id(tokenizer)][0] is not tokenizer:
+            _TOKENIZERS[id(tokenizer)] = tokenizer, llguidance.hf.from_tokenizer(tokenizer)
+        return _TOKENIZERS[id(tokenizer)][1]
 
 
 def _json(schema: dict[str, Any]) -> str:
@@ -69,23 +69,24 @@ def tools_grammar(tools: Sequence[Tool], required: bool, parallel: bool) -> str:
         f'free_call: trigger "\\n" body {json.dumps(chr(10) + CLOSE)}', body, bodies]) + "\n"
 
 
-def check(grammar: str, tokenizer, eos_ids: Sequence[int]) -> str | None:
+def check(grammar: str, tokenizer) -> str | None:
     """Why llguidance cannot use `grammar` (an unsupported schema keyword, say), or None."""
     from llguidance import LLMatcher
 
     failed, messages = LLMatcher.validate_grammar_with_warnings(LLMatcher.grammar_from_lark(grammar),
-                                                                lltokenizer(tokenizer, eos_ids))
+                                                                lltokenizer(tokenizer))
     return messages[0] if failed else None
 
 
 class Constraint:
     """One request's grammar state: masks the logits for the next token, then follows the token chosen."""
 
-    def __init__(self, grammar: str, tokenizer, eos_ids: Sequence[int]):
+    def __init__(self, grammar: str, tokenizer, eos_ids: Sequence[int] = ()):
         import llguidance
 
-        self.matcher = llguidance.LLMatcher(lltokenizer(tokenizer, eos_ids),
-                                            llguidance.LLMatcher.grammar_from_lark(grammar), log_level=0)
+        view = lltokenizer(tokenizer)
+        self.eos, self.ends = view.eos_token, sorted(set(eos_ids) | {view.eos_token})
+        self.matcher = llguidance.LLMatcher(view, llguidance.LLMatcher.grammar_from_lark(grammar), log_level=0)
         if self.matcher.is_error():
             raise ConstraintError(self.matcher.get_error())
         self.consumed = 0  # answer tokens followed so far
@@ -98,6 +99,8 @@ class Constraint:
         allowed = torch.zeros(size, dtype=torch.bool)
         width = min(size, bits.shape[0])
         allowed[:width] = torch.from_numpy(bits[:width].astype(bool))
+        if self.eos < size and allowed[self.eos]:
+            allowed[[e for e in self.ends if e < size]] = True
         if self.matcher.is_error() or not bool(allowed.any()):
             raise ConstraintError(f"the grammar allows no next token ({self.matcher.get_error() or 'stopped'})")
         return allowed
@@ -106,7 +109,8 @@ class Constraint:
         return logits.masked_fill(~self.allowed(logits.shape[-1]), float("-inf"))
 
     def accept(self, token: int) -> None:
-        if not self.matcher.consume_token(int(token)):
+        token = self.eos if token in self.ends else int(token)
+        if not self.matcher.consume_token(token):
             raise ConstraintError(f"token {token} broke the grammar: {self.matcher.get_error()}")
         self.consumed += 1
 

@@ -112,6 +112,7 @@ async def gather_answer(events: AsyncIterator[object], logprobs: bool) -> tuple[
 
 class Engine:
     supports_logprobs = True  # the batch loop and plain generate both report them (serve.sampling.token_logprob)
+    supports_logits_processors = True  # logit_bias, penalties, constraints (serve.sampling.adjusted_logits)
 
     def __init__(self, registry, max_batch_size: int = 8, batch_window_ms: int = 10, max_queue: int = 64):
         self.registry = registry

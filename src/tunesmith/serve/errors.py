@@ -51,6 +51,8 @@ def _describe_validation(err: RequestValidationError) -> tuple[str, str | None, 
         return "The request body is not valid JSON.", None, "invalid_json"
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     param = ".".join(loc) or None
+    if first.get("type") == "extra_forbidden":  # OpenAI's words for a field it does not know
+        return f"Unrecognized request argument supplied: {param}", param, "unknown_parameter"
     message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
     return (f"{param}: {message}" if param else message), param, "invalid_value"
 

@@ -72,6 +72,7 @@ class LlamaCppEngine(Engine):
     """The engine's queue and limits, with llama.cpp decoding one request at a time."""
 
     supports_logprobs = False  # Llama.generate yields token ids only; a request asking for them gets a 400
+    supports_logits_processors = False  # no logit_bias, penalties or grammars (response_format, tool calls): 400s
 
     def _decode(self, model_id: str) -> None:
         llm = self.registry.acquire(model_id)

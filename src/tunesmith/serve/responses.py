@@ -1,71 +1,56 @@
-"""OpenAI response bodies for completions and chat completions: whole answers and SSE streams."""
+"""OpenAI response bodies for completions and chat completions (whole answers; streams are in streaming.py)."""
 
 from __future__ import annotations
 
-import json
-import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from fastapi.responses import JSONResponse
-
-from tunesmith.serve.batch import Delta, Finished
+from tunesmith.serve.batch import Finished
 from tunesmith.serve.logprobs import TokenText, chat_logprobs, completion_logprobs
-
-logger = logging.getLogger(__name__)
-
-
-def usage(done: Finished) -> dict:
-    return {"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
-            "total_tokens": done.prompt_tokens + done.completion_tokens}
+from tunesmith.tools import parse
 
 
-def final(rid: str, created: int, model: str, text: str, done: Finished, chat: bool,
-          names: TokenText) -> JSONResponse:
-    if chat:
-        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": done.reason,
-                  "logprobs": chat_logprobs(done.logprobs, names)}
-    else:
-        choice = {"index": 0, "text": text, "finish_reason": done.reason,
-                  "logprobs": completion_logprobs(done.logprobs, names)}
-    return JSONResponse({"id": rid, "object": "chat.completion" if chat else "text_completion", "created": created,
-                         "model": model, "choices": [choice], "usage": usage(done)})
+@dataclass
+class Answer:
+    text: str
+    done: Finished
 
 
-async def sse(rid, created, model, first, events, chat: bool, include_usage: bool, names: TokenText):
-    kind = "chat.completion.chunk" if chat else "text_completion"
-    offset = 0  # characters of the completion sent so far, for text_offset
+def usage(prompt_tokens: int, answers: Sequence[Finished]) -> dict:
+    """Each prompt counts once however many choices it had; every sampled choice's tokens count."""
+    completion = sum(done.completion_tokens for done in answers)
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
 
-    def chunk(text: str | None, reason: str | None, role: bool = False, logprobs=None) -> str:
-        nonlocal offset
-        if chat:
-            delta = {"role": "assistant", "content": text or ""} if role else ({"content": text} if text else {})
-            choice = {"index": 0, "delta": delta, "finish_reason": reason, "logprobs": chat_logprobs(logprobs, names)}
-        else:
-            choice = {"index": 0, "text": text or "", "finish_reason": reason,
-                      "logprobs": completion_logprobs(logprobs, names, offset)}
-            offset += len(text or "")
-        payload = {"id": rid, "object": kind, "created": created, "model": model, "choices": [choice]}
-        return f"data: {json.dumps(payload)}\n\n"
 
-    if chat:
-        yield chunk("", None, role=True)
-    event = first
-    try:
-        while True:
-            if isinstance(event, Delta):
-                yield chunk(event.text, None, logprobs=event.logprobs)
-            elif isinstance(event, Finished):
-                yield chunk(None, event.reason)
-                if include_usage:
-                    payload = {"id": rid, "object": kind, "created": created, "model": model, "choices": [],
-                               "usage": usage(event)}
-                    yield f"data: {json.dumps(payload)}\n\n"
-                break
-            event = await anext(events)
-    except Exception as err:  # the status line is sent already: report the failure in-band (no server paths)
-        logger.exception("a streamed answer failed")
-        failure = {"error": {"message": f"internal error: {type(err).__name__}", "type": "server_error",
-                             "code": "internal_error"}}
-        yield f"data: {json.dumps(failure)}\n\n"
-    finally:
-        await events.aclose()
-    yield "data: [DONE]\n\n"
+def chat_choice(index: int, answer: Answer, names: TokenText, tool_calls: bool) -> dict:
+    """One chat choice; with tools in play its text is split into content and `tool_calls` (tunesmith.tools)."""
+    message: dict = {"role": "assistant", "content": answer.text, "refusal": None}
+    reason = answer.done.reason
+    if tool_calls:
+        parsed = parse(answer.text)
+        message["content"] = parsed.content
+        if parsed.calls:
+            message["tool_calls"] = [call.openai() for call in parsed.calls]
+            reason = "tool_calls" if reason == "stop" else reason
+    return {"index": index, "message": message, "finish_reason": reason,
+            "logprobs": chat_logprobs(answer.done.logprobs, names)}
+
+
+def completion_choice(index: int, answer: Answer, names: TokenText, echo: str = "") -> dict:
+    return {"index": index, "text": echo + answer.text, "finish_reason": answer.done.reason,
+            "logprobs": completion_logprobs(answer.done.logprobs, names)}
+
+
+def envelope(rid: str, created: int, model: str, chat: bool, service_tier: str | None) -> dict:
+    """What every body and chunk of one response shares."""
+    head = {"id": rid, "object": "chat.completion" if chat else "text_completion", "created": created,
+            "model": model, "system_fingerprint": None}
+    if service_tier is not None:
+        head["service_tier"] = "default"
+    return head
+
+
+def mean_logprob(answer: Answer) -> float:
+    """best_of's ranking: the mean log-probability of a choice's tokens."""
+    entries = answer.done.logprobs or []
+    return sum(e.logprob for e in entries) / len(entries) if entries else float("-inf")
