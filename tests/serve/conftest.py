@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 import torch
+from sdk_shapes import TOOL_ASK, WEATHER_TOOL
 
 
 def lively_tiny_lm(seed: int = 1):
@@ -106,3 +107,28 @@ def start_server():
 def server(lively_lm_dir):
     with running([lively_lm_dir], api_keys=["sk-test-1"], max_tokens_limit=64, max_body_bytes=32_768) as handle:
         yield handle
+
+
+@pytest.fixture(scope="session")
+def tool_caller_dir(tmp_path_factory):
+    """The lively tiny LM taught (a few steps, on one prompt) to open a `<tool_call>` block when offered the
+    weather tool: with `tool_choice: auto` it calls the tool of its own accord; the grammar does the rest."""
+    from tunesmith.tools import OPEN, parse_tools, render
+
+    model, tokenizer = lively_tiny_lm(seed=3)
+    prompt = tokenizer(render(tokenizer, TOOL_ASK, parse_tools([WEATHER_TOOL])), add_special_tokens=False)["input_ids"]
+    target = tokenizer(OPEN + "\n", add_special_tokens=False)["input_ids"]
+    ids, labels = torch.tensor([prompt + target]), torch.tensor([[-100] * len(prompt) + target])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(40):
+        loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if loss.item() < 0.05:
+            break
+    folder = tmp_path_factory.mktemp("tool-caller")
+    model.eval().save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -16,7 +16,8 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "description"
 def test_tools_parse_with_defaults():
     tools = parse_tools([WEATHER, {"type": "function", "function": {"name": "ping"}}])
     assert [t.name for t in tools] == ["get_weather", "ping"]
-    assert tools[1].parameters == {"type": "object", "properties": {}}
+    assert tools[1].parameters == {"type": "object", "properties": {}, "additionalProperties": False}, \
+        "no parameters means an empty argument list"
     assert tools[0].openai() == WEATHER
 
 

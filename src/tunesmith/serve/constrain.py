@@ -51,22 +51,22 @@ def json_grammar(schema: dict[str, Any] | None) -> str:
 
 
 def tools_grammar(tools: Sequence[Tool], required: bool, parallel: bool) -> str:
-    """Calls to `tools` as `<tool_call>` blocks. Required: the answer is only calls (one unless `parallel`).
-    Otherwise the model may write text; once it opens a block, the block must be a valid call."""
+    """Calls to `tools` as `<tool_call>` blocks, one or (`parallel`) more, separated by newlines and ending the
+    answer. Required: the answer is only calls. Otherwise the model may answer in text, or write text and then
+    calls: once it opens a block (a lazy trigger), the block must be a valid call."""
     bodies = "\n".join(
         f'body_{i}: {json.dumps("{" + json.dumps("name") + KEY_SEPARATOR + json.dumps(tool.name) + ITEM_SEPARATOR)}'
         f' {json.dumps(json.dumps("arguments") + KEY_SEPARATOR)} {_json(tool.parameters)} "}}"'
         for i, tool in enumerate(tools))
-    body = "body: " + " | ".join(f"body_{i}" for i in range(len(tools)))
+    rules = ["body: " + " | ".join(f"body_{i}" for i in range(len(tools))), bodies,
+             f"call: {json.dumps(OPEN + chr(10))} body {json.dumps(chr(10) + CLOSE)}"]
+    more = f" ({json.dumps(chr(10))} call)*" if parallel else ""
     if required:
-        start = 'start: call ("\\n" call)*' if parallel else "start: call"
-        return "\n".join([start, f'call: {json.dumps(OPEN + chr(10))} body {json.dumps(chr(10) + CLOSE)}', body,
-                          bodies]) + "\n"
-    start = "start: free_call* tail" if parallel else "start: tail | free_call"
+        return "\n".join([f"start: call{more}", *rules]) + "\n"
     return "\n".join([
-        "%llguidance {}", start, "tail: TEXT", r"TEXT: /(.|\n)*/",
+        "%llguidance {}", f"start: tail | first_call{more}", "tail: TEXT", r"TEXT: /(.|\n)*/",
         f"trigger[lazy]: TEXT {json.dumps(OPEN)}",
-        f'free_call: trigger "\\n" body {json.dumps(chr(10) + CLOSE)}', body, bodies]) + "\n"
+        f"first_call: trigger {json.dumps(chr(10))} body {json.dumps(chr(10) + CLOSE)}", *rules]) + "\n"
 
 
 def check(grammar: str, tokenizer) -> str | None:
@@ -92,9 +92,16 @@ class Constraint:
         self.consumed = 0  # answer tokens followed so far
 
     def allowed(self, size: int) -> torch.Tensor:
-        """A bool row over `size` logits: True where the grammar allows the token."""
+        """A bool row over `size` logits: True where the grammar allows the token. Where the grammar forces the
+        next text (`{"name": "` after `<tool_call>`, say), only the first token of its usual tokenization is
+        allowed: a model would otherwise be free to spell forced text in odd pieces, one character per step."""
         import numpy as np
 
+        forced = self.matcher.compute_ff_tokens()
+        if forced and forced[0] < size:
+            allowed = torch.zeros(size, dtype=torch.bool)
+            allowed[forced[0]] = True
+            return allowed
         bits = np.unpackbits(np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
         allowed = torch.zeros(size, dtype=torch.bool)
         width = min(size, bits.shape[0])

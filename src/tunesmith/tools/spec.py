@@ -11,6 +11,7 @@ from typing import Any
 from tunesmith.errors import TunesmithError
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # OpenAI's rule for function names
+NO_PARAMETERS = {"type": "object", "properties": {}, "additionalProperties": False}  # `parameters` left out
 
 
 class ToolError(TunesmithError):
@@ -25,7 +26,7 @@ class ToolError(TunesmithError):
 class Tool:
     name: str
     description: str = ""
-    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    parameters: dict[str, Any] = field(default_factory=lambda: dict(NO_PARAMETERS))
     strict: bool = False
 
     def openai(self) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def parse_tools(raw: list[dict[str, Any]] | None) -> list[Tool]:
         if any(t.name == name for t in tools):
             raise ToolError(f"two tools are named {name!r}.", f"{where}.function.name")
         parameters = function.get("parameters")
-        schema = {"type": "object", "properties": {}} if parameters is None else _check_schema(
+        schema = dict(NO_PARAMETERS) if parameters is None else _check_schema(
             parameters, f"{where}.function.parameters")
         tools.append(Tool(name, str(function.get("description") or ""), schema, bool(function.get("strict"))))
     return tools
