@@ -55,7 +55,7 @@ def test_job_runs_to_success_with_events_checkpoints_and_results(project, fake_t
         wait_for(lambda: status_of(client, job["id"]) in {"succeeded", "failed"})
         done = client.get(f"/v1/fine_tuning/jobs/{job['id']}").json()
         assert done["status"] == "succeeded", done
-        assert done["fine_tuned_model"] == f"ft:gpt-4o-mini:math:{job['id'][6:14]}"
+        assert done["fine_tuned_model"] == f"ft:gpt-4o-mini:tunesmith-local:math:{job['id'][6:14]}"
         assert done["trained_tokens"] == 60 and done["finished_at"]
         events = client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", params={"limit": 100}).json()["data"]
         messages = [e["message"] for e in reversed(events)]

@@ -125,7 +125,7 @@ def test_the_documented_openai_script_fine_tunes_and_serves_locally(server, tmp_
     done = namespace["job"]
     printed = capsys.readouterr().out
     assert done.status == "succeeded", printed
-    assert done.fine_tuned_model == f"ft:gpt-4o-mini-2024-07-18:support:{done.id[6:14]}"
+    assert done.fine_tuned_model == f"ft:gpt-4o-mini-2024-07-18:tunesmith-local:support:{done.id[6:14]}"
     assert done.hyperparameters.n_epochs == 3 and done.trained_tokens and done.trained_tokens > 0
     assert "The job has successfully completed" in printed
     assert isinstance(namespace["answer"].choices[0].message.content, str)

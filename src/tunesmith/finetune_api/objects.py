@@ -50,8 +50,8 @@ def page_object(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
 
 
 def fine_tuned_model_id(base: str, suffix: str | None, job_id: str) -> str:
-    """OpenAI's naming: `ft:<base>:<suffix>:<id>` (the suffix may be empty)."""
-    return f"ft:{base}:{suffix or ''}:{job_id.removeprefix('ftjob-')[:8]}"
+    """OpenAI's naming: `ft:<base>:<org>:<suffix>:<id>`, so `ft:<base>:<org>::<id>` without a suffix."""
+    return f"ft:{base}:{ORGANIZATION.removeprefix('org-')}:{suffix or ''}:{job_id.removeprefix('ftjob-')[:8]}"
 
 
 def checkpoint_model_id(model_id: str, step: int) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def register_model(registry, model_id: str, run_dir: Path) -> None:
-    """Offer a finished job's run folder under its OpenAI-style id (`ft:<base>:<suffix>:<id>`)."""
+    """Offer a finished job's run folder under its OpenAI-style id (`ft:<base>:<org>:<suffix>:<id>`)."""
     from tunesmith.serve.registry import describe
 
     source = describe(run_dir, model_id)
