@@ -31,4 +31,5 @@ def test_mounted_api_uses_the_server_keys_and_offers_finished_models(tmp_path, t
         headers = {"Authorization": "Bearer k1"}
         assert client.get("/v1/fine_tuning/jobs", headers=headers).json()["data"][0]["id"] == job["id"]
         models = [m["id"] for m in client.get("/v1/models", headers=headers).json()["data"]]
-        assert job["fine_tuned_model"] in models and job["fine_tuned_model"].startswith("ft:gpt-4o-mini:tunesmith-local:x:")
+        assert job["fine_tuned_model"] in models
+        assert job["fine_tuned_model"].startswith("ft:gpt-4o-mini:tunesmith-local:x:")
