@@ -210,8 +210,15 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
         names = TokenText(tokenizer)
         prompt_tokens = sum(len(p) for p in prompts)
         if body.stream:
-            started = [await answers(body.model, ids, row, stream=True) for ids, row in zip(prompts, params,
-                                                                                              strict=True)]
+            started = []
+            try:
+                for ids, row in zip(prompts, params, strict=True):
+                    started.append(await answers(body.model, ids, row, stream=True))
+            except BaseException:  # a later prompt found the queue full: the earlier ones stop too
+                for streams, _ in started:
+                    for stream in streams:
+                        await stream.aclose()
+                raise
             choices = [CompletionChoice(i * body.n + j, names, echoes[i]) for i in range(len(prompts))
                        for j in range(body.n)]
             return streamed(body, head, [s for row, _ in started for s in row],

@@ -73,8 +73,11 @@ def check(grammar: str, tokenizer) -> str | None:
     """Why llguidance cannot use `grammar` (an unsupported schema keyword, say), or None."""
     from llguidance import LLMatcher
 
-    failed, messages = LLMatcher.validate_grammar_with_warnings(LLMatcher.grammar_from_lark(grammar),
-                                                                lltokenizer(tokenizer))
+    try:
+        failed, messages = LLMatcher.validate_grammar_with_warnings(LLMatcher.grammar_from_lark(grammar),
+                                                                    lltokenizer(tokenizer))
+    except (ValueError, RuntimeError) as err:  # a schema llguidance cannot even read
+        return str(err) or type(err).__name__
     return messages[0] if failed else None
 
 
