@@ -56,15 +56,15 @@ class Project:
     def exports_dir(self) -> Path:
         return self.root / "exports"
 
-    def new_run_dir(self, label: str) -> Path:
-        """A fresh, sortable run folder such as runs/20261129-101502-lora."""
+    def new_run_dir(self, label: str, create: bool = True) -> Path:
+        """A fresh, sortable run folder such as runs/20261129-101502-lora (create=False: only its name, for
+        training, which creates it once the run can start)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for attempt in range(100):
             suffix = f"-{attempt}" if attempt else ""
             folder = self.runs_dir / f"{stamp}-{label}{suffix}"
             if not folder.exists():
-                ensure_writable(folder)
-                return folder
+                return ensure_writable(folder) if create else folder
         raise TunesmithError(f"cannot allocate a run folder under {self.runs_dir}")
 
     def source_path(self, relative: str) -> Path:

@@ -98,3 +98,22 @@ def test_resume_refuses_changed_data_method_or_model(tiny_lm_dir, tiny_encoder_d
     other.symlink_to(tiny_lm_dir, target_is_directory=True)
     with pytest.raises(TunesmithError, match="base_model"):
         run_training(_config(other), chat_records(12), chat_records(4), run_dir, resume=True, dataset_version="v1")
+
+
+def test_truncated_newest_checkpoint_falls_back_to_the_previous_one_and_says_so(tiny_lm_dir, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    config = _config(tiny_lm_dir, keep_checkpoints=3, restore_best=False)
+    run_training(config, chat_records(20), chat_records(6, seed=2), run_dir)
+    finished = _weights(run_dir)
+    assert [p.name for p in complete_checkpoints(run_dir / "checkpoints")] == ["step-6", "step-8", "step-10"]
+    newest = run_dir / "checkpoints" / "step-10" / "trainable.safetensors"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+
+    capsys.readouterr()
+    result = run_training(config, chat_records(20), chat_records(6, seed=2), run_dir, resume=True)
+    said = capsys.readouterr().err
+    assert "skipping checkpoint step-10: trainable.safetensors is " in said and "were written" in said
+    assert f"resuming {run_dir.name} from step-8" in said
+    assert result.status == "completed" and result.metrics["steps"] == 10
+    again = _weights(run_dir)
+    assert all(torch.equal(finished[name], again[name]) for name in finished)  # steps 9-10 redone exactly

@@ -35,3 +35,43 @@ def tiny_config(model_dir, method: str = "lora", task: str = "chat", **training)
     method_options = {"name": method, **{k: v for k, v in TINY_OPTIONS.items() if k in option_names(method)}}
     return parse_config({"objective": {"task": task}, "model": {"name": str(model_dir), "max_length": 64},
                          "method": method_options, "training": options})
+
+
+def write_project(root, model_dir, records: list[dict] | None = None, **training) -> None:
+    """A project folder training `model_dir` on chat records (LoRA, tiny settings)."""
+    import json
+
+    import yaml
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "chats.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records or chat_records(24)))
+    config = {"name": "demo", "objective": {"task": "chat"}, "data": {"sources": [{"path": "chats.jsonl"}]},
+              "model": {"name": str(model_dir), "max_length": 64}, "method": {"name": "lora", "r": 4, "alpha": 8},
+              "training": {"num_threads": 1, "batch_size": 4, "learning_rate": 5e-3, "warmup_ratio": 0.0,
+                           **training}}
+    (root / "tunesmith.yaml").write_text(yaml.safe_dump(config))
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    """`tunesmith ARGS` in this process, the way the installed command runs it (errors: one line, exit 2).
+    Returns the exit code and everything written to stderr (progress and errors)."""
+    import sys
+
+    from tunesmith.cli import main
+
+    capsys.readouterr()
+    argv, sys.argv = sys.argv, ["tunesmith", *map(str, args)]
+    try:
+        main()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    finally:
+        sys.argv = argv
+    return code, capsys.readouterr().err
+
+
+def error_line(stderr: str) -> str:
+    """The one `error:` line the CLI printed."""
+    (line,) = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    return line

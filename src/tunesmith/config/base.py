@@ -14,9 +14,10 @@ def nearest(word: str, choices: list[str]) -> str | None:
 
 
 class Section(BaseModel):
-    """A config section. Defaults live on the fields: this schema is their only home."""
+    """A config section. Defaults live on the fields: this schema is their only home. Float settings must
+    be finite: inf or nan (`--set training.learning_rate=inf`) is an error naming the key."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod

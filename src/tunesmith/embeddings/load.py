@@ -52,7 +52,7 @@ def base_encoder(name: str | Path, dtype: str = "float32", trust_remote_code: bo
     from tunesmith.models.catalog import resolve
     from tunesmith.models.loading import DTYPES, load_tokenizer
 
-    resolved = resolve(str(name))
+    resolved = resolve(str(name), trust_remote_code=trust_remote_code)
     if resolved.kind == "causal-lm":
         raise TunesmithError(f"'{name}' is a causal language model, not an encoder.",
                              "Use an encoder such as minilm-l6 for embeddings.")

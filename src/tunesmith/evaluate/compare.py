@@ -84,7 +84,8 @@ def _classifier_contenders(project, train, run_dirs, baselines: bool, labels: li
 
         yield majority_classifier(train, labels)
         if settings.few_shot_k > 0:
-            encoder = AutoModel.from_pretrained(resolve(config.model.name).path, use_safetensors=True,
+            folder = resolve(config.model.name, trust_remote_code=config.model.trust_remote_code).path
+            encoder = AutoModel.from_pretrained(folder, use_safetensors=True,
                                                 trust_remote_code=config.model.trust_remote_code)
             tokenizer = load_tokenizer(config.model.name, config.model.trust_remote_code)
             yield centroid_classifier(encoder, tokenizer, train, labels, settings)

@@ -33,11 +33,11 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def base_model_hashes(model_name: str) -> dict[str, str]:
+def base_model_hashes(model_name: str, trust_remote_code: bool = False) -> dict[str, str]:
     from tunesmith.models.catalog import resolve
 
     try:
-        return folder_hashes(Path(resolve(model_name).path), "*.safetensors")
+        return folder_hashes(Path(resolve(model_name, trust_remote_code=trust_remote_code).path), "*.safetensors")
     except Exception:  # a missing model is reported by reproduce itself, with a hint
         return {}
 
@@ -56,7 +56,8 @@ def environment(config: dict, data_dir: Path | None, threads: int | None = None)
         "data": {"version": data_dir.name if data_dir else None,
                  "files": folder_hashes(data_dir, "*.parquet") if data_dir else {}},
         "base_model": {"name": config.get("model", {}).get("name"),
-                       "weights": base_model_hashes(config.get("model", {}).get("name", ""))},
+                       "weights": base_model_hashes(config.get("model", {}).get("name", ""),
+                                                   config.get("model", {}).get("trust_remote_code", False))},
     }
 
 

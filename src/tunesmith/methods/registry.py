@@ -55,7 +55,7 @@ class MethodOptions(BaseModel):
     Unknown keys are refused here; `tunesmith.config.method` turns them into one line naming the nearest key.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False)
 
     name: str  # declared here so that `name` comes first in every dump; each subclass narrows it to a Literal
 

@@ -1,4 +1,10 @@
-"""The model catalog: bundled small models by name, or any local Hugging Face folder."""
+"""The model catalog: bundled small models by name, or any local Hugging Face folder.
+
+`resolve()` is where every model load starts (train, eval, serve, export, plan), so it refuses what
+cannot load: a missing folder, weights that are not safetensors, and a folder that needs its own Python
+code (config.json `auto_map` for a model_type transformers does not ship) unless the caller passes the
+user's `model.trust_remote_code`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.errors import ModelNotFoundError
+from tunesmith.errors import ConfigError, ModelNotFoundError
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,33 @@ def kind_of_folder(path: Path) -> str:
     return "unknown"
 
 
-def resolve(name: str, cache_dir: Path | None = None) -> ResolvedModel:
-    """Turn a catalog name or folder path into a loadable folder, converting bundled GGUF once."""
+def remote_code(config: dict) -> str | None:
+    """Why loading this config.json would run code shipped with the folder, or None when it would not.
+    transformers prefers its own class for a model_type it knows, whatever `auto_map` says."""
+    if not config.get("auto_map"):
+        return None
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    model_type = config.get("model_type")
+    if model_type in CONFIG_MAPPING_NAMES:
+        return None
+    return f"its config.json maps model_type {model_type!r}, which transformers does not ship, to Python code " \
+           "in the folder (auto_map)"
+
+
+def _refuse_remote_code(path: Path) -> None:
+    reason = remote_code(json.loads((path / "config.json").read_text(encoding="utf-8")))
+    if reason:
+        raise ConfigError(f"model folder {path} needs its own code to load: {reason}, and "
+                          "model.trust_remote_code is off.",
+                          "Read the folder's .py files; if you trust them, set model.trust_remote_code: true "
+                          "(or --set model.trust_remote_code=true), otherwise pick a model transformers supports.")
+
+
+def resolve(name: str, cache_dir: Path | None = None, trust_remote_code: bool = False) -> ResolvedModel:
+    """Turn a catalog name or folder path into a loadable folder, converting bundled GGUF once.
+    `trust_remote_code` is the user's model.trust_remote_code: without it a folder that needs its own
+    code is refused here, before anything is loaded or created."""
     entry = CATALOG.get(name)
     if entry is not None:
         shipped = entry.shipped_path()
@@ -103,5 +134,7 @@ def resolve(name: str, cache_dir: Path | None = None) -> ResolvedModel:
                 f"model folder {path} has no *.safetensors weights (only safetensors are loaded, for safety).",
                 "Convert the weights with `save_pretrained(..., safe_serialization=True)`.",
             )
+        if not trust_remote_code:
+            _refuse_remote_code(path)
         return ResolvedModel(str(path), path, kind_of_folder(path))
     raise _not_found(name)

@@ -20,16 +20,20 @@ def end_of_turn_ids(tokenizer, generation=None) -> set[int]:
     return {token for token in [tokenizer.eos_token_id, *extra] if token is not None}
 
 
-def _path(model: ResolvedModel | str | Path) -> Path:
-    return model.path if isinstance(model, ResolvedModel) else resolve(str(model)).path
+def _path(model: ResolvedModel | str | Path, trust_remote_code: bool) -> Path:
+    """A ResolvedModel was checked when it was resolved; a name or path is resolved (and checked) here."""
+    if isinstance(model, ResolvedModel):
+        return model.path
+    return resolve(str(model), trust_remote_code=trust_remote_code).path
 
 
 def load_tokenizer(model: ResolvedModel | str | Path, trust_remote_code: bool = False):
     """A model's tokenizer; a tokenizer-only folder (JSON files, e.g. runs/<id>/tokenizer) works too."""
     from transformers import AutoTokenizer
 
-    direct = not isinstance(model, ResolvedModel) and (Path(model) / "tokenizer_config.json").exists()
-    tokenizer = AutoTokenizer.from_pretrained(Path(model) if direct else _path(model),
+    direct = not isinstance(model, ResolvedModel) and (Path(model) / "tokenizer_config.json").exists() \
+        and not (Path(model) / "config.json").exists()
+    tokenizer = AutoTokenizer.from_pretrained(Path(model) if direct else _path(model, trust_remote_code),
                                               trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
@@ -42,7 +46,7 @@ def load_causal_lm(model: ResolvedModel | str | Path, dtype: str = "float32", tr
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(
-        _path(model), dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code,
+        _path(model, trust_remote_code), dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code,
         **config_overrides)
 
 
@@ -51,6 +55,6 @@ def load_classifier(model: ResolvedModel | str | Path, labels: list[str], dtype:
     from transformers import AutoModelForSequenceClassification
 
     return AutoModelForSequenceClassification.from_pretrained(
-        _path(model), num_labels=len(labels), id2label=dict(enumerate(labels)),
+        _path(model, trust_remote_code), num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)}, dtype=DTYPES[dtype],
         use_safetensors=True, trust_remote_code=trust_remote_code, **config_overrides)

@@ -25,7 +25,7 @@ DataKind = Literal["demonstrations", "pairs", "ratings"]
 class ObjectiveOptions(BaseModel):
     """Base of every preference objective's options (`preference.<name>`)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod

@@ -166,7 +166,7 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
     task = config.objective.task
     targets = list(target_lengths) if target_lengths is not None else default_targets(token_lengths, task)
     threads = threads or config.training.num_threads or torch.get_num_threads()
-    shape = model_shape(config.model.name)
+    shape = model_shape(config.model.name, config.model.trust_remote_code)
     calibration = calibration or (None if gpu else calibrate())
     planner = Planner(config, list(token_lengths), targets, n_train_examples, shape, gpu, calibration, threads, labels)
     estimate = planner.estimate(planner.current())

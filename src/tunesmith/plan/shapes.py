@@ -72,9 +72,9 @@ def shape_from_config(config: dict) -> ModelShape:
     )
 
 
-def model_shape(model_name: str) -> ModelShape:
-    """Shape of a catalog model or local folder, from its config.json."""
+def model_shape(model_name: str, trust_remote_code: bool = False) -> ModelShape:
+    """Shape of a catalog model or local folder, from its config.json (refused as training would refuse it)."""
     from tunesmith.models.catalog import resolve
 
-    path = Path(resolve(model_name).path) / "config.json"
+    path = Path(resolve(model_name, trust_remote_code=trust_remote_code).path) / "config.json"
     return shape_from_config(json.loads(path.read_text(encoding="utf-8")))

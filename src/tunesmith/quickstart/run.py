@@ -73,7 +73,7 @@ def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
     console.print(f"Objective: {config.objective.description}")
 
     console.rule("1/4 model")
-    resolved = resolve(config.model.name)
+    resolved = resolve(config.model.name, trust_remote_code=config.model.trust_remote_code)
     console.print(f"{config.model.name} → {resolved.path}")
 
     console.rule("2/4 data")

@@ -87,7 +87,8 @@ def preview_pieces(project, dataset, limit: int = 3) -> list[tuple[str, str | No
     from tunesmith.models.loading import load_tokenizer
     from tunesmith.train.encode import chat_pieces
 
-    tokenizer = load_tokenizer(resolve(project.config.model.name))
+    tokenizer = load_tokenizer(resolve(project.config.model.name,
+                                       trust_remote_code=project.config.model.trust_remote_code))
     for record in records:
         for text, trained in chat_pieces(tokenizer, record["messages"]):
             pieces.append((text, "learned" if trained else None))

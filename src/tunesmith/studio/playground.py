@@ -29,7 +29,7 @@ def base_model(project) -> tuple:
     from tunesmith.models.loading import load_causal_lm, load_tokenizer
 
     config = project.config.model
-    resolved = resolve(config.name)
+    resolved = resolve(config.name, trust_remote_code=config.trust_remote_code)
     return _remember(("base", str(resolved.path)), lambda: (
         load_causal_lm(resolved, dtype=config.dtype, trust_remote_code=config.trust_remote_code),
         load_tokenizer(resolved, trust_remote_code=config.trust_remote_code)))

@@ -2,17 +2,27 @@
 
 A checkpoint folder holds the trainable weights, the optimizer state (tensors in safetensors, plain
 numbers in JSON), the RNG state and the loop position. It is written into a temporary folder beside
-its final place, every file fsynced, a `COMPLETE` marker written last, then renamed into place: a
-folder named `step-N` with a marker is always whole. Tensors are whole whatever the process layout:
-under fsdp they are gathered before saving and cut back into this process's shards on loading.
+its final place, every file fsynced, a `COMPLETE` marker written last, then renamed into place. The
+marker is a manifest: each file's size and sha256 as written. A folder is whole when its files still
+match it: sizes are checked whenever checkpoints are listed, hashes before a run resumes from one
+(a damaged newest checkpoint is skipped for the previous whole one). Markers written before the
+manifest existed (`ok`) are taken as whole. Tensors are whole whatever the process layout: under
+fsdp they are gathered before saving and cut back into this process's shards on loading.
+
+Test hook: with TUNESMITH_TEST_CRASH_AT=<point>:<n> in the environment, the process kills itself with
+SIGKILL the n-th time it reaches <point> (one of CRASH_POINTS), so the fault tests (tests/fuzz/
+test_faults.py) can prove that a kill anywhere inside a checkpoint write is survivable.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -25,6 +35,20 @@ MARKER = "COMPLETE"
 WEIGHTS = "trainable.safetensors"
 OPTIMIZER = "optimizer.safetensors"
 STATE = "trainer_state.json"
+CRASH_ENV = "TUNESMITH_TEST_CRASH_AT"
+# Where a checkpoint write can be cut short, in the order they are reached.
+CRASH_POINTS = ("staging", "weights", "optimizer", "files", "marker", "replaced", "pruning")
+_passes: dict[str, int] = {}
+
+
+def _crash_point(name: str) -> None:
+    """The test hook described above; one environment lookup when unset."""
+    wanted = os.environ.get(CRASH_ENV)
+    if not wanted or wanted.partition(":")[0] != name:
+        return
+    _passes[name] = _passes.get(name, 0) + 1
+    if _passes[name] == int(wanted.partition(":")[2] or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fsync(path: Path) -> None:
@@ -33,6 +57,14 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def optimizer_to_files(optimizer: torch.optim.Optimizer | dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -65,30 +97,88 @@ def save_checkpoint(folder: Path, weights: dict[str, torch.Tensor], optimizer: t
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
+        _crash_point("staging")
         save_file({k: v.detach().contiguous() for k, v in weights.items()}, str(staging / WEIGHTS))
+        _crash_point("weights")
         tensors, meta = optimizer_to_files(optimizer)
         save_file(tensors, str(staging / OPTIMIZER))
+        _crash_point("optimizer")
         save_file({"torch": torch.get_rng_state()}, str(staging / "rng.safetensors"))
         (staging / "optimizer.json").write_text(json.dumps(meta))
         (staging / STATE).write_text(json.dumps(state, indent=2))
-        (staging / MARKER).write_text("ok\n")
         for path in staging.iterdir():
             _fsync(path)
+        _crash_point("files")
+        manifest = {path.name: {"size": path.stat().st_size, "sha256": _sha256(path)}
+                    for path in sorted(staging.iterdir())}
+        (staging / MARKER).write_text(json.dumps({"files": manifest}, indent=2))
+        _fsync(staging / MARKER)
+        _crash_point("marker")
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
+        _crash_point("replaced")
         _fsync(folder.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
-def complete_checkpoints(root: Path) -> list[Path]:
-    """Whole checkpoints under `root`, oldest first."""
+def _manifest(folder: Path) -> dict | None:
+    """The marker's file list; None for a marker from before manifests (`ok`), taken as whole."""
+    text = (folder / MARKER).read_text(errors="replace")
+    if text.strip() == "ok":
+        return None
+    try:
+        return dict(json.loads(text)["files"])
+    except (ValueError, KeyError, TypeError):
+        return {}  # an unreadable marker lists nothing, which `damage` reports
+
+
+def damage(folder: Path, hashes: bool = True) -> str | None:
+    """Why a marked checkpoint cannot be used (a file missing, cut short or changed), or None when whole.
+    With hashes=False only sizes are compared: cheap enough for every listing."""
+    manifest = _manifest(folder)
+    if manifest is None:
+        return None
+    if not manifest:
+        return f"its {MARKER} marker is unreadable"
+    for name, expected in manifest.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != expected["size"]:
+            return f"{name} is {path.stat().st_size:,} bytes, {expected['size']:,} were written"
+    if hashes:
+        for name, expected in manifest.items():
+            if _sha256(folder / name) != expected["sha256"]:
+                return f"{name} does not match the sha256 recorded when it was written"
+    return None
+
+
+def _marked(root: Path) -> list[Path]:
     if not root.exists():
         return []
     found = [p for p in root.glob("step-*") if (p / MARKER).exists() and p.name[5:].isdigit()]
     return sorted(found, key=lambda p: int(p.name[5:]))
+
+
+def complete_checkpoints(root: Path) -> list[Path]:
+    """Whole checkpoints under `root` (marker present, every file of its recorded size), oldest first."""
+    return [p for p in _marked(root) if damage(p, hashes=False) is None]
+
+
+def resume_point(root: Path, report: Callable[[str], None]) -> Path | None:
+    """The newest checkpoint whose files match their hashes. Newer damaged ones are reported, skipped and
+    removed (the resumed run writes those steps again). None when no checkpoint is whole."""
+    clear_staging(root)
+    for folder in reversed(_marked(root)):
+        problem = damage(folder)
+        if problem is None:
+            return folder
+        report(f"skipping checkpoint {folder.name}: {problem}; removed it, falling back to the one before")
+        shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 def read_state(folder: Path) -> dict:
@@ -129,5 +219,11 @@ def prune(root: Path, keep: int, protect: set[str]) -> None:
     for folder in ckpts[:-keep] if keep else ckpts:
         if folder.name not in protect:
             shutil.rmtree(folder, ignore_errors=True)
-    for stale in root.glob(".step-*"):  # staging folders left by a killed process
+            _crash_point("pruning")
+    clear_staging(root)
+
+
+def clear_staging(root: Path) -> None:
+    """Remove staging folders a killed process left behind (one process writes a run's checkpoints)."""
+    for stale in root.glob(".step-*") if root.exists() else ():
         shutil.rmtree(stale, ignore_errors=True)

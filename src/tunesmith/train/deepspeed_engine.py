@@ -111,8 +111,8 @@ class DeepSpeedStrategy(Replicated):
         self.engine.backward(loss * self.accumulation * self.world.size)
         self.engine.step()
 
-    def step(self, optimizer, params: list[torch.nn.Parameter], max_grad_norm: float) -> None:
-        pass  # done by the engine on the last micro-batch, clipping included
+    def step(self, optimizer, params: list[torch.nn.Parameter], max_grad_norm: float) -> float | None:
+        return None  # done by the engine on the last micro-batch, clipping included
 
     def optimizer_state(self, optimizer) -> dict:
         return {"param_groups": [], "state": {}}

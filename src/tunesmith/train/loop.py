@@ -4,6 +4,8 @@ setup (model, data, optimizer, resume) → for each optimizer step: micro-batche
 by the step's target count, gradient sum across processes, clip, step → every `eval_every` steps:
 validate, early-stopping bookkeeping, atomic checkpoint → finish: restore the best weights. How
 processes share the model (ddp, fsdp, deepspeed) is the strategy's business (train/sharding.py).
+A non-finite training loss, gradient norm or validation loss, or non-finite weights about to be
+checkpointed, stop the run at that step (`Diverged`): no checkpoint ever holds a diverged model.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from tunesmith.config import ProjectConfig
+from tunesmith.config import ProjectConfig, TrainingConfig
+from tunesmith.errors import TunesmithError
 from tunesmith.objectives.runtime import Sft
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.batching import Step, collate, epoch_steps
@@ -27,6 +30,22 @@ from tunesmith.train.optim import learning_rate
 from tunesmith.train.sharding import Replicated
 
 StepCallback = Callable[[dict], None]
+
+
+class Diverged(TunesmithError):
+    """Training produced inf or NaN; the run stops at that step and is marked failed."""
+
+    def __init__(self, step: int, what: str, learning_rate: float):
+        lower = min(learning_rate / 10, TrainingConfig.model_fields["learning_rate"].default)
+        super().__init__(f"training diverged at step {step}: {what} (training.learning_rate is {learning_rate:g}).",
+                         f"Lower the learning rate (e.g. --set training.learning_rate={lower:g}) or check the data "
+                         "for extreme values, then train again, or continue from the last checkpoint with --resume "
+                         "(checkpoints never hold inf or NaN).")
+        self.step = step
+
+
+def _finite(value: float | None) -> bool:
+    return value is None or math.isfinite(value)
 
 
 @dataclass
@@ -133,8 +152,9 @@ def evaluate(model, examples: list[Example], pad_id: int, task: str, virtual_tok
 
 
 def train_step(model, params, optimizer, batches: Batches, step: Step, task: str, virtual_tokens: bool,
-               max_grad_norm: float, strategy: Replicated, objective=None) -> float:
-    """One optimizer step; returns the step's mean training loss over all processes."""
+               max_grad_norm: float, strategy: Replicated, objective=None) -> tuple[float, float | None]:
+    """One optimizer step; returns the step's mean training loss over all processes and the gradient norm
+    before clipping (None where the strategy's engine clips)."""
     objective = objective or Sft()
     loss_total = 0.0
     for micro in strategy.micro_batches(step.micro_batches):
@@ -144,8 +164,8 @@ def train_step(model, params, optimizer, batches: Batches, step: Step, task: str
         loss = loss if micro is not None else loss * 0
         strategy.backward(loss / step.global_targets)
         loss_total += float(loss.detach())
-    strategy.step(optimizer, params, max_grad_norm)
-    return strategy.world.sum(loss_total)[0] / step.global_targets
+    norm = strategy.step(optimizer, params, max_grad_norm)
+    return strategy.world.sum(loss_total)[0] / step.global_targets, norm
 
 
 def improved(state: LoopState, metric: str, value: float) -> bool:
@@ -189,6 +209,10 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
 
     def checkpoint() -> None:
         weights, optimizer_state = save_weights(), strategy.optimizer_state(optimizer)
+        # (whole tensors on the main process only: it decides, every process hears the verdict)
+        broken = world.main and not all(bool(torch.isfinite(value).all()) for value in weights.values())
+        if world.sum(float(broken))[0]:
+            raise Diverged(state.step, "the trained weights hold inf or NaN values", tc.learning_rate)
         if world.main:
             ckpt.save_checkpoint(ckpt_root / f"step-{state.step}", weights, optimizer_state, asdict(state))
             protect = {f"step-{state.best_step}"} if state.best_step is not None else set()
@@ -203,6 +227,8 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
                           objective)
         train_loss = sum(window) / len(window) if window else state.last_train_loss or float("nan")
         window.clear()
+        if not _finite(result.get("val_loss")):
+            raise Diverged(state.step, f"the validation loss is {result['val_loss']:.4g}", tc.learning_rate)
         state.last_val = result
         metric = tc.early_stopping_metric if tc.early_stopping_metric in result else "val_loss"
         if improved(state, metric, result[metric]):
@@ -230,8 +256,11 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(state.step, total, tc)
                 started = time.perf_counter()
-                loss = train_step(model, params, optimizer, batches, step, task, virtual_tokens,
-                                  tc.max_grad_norm, strategy, objective)
+                loss, norm = train_step(model, params, optimizer, batches, step, task, virtual_tokens,
+                                        tc.max_grad_norm, strategy, objective)
+                if not (_finite(loss) and _finite(norm)):
+                    gradient = f" and the gradient norm {norm:.4g}" if norm is not None else ""
+                    raise Diverged(state.step + 1, f"the training loss is {loss:.4g}{gradient}", tc.learning_rate)
                 state.seconds += time.perf_counter() - started
                 tokens, real, padded = world.sum(step.real_tokens, *_positions(batches, step))
                 state.tokens += int(tokens)

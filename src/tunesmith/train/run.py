@@ -1,4 +1,9 @@
-"""run_training(): records in, a finished run folder out. train(): the same for a project + dataset."""
+"""run_training(): records in, a finished run folder out. train(): the same for a project + dataset.
+
+The run folder appears only once the run can start (model, method and data loaded, the checkpoint to
+resume from read): a run that cannot start leaves nothing behind. A run that stops on an error is
+marked `failed` in run.json, with the one-line reason under `error`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from tunesmith.errors import DataError, TunesmithError
 from tunesmith.methods import count_parameters
 from tunesmith.objectives.runtime import attach_reference, for_config
 from tunesmith.progress import console
+from tunesmith.project import ensure_writable
 from tunesmith.resources import peak_rss
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.distributed import World
@@ -51,6 +57,17 @@ def _identity(config: ProjectConfig, task: str, train_records: list[dict], datas
     return identity
 
 
+def _say(line: str) -> None:
+    """One line as written (no wrapping at the terminal's width, no rich markup in paths)."""
+    console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def failure_reason(err: BaseException) -> str:
+    """One line for run.json's `error`."""
+    text = " ".join(str(err).split())
+    return text if isinstance(err, TunesmithError) else f"{type(err).__name__}: {text}".removesuffix(": ")
+
+
 def _check_resumable(saved: dict, current: dict, folder: Path) -> None:
     changed = [k for k in current if saved.get(k) != current[k]]
     if changed:
@@ -64,7 +81,6 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
                  callbacks: Sequence[StepCallback] = ()) -> RunResult:
     """Train `config.method` on canonical records and write the run folder (see docs/architecture.md)."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     tc = config.training
     task = config.objective.task
     world = World.from_env()
@@ -73,6 +89,8 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
         torch.set_num_threads(tc.num_threads)
     if not train_records:
         raise DataError("the train split is empty", "Add examples and run `tunesmith prepare` again.")
+    identity = _identity(config, task, train_records, dataset_version)
+    start = _resume_point(run_dir, identity, strategy, world) if resume else None
     labels = label_list(train_records) if task == "classification" else None
     model, tokenizer, method, resolved = prepare_model(config, task, labels)
     trainable, total = count_parameters(model)
@@ -90,20 +108,13 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     attach_reference(objective, model, method, train_ex + val_ex, tokenizer.pad_token_id,
                      next(model.parameters()).device, method.virtual_tokens)
     model, optimizer = strategy.setup(model, lambda m: build_optimizer(m, tc))
-    identity = _identity(config, task, train_records, dataset_version)
     state = LoopState(identity=identity)
-    newest = ckpt.complete_checkpoints(run_dir / "checkpoints")
-    if resume and newest and not strategy.resumable:
-        raise TunesmithError(f"cannot resume under training.distributed: {strategy.name}: its optimizer state "
-                             "is not saved in tunesmith's checkpoints",
-                             "Resume with training.distributed: fsdp or ddp, or start a new run.")
-    if resume and newest:
-        _check_resumable(ckpt.read_state(newest[-1])["identity"], identity, newest[-1])
-        state = LoopState(**ckpt.load_checkpoint(newest[-1], model, optimizer))
+    if start is not None:
+        state = LoopState(**ckpt.load_checkpoint(start, model, optimizer))
         if world.main:
-            console.print(f"resuming from {newest[-1].name}")
+            _say(f"resuming {run_dir.name} from {start.name}")
     elif resume and world.main:
-        console.print("no complete checkpoint to resume from: starting from the beginning")
+        _say(f"{run_dir.name} has no complete checkpoint to resume from: starting from the beginning")
     if tc.compile:
         _compile(model)
     batches = Batches(train_ex, tokenizer.pad_token_id, task == "classification", tc.batch_size,
@@ -116,9 +127,11 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
             "artifact": method.artifact, "train_examples": len(train_ex), "validation_examples": len(val_ex),
             "planned_steps": planned, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "world_size": world.size,
             "distributed": strategy.name}
+    ensure_writable(run_dir)  # everything before this line may fail and leave no folder behind
     if world.main:
         write_config(run_dir, config)
-        write_json(run_dir / "run.json", {**read_run(run_dir), **info})
+        earlier = {key: value for key, value in read_run(run_dir).items() if key != "error"}  # a resumed failure
+        write_json(run_dir / "run.json", {**earlier, **info})
     loggers = Loggers(tc.report_to, run_dir, config.model_dump(mode="json"))
     try:
         state, outcome = run_loop(
@@ -126,10 +139,10 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
             virtual_tokens=method.virtual_tokens, state=state, run_dir=run_dir, world=world, callbacks=callbacks,
             save_weights=lambda: strategy.weights(model), strategy=strategy,
             attach=loggers.attach, objective=objective)
-    except BaseException:
+    except BaseException as err:
         loggers.close("FAILED")
         if world.main:
-            write_json(run_dir / "run.json", {**info, "status": "failed"})
+            write_json(run_dir / "run.json", {**info, "status": "failed", "error": failure_reason(err)})
         raise
     loggers.close("KILLED" if outcome == "interrupted" else "FINISHED")
     restored = None
@@ -162,6 +175,25 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     return RunResult(run_dir, metrics, outcome == "stopped_early", info["status"])
 
 
+def _resume_point(run_dir: Path, identity: dict, strategy, world: World) -> Path | None:
+    """The checkpoint a resumed run continues from (the newest whole one), checked against this run."""
+    if not run_dir.is_dir():
+        raise TunesmithError(f"cannot resume {run_dir}: there is no such run folder",
+                             "Pass a folder under runs/ to --run (see `tunesmith runs`), or leave --run out.")
+    # The main process checks hashes and removes damaged checkpoints; the others hear which one it chose.
+    found = ckpt.resume_point(run_dir / "checkpoints", _say) if world.main else None
+    name = world.from_main(found.name if found else "")
+    if not name:
+        return None
+    start = run_dir / "checkpoints" / name
+    if not strategy.resumable:
+        raise TunesmithError(f"cannot resume under training.distributed: {strategy.name}: its optimizer state "
+                             "is not saved in tunesmith's checkpoints",
+                             "Resume with training.distributed: fsdp or ddp, or start a new run.")
+    _check_resumable(ckpt.read_state(start)["identity"], identity, start)
+    return start
+
+
 def _metrics(state: LoopState, restored: int | None) -> dict:
     """Final metrics; after a best-checkpoint restore the validation numbers are the restored step's."""
     metrics = {"train_loss": state.last_train_loss, **(state.best_val if restored is not None else state.last_val)}
@@ -187,17 +219,15 @@ def train(project, dataset, resume: str | Path | bool | None = None,
     the newest run of this method)."""
     config = project.config
     if resume is True:
-        runs = sorted(project.runs_dir.glob(f"*-{config.method.name}*")) if project.runs_dir.exists() else []
-        if not runs:
-            raise TunesmithError(f"no earlier '{config.method.name}' run to resume in {project.runs_dir}",
-                                 "Run `tunesmith train` without --resume first.")
-        run_dir = runs[-1]
+        run_dir = newest_resumable(project.runs_dir, config.method.name)
     elif resume:
         run_dir = Path(resume)
     else:
         world = World.from_env()
-        # Under torchrun every process gets here; only the main one creates the folder, all use it.
-        run_dir = Path(world.from_main(str(project.new_run_dir(config.method.name)) if world.main else ""))
+        # Under torchrun every process gets here; the main one names the folder (run_training creates
+        # it once the run can start), all use it.
+        name = str(project.new_run_dir(config.method.name, create=False)) if world.main else ""
+        run_dir = Path(world.from_main(name))
     if config.training.deepspeed_config:  # relative to the project folder, wherever training starts
         config = config.model_copy(deep=True)
         config.training.deepspeed_config = str(project.source_path(config.training.deepspeed_config))
@@ -205,4 +235,16 @@ def train(project, dataset, resume: str | Path | bool | None = None,
                         resume=bool(resume), dataset_version=dataset.version, callbacks=callbacks)
 
 
-__all__ = ["RunResult", "data_fingerprint", "run_training", "train"]
+def newest_resumable(runs_dir: Path, method: str) -> Path:
+    """The newest run of `method` with a complete checkpoint: runs killed before their first checkpoint,
+    or that never started, have nothing to continue."""
+    runs = sorted(runs_dir.glob(f"*-{method}*")) if runs_dir.exists() else []
+    for run_dir in reversed(runs):
+        if ckpt.complete_checkpoints(run_dir / "checkpoints"):
+            return run_dir
+    without = f" (of {len(runs)} earlier '{method}' runs, none has one)" if runs else ""
+    raise TunesmithError(f"no '{method}' run in {runs_dir} has a complete checkpoint to resume from{without}",
+                         "Run `tunesmith train` without --resume to start a new run.")
+
+
+__all__ = ["RunResult", "data_fingerprint", "failure_reason", "newest_resumable", "run_training", "train"]

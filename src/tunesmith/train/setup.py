@@ -32,7 +32,7 @@ def load_base(config: ProjectConfig, task: str, labels: list[str] | None, resolv
               overrides: dict | None = None) -> tuple[torch.nn.Module, object, ResolvedModel]:
     """overrides: a method's load_overrides for training (config values set before the layers are built,
     or loading options such as qlora's quantization_config)."""
-    resolved = resolved or resolve(config.model.name)
+    resolved = resolved or resolve(config.model.name, trust_remote_code=config.model.trust_remote_code)
     options = {"dtype": config.model.dtype, "trust_remote_code": config.model.trust_remote_code, **(overrides or {})}
     tokenizer = load_tokenizer(resolved, trust_remote_code=config.model.trust_remote_code)
     with quiet_transformers():
@@ -51,7 +51,7 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
                   ) -> tuple[torch.nn.Module, object, Method, ResolvedModel]:
     """The trainable model, its tokenizer, the method and the resolved base model."""
     method = get_method(config.method.name)
-    resolved = resolve(config.model.name)
+    resolved = resolve(config.model.name, trust_remote_code=config.model.trust_remote_code)
     check_supported(method, task, resolved.kind)
     # Seeded before the method adds weights, so adapter/head initialisation is reproducible.
     torch.manual_seed(config.training.seed)

@@ -64,11 +64,13 @@ class Replicated:
     def backward(self, loss: torch.Tensor) -> None:
         loss.backward()
 
-    def step(self, optimizer, params: list[torch.nn.Parameter], max_grad_norm: float) -> None:
+    def step(self, optimizer, params: list[torch.nn.Parameter], max_grad_norm: float) -> float | None:
+        """Sum, clip and apply the gradients; returns their norm before clipping (None: not known here)."""
         self.world.sum_gradients(params)
-        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+        norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        return float(norm)
 
     def weights(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
         """Whole trainable weights for a checkpoint (complete on the main process)."""
@@ -124,10 +126,11 @@ class Sharded(Replicated):
         dist.all_reduce(count, op=dist.ReduceOp.MAX)
         return list(items) + [None] * (int(count) - len(items))
 
-    def step(self, optimizer, params: list[torch.nn.Parameter], max_grad_norm: float) -> None:
-        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)  # gradients were summed during backward
+    def step(self, optimizer, params: list[torch.nn.Parameter], max_grad_norm: float) -> float | None:
+        norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)  # gradients were summed during backward
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        return float(whole(norm))  # a DTensor over the shards: every process takes part in gathering it
 
     def saveable(self, model: torch.nn.Module, rebuild: Callable[[], torch.nn.Module]) -> torch.nn.Module | None:
         # A sharded module cannot save itself: gather its state into a freshly built, unsharded copy.
