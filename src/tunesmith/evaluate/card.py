@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 START = "<!-- tunesmith:evaluation:start -->"
 END = "<!-- tunesmith:evaluation:end -->"
 
 
-def _cell(estimate) -> str:
-    if estimate is None or math.isnan(estimate.mean):
-        return "–"
-    return f"{estimate.mean:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
-
-
 def card_section(comparison, report_path: Path | None = None) -> str:
-    """A small Markdown section: primary metric per contender with 95% CIs, and the verdict."""
+    """A small Markdown section: headline metrics per contender with 95% CIs, the verdict, and which
+    method made each interval."""
+    from tunesmith.evaluate.comparison import format_estimate
+
     metrics = comparison.metrics_shown()[:3]
     lines = [START, "## Evaluation", "",
-             f"Held-out `{comparison.split}` split, {len(comparison.items)} examples; mean [95% bootstrap CI].", "",
+             f"Held-out `{comparison.split}` split, {len(comparison.items)} examples; mean [95% CI].", "",
              "| contender | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
-    lines += [f"| {row.name} | " + " | ".join(_cell(row.metrics.get(m)) for m in metrics) + " |"
+    lines += [f"| {row.name} | " + " | ".join(format_estimate(row.metrics.get(m)) for m in metrics) + " |"
               for row in comparison.rows]
     lines += ["", comparison.verdict]
+    notes = comparison.method_notes()
+    if notes:
+        lines += ["", "  \n".join(notes)]  # one paragraph, a Markdown line break after each note
     if report_path is not None:
         lines += ["", f"Full report: `{report_path}`"]
     return "\n".join([*lines, END])

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from tunesmith.evaluate.contenders import ContenderResult
 from tunesmith.evaluate.stats import PairedTest
-from tunesmith.evaluate.summary import Row, metric_order
+from tunesmith.evaluate.summary import Row, method_notes, metric_order
 
 TABLE_METRICS = 3  # per-item metrics shown in the terminal; the report has all of them
 
@@ -18,13 +18,17 @@ TABLE_METRICS = 3  # per-item metrics shown in the terminal; the report has all 
 def format_estimate(estimate) -> str:
     if estimate is None or math.isnan(estimate.mean):
         return "–"
+    if math.isnan(estimate.low):
+        return f"{estimate.mean:.3f} [no interval]"
     return f"{estimate.mean:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
 
 
-def short_estimate(estimate) -> str:
+def short_estimate(estimate, sign: str = "") -> str:
     if estimate is None or math.isnan(estimate.mean):
         return "–"
-    return f"{estimate.mean:.2f} [{estimate.low:.2f}–{estimate.high:.2f}]"
+    if math.isnan(estimate.low):
+        return f"{estimate.mean:{sign}.2f} [no interval]"
+    return f"{estimate.mean:{sign}.2f} [{estimate.low:{sign}.2f}–{estimate.high:{sign}.2f}]"
 
 
 @dataclass
@@ -48,6 +52,10 @@ class Comparison:
         names = metric_order(list(dict.fromkeys(m for r in self.rows for m in r.metrics if m != "confidence")))
         names.remove(self.primary)
         return [self.primary, *names][:TABLE_METRICS]
+
+    def method_notes(self) -> list[str]:
+        """The footnote for the views with the headline metrics and the primary metric's differences."""
+        return method_notes(self.rows, self.tests, self.metrics_shown(), [self.primary])
 
     def corpus_shown(self) -> list[str]:
         wanted = ["f1_macro", "f1_weighted"] if self.task == "classification" else ["chrf", "perplexity"]
@@ -73,9 +81,8 @@ class Comparison:
             if test is None:
                 cells.append("")
             else:
-                d = test.difference
                 mark = "significant" if test.significant else "n.s."
-                cells.append(f"{d.mean:+.2f} [{d.low:+.2f}–{d.high:+.2f}] {mark}")
+                cells.append(f"{short_estimate(test.difference, '+')} {mark}")
             table.add_row(row.name, *cells)
         return table
 
@@ -93,6 +100,8 @@ class Comparison:
 
         console = console or Console()
         console.print(self.render())
+        for note in self.method_notes():
+            console.print(note, style="dim", highlight=False)
         if any("judge" in row.metrics for row in self.rows):
             console.print("judge = model-as-judge with a small local model: indicative only, not the verdict.")
         console.print(f"[bold]{self.verdict}[/bold]")

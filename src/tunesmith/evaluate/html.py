@@ -8,6 +8,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tunesmith.evaluate import plots
 from tunesmith.evaluate.comparison import format_estimate
+from tunesmith.evaluate.summary import method_notes
 
 SIDE_BY_SIDE_LIMIT = 30
 
@@ -53,4 +54,5 @@ def render_html(comparison, data: dict) -> str:
     return template.render(
         data=data, comparison=comparison, metric_names=metric_names, corpus_names=corpus_names,
         figures=_figures(comparison, data), side_by_side=data["items"][:SIDE_BY_SIDE_LIMIT],
+        notes={"rows": method_notes(comparison.rows, [], metric_names), "tests": method_notes([], comparison.tests)},
         contender_names=[r.name for r in comparison.rows])

@@ -30,11 +30,12 @@ def metric_intervals(rows, metric: str) -> str:
         est = row.metrics[metric]
         color = RUN_COLOR if row.kind == "run" else BASELINE_COLOR
         ax.barh(y, est.mean, color=color)
-        ax.errorbar(est.mean, y, xerr=[[est.mean - est.low], [est.high - est.mean]], fmt="none", ecolor="black",
-                    capsize=4)
+        if not math.isnan(est.low):  # all values equal on an unbounded metric: no interval to draw
+            ax.errorbar(est.mean, y, xerr=[[est.mean - est.low], [est.high - est.mean]], fmt="none",
+                        ecolor="black", capsize=4)
     ax.set_yticks(range(len(rows)), [r.name for r in rows])
     ax.invert_yaxis()
-    ax.set_xlabel(f"{metric} (mean, 95% bootstrap CI)")
+    ax.set_xlabel(f"{metric} (mean, 95% CI)")
     if rows and all(r.metrics[metric].low >= 0 and r.metrics[metric].high <= 1 for r in rows):
         ax.set_xlim(0, 1)
     ax.grid(axis="x", alpha=0.3)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tunesmith.config.evaluation import EvaluationConfig
 from tunesmith.evaluate.diagnostics import _question, _reference, diagnose
+from tunesmith.evaluate.summary import method_notes
 from tunesmith.project import ensure_writable
 
 SCHEMA_VERSION = 1
@@ -50,6 +51,7 @@ def report_data(comparison, settings: EvaluationConfig) -> dict:
         "settings": settings.model_dump(mode="json"),
         "contenders": contenders,
         "paired_tests": [t.to_dict() for t in comparison.tests],
+        "interval_methods": method_notes(comparison.rows, comparison.tests),
         "diagnostics": comparison.diagnostics,
         "items": items,
     })

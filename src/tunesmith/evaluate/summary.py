@@ -8,13 +8,18 @@ from dataclasses import dataclass
 
 from tunesmith.evaluate.contenders import ContenderResult
 from tunesmith.evaluate.preference import PREFERENCE_METRICS
-from tunesmith.evaluate.stats import Estimate, PairedTest, bootstrap_ci, paired_test
+from tunesmith.evaluate.stats import Estimate, PairedTest, is_binary, mean_interval, paired_test
 
 # Per-item values kept for diagnostics, not quality metrics: never tested or compared.
 NOT_COMPARED = {"confidence"}
 LOWER_IS_BETTER = {"reference_nll", "perplexity", "expected_calibration_error"}
 PREFERRED_ORDER = ["fact_accuracy", "accuracy", "f1_macro", "token_f1", "rouge_l", "exact_match", "chrf_sentence",
                    "json_valid", "json_field_accuracy", "judge", "reference_nll"]
+# The range of each per-item metric: an interval for n identical values is built from it. Metrics missing
+# here (reference_nll, log-prob margins) are unbounded: identical values on every item get no interval.
+UNIT_METRICS = {"accuracy", "exact_match", "token_f1", "rouge_l", "fact_accuracy", "json_valid",
+                "json_field_accuracy", "judge", "preference_accuracy"}
+RANGES = {"chrf_sentence": (0.0, 100.0)}
 
 
 @dataclass
@@ -49,9 +54,24 @@ def choose_primary(results: Sequence[ContenderResult], requested: str | None, ta
     return sorted(available)[0]
 
 
+def metric_range(metric: str) -> tuple[float, float] | None:
+    if metric in UNIT_METRICS or metric.startswith("check:"):
+        return (0.0, 1.0)
+    return RANGES.get(metric)
+
+
+def binary_metrics(results: Sequence[ContenderResult]) -> set[str]:
+    """0/1 metrics: a [0, 1] range and only 0 or 1 from every contender, so one interval method serves
+    the whole column (fact_accuracy is 0/1 when each item has one fact, a share otherwise)."""
+    names = {m for r in results for m in r.per_item if metric_range(m) == (0.0, 1.0)}
+    return {m for m in names if all(is_binary(r.per_item[m]) for r in results if m in r.per_item)}
+
+
 def build_rows(results: Sequence[ContenderResult], samples: int, seed: int) -> list[Row]:
-    return [Row(r.name, r.kind, {m: bootstrap_ci(v, samples, seed) for m, v in r.per_item.items()
-                                 if m not in NOT_COMPARED}, dict(r.corpus)) for r in results]
+    binary = binary_metrics(results)
+    return [Row(r.name, r.kind, {m: mean_interval(v, samples, seed, binary=m in binary, bounds=metric_range(m))
+                                 for m, v in r.per_item.items() if m not in NOT_COMPARED}, dict(r.corpus))
+            for r in results]
 
 
 def build_tests(results: Sequence[ContenderResult], samples: int, seed: int) -> list[PairedTest]:
@@ -59,13 +79,43 @@ def build_tests(results: Sequence[ContenderResult], samples: int, seed: int) -> 
     runs before it on the preference metrics (did preference tuning help beyond the SFT run?)."""
     runs = [r for r in results if r.kind == "run"]
     baselines = [r for r in results if r.kind != "run"]
-    tests = [paired_test(metric, run.name, run.per_item[metric], base.name, base.per_item[metric], samples, seed)
-             for run in runs for base in baselines for metric in metric_order(list(run.per_item))
-             if metric in base.per_item and metric not in NOT_COMPARED]
-    return tests + [paired_test(metric, run.name, run.per_item[metric], other.name, other.per_item[metric], samples,
-                                seed)
-                    for i, run in enumerate(runs) for other in runs[:i] for metric in PREFERENCE_METRICS
-                    if metric in run.per_item and metric in other.per_item]
+    binary = binary_metrics(results)
+
+    def test(metric: str, a: ContenderResult, b: ContenderResult) -> PairedTest:
+        return paired_test(metric, a.name, a.per_item[metric], b.name, b.per_item[metric], samples, seed,
+                           binary=metric in binary, bounds=metric_range(metric))
+
+    tests = [test(metric, run, base) for run in runs for base in baselines
+             for metric in metric_order(list(run.per_item)) if metric in base.per_item and metric not in NOT_COMPARED]
+    return tests + [test(metric, run, other) for i, run in enumerate(runs) for other in runs[:i]
+                    for metric in PREFERENCE_METRICS if metric in run.per_item and metric in other.per_item]
+
+
+def _by_method(entries: Sequence[tuple[str, str, str]]) -> str:
+    """(metric, whose, method) → "method for metric, metric; method for metric (whose)". A metric is named
+    alone when one method served it everywhere, with the contender(s) otherwise."""
+    methods: dict[str, set[str]] = {}
+    for metric, _, method in entries:
+        methods.setdefault(metric, set()).add(method)
+    groups: dict[str, list[str]] = {}
+    for metric, whose, method in entries:
+        label = metric if len(methods[metric]) == 1 else f"{metric} ({whose})"
+        if label not in groups.setdefault(method, []):
+            groups[method].append(label)
+    return "; ".join(f"{method} for {', '.join(labels)}" for method, labels in groups.items())
+
+
+def method_notes(rows: Sequence[Row], tests: Sequence[PairedTest], metrics: Sequence[str] | None = None,
+                 tested: Sequence[str] | None = None) -> list[str]:
+    """One footnote line per kind of number (intervals, differences, p-values) naming the method behind
+    each, limited to the metrics a view shows (`metrics` for rows, `tested` for tests; None: all)."""
+    cells = [(m, row.name, e.method) for row in rows for m, e in row.metrics.items()
+             if e.method and (metrics is None or m in metrics)]
+    shown = [t for t in tests if t.difference.method and (tested is None or t.metric in tested)]
+    lines = [("95% intervals", _by_method(cells)),
+             ("Differences", _by_method([(t.metric, f"{t.a} vs {t.b}", t.difference.method) for t in shown])),
+             ("p-values", _by_method([(t.metric, f"{t.a} vs {t.b}", t.p_method) for t in shown]))]
+    return [f"{title}: {text}." for title, text in lines if text]
 
 
 def _better(metric: str, a: float, b: float) -> bool:
@@ -102,7 +152,10 @@ def verdict(rows: Sequence[Row], tests: Sequence[PairedTest], primary: str) -> s
     if test is None or test.difference.n == 0:
         return text + "."
     d = test.difference
-    text += f", a difference of {d.mean:+.3f} (95% CI {d.low:+.3f} to {d.high:+.3f}, p = {test.p_value:.3f})"
+    interval = "no interval" if math.isnan(d.low) else f"95% CI {d.low:+.3f} to {d.high:+.3f}"
+    text += f", a difference of {d.mean:+.3f} ({interval}, {test.p_text})"
+    if math.isnan(d.low):
+        return text + f". All {d.n} differences are equal on an unbounded metric, so it has no interval."
     if test.significant:
         return text + ". The interval excludes zero, so the difference is unlikely to be noise."
     return text + f". The interval includes zero: with {d.n} examples this difference is not significant."
