@@ -56,13 +56,14 @@ def decide(metric: str, candidate: list[float], production: list[float], setting
            samples: int = 1000, seed: int = 0) -> Decision:
     """The promotion rule on per-item scores of the same held-out items (pure)."""
     from tunesmith.evaluate.stats import paired_test
-    from tunesmith.evaluate.summary import LOWER_IS_BETTER
+    from tunesmith.evaluate.summary import LOWER_IS_BETTER, metric_range
 
-    test = paired_test(metric, "candidate", candidate, "production", production, samples, seed)
+    test = paired_test(metric, "candidate", candidate, "production", production, samples, seed,
+                       bounds=metric_range(metric))
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     gain = sign * test.difference.mean
     low, high = sorted((sign * test.difference.low, sign * test.difference.high))
-    stats = (f"{metric} gain {gain:+.3f} (95% CI {low:+.3f} to {high:+.3f}, p = {test.p_value:.3f}, "
+    stats = (f"{metric} gain {gain:+.3f} (95% CI {low:+.3f} to {high:+.3f}, {test.p_text}, "
              f"n = {test.difference.n})")
     if test.difference.n == 0 or math.isnan(gain):
         return Decision(False, f"no comparable {metric} scores", metric, 0.0, 0.0, 0.0, 1.0, 0)
