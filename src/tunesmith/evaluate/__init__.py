@@ -1,8 +1,8 @@
 """Honest numbers on unseen data: base zero-shot vs prompt-engineered few-shot vs fine-tuned runs.
 
 `compare(project, dataset, run_dirs)` scores every contender on the same held-out split, adds 95%
-bootstrap intervals and paired tests, says in plain words whether fine-tuning beat prompting, and
-writes `eval/report.{json,html}`.
+intervals (Wilson for 0/1 metrics, BCa bootstrap otherwise) and paired tests, says in plain words
+whether fine-tuning beat prompting, and writes `eval/report.{json,html}`.
 """
 
 from __future__ import annotations
