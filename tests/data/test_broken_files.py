@@ -43,8 +43,10 @@ CORPUS = {
                            [(2, "messages", "conversation has no assistant turn", "error")]),
     "empty_label.jsonl": (f'{GOOD_LABEL}\n{{"text": "meh", "label": " "}}\n'.encode(), "classification",
                           [(2, "label", "empty label", "error")]),
-    "invalid_utf8.jsonl": (GOOD.encode() + b'\n{"messages": [{"role": "user", "content": "caf\xe9"}]}\n', "chat",
-                           [(2, "", "invalid UTF-8 byte 0xe9 at column 47", "error")]),
+    "invalid_utf8.jsonl": (GOOD.replace("Hello", "Caf\u00e9").encode() + b'\n{"messages": [{"role": "user", "content": '
+                           b'"caf\xe9"}]}\n', "chat", [(2, "", "invalid UTF-8", "error")]),
+    "latin1.jsonl": (GOOD.encode() + b'\n{"messages": [{"role": "user", "content": "caf\xe9"}]}\n', "chat",
+                     [(0, "", "is not UTF-8 (byte 0xe9 on line 2); it looks like latin1", "error")]),
     "bom.jsonl": (b"\xef\xbb\xbf" + f"{GOOD}\n".encode(), "chat",
                   [(1, "", "byte-order mark removed", "warning")]),
     "crlf.jsonl": (f"{GOOD}\r\n{GOOD.replace('Hi?', 'Hey?')}\r\n".encode(), "chat",

@@ -107,6 +107,8 @@ def render_html(dataset: PreparedDataset) -> str:
         + _table(manifest.get("conflicts") or [], ["ids", "input"]),
         "<h2 class=warn>Warnings</h2>" + _table(manifest.get("warnings") or [], ["file", "line", "field", "message",
                                                                                  "hint"]),
+        "<h2>Errors</h2>" + _table(manifest.get("errors") or [], ["file", "line", "field", "message", "count",
+                                                                 "hint"]),
         "<h2>Rejected rows</h2>" + _table(_rejects(dataset), ["file", "line", "field", "message"]),
     ]
     if manifest.get("spelling"):
