@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import codecs
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -15,7 +14,9 @@ SourceFormat = Literal["auto", "alpaca", "openai", "sharegpt", "prompt_completio
 
 
 class SourceConfig(Section):
-    path: str = Field(..., description="File or folder, relative to the project folder.")
+    path: str = Field(..., description="File or folder, relative to the project folder. A folder reads every "
+                      "data file in it (sorted, subfolders too, each with its own line numbers); its .txt/.md "
+                      "files are one record each, labelled by their subfolder.")
     format: SourceFormat = Field("auto", description="auto, alpaca, openai, sharegpt, prompt_completion, "
                                  "input_output, question_answer, text_label, text, or preferences: openai_dpo, "
                                  "chosen_rejected (TRL, LLaMA-Factory, Anthropic-HH) or rated (KTO).")

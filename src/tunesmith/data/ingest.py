@@ -49,7 +49,8 @@ class Rejects:
     def add(self, reject: dict) -> None:
         self.count += 1
         if self._spill is not None:
-            self._spill.append((json.dumps(reject, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+            line = json.dumps(reject, ensure_ascii=False, default=str) + "\n"
+            self._spill.append(line.encode("utf-8", "backslashreplace"))  # a file name that is not UTF-8
 
     def __len__(self) -> int:
         return self.count

@@ -29,17 +29,22 @@ class Issue:
     lines: tuple[int, ...] = ()  # the first of them, when count > 1
 
     @property
-    def where(self) -> str:
-        place = f"{self.file}:{self.line}" if self.line else self.file
-        return place + (f": {self.field}" if self.field else "")
+    def location(self) -> str:
+        """`file:line`, or `file` for a problem of the whole file."""
+        return f"{self.file}:{self.line}" if self.line else self.file
 
-    def __str__(self) -> str:
+    @property
+    def problem(self) -> str:
+        """`field: message (on N lines: ...) (what to do)`."""
         repeated = ""
         if self.count > 1:
             more = ", …" if self.count > len(self.lines) else ""
             repeated = f" (on {self.count:,} lines: {', '.join(map(str, self.lines))}{more})"
-        where = f"{self.where}: " if self.where else ""
-        return f"{where}{self.message}{repeated}" + (f" ({self.hint})" if self.hint else "")
+        return (f"{self.field}: " if self.field else "") + f"{self.message}{repeated}" + \
+            (f" ({self.hint})" if self.hint else "")
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.problem}" if self.location else self.problem
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "lines": list(self.lines)}

@@ -114,14 +114,32 @@ def _read_jsonl(path: Path, name: str, encoding: str, limit: int, meter: ReadMet
 
 
 def _parse_json_line(name: str, number: int, text: str) -> RawRow:
+    """The slow path, for lines orjson refused: a clear message for invalid JSON; valid JSON that orjson
+    refuses (numbers beyond 64 bits, NaN) is accepted unless a string escapes a lone surrogate."""
     try:
-        return RawRow(name, number, json.loads(text))
+        value = json.loads(text)
+        if _escapes_surrogate(text) and _has_lone_surrogate(value):
+            message = "invalid JSON: a \\u escape is half of a surrogate pair, not a character"
+        else:
+            return RawRow(name, number, value)
     except json.JSONDecodeError as err:
         message = f"invalid JSON: {err.msg} at column {err.colno}"
     except RecursionError:
         message = "invalid JSON: nested too deeply"
     return RawRow(name, number, NO_VALUE, [Issue(name, number, "", message,
                                                  "Each line must be one complete JSON object.")], raw=text)
+
+
+def _escapes_surrogate(text: str) -> bool:
+    return "\\ud" in text or "\\uD" in text
+
+
+def _has_lone_surrogate(value) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def _read_json(path: Path, name: str, encoding: str, limit: int) -> Iterator[RawRow]:
@@ -142,8 +160,15 @@ def _read_json(path: Path, name: str, encoding: str, limit: int) -> Iterator[Raw
         yield RawRow(name, 1, NO_VALUE, [Issue(name, 1, "", "invalid JSON: nested too deeply",
                                                "Flatten the structure.")])
         return
+    check = _escapes_surrogate(text)
     for line, size, value in items:
-        yield _oversize(name, line, size, limit) if size > limit else RawRow(name, line, value)
+        if size > limit:
+            yield _oversize(name, line, size, limit)
+        elif check and _has_lone_surrogate(value):
+            yield RawRow(name, line, NO_VALUE, [Issue(name, line, "", "invalid JSON: a \\u escape is half of a "
+                                                      "surrogate pair, not a character", "Fix the text there.")])
+        else:
+            yield RawRow(name, line, value)
 
 
 class _RecordLines:
@@ -232,6 +257,8 @@ def _broken_quote(name: str, lines: _RecordLines, error: str) -> RawRow:
 def _header(name: str, row: list[str]) -> list[str]:
     if not any(cell.strip() for cell in row):
         raise SourceError(name, "line 1 is empty: no header row", "Put the column names on line 1.")
+    if any(first_invalid(cell) is not None for cell in row):
+        raise SourceError(name, "the header row (line 1) is not valid UTF-8", _UTF8_HINT)
     seen: set[str] = set()
     for column in row:
         if column in seen:

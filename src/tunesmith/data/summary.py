@@ -18,16 +18,33 @@ from tunesmith.data.issues import Issue
 _STYLES = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def issue_line(issue: Issue) -> Text:
-    """`severity file:line: field: message (what to do)`, so editors and grep can jump to it."""
-    return Text.assemble((issue.severity, _STYLES.get(issue.severity, "")), " ", str(issue))
+def issue_lines(issues: Sequence[Issue]) -> list[Text]:
+    """`severity file:line: field: message (what to do)`, so editors and grep can jump to it; the
+    problems of one row (or one file) share its line, so a report never has more lines than the input."""
+    lines: list[Text] = []
+    previous = None
+    for issue in issues:
+        key = (issue.file, issue.line, issue.severity)
+        if key == previous:
+            lines[-1].append(f"; {issue.problem}")
+            continue
+        previous = key
+        lines.append(Text.assemble((issue.severity, _STYLES.get(issue.severity, "")), " ", str(issue)))
+    return [Text(_printable(line.plain), spans=line.spans) for line in lines]
+
+
+def _printable(text: str) -> str:
+    """A lone surrogate (a file name or header with bytes that are not UTF-8) as its escape, so printing
+    never fails."""
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def print_issues(console, issues: Sequence[Issue], limit: int, rest: str = "raise --limit to see them") -> None:
-    for issue in issues[:limit]:
-        console.print(issue_line(issue), soft_wrap=True)
-    if len(issues) > limit:
-        console.print(Text(f"… and {len(issues) - limit} more ({rest})"))
+    lines = issue_lines(issues)
+    for line in lines[:limit]:
+        console.print(line, soft_wrap=True)
+    if len(lines) > limit:
+        console.print(Text(f"… and {len(lines) - limit} more ({rest})"))
 
 
 def print_summary(dataset: PreparedDataset, console) -> None:

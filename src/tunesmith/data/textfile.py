@@ -36,13 +36,18 @@ class Decoding:
         with open(path, "rb") as fh:
             head = fh.read(_SNIFF)
         complete = len(head) < _SNIFF
+        marked = next((codec for bom, codec in _MARKED if head.startswith(bom)), None)
         if encoding != "auto":
+            declared = codecs.lookup(encoding).name
+            if marked and not declared.startswith(marked):
+                raise SourceError(name, f"starts with the byte-order mark of {marked.upper()}, but encoding: "
+                                  f"{encoding} is set", "Remove the encoding option (auto reads it) or set "
+                                  f"encoding: {marked}.")
             if _is_utf8(encoding):
                 self.utf8_bom = head.startswith(UTF8_BOM)
             else:
-                self.codec = codecs.lookup(encoding).name
+                self.codec = declared
             return
-        marked = next((codec for bom, codec in _MARKED if head.startswith(bom)), None)
         if marked:
             self.codec = marked
             self.notes.append(Issue(name, 0, "", f"read as {marked.upper()} (the file starts with its byte-order "
@@ -100,7 +105,8 @@ class TextLines:
             if self.decoding.utf8_bom:
                 self._fh.read(len(UTF8_BOM))
         else:
-            self._fh = open(path, encoding=codec, errors="strict", newline="")  # noqa: SIM115
+            # lines end at \n only, as in the UTF-8 (bytes) path: line numbers do not depend on the encoding
+            self._fh = open(path, encoding=codec, errors="strict", newline="\n")  # noqa: SIM115
         self._newline = b"\n" if codec is None else "\n"
 
     def __enter__(self) -> TextLines:
@@ -112,10 +118,8 @@ class TextLines:
     def _readline(self, size: int, number: int):
         try:
             return self._fh.readline(size)
-        except UnicodeDecodeError as err:
-            raise SourceError(self.name, f"is not valid {self.decoding.codec} (byte 0x{err.object[err.start]:02x} "
-                              f"on or after line {number})", "Set data.sources[].encoding to the file's encoding, "
-                              "or re-save it as UTF-8.") from None
+        except UnicodeError as err:  # UnicodeDecodeError, or UTF-16/32 without their byte-order mark
+            raise _not_valid(self.name, self.decoding.codec, err, f"on or after line {number}") from None
 
     def __iter__(self) -> Iterator[tuple[int, bytes | None, int]]:
         number = 0
@@ -131,7 +135,11 @@ class TextLines:
                     size += len(chunk)
                 yield number, None, size
                 continue
-            yield number, chunk if self.decoding.codec is None else chunk.encode("utf-8", "surrogatepass"), len(chunk)
+            if self.decoding.codec is None:
+                yield number, chunk, len(chunk)
+            else:  # a byte-order mark the declared codec keeps (utf-16-le) is not text
+                yield number, (chunk[1:] if number == 1 and chunk[:1] == "\ufeff" else chunk).encode(
+                    "utf-8", "surrogatepass"), len(chunk)
 
 
 def read_text(path: Path, name: str, encoding: str) -> tuple[str, list[Issue]]:
@@ -143,11 +151,16 @@ def read_text(path: Path, name: str, encoding: str) -> tuple[str, list[Issue]]:
         return raw[len(UTF8_BOM):].decode("utf-8", "surrogateescape") if decoding.utf8_bom else \
             raw.decode("utf-8", "surrogateescape"), decoding.notes
     try:
-        return raw.decode(decoding.codec), decoding.notes
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise SourceError(name, f"is not valid {decoding.codec} (byte 0x{raw[err.start]:02x} near line {line})",
-                          "Set data.sources[].encoding to the file's encoding, or re-save it as UTF-8.") from None
+        return raw.decode(decoding.codec).removeprefix("\ufeff"), decoding.notes
+    except UnicodeError as err:
+        line = raw.count(b"\n", 0, getattr(err, "start", 0)) + 1
+        raise _not_valid(name, decoding.codec, err, f"near line {line}") from None
+
+
+def _not_valid(name: str, codec: str, err: UnicodeError, where: str) -> SourceError:
+    what = f"byte 0x{err.object[err.start]:02x} {where}" if isinstance(err, UnicodeDecodeError) else str(err)
+    return SourceError(name, f"is not valid {codec} ({what})",
+                       "Set data.sources[].encoding to the file's encoding, or re-save it as UTF-8.")
 
 
 def first_invalid(text: str) -> int | None:
