@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from unittest import mock
 
@@ -180,7 +181,7 @@ def check_file(suffix: str, data: bytes, task: str, options: dict | None = None)
 @example(suffix=".json", data=b"[" * 5000, task="chat")
 @example(suffix=".csv", data=b"a,a\n1,2\n", task="chat")  # duplicate columns
 @example(suffix=".csv", data=b'"a\n', task="chat")  # header never closes
-@example(suffix=".csv", data=b"a\x90,b\n1,2\n", task="chat")  # a header name that is not UTF-8 crashed printing
+@example(suffix=".csv", data=b"a\x90,b\n1,caf\xc3\xa9\n", task="chat")  # a non-UTF-8 header crashed printing
 def test_random_bytes(suffix, data, task):
     check_file(suffix, data, task)
 
@@ -216,6 +217,7 @@ def test_random_encodings(file, task, codec, declared):
 @fuzz(40)
 @given(file=st.one_of(jsonl_files(), csv_files()), task=st.sampled_from(TASKS), strict=st.booleans())
 @example(file=(".csv", "prompt,completion\n?,?\n?,?\n?,[/]\n"), task="classification", strict=False)  # markup
+@example(file=(".csv", "text,label\n\u4e2d one,\u4e2d\n\u4e2d two,\t\n"), task="classification", strict=False)  # glyphs
 def test_prepare_agrees_with_validate(file, task, strict):
     """prepare reads through the same path: it fails on whole-file errors (and in strict mode on any
     error) exactly when validate reports them, and otherwise keeps every row validate accepts."""
@@ -231,12 +233,15 @@ def test_prepare_agrees_with_validate(file, task, strict):
         result = validate_project(project)
         whole_file = any(issue.line == 0 for issue in result.errors)
         try:
-            dataset = prepare(project)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                dataset = prepare(project)
         except TunesmithError as err:
             event("prepare refused")
             assert whole_file or result.records == 0 or (strict and result.errors), str(err)
             return
         event("prepared")
+        assert not [w for w in caught if issubclass(w.category, UserWarning)], [str(w.message) for w in caught]
         assert not whole_file and not (strict and result.errors)
         counts = dataset.manifest["counts"]
         assert counts["read"] - counts.get("rejected", 0) == result.records
