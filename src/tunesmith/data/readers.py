@@ -23,7 +23,7 @@ from tunesmith.data.json_items import json_items
 from tunesmith.data.sources import ReadMeter, check_source, folder_files, source_parts
 from tunesmith.data.textfile import TextLines, first_invalid, read_text
 
-NO_VALUE = object()  # a RawRow that only carries file-level warnings
+NO_VALUE = object()  # the value of a RawRow that carries only issues (an unreadable row, or a warning)
 _UTF8_HINT = "Re-save the file as UTF-8, or set data.sources[].encoding to the encoding it was saved in."
 
 
@@ -67,7 +67,7 @@ def _notes(issues: list[Issue]) -> Iterator[RawRow]:
 def _oversize(name: str, line: int, size: int, limit: int) -> RawRow:
     return RawRow(name, line, NO_VALUE, [Issue(
         name, line, "", f"record longer than data.max_record_bytes ({limit:,})",
-        f"This one has {size:,} bytes and was skipped unread: split it, or raise data.max_record_bytes.")])
+        f"This one has {size:,} bytes and was skipped: split it, or raise data.max_record_bytes.")])
 
 
 def _invalid_utf8(name: str, line: int, text: str, at: int, field: str = "") -> Issue:

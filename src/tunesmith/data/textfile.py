@@ -101,7 +101,7 @@ class TextLines:
         self.name, self.limit = name, limit
         codec = self.decoding.codec
         if codec is None:
-            self._fh = open(path, "rb")  # noqa: SIM115 (closed by close(), the reader's `with`)
+            self._fh = open(path, "rb")  # noqa: SIM115 (closed by __exit__: readers use `with`)
             if self.decoding.utf8_bom:
                 self._fh.read(len(UTF8_BOM))
         else:
