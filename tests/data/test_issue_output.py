@@ -103,3 +103,19 @@ def test_issue_log_keys_on_file_field_and_message():
     assert [(i.file, i.line, i.field, i.count, i.lines) for i in log] == [
         ("a", 1, "f", 2, (1, 2)), ("b", 3, "f", 1, ()), ("a", 4, "g", 1, ()), ("a", 5, "f", 1, ())]
     assert log.total == 5 and len(log) == 4
+
+
+def test_upload_check_counts_every_bad_line_when_repeats_collapse(tmp_path):
+    """The fine-tuning upload check reads through the same ingest: its count stays the number of bad lines."""
+    from tunesmith.config.data import DataConfig
+    from tunesmith.finetune_api.errors import OpenAIError
+    from tunesmith.finetune_api.uploads import read_training_file
+
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join([chat("fine"), *(chat(f"q{i}", "bot") for i in range(3))]) + "\n", encoding="utf-8")
+    try:
+        read_training_file(path, DataConfig())
+    except OpenAIError as err:
+        assert err.message.startswith("3 invalid line(s) in train.jsonl (line 2, 3, 4): train.jsonl:2: "), err.message
+    else:
+        raise AssertionError("the broken upload was accepted")
