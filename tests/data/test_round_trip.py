@@ -66,12 +66,12 @@ def write(rows: list[dict], folder, container: str):
 
 
 def read_back(path, fmt: str, task: str) -> list[dict]:
-    detected, rows = source_rows(path, SourceConfig(path=str(path)), path.name)
-    assert detected == fmt
+    rows = source_rows(path, SourceConfig(path=str(path)), path.name)
+    assert rows.format == fmt
     out = []
     for row in rows:
         assert row.value is not NO_VALUE, row.issues
-        record, issues = convert(rename_columns(row.value, {}), detected, task, row.file, row.line)
+        record, issues = convert(rename_columns(row.value, {}), fmt, task, row.file, row.line)
         assert not issues, issues
         out.append({k: v for k, v in record.items() if k not in ("id", "meta")})
     return out
@@ -121,12 +121,12 @@ def test_json_object_layouts_and_dataset_dict(tmp_path):
     (tmp_path / "wrapped.json").write_text(json.dumps({"data": rows}), encoding="utf-8")
     assert read_back(tmp_path / "wrapped.json", "text_label", "classification") == CLASSIFIED
     (tmp_path / "keyed.json").write_text(json.dumps({"r1": rows[0], "r2": rows[1]}), encoding="utf-8")
-    fmt, keyed = source_rows(tmp_path / "keyed.json", SourceConfig(path="keyed.json"), "keyed.json")
-    assert fmt == "text_label" and [row.value["id"] for row in keyed] == ["r1", "r2"]
+    keyed = source_rows(tmp_path / "keyed.json", SourceConfig(path="keyed.json"), "keyed.json")
+    assert keyed.format == "text_label" and [row.value["id"] for row in keyed] == ["r1", "r2"]
     from datasets import Dataset, DatasetDict
 
     DatasetDict({"train": Dataset.from_list(rows[:1]), "test": Dataset.from_list(rows[1:])}).save_to_disk(
         str(tmp_path / "hf_dict"))
-    fmt, split_rows = source_rows(tmp_path / "hf_dict", SourceConfig(path="hf_dict"), "hf_dict")
-    assert fmt == "text_label"
+    split_rows = source_rows(tmp_path / "hf_dict", SourceConfig(path="hf_dict"), "hf_dict")
+    assert split_rows.format == "text_label"
     assert [(row.file, row.line) for row in split_rows] == [("hf_dict[train]", 1), ("hf_dict[test]", 1)]

@@ -173,7 +173,7 @@ def test_spill_files_are_gone_after_success_and_after_an_error(make_project, cha
     else:
         with pytest.raises(RuntimeError, match="disk full"):
             prepare(project)
-    assert len(spills) == 4  # records, signatures, band keys, low bytes
+    assert len(spills) == 5  # records, signatures, band keys, low bytes, rejected rows
     assert all(folder == project.data_dir for _, folder in spills)
     assert all(spill.closed for spill, _ in spills)
     assert open_files_under(project.data_dir) == []

@@ -67,10 +67,10 @@ def test_cli_inspect_validate_prepare_report_preview(make_project, chat_rows, tm
     assert result.exit_code == 0, result.output
     assert "format openai" in result.output and result.output.count('"messages"') == 3
     result = runner.invoke(app, ["data", "validate", str(project.root)])
-    assert result.exit_code == 1 and "1 error(s)" in result.output
+    assert result.exit_code == 2 and "1 error(s)" in result.output  # a data error, like any user error
     assert "error chat.jsonl:11: messages[0].role: unknown role 'bot' (Use one of" in result.output
     result = runner.invoke(app, ["data", "validate", str(tmp_path / "chat.jsonl")])
-    assert result.exit_code == 1 and "chat.jsonl:11: messages[0].role: unknown role 'bot'" in result.output
+    assert result.exit_code == 2 and "chat.jsonl:11: messages[0].role: unknown role 'bot'" in result.output
     result = runner.invoke(app, ["data", "report", str(project.root)])
     assert result.exit_code != 0 and "not been prepared" in str(result.exception)
     result = runner.invoke(app, ["data", "prepare", str(project.root), "--no-tokenizer"])

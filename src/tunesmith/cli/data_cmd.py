@@ -26,15 +26,6 @@ def _project(folder: Path, overrides: list[str] | None = None):
     return project
 
 
-def _print_issues(issues, limit: int) -> None:
-    """One `file:line: field: message (what to do)` line per issue, so editors and grep can jump to it."""
-    for issue in issues[:limit]:
-        color = "red" if issue.severity == "error" else "yellow"
-        console.print(f"[{color}]{issue.severity}[/{color}] {issue}", highlight=False, soft_wrap=True)
-    if len(issues) > limit:
-        console.print(f"… and {len(issues) - limit} more (raise --limit to see them)")
-
-
 @data_app.command("inspect")
 def inspect(
     file: Path = typer.Argument(..., help="A data file or folder."),
@@ -43,6 +34,7 @@ def inspect(
     column: list[str] = typer.Option(None, "--column", help="Rename a column, theirs=ours (e.g. body=text)."),
 ) -> None:
     """Say which format a file is in and show 3 converted examples."""
+    from tunesmith.data.summary import print_issues
     from tunesmith.data.validate import inspect_file
     from tunesmith.errors import DataError
 
@@ -50,13 +42,13 @@ def inspect(
         raise DataError("--column takes theirs=ours", "Example: --column body=text --column category=label")
     columns = dict(item.split("=", 1) for item in column or [])
     result = inspect_file(file, format, task, columns)
-    console.print(f"[bold]{result.path}[/bold]: {result.kind} file, format [bold]{result.format}[/bold] "
-                  f"({result.rows_sampled} rows sampled)")
+    console.print(Text.assemble((result.path, "bold"), f": {result.kind} file, format ",
+                                (result.format, "bold"), f" ({result.rows_sampled} rows sampled)"))
     for record in result.examples:
         console.print_json(json.dumps(record, ensure_ascii=False))
     if result.issues:
         console.print(f"{len(result.issues)} issue(s) in the sampled rows:")
-        _print_issues(result.issues, 20)
+        print_issues(console, result.issues, 20)
 
 
 @data_app.command("validate")
@@ -65,18 +57,20 @@ def validate(
     task: str = typer.Option(None, "--task", help="For a single file: chat, classification or text."),
     limit: int = typer.Option(100, help="Show at most this many issues."),
 ) -> None:
-    """Check every source in one pass and list every problem (file, line, field, what to do)."""
+    """Check every source in one pass and list every problem (file, line, field, what to do); exit 2 if
+    there are errors, like every other user error."""
     from tunesmith.config import PROJECT_FILE
+    from tunesmith.data.summary import print_issues
     from tunesmith.data.validate import validate_file, validate_project
 
     is_project = target.name == PROJECT_FILE or (target / PROJECT_FILE).exists() or target == Path(".")
     # anything else is a data file or folder checked on its own
     result = validate_project(_project(target)) if is_project else validate_file(target, task)
-    _print_issues(result.issues, limit)
-    console.print(f"{result.records} valid record(s), {len(result.errors)} error(s), "
-                  f"{len(result.warnings)} warning(s).")
+    print_issues(console, result.issues, limit)
+    console.print(f"{result.records} valid record(s), {result.error_count} error(s), "
+                  f"{sum(i.count for i in result.warnings)} warning(s).")
     if result.errors:
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
 @data_app.command("prepare")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tunesmith.config.base import Section
 
@@ -13,7 +14,9 @@ SourceFormat = Literal["auto", "alpaca", "openai", "sharegpt", "prompt_completio
 
 
 class SourceConfig(Section):
-    path: str = Field(..., description="File or folder, relative to the project folder.")
+    path: str = Field(..., description="File or folder, relative to the project folder. A folder reads every "
+                      "data file in it (sorted, subfolders too, each with its own line numbers); its .txt/.md "
+                      "files are one record each, labelled by their subfolder.")
     format: SourceFormat = Field("auto", description="auto, alpaca, openai, sharegpt, prompt_completion, "
                                  "input_output, question_answer, text_label, text, or preferences: openai_dpo, "
                                  "chosen_rejected (TRL, LLaMA-Factory, Anthropic-HH) or rated (KTO).")
@@ -22,6 +25,24 @@ class SourceConfig(Section):
     columns: dict[str, str] = Field(default_factory=dict, description="Rename source columns: {theirs: ours}.")
     split: Literal["auto", "train", "validation", "test"] = Field(
         "auto", description="Pin every record of this source to one split (e.g. your own test file).")
+    encoding: str = Field("auto", description="Text encoding of the file(s): auto reads UTF-8, or UTF-16/32 "
+                          "when the file starts with their byte-order mark; name another one (latin-1, cp1252, "
+                          "utf-16-le, ...) for files saved in it. A file in another encoding is refused under "
+                          "auto, with the name to put here.")
+    allow_outside: bool = Field(False, description="Read a path outside the project folder (e.g. ../shared/x.jsonl "
+                                "or a link to one); refused otherwise, so a project never reads files it does "
+                                "not contain by accident. Each read names the absolute path.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding '{value}': use auto or a Python codec name such as "
+                                 "utf-8, latin-1, cp1252 or utf-16") from None
+        return value
 
 
 class AugmentConfig(Section):
@@ -58,6 +79,9 @@ class DataConfig(Section):
                                                "label or answer: keep (and report) or drop all of them.")
     group_field: str = Field("group", description="Records whose meta has the same value for this key "
                              "(e.g. paraphrases of one question) land in the same split.")
+    max_record_bytes: int = Field(1_000_000, ge=1024, description="Longest record accepted: bytes of one "
+                                  "line (JSON Lines), row (CSV/TSV), file (txt) or array item (JSON). Longer ones "
+                                  "are rejected with their file:line without being read into memory.")
     min_tokens: int = Field(0, ge=0, description="Drop records shorter than this many tokens (0 = off).")
     overlong: Literal["truncate", "drop"] = Field(
         "truncate", description="Records longer than model.max_length tokens: truncated in training, or dropped.")

@@ -119,11 +119,13 @@ def augment_train(train: list[dict], task: str, config, counts: Counter, project
 
 
 def _warn_small_classes(train: list[dict], minimum: int, counts: Counter) -> None:
+    from rich.text import Text
+
     from tunesmith.progress import console
 
     small = {label: n for label, n in Counter(r["label"] for r in train).items() if n < minimum}
     counts["small_classes"] = len(small)
     if small:
         listed = ", ".join(f"{label} ({n})" for label, n in sorted(small.items()))
-        console.print(f"[yellow]warning:[/yellow] classes with fewer than {minimum} training examples: {listed}. "
-                      "Add examples, or set data.augment.copies to synthesize variants.", highlight=False)
+        console.print(Text.assemble(("warning:", "yellow"), f" classes with fewer than {minimum} training examples: "
+                                    f"{listed}. Add examples, or set data.augment.copies to synthesize variants."))

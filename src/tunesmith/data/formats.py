@@ -95,7 +95,7 @@ def convert(value: Any, fmt: str, task: str, file: str, line: int) -> tuple[dict
             for key in missing:
                 check.error(key, f"missing key '{key}' ({fmt} format)", f"Add '{key}' to every row.")
         return None, check.issues
-    fit = _task_fit(fmt, task)
+    fit = task_misfit(fmt, task)
     if fit:
         check.error("", fit, "Set objective.task to match the data, or choose another source.")
         return None, check.issues
@@ -106,7 +106,7 @@ def convert(value: Any, fmt: str, task: str, file: str, line: int) -> tuple[dict
     return record, []
 
 
-def _task_fit(fmt: str, task: str) -> str | None:
+def task_misfit(fmt: str, task: str) -> str | None:
     if task == "chat" and fmt in ("text_label", "text"):
         return f"{fmt} rows cannot train a chat model (objective.task is chat)"
     if task == "classification" and fmt in ("openai", "sharegpt", "text"):

@@ -7,6 +7,7 @@ import html
 import io
 import itertools
 import json
+import warnings
 
 from tunesmith.data.dataset import SPLITS, PreparedDataset
 
@@ -18,7 +19,9 @@ vertical-align:top;font-size:13px}th{background:#f3f3f3}img{max-width:100%}code{
 
 def _png(figure) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    with warnings.catch_warnings():  # labels in scripts the default font lacks draw as boxes: not worth a warning
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
@@ -107,6 +110,8 @@ def render_html(dataset: PreparedDataset) -> str:
         + _table(manifest.get("conflicts") or [], ["ids", "input"]),
         "<h2 class=warn>Warnings</h2>" + _table(manifest.get("warnings") or [], ["file", "line", "field", "message",
                                                                                  "hint"]),
+        "<h2>Errors</h2>" + _table(manifest.get("errors") or [], ["file", "line", "field", "message", "count",
+                                                                 "hint"]),
         "<h2>Rejected rows</h2>" + _table(_rejects(dataset), ["file", "line", "field", "message"]),
     ]
     if manifest.get("spelling"):

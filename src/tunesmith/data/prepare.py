@@ -13,14 +13,14 @@ from collections.abc import Iterable, Iterator
 
 from tunesmith.data.dataset import SPLITS, PreparedDataset, load_prepared, schema_description, write_split
 from tunesmith.data.grouping import Deduplicator
-from tunesmith.data.ingest import Ingested, ingest
+from tunesmith.data.ingest import Ingested, Rejects, display_name, ingest
 from tunesmith.data.issues import raise_if_errors
-from tunesmith.data.readers import source_hash, source_size
+from tunesmith.data.sources import check_source, source_hash, source_size
 from tunesmith.data.split import assign_splits, check_leaks, find_leaks
 from tunesmith.errors import DataError
 from tunesmith.progress import progress_bar
 
-FORMAT_VERSION = 1  # bump when the same inputs would now prepare differently
+FORMAT_VERSION = 2  # bump when the same inputs would now prepare differently
 _PROGRESS_EVERY = 1024  # records between bar updates (an update costs ~10 µs; a record ~80 µs)
 _TOKENIZE_EVERY = 4096
 
@@ -35,9 +35,7 @@ def dataset_version(project) -> tuple[str, list[str]]:
     hashes = []
     for source in config.sources:
         path = project.source_path(source.path)
-        if not path.exists():
-            raise DataError(f"data source {source.path} does not exist (looked in {path})",
-                            "Fix data.sources[].path in tunesmith.yaml; paths are relative to the project folder.")
+        check_source(path, display_name(path, project.root), project.root, source.allow_outside)
         hashes.append(source_hash(path))
     shape = {"format_version": FORMAT_VERSION, "task": project.config.objective.task,
              "data": config.model_dump(mode="json"), "sources": hashes}
@@ -75,11 +73,14 @@ def prepare(project, tokenizer=None) -> PreparedDataset:
 
         tokenizer = load_tokenizer(project.config.model.name, project.config.model.trust_remote_code)
     project.data_dir.mkdir(parents=True, exist_ok=True)
-    state = Ingested()
-    # record bodies and signatures spill to anonymous files in data/ (same disk as the output)
-    with Deduplicator(config, state.counts, project.data_dir) as dedup:
-        build = _build(project, tokenizer, state, dedup)
-        return _write(project, version, hashes, build, tokenizer)
+    # record bodies, signatures and rejected rows spill to anonymous files in data/ (same disk as the output)
+    state = Ingested(rejects=Rejects(project.data_dir))
+    try:
+        with Deduplicator(config, state.counts, project.data_dir) as dedup:
+            build = _build(project, tokenizer, state, dedup)
+            return _write(project, version, hashes, build, tokenizer)
+    finally:
+        state.rejects.close()
 
 
 def _build(project, tokenizer, state: Ingested, dedup: Deduplicator) -> dict:
@@ -174,9 +175,7 @@ def _write_staging(project, staging, version: str, hashes: list[str], state, ded
     tally = Tally(config.spelling_report)
     for name, records in splits.items():
         state.counts[name] = write_split(tally.watch(name, records), staging / f"{name}.parquet", task)
-    with open(staging / "rejects.jsonl", "w", encoding="utf-8") as fh:
-        for reject in state.rejects:
-            fh.write(json.dumps(reject, ensure_ascii=False, default=str) + "\n")
+    state.rejects.write_to(staging / "rejects.jsonl")
     manifest = build_manifest(project, version, hashes, state, dedup, tally, schema_description(task))
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     with contextlib.suppress(OSError):  # another process prepared the same version meanwhile: theirs is identical

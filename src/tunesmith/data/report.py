@@ -26,6 +26,7 @@ def length_summary(lengths: list[int]) -> dict:
             "p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": ordered[-1]}
 
 
+_LISTED_ERRORS = 100  # distinct (collapsed) problems kept in the manifest; every row is in rejects.jsonl
 # the order of the pipeline, so the summary reads top to bottom
 COUNT_ORDER = ("read", "rejected", "html_stripped", "normalized", "pii_masked", "exact_duplicates",
                "dropped_exact_duplicates", "near_duplicates", "dropped_near_duplicates", "conflicting_duplicates",
@@ -80,6 +81,7 @@ def build_manifest(project, version: str, hashes: list[str], state, dedup, tally
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config.model_dump(mode="json"), "sources": sources, "counts": counts,
         "schema": schema, "labels": labels, "warnings": warnings,
+        "errors": [issue.to_dict() for issue in state.errors.issues[:_LISTED_ERRORS]],
         "lengths": {"characters": length_summary(tally.chars), "histogram": _histogram(tally.chars)},
         "duplicate_clusters": dedup.top_clusters(), "conflicts": dedup.conflict_examples,
         "tokens": None, "spelling": spelling,

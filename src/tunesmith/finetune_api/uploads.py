@@ -34,10 +34,10 @@ def read_training_file(path: Path, data: DataConfig) -> list[dict[str, Any]]:
     except DataError as err:
         raise _invalid(str(err) if str(err).startswith(path.name) else f"{path.name}: {err}") from None
     if state.errors:
-        lines = sorted({issue.line for issue in state.errors})
+        lines = sorted({n for issue in state.errors for n in issue.lines or (issue.line,)})  # repeats collapse
         listed = "; ".join(str(issue) for issue in state.errors[:MAX_LISTED])
         more = f"; and {len(state.errors) - MAX_LISTED} more" if len(state.errors) > MAX_LISTED else ""
-        raise _invalid(f"{len(lines)} invalid line(s) in {path.name} (line {', '.join(map(str, lines[:10]))}): "
+        raise _invalid(f"{len(state.rejects)} invalid line(s) in {path.name} (line {', '.join(map(str, lines[:10]))}): "
                        f"{listed}{more}. Fix the file and upload it again.")
     if not records:
         raise _invalid(f"{path.name} has no training examples.")

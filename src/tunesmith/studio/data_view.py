@@ -33,7 +33,7 @@ def check_sources(project) -> SourceCheck:
     if cleaned:
         lines.append("- cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(cleaned.items())))
     issues = [[i.file, i.line, i.field, i.message, i.hint, i.severity] for i in [*state.errors, *state.warnings]]
-    return SourceCheck("\n".join(lines), issues, len(state.errors))
+    return SourceCheck("\n".join(lines), issues, state.errors.total)
 
 
 def _table(mapping: dict[str, Any]) -> str:
