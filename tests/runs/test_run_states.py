@@ -72,11 +72,9 @@ def test_the_refusal_says_status_error_and_what_to_do(project, make_run, info, s
 
 
 def test_every_command_refuses_a_failed_run_with_its_error(project, make_run, monkeypatch):
-    from tunesmith.feedback import open_project_store, production_version
+    from tunesmith.feedback import open_project_store, production_version, promote
     from tunesmith.project import Project
     from tunesmith.serve import build_server
-
-    from tunesmith.feedback import promote
 
     good = make_run(project, "20261201-110000-lora")
     folder = make_run(project, "20261201-120000-lora", artifact=False, **FAILED)
@@ -97,7 +95,8 @@ def test_every_command_refuses_a_failed_run_with_its_error(project, make_run, mo
     from tunesmith.evaluate import compare
     from tunesmith.train import load_run
 
-    for call in (lambda: load_run(folder), lambda: export(folder), lambda: compare(Project.load(project), {}, [folder])):
+    calls = (lambda: load_run(folder), lambda: export(folder), lambda: compare(Project.load(project), {}, [folder]))
+    for call in calls:
         with pytest.raises(TunesmithError, match="failed: loss became nan"):
             call()
 

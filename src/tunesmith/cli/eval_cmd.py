@@ -48,7 +48,10 @@ def find_dataset(project, run_folders: list, data: Path | None):
         return load_prepared(data)
     for folder in run_folders:
         version = folder.info().dataset_version
-        if version and (project.data_dir / version).is_dir():
+        if version:
+            if not (project.data_dir / version).is_dir():
+                raise TunesmithError(f"run {folder.run_id} was trained on dataset version {version}, which is not "
+                                     f"in {project.data_dir}", "Pass --data DATASET_FOLDER, or prepare it again.")
             return load_prepared(project.data_dir / version)
     versions = sorted(project.data_dir.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime)
     if not versions:

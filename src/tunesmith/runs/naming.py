@@ -56,6 +56,10 @@ def resolve_run(ref: str | Path, project_root: str | Path | None = None) -> RunF
         if candidate.is_dir():
             raise TunesmithError(f"{candidate} is not a tunesmith run folder (no {RUN_FILE})",
                                  "Pass a run id, `latest` or a folder under runs/ (see `tunesmith runs list`).")
+    if Path(text).is_absolute() or len(Path(text).parts) > 1:  # a path, not an id
+        looked = " or ".join(str(c) for c in dict.fromkeys(c.absolute() for c in candidates))
+        raise TunesmithError(f"run folder {text} does not exist (looked for {looked})",
+                             "Pass a run id, `latest` or a folder under runs/ (see `tunesmith runs list`).")
     where = f"in {runs_dir}" if runs_dir is not None else "here (no project to look in)"
     raise TunesmithError(f"no run '{text}' {where}",
                          "Pass a run id, a unique part of one, `latest` or a run folder (see `tunesmith runs list`"

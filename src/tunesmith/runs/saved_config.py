@@ -74,12 +74,14 @@ def load_run_config(path: str | Path, announce: bool = True) -> ProjectConfig:
                           "Restore the run's config.yaml from a backup, or train again.") from None
     config, warnings = upgrade(data if isinstance(data, dict) else {}, str(path))
     if announce:
+        from rich.markup import escape
+
         from tunesmith.progress import console
 
         for warning in warnings:
             if warning not in _printed:
                 _printed.add(warning)
-                console.print(f"[yellow]warning:[/yellow] {warning}", markup=True, highlight=False)
+                console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     return config
 
 
@@ -108,13 +110,18 @@ def upgrade(data: dict[str, Any], source: str = "config.yaml") -> tuple[ProjectC
         if not dropped:
             parse_config(data, source)  # raises the usual one-line ConfigError
         for where, message in dropped:
-            warnings.append(f"{source}: '{'.'.join(map(str, where))}' is not valid any more "
+            warnings.append(f"{source}: '{_dotted(where)}' is not valid any more "
                             f"({message.removeprefix('Value error, ')}); using the default")
     raise ConfigError(f"{source}: cannot read the saved config", "Train again with this version of tunesmith.")
 
 
 # paths into nested mappings and lists ------------------------------------------------------------------------
 _MISSING = object()
+
+
+def _dotted(path: tuple) -> str:
+    """("data", "sources", 0, "path") -> data.sources[0].path, as the warnings about unknown keys write it."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
 def _keys(path: str | tuple) -> list:
