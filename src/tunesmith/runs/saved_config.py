@@ -81,7 +81,7 @@ def load_run_config(path: str | Path, announce: bool = True) -> ProjectConfig:
         for warning in warnings:
             if warning not in _printed:
                 _printed.add(warning)
-                console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+                console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     return config
 
 
