@@ -14,9 +14,9 @@ from pathlib import Path
 from tunesmith.errors import TunesmithError
 from tunesmith.experiments.environment import environment, environment_differences, record_environment
 from tunesmith.experiments.registry import RunRecord, find_run, load_record
+from tunesmith.runs import REPRODUCTION_FILE
 
 TIMING = frozenset({"seconds", "tokens_per_second", "elapsed"})
-REPRODUCTION_FILE = "reproduction.json"
 
 
 @dataclass

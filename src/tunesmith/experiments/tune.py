@@ -18,10 +18,9 @@ from tunesmith.config.tune import ParameterRange
 from tunesmith.errors import TunesmithError
 from tunesmith.experiments.environment import record_environment
 from tunesmith.methods import get_method
-from tunesmith.runs import RunFolder
+from tunesmith.runs import TRIAL_FILE, RunFolder
 
 TUNE_FOLDER = "tune"
-TRIAL_FILE = "tune.json"
 FINISHED = ("COMPLETE", "PRUNED")
 
 

@@ -14,11 +14,15 @@ from tunesmith.runs.folder import (
     CARD_FILE,
     CHECKPOINTS_DIR,
     CONFIG_FILE,
+    ENVIRONMENT_FILE,
     EVAL_DIR,
     METRICS_FILE,
+    PLAN_FILE,
     PLOT_FILE,
+    REPRODUCTION_FILE,
     RUN_FILE,
     TOKENIZER_DIR,
+    TRIAL_FILE,
     WEIGHT_DIRS,
     RunFolder,
     read_json,
@@ -28,7 +32,8 @@ from tunesmith.runs.naming import find_run, list_run_folders, resolve_run
 from tunesmith.runs.saved_config import SCHEMA_VERSION, load_run_config, save_run_config, upgrade
 
 __all__ = [
-    "ARTIFACT_DIRS", "CARD_FILE", "CHECKPOINTS_DIR", "CONFIG_FILE", "EVAL_DIR", "METRICS_FILE", "PLOT_FILE",
-    "RUN_FILE", "SCHEMA_VERSION", "TOKENIZER_DIR", "WEIGHT_DIRS", "RunFolder", "RunInfo", "find_run",
+    "ARTIFACT_DIRS", "CARD_FILE", "CHECKPOINTS_DIR", "CONFIG_FILE", "ENVIRONMENT_FILE", "EVAL_DIR", "METRICS_FILE",
+    "PLAN_FILE", "PLOT_FILE", "REPRODUCTION_FILE", "RUN_FILE", "SCHEMA_VERSION", "TOKENIZER_DIR", "TRIAL_FILE",
+    "WEIGHT_DIRS", "RunFolder", "RunInfo", "find_run",
     "list_run_folders", "load_run_config", "read_json", "resolve_run", "save_run_config", "upgrade",
 ]

@@ -6,6 +6,7 @@ runs/<id>/  config.yaml  the resolved config (schema_version first; read with tu
             run.json     the record (RunInfo)          metrics.jsonl, loss.png   training curves
             adapter/ or model/  the result             tokenizer/                the tokenizer it trained with
             checkpoints/step-N/ (tunesmith.train.checkpoint)   README.md  model card   eval/  reports
+            plan.json, environment.json, tune.json, reproduction.json: records other tools add
 ```
 A run belongs to the project two folders up (`<project>/runs/<id>`) when that folder has tunesmith.yaml.
 """
@@ -34,6 +35,11 @@ EVAL_DIR = "eval"
 ARTIFACT_DIRS = ("adapter", "model")  # what Method.artifact names
 # What a run folder holds besides its weights (archives and downloads leave these out or in).
 WEIGHT_DIRS = (*ARTIFACT_DIRS, TOKENIZER_DIR)
+# Records other tools add beside a run (their modules write and read them under these names).
+PLAN_FILE = "plan.json"  # tunesmith.plan.record: the planner's prediction
+ENVIRONMENT_FILE = "environment.json"  # tunesmith.experiments.environment: packages, threads, data hashes
+TRIAL_FILE = "tune.json"  # tunesmith.experiments.tune: the study and trial a run belongs to
+REPRODUCTION_FILE = "reproduction.json"  # tunesmith.experiments.reproduce: the comparison with the original
 
 
 def read_json(path: Path) -> dict[str, Any]:
