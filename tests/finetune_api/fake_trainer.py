@@ -1,6 +1,7 @@
 """A stand-in for `tunesmith.train.run_training` with the same folder contract, fast and controllable.
 
-Like the real trainer it writes metrics.jsonl and whole checkpoints/step-N/ (with the COMPLETE marker),
+Like the real trainer it writes run.json (running, then completed or interrupted), metrics.jsonl and whole
+checkpoints/step-N/ (with the COMPLETE marker),
 keeps the newest `keep_checkpoints`, checkpoints and returns "interrupted" on SIGTERM, and on resume
 rewrites metrics.jsonl up to its newest checkpoint. So the worker's state machine is tested in seconds,
 while the real trainer is exercised by the end-to-end test.
@@ -14,6 +15,8 @@ import signal
 import time
 from pathlib import Path
 from types import SimpleNamespace
+
+from tunesmith.runs import RUN_FILE
 
 # tunesmith.train.checkpoint's marker, spelled out so this stand-in starts without importing torch
 # (test_jobs_api checks they agree)
@@ -34,6 +37,11 @@ def _checkpoint(run_dir: Path, step: int, keep: int) -> None:
         shutil.rmtree(old)
 
 
+def _record(run_dir: Path, status: str, **info) -> None:
+    (run_dir / RUN_FILE).write_text(json.dumps({"status": status, "method": "lora", "task": "chat",
+                                                "artifact": "adapter", **info}))
+
+
 def run_training(config, train_records, validation_records, run_dir, resume=False, dataset_version=None):
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -49,6 +57,7 @@ def run_training(config, train_records, validation_records, run_dir, resume=Fals
     kept = [line for line in metrics.read_text().splitlines() if json.loads(line)["step"] <= start] \
         if metrics.exists() else []
     metrics.write_text("".join(line + "\n" for line in kept))
+    _record(run_dir, "running", planned_steps=steps)
     with metrics.open("a") as log:
         for step in range(start + 1, steps + 1):
             time.sleep(STEP_SECONDS)
@@ -58,7 +67,9 @@ def run_training(config, train_records, validation_records, run_dir, resume=Fals
             if step % tc.eval_every == 0 or step == steps or stop["now"]:
                 _checkpoint(run_dir, step, tc.keep_checkpoints)
             if stop["now"]:
+                _record(run_dir, "interrupted", steps=step)
                 return SimpleNamespace(status="interrupted", metrics={})
     (run_dir / "adapter").mkdir(exist_ok=True)
     (run_dir / "adapter" / "adapter_config.json").write_text("{}")
+    _record(run_dir, "completed", steps=steps, tokens=10 * steps)
     return SimpleNamespace(status="completed", metrics={"tokens": 10 * steps, "steps": steps})

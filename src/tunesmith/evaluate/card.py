@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tunesmith.runs import RunFolder
+
 START = "<!-- tunesmith:evaluation:start -->"
 END = "<!-- tunesmith:evaluation:end -->"
 
@@ -42,7 +44,7 @@ def update_model_cards(comparison) -> list[Path]:
     for result in comparison.results:
         if result.kind != "run" or result.run_dir is None:
             continue
-        card = Path(result.run_dir) / "README.md"
+        card = RunFolder(result.run_dir).card_file
         text = card.read_text(encoding="utf-8") if card.exists() else f"# {Path(result.run_dir).name}\n"
         card.write_text(with_section(text, card_section(comparison, comparison.report_html)), encoding="utf-8")
         updated.append(card)

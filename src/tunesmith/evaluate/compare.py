@@ -127,7 +127,7 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
     else:
         raise TunesmithError(f"evaluation of '{task}' projects is not supported",
                              "Set objective.task to chat or classification; raw-text runs report validation "
-                             "loss in runs/<id>/metrics.jsonl.")
+                             "loss in their training metrics (`tunesmith runs show`).")
     if settings.judge.enabled and task == "chat":
         from tunesmith.evaluate.judge import judge_results
 
@@ -145,10 +145,11 @@ def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = Tru
 
     Reports go to `<first run>/eval/` unless `out_dir` is given; each run's model card gets the headline.
     """
+    from tunesmith.runs import RunFolder
+
     run_dirs = [Path(r) for r in run_dirs]
-    for run_dir in run_dirs:
-        if not run_dir.is_dir():
-            raise TunesmithError(f"run folder {run_dir} does not exist", "Pass a folder under runs/.")
+    for run_dir in run_dirs:  # before any model is scored: an unusable run fails in a second, not after baselines
+        RunFolder(run_dir).require_finished("evaluate")
     baselines = baselines and project.config.evaluation.baselines
     if not run_dirs and not baselines:
         raise TunesmithError("nothing to evaluate: no runs and baselines are off",
@@ -159,6 +160,6 @@ def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = Tru
     from tunesmith.evaluate.card import update_model_cards
     from tunesmith.evaluate.report import write_reports
 
-    write_reports(comparison, out_dir or run_dirs[0] / "eval", project.config.evaluation)
+    write_reports(comparison, out_dir or RunFolder(run_dirs[0]).eval_dir, project.config.evaluation)
     update_model_cards(comparison)
     return comparison

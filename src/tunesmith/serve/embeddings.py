@@ -113,11 +113,11 @@ def describe_source(source: str | Path) -> dict:
 
     path = Path(source)
     if is_embedding_run(path):
-        from tunesmith.config import load_config
+        from tunesmith.runs import RunFolder
 
-        config = load_config(path / "config.yaml")
-        run = json.loads((path / "run.json").read_text(encoding="utf-8"))
-        folder = Path(run.get("base_model_path") or config.model.name)
+        run = RunFolder(path)
+        config = run.config()
+        folder = Path(run.require_finished("serve").base_model_path or config.model.name)
         hidden = json.loads((folder / "config.json").read_text(encoding="utf-8"))["hidden_size"]
         return {"dimension": hidden, "matryoshka_dims": list(config.embedding.matryoshka_dims),
                 "normalize": config.embedding.normalize}
