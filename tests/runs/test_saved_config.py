@@ -23,11 +23,11 @@ def test_saved_configs_start_with_their_schema_version(tmp_path):
 def test_unknown_settings_are_dropped_with_one_warning_each():
     data = {"schema_version": 1, "name": "p", "training": {"learning_rate": 1e-3, "lr_finder": True},
             "method": {"name": "lora", "r": 4, "rank_dropout": 0.1, "num_virtual_tokens": 20},
-            "data": {"sources": [{"path": "a.jsonl", "encoding": "utf-8"}]}, "telemetry": {"on": True}}
+            "data": {"sources": [{"path": "a.jsonl", "charset": "utf-8"}]}, "telemetry": {"on": True}}
     config, warnings = upgrade(data, "runs/x/config.yaml")
     assert (config.training.learning_rate, config.method.r, config.data.sources[0].path) == (1e-3, 4, "a.jsonl")
     assert warnings == [f"runs/x/config.yaml: unknown setting '{key}' ignored (saved by another tunesmith version)"
-                        for key in ("training.lr_finder", "method.rank_dropout", "data.sources[0].encoding",
+                        for key in ("training.lr_finder", "method.rank_dropout", "data.sources[0].charset",
                                     "telemetry")]  # num_virtual_tokens at prompt tuning's default: harmless
     assert data["training"]["lr_finder"] is True  # the caller's mapping is left alone
 
