@@ -74,6 +74,11 @@ def run_comparison(run_dirs: list[Path], project: Path | None, data: Path | None
     if overrides:
         loaded.config = apply_overrides(loaded.config, overrides)
     dataset = find_dataset(loaded, run_dirs, data)
+    from tunesmith.evaluate.compare import held_out_records, split_caveat
+
+    caveat = split_caveat(held_out_records(dataset, loaded.config.evaluation)[0], loaded.config.evaluation.split)
+    if caveat:  # the first line, before minutes of generation; Comparison.print repeats it above the numbers
+        console.print(f"warning: {caveat}", style="bold yellow", highlight=False)
     comparison = compare(loaded, dataset, run_dirs, baselines=baselines, out_dir=out)
     comparison.print(console)
     console.print(f"JSON: {comparison.report_json}")
