@@ -111,7 +111,8 @@ def split_origins(config, leaks: Counter) -> dict[str, dict]:
 
 def describe_split(manifest: dict, name: str) -> str:
     """One line on how a prepared split was made ("" for manifests older than this)."""
-    origin = (manifest.get("splits") or {}).get(name)
+    splits = manifest.get("splits") or {}
+    origin = splits.get(name)
     if not origin:
         return ""
     if origin["origin"] == "pinned":
@@ -119,7 +120,7 @@ def describe_split(manifest: dict, name: str) -> str:
         note = f"; {dropped} record(s) of other sources that duplicate it dropped" if dropped else ""
         return f"pinned by {', '.join(origin['sources'])}, used as given{note}"
     if origin["origin"] == "carved":
-        rest = " left after test" if name == "validation" else ""
+        rest = " left after test" if name == "validation" and splits["test"]["origin"] == "carved" else ""
         return f"carved by tunesmith: {origin['share']:.0%} of the unpinned records{rest}, stratified, whole groups"
     if origin["origin"] == "none":
         return f"none (data.{name}_share: 0)"

@@ -42,7 +42,8 @@ def pinned_leaks(groups: list[int], pins: list[str | None], inputs: list[bytes |
             if split != pin:
                 names = [ids[k] if ids is not None else str(k) for k in (first, i)]
                 raise DataError(f"records {names[0]} (pinned to {split}) and {names[1]} (pinned to {pin}) are "
-                                "duplicates, share an input, are near-duplicates or share a group",
+                                "linked: duplicates, same input, near-duplicates or same group (directly or "
+                                "through other records)",
                                 "Remove the copy from one of the two sources: pinned splits are used as given, "
                                 "so tunesmith drops neither.")
     if not held:
