@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
+# Below this temperature sampling is the most likely token (but for near-ties), and dividing logits by it
+# overflows float32 to inf, whose softmax is NaN: such temperatures decode greedily.
+GREEDY_BELOW = 1e-4
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -16,6 +20,10 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     logprobs: int | None = None  # None: off; k: each sampled token's logprob and its k most likely alternatives
+
+    def __post_init__(self) -> None:
+        if self.temperature < GREEDY_BELOW:
+            object.__setattr__(self, "temperature", 0.0)
 
 
 @dataclass(frozen=True)
