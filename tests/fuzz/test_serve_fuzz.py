@@ -107,7 +107,11 @@ def body(required: dict, optional: dict | None = None, valid=None):
     partial = st.fixed_dictionaries({}, optional={k: either(v) for k, v in fields.items()})
     extra = st.dictionaries(strings, junk, max_size=2)
     fuzzed = st.tuples(st.one_of(complete, partial), extra).map(lambda p: {**p[1], **p[0]})
-    return st.one_of(*(valid,) * (valid is not None), fuzzed, junk)
+    if valid is None:
+        return st.one_of(fuzzed, junk)
+    # a valid request with one field replaced by junk: type confusion one parameter at a time
+    one_wrong = st.tuples(valid, st.sampled_from(sorted(fields)), junk).map(lambda v: {**v[0], v[1]: v[2]})
+    return st.one_of(valid, one_wrong, fuzzed, junk)
 
 
 texts = strings
@@ -203,15 +207,32 @@ def test_raw_bodies_never_get_a_server_error(server, path, raw, content_type):
     check(client.post(path, content=raw, headers={"Content-Type": content_type}))
 
 
+valid_hyperparameters = st.fixed_dictionaries({}, optional={
+    "n_epochs": st.integers(1, 50) | st.just("auto"), "batch_size": st.integers(1, 256) | st.just("auto"),
+    "learning_rate_multiplier": st.floats(1e-3, 100.0) | st.just("auto")})
+job = body({"model": st.sampled_from([OPENAI_NAME, LM, "nope"]) | texts, "training_file": ids("file")},
+           {"validation_file": ids("file"), "suffix": texts, "seed": st.one_of(st.integers(), huge),
+            "metadata": st.dictionaries(texts, texts | junk, max_size=3),
+            "hyperparameters": st.dictionaries(st.sampled_from(["n_epochs", "batch_size", "learning_rate_multiplier"])
+                                               | texts, st.sampled_from(["auto"]) | junk, max_size=3),
+            "method": st.fixed_dictionaries({"type": st.sampled_from(["supervised", "dpo"]) | texts},
+                                            optional={"supervised": junk})},
+           valid=st.fixed_dictionaries({"model": st.just(OPENAI_NAME), "training_file": st.just("file")}, optional={
+               "suffix": st.from_regex(r"[a-z0-9._-]{1,8}", fullmatch=True), "seed": st.integers(0, 2**32 - 1),
+               "metadata": st.dictionaries(words, words, max_size=2),
+               "method": st.fixed_dictionaries({"type": st.just("supervised"), "supervised": st.fixed_dictionaries(
+                   {"hyperparameters": valid_hyperparameters})})}))
+
+
 @FUZZ
-@given(body({"model": st.sampled_from([OPENAI_NAME, LM, "nope"]) | texts, "training_file": ids("file")},
-            {"validation_file": ids("file"), "suffix": texts, "seed": st.one_of(st.integers(), huge),
-             "metadata": st.dictionaries(texts, texts | junk, max_size=3),
-             "hyperparameters": st.dictionaries(st.sampled_from(["n_epochs", "batch_size", "learning_rate_multiplier"])
-                                                | texts, st.sampled_from(["auto"]) | junk, max_size=3),
-             "method": st.fixed_dictionaries({"type": st.sampled_from(["supervised", "dpo"]) | texts},
-                                             optional={"supervised": junk})}))
+@given(job)
 @example({"model": "\ud800", "training_file": "file"})  # UnicodeEncodeError in the job store: 500
+@example({"model": OPENAI_NAME, "training_file": "file", "hyperparameters": 1})  # TypeError: 500
+@example({"model": OPENAI_NAME, "training_file": "file", "validation_file": [None]})  # sqlite ProgrammingError
+@example({"model": OPENAI_NAME, "training_file": "file", "suffix": []})  # TypeError in the suffix pattern
+@example({"model": OPENAI_NAME, "training_file": "file", "method": {"type": "supervised", "supervised": []}})
+@example({"model": OPENAI_NAME, "training_file": "file", "hyperparameters": {"n_epochs": float("nan")}})
+@example({"model": OPENAI_NAME, "training_file": "file", "hyperparameters": {"batch_size": float("inf")}})
 def test_job_requests_never_get_a_server_error(server, payload):
     client, real = server
     if isinstance(payload, dict):
