@@ -39,6 +39,12 @@ def share_converted_models(user_models: Path, models: Path) -> list[Path]:
     return linked
 
 
+@pytest.fixture(scope="session")
+def share_models():
+    """`share_converted_models`, for its own test."""
+    return share_converted_models
+
+
 @pytest.fixture(scope="session", autouse=True)
 def temporary_home(tmp_path_factory):
     """Every test and every process it starts sees a fresh home: HOME, the XDG folders and tunesmith's cache

@@ -61,6 +61,21 @@ def test_tests_run_in_a_temporary_home_that_subprocesses_share(temporary_home):
     assert Path(child.stdout.strip()) == calibration_path()
 
 
+def test_only_finished_conversions_are_shared_into_the_temporary_home(tmp_path, share_models):
+    from tunesmith.models.convert import MARKER
+
+    user, home = tmp_path / "user-models", tmp_path / "home-models"
+    for folder, done in [("smollm2", MARKER), ("half-written", None), (".smollm2-staging", MARKER),
+                         ("tokenizers/smollm2", "tokenizer.json"), ("tokenizers/partial", None)]:
+        (user / folder).mkdir(parents=True)
+        if done:
+            (user / folder / done).write_text("{}")
+    share_models(user, home)
+    linked = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_symlink())
+    assert linked == ["smollm2", "tokenizers/smollm2"]
+    assert (home / "smollm2").resolve() == (user / "smollm2").resolve()
+
+
 def test_a_recent_calibration_of_this_machine_is_reused(tmp_path, fake_calibration, measurements):
     cached = replace(fake_calibration, machine=machine_key(), measured_at=NOW - (MAX_AGE_DAYS - 1) * DAY)
     path = cache(tmp_path / "calibration.json", cached)
