@@ -54,9 +54,9 @@ def memory_errors(cases, calibration: Calibration) -> dict:
     return errors
 
 
-def time_ratio_errors(cases) -> dict:
+def time_ratio_errors(cases, steps: int = 4) -> dict:
     """For each case after the first: (predicted time ratio to the previous case) / (measured ratio) - 1."""
-    options = [{"model_dir": str(d), "batch_size": b, "seq_len": n, "steps": 4, "threads": 1, "method": LORA}
+    options = [{"model_dir": str(d), "batch_size": b, "seq_len": n, "steps": steps, "threads": 1, "method": LORA}
                for d, b, n in cases]
     done = subprocess.run([sys.executable, "-c", TIME_IN_ONE_PROCESS, json.dumps(options)], capture_output=True,
                           text=True, check=False)
@@ -85,10 +85,11 @@ def test_three_tiny_sizes_time_ratios_within_25_percent(tiny_lms):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~90 CPU seconds of real training steps: a busy machine stretches that
 def test_bundled_model_memory_and_time_ratio_within_25_percent(tiny_lms, fresh_calibration):
     from tunesmith.models.catalog import resolve
 
     bundled = resolve("smollm2-135m-instruct").path
     errors = memory_errors([(bundled, 4, 128)], fresh_calibration)
-    errors |= time_ratio_errors([(tiny_lms[-1], *STEPS[-1]), (bundled, 4, 128)])
+    errors |= time_ratio_errors([(tiny_lms[-1], *STEPS[-1]), (bundled, 4, 128)], steps=3)
     assert all(abs(e) <= TOLERANCE for e in errors.values()), errors
