@@ -155,3 +155,27 @@ def test_a_run_records_its_first_steps_beside_a_cached_calibration(tiny_lm_dir, 
     run_training(config, chats, chats[:2], tmp_path / "with")
     [check] = cached_calibration(calibration_path()).checks
     assert check["predicted"] > 0 and check["measured"] > 0
+
+
+def test_no_check_without_a_calibration_or_for_a_model_the_planner_cannot_describe(tiny_lm_dir, tmp_path,
+                                                                                 monkeypatch, fake_calibration):
+    from tunesmith.config import parse_config
+    from tunesmith.errors import TunesmithError
+    from tunesmith.plan import shapes
+    from tunesmith.plan.watch import first_steps_check
+    from tunesmith.train.batching import Step
+    from tunesmith.train.encode import Example
+
+    config = parse_config({"model": {"name": str(tiny_lm_dir)}})
+    examples = [Example([1] * 8, targets=3), Example([1] * 6, targets=2)]
+    steps = [Step(micro_batches=[[0, 1]], global_targets=5, real_tokens=14)] * 3
+    path = tmp_path / "calibration.json"
+    assert first_steps_check(config, examples, steps, path=path) is None  # nothing cached: nothing measured
+    cache(path, replace(fake_calibration, measured_at=NOW))
+    assert isinstance(first_steps_check(config, examples, steps, path=path), FirstSteps)
+
+    def undescribable(name):
+        raise TunesmithError("the model's config.json has no hidden_size/num_hidden_layers")
+
+    monkeypatch.setattr(shapes, "model_shape", undescribable)
+    assert first_steps_check(config, examples, steps, path=path) is None

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tunesmith.errors import TunesmithError
 from tunesmith.plan.calibrate import Calibration, cached_calibration, record_check
 from tunesmith.plan.memory import StepShape
 from tunesmith.plan.speed import step_seconds, thread_speedup
@@ -81,6 +82,9 @@ def first_steps_check(config, examples: Sequence, steps: Sequence, labels: int =
     threads = threads or torch.get_num_threads()
     shapes = [[[(len(examples[i]), examples[i].targets) for i in micro] for micro in step.micro_batches if micro]
               for step in steps[:CHECKED_STEPS + 1]]
-    predicted = predicted_cpu_seconds(calibration, config, shapes, threads, labels)
+    try:
+        predicted = predicted_cpu_seconds(calibration, config, shapes, threads, labels)
+    except TunesmithError:  # a model the planner cannot describe (config.json without its sizes): no check
+        return None
     return FirstSteps(predicted, config.training.eval_every,
                       lambda p, m: record_check(p, m, path))
