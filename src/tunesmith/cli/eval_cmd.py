@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from tunesmith.cli import app
+from tunesmith.cli.options import project_option
 from tunesmith.errors import TunesmithError
 
 console = Console()
@@ -80,7 +81,7 @@ def run_comparison(refs: list[str], project: Path | None, data: Path | None, bas
     console.print(f"JSON: {comparison.report_json}")
 
 
-_PROJECT = typer.Option(None, "--project", "-p", help="Project folder (default: the project the run is in).")
+_PROJECT = project_option("Project folder (default: the project the run is in, else the current folder).", None)
 _DATA = typer.Option(None, "--data", help="Prepared dataset folder (default: the one the run was trained on).")
 _BASELINES = typer.Option(True, "--baselines/--no-baselines", help="Also evaluate the base model zero- and "
                           "few-shot (the prompt-engineering baseline).")
