@@ -105,5 +105,6 @@ def clean_record(record: dict, steps: list[tuple[str, Callable[[str], str]]], co
 
 def empty_fields(record: dict) -> list[str]:
     """Canonical fields that cleaning left empty (e.g. a message that was only HTML)."""
-    fields = [f"messages[{i}].content" for i, m in enumerate(record.get("messages", ())) if not m["content"]]
+    fields = [f"messages[{i}].content" for i, m in enumerate(record.get("messages", ()))
+              if not m["content"] and not m.get("tool_calls")]  # a turn that only calls tools says nothing
     return fields + [key for key in ("text", "text_pair", "rejected") if key in record and not record[key]]

@@ -13,9 +13,10 @@ _BATCH = 1024
 
 
 def _pieces(record: dict, tokenizer) -> list[tuple[str, bool]]:
+    from tunesmith.tools import tools_of
     from tunesmith.train.encode import chat_pieces
 
-    return chat_pieces(tokenizer, record["messages"])
+    return chat_pieces(tokenizer, record["messages"], tools=tools_of(record.get("tools")))
 
 
 def _piece_lengths(texts: list[str], tokenizer) -> list[int]:
