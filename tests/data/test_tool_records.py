@@ -135,3 +135,23 @@ def test_export_round_trips(fmt):
         call_id = again["messages"][2]["tool_calls"][0]["id"]
         record["messages"][2]["tool_calls"][0]["id"] = record["messages"][3]["tool_call_id"] = call_id
     assert again == record
+
+
+def test_cleaning_reaches_the_values_inside_call_arguments():
+    from collections import Counter
+
+    from tunesmith.config.data import DataConfig
+    from tunesmith.data.clean import clean_record, cleaning_steps
+
+    row = openai_row()
+    row["tools"][0]["function"]["parameters"] = {"type": "object"}
+    row["messages"][1]["content"] = "Where is <b>LK-12345</b>? Mail me at ann@example.com"
+    row["messages"][2]["tool_calls"][0]["function"]["arguments"] = json.dumps(
+        {"order_id": "<b>LK-12345</b>", "notify": ["ann@example.com"], "count": 1234567})
+    record, _ = convert(row, "openai", "chat", "x.jsonl", 1)
+    counts = Counter()
+    clean_record(record, cleaning_steps(DataConfig(mask_pii=True)), counts)
+    assert record["messages"][1]["content"] == "Where is LK-12345? Mail me at [EMAIL]"
+    arguments = json.loads(record["messages"][2]["tool_calls"][0]["function"]["arguments"])
+    assert arguments == {"order_id": "LK-12345", "notify": ["[EMAIL]"], "count": 1234567}, "numbers stay JSON"
+    assert counts["pii_masked"] == 1 and counts["html_stripped"] == 1

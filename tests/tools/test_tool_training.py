@@ -11,7 +11,7 @@ from test_tool_render import HERMES
 
 from tunesmith.inference import render_prompt
 from tunesmith.tools import ToolCall, format_calls, parse, tools_of
-from tunesmith.train.encode import IGNORE, chat_pieces, encode_chat
+from tunesmith.train.encode import IGNORE, encode_chat
 
 TOOLS = [{"type": "function", "function": {"name": "lookup_order", "parameters": {
     "type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}}}]
@@ -75,9 +75,11 @@ def test_a_call_turn_with_weight_zero_is_not_trained(tokenizer):
     assert runs == ["It ships on Tuesday." + tokenizer.eos_token]
 
 
-def test_token_statistics_see_the_tools_training_sees(tokenizer):
-    from tunesmith.data.tokens import token_lengths
+def test_token_statistics_and_mask_previews_see_what_training_sees(tokenizer):
+    from tunesmith.data.tokens import token_lengths, token_mask
 
-    (length,) = token_lengths([RECORD], tokenizer, "chat")
-    assert length == len(encode_chat(tokenizer, RECORD, max_length=4096).input_ids)
-    assert "# Tools" in "".join(text for text, _ in chat_pieces(tokenizer, RECORD["messages"], tools=tools_of(TOOLS)))
+    example = encode_chat(tokenizer, RECORD, max_length=4096)
+    assert token_lengths([RECORD], tokenizer, "chat") == [len(example.input_ids)]
+    ids, mask = token_mask(RECORD, tokenizer)  # `data preview --masks` and the studio's data page
+    assert ids == example.input_ids and "# Tools" in tokenizer.decode(ids)
+    assert mask == [label != IGNORE for label in example.labels]

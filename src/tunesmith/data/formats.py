@@ -25,10 +25,12 @@ FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 CHAT_FORMATS = ("openai", "sharegpt", "alpaca", "prompt_completion", "question_answer", "input_output")
 PAIR_FORMATS = ("alpaca", "prompt_completion", "question_answer", "input_output")
-ROLES = ("system", "user", "assistant", "tool")
+ROLES = ("system", "user", "assistant")
 SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
-                  "assistant": "assistant", "chatgpt": "assistant", "bard": "assistant", "model": "assistant",
-                  "function_call": "function_call", "observation": "tool", "tool": "tool"}
+                  "assistant": "assistant", "chatgpt": "assistant", "bard": "assistant", "model": "assistant"}
+# Conversations (not preference pairs) may also call tools and read their results (data/tool_records.py).
+CHAT_ROLES = {role: role for role in (*ROLES, "tool")}
+SHAREGPT_CHAT_ROLES = {**SHAREGPT_ROLES, "function_call": "function_call", "observation": "tool", "tool": "tool"}
 MESSAGE_KEYS = ("role", "content", "weight", "name", "tool_calls", "tool_call_id")
 RESERVED = ("id", "meta", "metadata")
 
@@ -154,7 +156,7 @@ def _openai(value: dict, check: _Check, task: str) -> dict | None:
         if unknown:
             check.error(f"{where}.{unknown[0]}", f"unknown key '{unknown[0]}'",
                         f"Messages take only {', '.join(MESSAGE_KEYS)}.")
-        role = _role(message.get("role"), f"{where}.role", check, {r: r for r in ROLES})
+        role = _role(message.get("role"), f"{where}.role", check, CHAT_ROLES)
         calls = message.get("tool_calls") or None  # exports often write [] on plain answers
         if calls is not None and role != "assistant":
             check.error(f"{where}.tool_calls", "only assistant messages call tools", "Move the calls to an "
@@ -213,7 +215,7 @@ def _sharegpt(value: dict, check: _Check, task: str) -> dict | None:
         unknown = [key for key, item in turn.items() if key not in ("from", "value", "weight") and item is not None]
         if unknown:
             check.error(f"{where}.{unknown[0]}", f"unknown key '{unknown[0]}'", "Turns take only from and value.")
-        role = _role(turn.get("from"), f"{where}.from", check, SHAREGPT_ROLES)
+        role = _role(turn.get("from"), f"{where}.from", check, SHAREGPT_CHAT_ROLES)
         if role == "function_call":
             calls = tool_records.sharegpt_calls(turn.get("value"), where, check, index)
             pending = [c["id"] for c in calls]

@@ -12,6 +12,7 @@ The `check` argument is formats._Check (error(field, message, hint)).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tunesmith.tools import ToolCall, ToolError, parse_tools, validate
@@ -144,3 +145,19 @@ def check_conversation(messages: list[dict], tools: list[dict] | None, fields: l
             else:
                 answered.add(call_id)
                 message["name"] = calls[call_id]
+
+
+def map_argument_strings(arguments: str, step: Callable[[str], str]) -> str:
+    """`step` applied to every string inside a call's arguments (JSON text), so cleaning (PII masking, HTML)
+    treats the values a call copies from the conversation as it treats the conversation, and the JSON stays
+    valid."""
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return step(value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(walk(json.loads(arguments)), ensure_ascii=False)

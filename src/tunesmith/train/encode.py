@@ -61,13 +61,17 @@ def chat_pieces(tokenizer, messages: list[dict], train_on_prompt: bool = False,
     return pieces
 
 
+def record_pieces(tokenizer, record: dict, train_on_prompt: bool = False) -> list[tuple[str, bool]]:
+    """`chat_pieces` of a canonical chat record, with the tools it offers."""
+    return chat_pieces(tokenizer, record["messages"], train_on_prompt, tools_of(record.get("tools")))
+
+
 def encode_chat(tokenizer, record: dict, max_length: int, train_on_prompt: bool = False) -> Example | None:
-    messages = record.get("messages")
-    if not messages:
+    if not record.get("messages"):
         raise DataError(f"record {record.get('id', '?')} has no messages", "Re-run `tunesmith prepare`.")
     input_ids: list[int] = []
     labels: list[int] = []
-    for text, trainable in chat_pieces(tokenizer, messages, train_on_prompt, tools_of(record.get("tools"))):
+    for text, trainable in record_pieces(tokenizer, record, train_on_prompt):
         ids = _ids(tokenizer, text)
         input_ids += ids
         labels += ids if trainable else [IGNORE] * len(ids)
