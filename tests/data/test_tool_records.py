@@ -155,3 +155,9 @@ def test_cleaning_reaches_the_values_inside_call_arguments():
     arguments = json.loads(record["messages"][2]["tool_calls"][0]["function"]["arguments"])
     assert arguments == {"order_id": "LK-12345", "notify": ["[EMAIL]"], "count": 1234567}, "numbers stay JSON"
     assert counts["pii_masked"] == 1 and counts["html_stripped"] == 1
+
+
+def test_preference_pairs_keep_to_plain_roles():
+    row = {"prompt": [{"role": "tool", "content": "18 C"}], "chosen": "Warm.", "rejected": "Cold."}
+    record, issues = convert(row, "chosen_rejected", "chat", "p.jsonl", 3)
+    assert record is None and [(i.field, i.message) for i in issues] == [("prompt[0].role", "unknown role 'tool'")]

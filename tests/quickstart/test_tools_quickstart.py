@@ -55,3 +55,12 @@ def test_tools_quickstart_fast_beats_base_few_shot_on_call_accuracy(tmp_path):
                 if t.a == tuned.name and t.b == few_shot.name and t.metric == "tool_call_accuracy")
     assert test.difference.mean > 0 and test.significant, comparison.verdict
     assert tuned.metrics["tool_name_accuracy"].mean > few_shot.metrics["tool_name_accuracy"].mean
+
+
+def test_a_folder_with_the_other_example_is_refused(tmp_path):
+    from tunesmith.errors import TunesmithError
+    from tunesmith.quickstart.run import create_project
+
+    create_project(tmp_path / "qs", task="chat")
+    with pytest.raises(TunesmithError, match="holds the chat quickstart, not the tools one"):
+        run_quickstart(tmp_path / "qs", task="tools")

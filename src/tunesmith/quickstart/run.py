@@ -88,14 +88,16 @@ class QuickstartResult:
 
 
 def create_project(folder: Path, task: str = "chat") -> Project:
-    """Write the example dataset and tunesmith.yaml, or reuse a quickstart project of the same example there."""
+    """Write the example dataset and tunesmith.yaml, or reuse the project already there (unless it is another
+    quickstart example)."""
     example = EXAMPLES[task]
     folder = ensure_writable(folder.expanduser().resolve())
     if (folder / PROJECT_FILE).exists():
         project = Project.load(folder)
-        if project.config.name != example.recipe["name"]:
-            raise TunesmithError(f"{folder} holds the project {project.config.name!r}, not the {task} quickstart",
-                                 "Pass another folder.")
+        other = [name for name, e in EXAMPLES.items() if name != task and e.recipe["name"] == project.config.name]
+        if other:
+            raise TunesmithError(f"{folder} holds the {other[0]} quickstart, not the {task} one",
+                                 "Pass another folder for this example.")
         return project
     example.write(folder / example.source)
     return Project.create(folder, parse_config(example.recipe, "quickstart recipe"))
