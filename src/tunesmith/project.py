@@ -10,6 +10,8 @@ from pathlib import Path
 from tunesmith.config import PROJECT_FILE, ProjectConfig, load_config, save_config
 from tunesmith.errors import TunesmithError
 
+DATA_DIR, RUNS_DIR, EXPORTS_DIR = "data", "runs", "exports"
+
 
 def ensure_writable(folder: Path) -> Path:
     """Create `folder` (and parents) or fail with one clear line."""
@@ -46,15 +48,15 @@ class Project:
 
     @property
     def data_dir(self) -> Path:
-        return self.root / "data"
+        return self.root / DATA_DIR
 
     @property
     def runs_dir(self) -> Path:
-        return self.root / "runs"
+        return self.root / RUNS_DIR
 
     @property
     def exports_dir(self) -> Path:
-        return self.root / "exports"
+        return self.root / EXPORTS_DIR
 
     def new_run_dir(self, label: str, create: bool = True) -> Path:
         """A fresh, sortable run folder such as runs/20261129-101502-lora (create=False: only its name, for

@@ -54,7 +54,7 @@ def test_six_trials_prune_resume_and_find_a_better_learning_rate(project_copy, m
     for row in result.trials:
         if row["state"] in ("COMPLETE", "PRUNED"):
             record = runs[row["run"]]
-            assert record.info["status"] == ("completed" if row["state"] == "COMPLETE" else "pruned")
+            assert record.info.status == ("completed" if row["state"] == "COMPLETE" else "pruned")
             assert json.loads((record.path / "tune.json").read_text())["trial"] == row["trial"]
             assert record.setting("training.learning_rate") == pytest.approx(row["params"]["training.learning_rate"])
     assert runs[result.best_run].metrics["val_loss"] == result.best_value

@@ -21,9 +21,11 @@ def make_project(tmp_path):
     project = Project.create(tmp_path, parse_config({"name": "cli", "feedback": {"log_requests": True}}))
     for name in ("run-a", "run-b"):
         folder = tmp_path / "runs" / name
-        folder.mkdir(parents=True)
+        (folder / "adapter").mkdir(parents=True)  # a finished run; the registry never loads the adapter
+        (folder / "adapter" / "adapter_config.json").write_text("{}")
         (folder / "config.yaml").write_text(yaml.safe_dump({"model": {"name": "tiny"}}))
-        (folder / "run.json").write_text(json.dumps({"dataset_version": "abc", "method": "lora"}))
+        (folder / "run.json").write_text(json.dumps({"status": "completed", "dataset_version": "abc",
+                                                     "method": "lora"}))
     return project
 
 

@@ -13,10 +13,13 @@ from tunesmith.feedback import history, open_store, production_run, production_v
 
 
 def fake_run(root, name, dataset="v1"):
+    """A finished run folder as training leaves it (the adapter a stand-in: the registry never loads it)."""
     folder = root / "runs" / name
-    folder.mkdir(parents=True)
+    (folder / "adapter").mkdir(parents=True)
+    (folder / "adapter" / "adapter_config.json").write_text("{}")
     (folder / "config.yaml").write_text(yaml.safe_dump({"model": {"name": "tiny-llama"}, "method": {"name": "lora"}}))
-    (folder / "run.json").write_text(json.dumps({"dataset": {"version": dataset, "path": f"data/{dataset}"}}))
+    (folder / "run.json").write_text(json.dumps({"status": "completed", "method": "lora", "artifact": "adapter",
+                                                 "dataset_version": dataset}))
     return folder
 
 

@@ -45,7 +45,7 @@ def test_dpo_raises_held_out_preference_accuracy(tiny_lm_dir, tmp_path):
     history = [row for row in rows if row["split"] == "validation"]
     assert history[-1]["val_loss"] < history[0]["val_loss"] and history[-1]["val_reward_margin"] > 0
     run = load_run(tmp_path / "run")
-    assert run.info["objective"] == "dpo"
+    assert run.info.objective == "dpo"
     trained = _accuracy(run.model, run.tokenizer, held_out)
     assert base <= 0.6 and trained >= 0.9, (base, trained)
 

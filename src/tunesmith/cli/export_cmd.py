@@ -10,14 +10,11 @@ from tunesmith.cli import app
 
 
 def _settings(run_dir: Path, gguf_type: str | None, threshold: float | None):
-    from tunesmith.config import load_config
+    from tunesmith.config.serve import ExportConfig
+    from tunesmith.runs import RunFolder
 
-    config = run_dir / "config.yaml"
-    settings = load_config(config).serve.export if config.exists() else None
-    if settings is None:
-        from tunesmith.config.serve import ExportConfig
-
-        settings = ExportConfig()
+    folder = RunFolder(run_dir)
+    settings = folder.config().serve.export if folder.config_file.exists() else ExportConfig()
     updates = {k: v for k, v in (("gguf_type", gguf_type), ("parity_threshold", threshold),
                                  ("quantized_parity_threshold", threshold)) if v is not None}
     return settings.model_validate({**settings.model_dump(), **updates}) if updates else settings
@@ -35,7 +32,10 @@ def _summary(report: dict) -> str:
 
 @app.command("export")
 def export_command(
-    run: Path = typer.Argument(..., help="Run folder (runs/<id>) to export, or with --check an export folder."),
+    run: str = typer.Argument(..., help="Run to export (its id, a unique part of it, 'latest' or its folder), or "
+                              "with --check an export folder."),
+    project: Path = typer.Option(None, "--project", "-p", help="Project whose runs the name is looked up in "
+                                 "(default: the current folder, when it is a project)."),
     format: str = typer.Option("hf", "--format", "-f", help="hf (merged Hugging Face folder), gguf (llama.cpp / "
                                "Ollama, with a Modelfile) or adapter (PEFT adapter only)."),
     name: str = typer.Option(None, help="Folder name under exports/ (default: <run>-<format>)."),
@@ -53,13 +53,18 @@ def export_command(
     if check:
         import json
 
-        meta = json.loads((run / "export.json").read_text()) if (run / "export.json").exists() else {}
+        folder = Path(run)
+        meta = json.loads((folder / "export.json").read_text()) if (folder / "export.json").exists() else {}
         settings = _settings(Path(meta["run_dir"]), gguf_type, threshold) if meta else None
-        report = check_export(run, settings)
+        report = check_export(folder, settings)
         typer.echo(_summary(report))
         if not report["passed"]:
             raise typer.Exit(1)
         return
-    result = export(run, format, name=name, folder=out, settings=_settings(run, gguf_type, threshold))
+    from tunesmith.runs import resolve_run
+
+    folder = resolve_run(run, project)
+    folder.require_finished("export")
+    result = export(folder.path, format, name=name, folder=out, settings=_settings(folder.path, gguf_type, threshold))
     typer.echo(f"Exported {format} to {result.path}")
     typer.echo(_summary(result.parity))

@@ -132,15 +132,17 @@ def _describe(info) -> str:
 
 @models_app.command("promote")
 def promote_command(
-    ref: str = typer.Argument(..., help="A version (v3) or a run folder (registered if new)."),
+    ref: str = typer.Argument(..., help="A version (v3), or a run (registered if new): its id, a unique part of "
+                              "it, 'latest' or its folder (relative to the project, else to here)."),
     project_dir: Path = PROJECT_OPTION,
     reason: str = typer.Option("promoted by hand", "--reason", help="Why, for the history."),
 ) -> None:
     """Put a model version in production; the current one is archived. Servers switch within seconds."""
     from tunesmith.feedback import promote
+    from tunesmith.runs import resolve_run
 
-    _, store = _open(project_dir)
-    target = Path(ref) if Path(ref).is_dir() else ref
+    project, store = _open(project_dir)
+    target = ref if re.fullmatch(r"[vV]?\d+", ref.strip()) else resolve_run(ref, project.root).path
     console.print(f"in production: {_describe(promote(store, target, reason))}", markup=False)
 
 

@@ -12,9 +12,9 @@ from tunesmith.config import PROJECT_FILE, ProjectConfig, apply_overrides, load_
 
 @app.command("serve")
 def serve(
-    models: list[str] = typer.Argument(None, help="Run folders, export folders, model folders or catalog names "
-                                       "(ID=PATH picks the id clients send as `model`). Default: every finished "
-                                       "run of the project."),
+    models: list[str] = typer.Argument(None, help="Runs (folder, id, unique part of an id or 'latest'), export "
+                                       "folders, model folders or catalog names (ID=PATH picks the id clients send "
+                                       "as `model`). Default: every finished run of the project."),
     project: Path = typer.Option(Path("."), "--project", "-p", help="Project folder (its `serve` section is used)."),
     host: str = typer.Option(None, help="Interface to listen on (default: serve.host)."),
     port: int = typer.Option(None, help="TCP port (default: serve.port)."),

@@ -14,10 +14,8 @@ from tunesmith.errors import TunesmithError
 
 
 def held_out_texts(run, limit: int) -> tuple[list[str], str]:
-    root = Path(run.run_dir).resolve().parent.parent
-    version = run.info.get("dataset_version")
-    folder = root / "data" / str(version) if version else None
-    if folder is not None and folder.is_dir():
+    folder = run.folder.dataset_dir
+    if folder is not None:
         from tunesmith.data import load_prepared
 
         dataset = load_prepared(folder)
@@ -28,7 +26,7 @@ def held_out_texts(run, limit: int) -> tuple[list[str], str]:
                 continue
             if texts:
                 return texts[:limit], f"{folder.name}/{split}"
-    return [p[0]["content"] for p in parity.golden_prompts(run.run_dir, {}, limit)[0]], "built-in prompts"
+    return [p[0]["content"] for p in parity.builtin_prompts(limit)], "built-in prompts"
 
 
 @torch.inference_mode()
@@ -57,8 +55,8 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
         candidate_model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
         label = "transformers (reloaded from the export folder)"
     else:
-        adapter = run.run_dir / "adapter"
-        if not (adapter / "adapter_config.json").exists():
+        adapter = run.folder.artifact_dir
+        if adapter is None or not (adapter / "adapter_config.json").exists():
             raise TunesmithError(f"run {run.run_dir.name} has no PEFT adapter.", "Export it with --format hf.")
         for item in adapter.iterdir():
             if item.is_file():
@@ -66,7 +64,7 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
         run.tokenizer.save_pretrained(folder)
         from peft import PeftModel
 
-        base = load_classifier(run.info.get("base_model_path") or run.info["base_model"], labels)
+        base = load_classifier(run.info.base_model_path or run.info.base_model, labels)
         candidate_model = PeftModel.from_pretrained(base, str(folder)).eval()
         label = "transformers + PEFT (fresh base + exported adapter)"
     candidate = _labels(candidate_model, parity.folder_tokenizer(folder), texts, labels)

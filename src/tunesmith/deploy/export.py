@@ -20,6 +20,7 @@ from tunesmith.deploy.gguf_writer import QUANTIZED_TYPES
 from tunesmith.deploy.merge import merged_model, save_hf
 from tunesmith.errors import TunesmithError
 from tunesmith.progress import status
+from tunesmith.runs import RunFolder
 
 FORMATS = ("hf", "adapter", "gguf")
 META_FILE = "export.json"
@@ -33,10 +34,11 @@ class ExportResult:
 
 
 def default_folder(run_dir: Path, name: str) -> Path:
-    run_dir = Path(run_dir).resolve()
-    project = run_dir.parent.parent
-    root = project / "exports" if (project / "tunesmith.yaml").exists() else run_dir / "exports"
-    return root / name
+    """<project>/exports/<name> for a run in a project, else <run>/exports/<name>."""
+    from tunesmith.project import EXPORTS_DIR
+
+    folder = RunFolder(Path(run_dir).resolve())
+    return (folder.project_root or folder.path) / EXPORTS_DIR / name
 
 
 def _settings(run, override: ExportConfig | None) -> ExportConfig:
@@ -51,8 +53,9 @@ def export(run_dir: str | Path, format: str = "hf", name: str | None = None, fol
     if format not in FORMATS:
         raise TunesmithError(f"unknown export format '{format}'", f"Choose one of: {', '.join(FORMATS)}.")
     run_dir = Path(run_dir)
+    RunFolder(run_dir).require_finished("export")  # before the spinner: one line, no model loading
     with status(f"Loading run {run_dir.name}"):
-        run = load_run(run_dir, merge=False)
+        run = load_run(run_dir, merge=False, action="export")
     settings = _settings(run, settings)
     suffix = f"gguf-{settings.gguf_type}" if format == "gguf" else format
     folder = Path(folder) if folder else default_folder(run_dir, name or f"{run_dir.name}-{suffix}")
@@ -66,7 +69,7 @@ def export(run_dir: str | Path, format: str = "hf", name: str | None = None, fol
     else:
         report = _export_lm(run, format, folder, settings, prompts)
     meta = {"run_dir": str(run_dir.resolve()), "format": format, "task": run.task,
-            "method": run.info.get("method"), "base_model": run.info.get("base_model"),
+            "method": run.info.method, "base_model": run.info.base_model,
             "gguf_type": settings.gguf_type if format == "gguf" else None,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -86,7 +89,7 @@ def export(run_dir: str | Path, format: str = "hf", name: str | None = None, fol
 def _export_lm(run, format: str, folder: Path, settings: ExportConfig, prompts, write: bool = True) -> dict:
     source = "given"
     if prompts is None:
-        prompts, source = parity.golden_prompts(run.run_dir, run.info, settings.parity_prompts)
+        prompts, source = parity.golden_prompts(run.folder.dataset_dir, settings.parity_prompts)
     steps = settings.parity_max_new_tokens
     with status(f"Answering {len(prompts)} held-out prompts with the training-time model"):
         reference = parity.transformers_runtime(run.model, run.tokenizer, steps)(prompts)
@@ -125,9 +128,9 @@ def _reload_hf(folder: Path, steps: int):
 
 
 def _write_adapter(run, folder: Path) -> None:
-    adapter = run.run_dir / "adapter"
-    if not (adapter / "adapter_config.json").exists():
-        raise TunesmithError(f"run {run.run_dir.name} has no PEFT adapter ({run.info.get('method')} run).",
+    adapter = run.folder.artifact_dir
+    if adapter is None or not (adapter / "adapter_config.json").exists():
+        raise TunesmithError(f"run {run.run_dir.name} has no PEFT adapter ({run.info.method} run).",
                              "Export it with --format hf.")
     for item in adapter.iterdir():
         if item.is_file():
@@ -140,7 +143,7 @@ def _adapter_runtime(run, folder: Path, steps: int):
 
     from tunesmith.models.loading import load_causal_lm
 
-    base = run.info.get("base_model_path") or run.info.get("base_model")
+    base = run.info.base_model_path or run.info.base_model
     model = PeftModel.from_pretrained(load_causal_lm(base), str(folder)).eval()
     label = "transformers + PEFT (fresh base + exported adapter)"
     return parity.transformers_runtime(model, parity.folder_tokenizer(folder), steps), transformers_scorer(model), label
@@ -191,7 +194,7 @@ def check(export_dir: str | Path, settings: ExportConfig | None = None) -> dict:
         raise TunesmithError(f"{export_dir} is not a tunesmith export (no {META_FILE}).",
                              "Pass a folder under exports/ written by `tunesmith export`.")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    run = load_run(meta["run_dir"], merge=False)
+    run = load_run(meta["run_dir"], merge=False, action="check")
     settings = settings or run.config.serve.export
     if meta.get("gguf_type"):
         settings = settings.model_copy(update={"gguf_type": meta["gguf_type"]})

@@ -14,9 +14,9 @@ def merged_model(run):
 
     model = run.model
     if isinstance(model, PeftModel):
-        method = get_method(run.info["method"])
+        method = get_method(run.info.method)
         if method.merge is None:
-            raise TunesmithError(f"a {run.info['method']} run cannot be merged into plain weights.",
+            raise TunesmithError(f"a {run.info.method} run cannot be merged into plain weights.",
                                  "Export it with --format adapter.")
         model = method.merge(model)
     return model.eval()

@@ -42,15 +42,13 @@ class Answer:
 Runtime = Callable[[Sequence[Messages]], list[Answer]]
 
 
-def golden_prompts(run_dir: Path, info: dict, limit: int) -> tuple[list[Messages], str]:
-    """Held-out conversations (test split, else validation) cut before the last answer; else built-ins."""
-    root = Path(run_dir).resolve().parent.parent
-    version = info.get("dataset_version")
-    folder = root / "data" / str(version) if version else None
-    if folder is not None and folder.is_dir():
+def golden_prompts(dataset_dir: Path | None, limit: int) -> tuple[list[Messages], str]:
+    """Held-out conversations (test split, else validation) of a run's dataset (`RunFolder.dataset_dir`), cut
+    before the last answer; the built-in prompts when there is none."""
+    if dataset_dir is not None:
         from tunesmith.data import load_prepared
 
-        dataset = load_prepared(folder)
+        dataset = load_prepared(dataset_dir)
         for split in ("test", "validation"):
             try:
                 records = dataset.split(split)
@@ -59,8 +57,12 @@ def golden_prompts(run_dir: Path, info: dict, limit: int) -> tuple[list[Messages
             prompts = [_prompt_of(r) for r in records if r.get("messages")]
             prompts = [p for p in prompts if p]
             if prompts:
-                return prompts[:limit], f"{folder.name}/{split}"
-    return [[{"role": "user", "content": text}] for text in BUILTIN_PROMPTS[:limit]], "built-in prompts"
+                return prompts[:limit], f"{Path(dataset_dir).name}/{split}"
+    return builtin_prompts(limit), "built-in prompts"
+
+
+def builtin_prompts(limit: int) -> list[Messages]:
+    return [[{"role": "user", "content": text}] for text in BUILTIN_PROMPTS[:limit]]
 
 
 def _prompt_of(record: dict) -> Messages:

@@ -29,14 +29,16 @@ def folder_max_length(folder: str | Path, limit: int | None = None) -> int:
 
 
 def is_embedding_run(path: str | Path) -> bool:
-    run = Path(path) / "run.json"
-    return run.exists() and json.loads(run.read_text(encoding="utf-8")).get("task") == "embedding"
+    from tunesmith.runs import RunFolder
+
+    folder = RunFolder(Path(path))
+    return folder.is_run() and folder.info().task == "embedding"
 
 
 def encoder_for_run(loaded) -> SentenceEncoder:
     """A `tunesmith.train.LoadedRun` of an embedding run as an encoder, with the settings it trained with."""
     config = loaded.config
-    base = Path(loaded.info.get("base_model_path") or loaded.config.model.name)
+    base = Path(loaded.info.base_model_path or loaded.config.model.name)
     settings = config.embedding
     return SentenceEncoder(loaded.model.eval(), loaded.tokenizer, resolve_pooling(settings.pooling, base),
                            settings.normalize, folder_max_length(base, config.model.max_length),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tunesmith.runs import RunFolder
+
 START = "<!-- tunesmith:evaluation:start -->"
 END = "<!-- tunesmith:evaluation:end -->"
 
@@ -14,8 +16,9 @@ def card_section(comparison, report_path: Path | None = None) -> str:
     from tunesmith.evaluate.comparison import format_estimate
 
     metrics = comparison.metrics_shown()[:3]
-    lines = [START, "## Evaluation", "",
-             f"Held-out `{comparison.split}` split, {len(comparison.items)} examples; mean [95% CI].", "",
+    caveat = [f"**{comparison.caveat}**", ""] if comparison.caveat else []
+    lines = [START, "## Evaluation", "", *caveat,
+             f"{comparison.split_title}, {len(comparison.items)} examples; mean [95% CI].", "",
              "| contender | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     lines += [f"| {row.name} | " + " | ".join(format_estimate(row.metrics.get(m)) for m in metrics) + " |"
               for row in comparison.rows]
@@ -42,7 +45,7 @@ def update_model_cards(comparison) -> list[Path]:
     for result in comparison.results:
         if result.kind != "run" or result.run_dir is None:
             continue
-        card = Path(result.run_dir) / "README.md"
+        card = RunFolder(result.run_dir).card_file
         text = card.read_text(encoding="utf-8") if card.exists() else f"# {Path(result.run_dir).name}\n"
         card.write_text(with_section(text, card_section(comparison, comparison.report_html)), encoding="utf-8")
         updated.append(card)

@@ -24,6 +24,8 @@ def split_records(dataset, name: str) -> list[dict]:
 
 
 def held_out_records(dataset, settings: EvaluationConfig) -> tuple[str, list[dict]]:
+    """evaluation.split, else test, else validation: the first that has records (`split_caveat` says
+    when that is not an honest held-out score)."""
     for name in dict.fromkeys([settings.split, "test", "validation"]):
         records = split_records(dataset, name)
         if records:
@@ -31,14 +33,38 @@ def held_out_records(dataset, settings: EvaluationConfig) -> tuple[str, list[dic
     return settings.split, []
 
 
+def split_caveat(split: str, wanted: str) -> str:
+    """The warning that leads the CLI output and the report when the scored split is not an untouched
+    test split; "" when it is."""
+    if split == "test":
+        return ""
+    why = (f"evaluation.split is {split}" if split == wanted
+           else f"the dataset has no {wanted} split, so evaluation fell back to {split}")
+    if split == "validation":
+        what = "the validation split also chose the checkpoint (early stopping, calibration)"
+    else:
+        what = f"the {split} split is not held out for a final test"
+    return (f"Optimistic numbers: {why}, and {what}. For an honest score, prepare a test split "
+            "(data.test_share above 0, or a source with split: test), train on it and evaluate again.")
+
+
+def split_note(dataset, split: str) -> str:
+    """How the scored split was made, from the dataset's manifest ("" when unknown)."""
+    from tunesmith.data.report import describe_split
+
+    manifest = getattr(dataset, "manifest", None)
+    return describe_split(manifest, split) if isinstance(manifest, dict) else ""
+
+
 def summarize(results: Sequence[ContenderResult], items: Sequence, task: str, settings: EvaluationConfig,
-              split: str = "test") -> Comparison:
+              split: str = "test", split_note: str = "") -> Comparison:
     """Pure statistics over finished results (no reports written)."""
     primary = choose_primary(results, settings.primary_metric, task)
     rows = build_rows(results, settings.bootstrap_samples, settings.seed)
     tests = build_tests(results, settings.bootstrap_samples, settings.seed)
     return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests,
-                      verdict=verdict(rows, tests, primary), results=list(results), items=list(items))
+                      verdict=verdict(rows, tests, primary), results=list(results), items=list(items),
+                      split_note=split_note, caveat=split_caveat(split, settings.split))
 
 
 def _release() -> None:
@@ -127,7 +153,7 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
     else:
         raise TunesmithError(f"evaluation of '{task}' projects is not supported",
                              "Set objective.task to chat or classification; raw-text runs report validation "
-                             "loss in runs/<id>/metrics.jsonl.")
+                             "loss in their training metrics (`tunesmith runs show`).")
     if settings.judge.enabled and task == "chat":
         from tunesmith.evaluate.judge import judge_results
 
@@ -136,7 +162,7 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
         from tunesmith.evaluate.preference import add_reward_margins
 
         add_reward_margins(results)
-    return summarize(results, items, task, settings, split)
+    return summarize(results, items, task, settings, split, split_note(dataset, split))
 
 
 def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = True,
@@ -145,10 +171,11 @@ def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = Tru
 
     Reports go to `<first run>/eval/` unless `out_dir` is given; each run's model card gets the headline.
     """
+    from tunesmith.runs import RunFolder
+
     run_dirs = [Path(r) for r in run_dirs]
-    for run_dir in run_dirs:
-        if not run_dir.is_dir():
-            raise TunesmithError(f"run folder {run_dir} does not exist", "Pass a folder under runs/.")
+    for run_dir in run_dirs:  # before any model is scored: an unusable run fails in a second, not after baselines
+        RunFolder(run_dir).require_finished("evaluate")
     baselines = baselines and project.config.evaluation.baselines
     if not run_dirs and not baselines:
         raise TunesmithError("nothing to evaluate: no runs and baselines are off",
@@ -159,6 +186,6 @@ def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = Tru
     from tunesmith.evaluate.card import update_model_cards
     from tunesmith.evaluate.report import write_reports
 
-    write_reports(comparison, out_dir or run_dirs[0] / "eval", project.config.evaluation)
+    write_reports(comparison, out_dir or RunFolder(run_dirs[0]).eval_dir, project.config.evaluation)
     update_model_cards(comparison)
     return comparison

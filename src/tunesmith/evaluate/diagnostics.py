@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,17 +67,12 @@ def top_confusions(details: dict, limit: int) -> list[dict]:
 
 
 def read_loss_curve(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
-    """(step, loss) pairs for train and validation from runs/<id>/metrics.jsonl; empty when absent."""
-    path = Path(run_dir) / "metrics.jsonl"
+    """(step, loss) pairs for train and validation from the run's training metrics; empty when absent."""
+    from tunesmith.runs import RunFolder
+
     curves: dict[str, list[tuple[float, float]]] = {"train": [], "validation": []}
-    if not path.exists():
-        return curves
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(entry, dict) or "step" not in entry:
+    for entry in RunFolder(run_dir).metric_rows():
+        if "step" not in entry:
             continue
         split = str(entry.get("split", "")).lower()
         for key in EVAL_KEYS:

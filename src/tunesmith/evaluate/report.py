@@ -15,6 +15,7 @@ from tunesmith.evaluate.summary import method_notes
 from tunesmith.project import ensure_writable
 
 SCHEMA_VERSION = 1
+REPORT_JSON, REPORT_HTML = "report.json", "report.html"
 
 
 def _finite(value):
@@ -47,6 +48,7 @@ def report_data(comparison, settings: EvaluationConfig) -> dict:
         "schema_version": SCHEMA_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "task": comparison.task, "split": comparison.split, "n_items": len(comparison.items),
+        "split_note": comparison.split_note, "caveat": comparison.caveat or None,
         "primary_metric": comparison.primary, "verdict": comparison.verdict,
         "settings": settings.model_dump(mode="json"),
         "contenders": contenders,
@@ -70,7 +72,7 @@ def write_reports(comparison, out_dir: Path, settings: EvaluationConfig) -> tupl
     out_dir = ensure_writable(Path(out_dir))
     comparison.diagnostics = diagnose(comparison, settings.examples_in_report)
     data = report_data(comparison, settings)
-    json_path, html_path = out_dir / "report.json", out_dir / "report.html"
+    json_path, html_path = out_dir / REPORT_JSON, out_dir / REPORT_HTML
     _atomic_write(json_path, json.dumps(data, indent=2, ensure_ascii=False))
     _atomic_write(html_path, render_html(comparison, data))
     comparison.report_json, comparison.report_html = json_path, html_path

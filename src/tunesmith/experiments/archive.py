@@ -11,23 +11,39 @@ import shutil
 import tarfile
 from pathlib import Path
 
+from tunesmith.config import PROJECT_FILE, ProjectConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.experiments.environment import record_environment
 from tunesmith.experiments.registry import find_run, load_record
+from tunesmith.runs import CHECKPOINTS_DIR, WEIGHT_DIRS
 
-WEIGHT_FOLDERS = ("adapter", "model", "tokenizer")
-SKIPPED = ("checkpoints",)
+
+def _project_file(config: ProjectConfig) -> bytes:
+    """The run's config as a project file (read tolerantly, so an older run's settings still make a project)."""
+    import yaml
+
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True).encode()
+
+
+def _add_text(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    import io
+    import time
+
+    member = tarfile.TarInfo(name)
+    member.size, member.mtime, member.mode = len(data), int(time.time()), 0o644
+    archive.addfile(member, io.BytesIO(data))
+
 
 
 def _run_members(run_dir: Path, include_weights: bool) -> list[Path]:
-    skipped = set(SKIPPED) | (set() if include_weights else set(WEIGHT_FOLDERS))
+    skipped = {CHECKPOINTS_DIR} | (set() if include_weights else set(WEIGHT_DIRS))
     return [p for p in sorted(run_dir.iterdir()) if p.name not in skipped]
 
 
 def export_run(project, ref: str | Path, destination: Path | None = None, include_weights: bool = False) -> Path:
     """Write <run-id>.tar.gz (in exports/ unless `destination` is given) and return its path."""
     record = load_record(find_run(project.runs_dir, ref))
-    version = record.info.get("dataset_version") or ""
+    version = record.info.dataset_version or ""
     data_dir = project.data_dir / version
     if not version or not data_dir.exists():
         raise TunesmithError(f"dataset version '{version}' of run {record.run_id} is not in {project.data_dir}",
@@ -36,7 +52,7 @@ def export_run(project, ref: str | Path, destination: Path | None = None, includ
     destination = Path(destination) if destination else project.exports_dir / f"{record.run_id}.tar.gz"
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(destination, "w:gz") as archive:
-        archive.add(record.path / "config.yaml", arcname="tunesmith.yaml")
+        _add_text(archive, PROJECT_FILE, _project_file(record.folder.config()))
         for item in sorted(data_dir.iterdir()):
             archive.add(item, arcname=f"data/{version}/{item.name}")
         for item in _run_members(record.path, include_weights):

@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 
 from tunesmith.models.convert import sha256_of
+from tunesmith.runs import ENVIRONMENT_FILE
 
-ENVIRONMENT_FILE = "environment.json"
 PACKAGES = ("tunesmith", "torch", "transformers", "peft", "accelerate", "safetensors", "tokenizers", "numpy",
             "pyarrow", "optuna")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from tunesmith.errors import TunesmithError
 from tunesmith.experiments.environment import environment, environment_differences, record_environment
 from tunesmith.experiments.registry import RunRecord, find_run, load_record
+from tunesmith.runs import REPRODUCTION_FILE
 
 TIMING = frozenset({"seconds", "tokens_per_second", "elapsed"})
-REPRODUCTION_FILE = "reproduction.json"
 
 
 @dataclass
@@ -63,19 +63,18 @@ def compare_curves(original: RunRecord, reproduced: RunRecord, tolerance: float 
 
 def reproduce(project, ref: str | Path, tolerance: float = 0.0) -> Reproduction:
     """Train again from run `ref`'s recorded config and data version; compare metrics and curves."""
-    from tunesmith.config import parse_config
     from tunesmith.data import load_prepared
     from tunesmith.train import run_training
 
     original = load_record(find_run(project.runs_dir, ref))
-    version = original.info.get("dataset_version") or ""
+    version = original.info.dataset_version or ""
     data_dir = project.data_dir / version
     if not version or not (data_dir / "manifest.json").exists():
         raise TunesmithError(f"run {original.run_id} used dataset version '{version}', which is not in "
                              f"{project.data_dir}", "Restore that data folder, or reproduce from an archive "
                              "made by `tunesmith runs export`.")
     recorded = record_environment(original.path, original.config, data_dir, after_training=True)
-    config = parse_config(original.config, str(original.path / "config.yaml"))
+    config = original.folder.config()
     config.training.num_threads = recorded.get("threads") or config.training.num_threads
     current = environment(config.model_dump(mode="json"), data_dir, config.training.num_threads)
     dataset = load_prepared(data_dir)

@@ -9,14 +9,16 @@ from tunesmith.experiments.table import duration, key_settings, number
 
 def detail_rows(record: RunRecord) -> list[tuple[str, str]]:
     info = record.info
-    rows = [("status", str(info.get("status", "?"))), ("started", str(info.get("started", "-"))),
-            ("base model", str(info.get("base_model") or record.setting("model.name"))),
-            ("method", f"{info.get('method', '-')} ({number(info.get('trainable_params'))} of "
-                       f"{number(info.get('total_params'))} parameters trained)"),
-            ("task", str(info.get("task", "-"))), ("data version", str(info.get("dataset_version", "-"))),
-            ("settings", key_settings(record)),
-            ("steps", f"{info.get('steps', '-')} ({number(info.get('tokens'))} tokens, "
-                      f"{duration(info.get('seconds'))})")]
+    rows = [("status", info.status or "?")]
+    if info.error:
+        rows.append(("error", info.error))
+    rows += [("started", info.started or "-"),
+             ("base model", str(info.base_model or record.setting("model.name"))),
+             ("method", f"{info.method or '-'} ({number(info.trainable_params)} of "
+                        f"{number(info.total_params)} parameters trained)"),
+             ("task", info.task or "-"), ("data version", info.dataset_version or "-"),
+             ("settings", key_settings(record)),
+             ("steps", f"{number(info.steps)} ({number(info.tokens)} tokens, {duration(info.seconds)})")]
     rows += [(f"metric: {k}", number(v)) for k, v in record.metrics.items() if k not in ("steps", "tokens")]
     environment = read_environment(record.path)
     if environment:
@@ -24,7 +26,7 @@ def detail_rows(record: RunRecord) -> list[tuple[str, str]]:
         rows.append(("environment", f"torch {packages.get('torch')}, transformers {packages.get('transformers')}, "
                                     f"peft {packages.get('peft')}, {environment.get('threads')} threads, "
                                     f"seeds {environment.get('seeds')}"))
-    for warning in info.get("warnings") or []:
+    for warning in info.warnings:
         rows.append(("warning", warning))
     return rows
 
@@ -39,18 +41,17 @@ def prediction_for(project, record: RunRecord, compute: bool = True) -> tuple[li
     if prediction is None:
         if not compute:
             return [], "no plan.json for this run (use --predict to compute one)"
-        data_dir = project.data_dir / str(record.info.get("dataset_version"))
-        if not (data_dir / "manifest.json").exists() or not record.config:
+        data_dir = project.data_dir / str(record.info.dataset_version)
+        if not (data_dir / "manifest.json").exists() or not record.folder.config_file.exists():
             return [], "no prediction: the run's dataset version or config.yaml is missing"
-        from tunesmith.config import parse_config
         from tunesmith.data import load_prepared
         from tunesmith.plan import predict_for_run
 
-        config = parse_config(record.config, str(record.path / "config.yaml"))
+        config = record.folder.config()
         prediction = predict_for_run(config, load_prepared(data_dir).split("train"))
         prediction["predicted_after_training"] = True
         write_prediction(record.path, prediction)
         note = "predicted after the fact from config.yaml and the run's data (saved as plan.json)"
-    rows = predicted_vs_actual(prediction, record.info)
+    rows = predicted_vs_actual(prediction, record.info.to_json())
     timing = "times are predicted for an otherwise idle machine; other load makes actual steps slower"
     return rows, f"{note}; {timing}" if note else timing

@@ -39,7 +39,7 @@ def planner_error(record: RunRecord) -> str:
     if prediction is None:
         return "-"
     short = {"seconds per step": "time", "peak memory (bytes)": "memory"}
-    parts = [f"{short[r['quantity']]} {r['error']:+.0%}" for r in predicted_vs_actual(prediction, record.info)
+    parts = [f"{short[r['quantity']]} {r['error']:+.0%}" for r in predicted_vs_actual(prediction, record.info.to_json())
              if r["quantity"] in short and r["error"] is not None]
     return ", ".join(parts) or "-"
 
@@ -48,11 +48,10 @@ def list_row(record: RunRecord) -> list[str]:
     info, metrics = record.info, record.metrics
     accuracy = metrics.get("val_accuracy")
     losses = f"{number(metrics.get('train_loss'))} / {number(metrics.get('val_loss'))}"
-    return [record.run_id, info.get("status", "?"), str(info.get("dataset_version") or "-")[:12],
-            info.get("method") or str(record.setting("method.name") or "-"), key_settings(record),
+    return [record.run_id, info.status or "?", (info.dataset_version or "-")[:12],
+            info.method or str(record.setting("method.name") or "-"), key_settings(record),
             "-" if losses == "- / -" else losses, f"{accuracy:.1%}" if isinstance(accuracy, float) else "-",
-            f"{info.get('steps', '-')} in {duration(info.get('seconds'))}" if info.get("steps") else "-",
-            planner_error(record)]
+            f"{info.steps} in {duration(info.seconds)}" if info.steps else "-", planner_error(record)]
 
 
 LIST_COLUMNS = ("run", "status", "data", "method", "settings", "loss train / val", "val acc", "steps",

@@ -18,9 +18,9 @@ from tunesmith.config.tune import ParameterRange
 from tunesmith.errors import TunesmithError
 from tunesmith.experiments.environment import record_environment
 from tunesmith.methods import get_method
+from tunesmith.runs import TRIAL_FILE, RunFolder
 
 TUNE_FOLDER = "tune"
-TRIAL_FILE = "tune.json"
 FINISHED = ("COMPLETE", "PRUNED")
 
 
@@ -68,11 +68,7 @@ def trial_config(config: ProjectConfig, params: dict, max_steps: int | None) -> 
 
 
 def last_validation(run_dir: Path, metric: str) -> tuple[int, float] | None:
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return None
-    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
-        row = json.loads(line) if line.strip() else {}
+    for row in reversed(RunFolder(run_dir).metric_rows()):
         if row.get("split") == "validation" and row.get(metric) is not None:
             return int(row["step"]), float(row[metric])
     return None
@@ -125,6 +121,4 @@ def run_trial(project, dataset, config: ProjectConfig, trial, metric: str) -> fl
 
 
 def _mark(run_dir: Path, status: str) -> None:
-    path = run_dir / "run.json"
-    info = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**info, "status": status}, indent=2, default=str))
+    RunFolder(run_dir).mark(status)

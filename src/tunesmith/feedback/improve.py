@@ -15,12 +15,13 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from tunesmith.config import FeedbackConfig, load_config
+from tunesmith.config import FeedbackConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.feedback.registry import VersionInfo, production_version, promote, record_dataset_version, register_run
 from tunesmith.feedback.schema import Feedback, ModelVersion, StageEvent
 from tunesmith.feedback.store import Store, open_project_store
 from tunesmith.progress import console
+from tunesmith.runs import RunFolder
 
 
 @dataclass
@@ -94,8 +95,8 @@ def _mark_used(store: Store, feedback_ids: list[int], label: str) -> None:
 
 
 def _run_config(project, production: VersionInfo):
-    config_file = Path(production.run_path) / "config.yaml"
-    return load_config(config_file) if config_file.is_file() else project.config
+    folder = RunFolder(Path(production.run_path))
+    return folder.config() if folder.config_file.is_file() else project.config
 
 
 def improve(project, store: Store | None = None) -> ImproveResult:
@@ -146,7 +147,7 @@ def _improve(project, store: Store) -> ImproveResult:
                              note=f"improve: {built.added} corrections")
     console.print(f"evaluating v{candidate.id} against production v{production.id} on the same held-out split")
     comparison = compare(candidate_project, dataset, [Path(production.run_path), run.run_dir], baselines=False,
-                         out_dir=run.run_dir / "eval")
+                         out_dir=RunFolder(run.run_dir).eval_dir)
     by_name = {result.name: result for result in comparison.results}
     metric = comparison.primary
     decision = decide(metric, by_name[run.run_dir.name].per_item[metric],

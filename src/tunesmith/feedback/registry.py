@@ -6,19 +6,18 @@ rejected). Every change is a StageEvent, so rollback knows what was in productio
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tunesmith.errors import TunesmithError
 from tunesmith.feedback.schema import DatasetVersion, ModelVersion, Run, StageEvent
 from tunesmith.feedback.store import Store
+from tunesmith.runs import RunFolder
 
 
 @dataclass(frozen=True)
@@ -48,31 +47,15 @@ def _info(session: Session, version: ModelVersion) -> VersionInfo:
                        version.created_at.isoformat(timespec="seconds"))
 
 
-def _read_run(run_dir: Path) -> dict[str, Any]:
-    """What the run folder says about itself (config.yaml and run.json, both optional)."""
-    facts: dict[str, Any] = {}
-    config_file = run_dir / "config.yaml"
-    if config_file.is_file():
-        config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        facts["base_model"] = (config.get("model") or {}).get("name")
-        facts["method"] = (config.get("method") or {}).get("name")
-    run_file = run_dir / "run.json"
-    if run_file.is_file():
-        run = json.loads(run_file.read_text(encoding="utf-8"))
-        dataset = run.get("dataset")
-        if isinstance(dataset, dict):
-            facts["dataset_version"] = dataset.get("version")
-            facts["dataset_path"] = dataset.get("path")
-        elif dataset:
-            facts["dataset_version"] = str(dataset)
-        facts["dataset_version"] = facts.get("dataset_version") or run.get("dataset_version")
-        facts.setdefault("base_model", run.get("base_model"))
-        facts["method"] = facts.get("method") or run.get("method")
-        derived = run_dir.parent.parent / "data" / str(facts["dataset_version"])
-        if not facts.get("dataset_path") and facts["dataset_version"] and derived.is_dir():
-            facts["dataset_path"] = str(derived)
-        facts["metrics"] = run.get("metrics") if isinstance(run.get("metrics"), dict) else {}
-    return facts
+def _read_run(folder: RunFolder) -> dict[str, Any]:
+    """What the run folder says about itself: lineage for the registry."""
+    info = folder.info()
+    config = folder.config_data()
+    dataset = folder.dataset_dir
+    return {"base_model": (config.get("model") or {}).get("name") or info.base_model,
+            "method": (config.get("method") or {}).get("name") or info.method,
+            "dataset_version": info.dataset_version, "dataset_path": str(dataset) if dataset else None,
+            "metrics": info.metrics}
 
 
 def record_dataset_version(session: Session, version: str, path: str | Path, *, parent: str | None = None,
@@ -92,11 +75,11 @@ def record_dataset_version(session: Session, version: str, path: str | Path, *, 
 def register_run(store: Store, run_dir: str | Path, *, parent_id: int | None = None, stage: str = "candidate",
                  dataset_version: str | None = None, scores: dict[str, Any] | None = None,
                  note: str = "") -> VersionInfo:
-    """Add a run folder to the registry as a new model version (a candidate unless told otherwise)."""
-    run_dir = Path(run_dir).resolve()
-    if not run_dir.is_dir():
-        raise TunesmithError(f"no run folder at {run_dir}", "Pass a folder under runs/ (see `tunesmith runs`).")
-    facts = _read_run(run_dir)
+    """Add a finished run to the registry as a new model version (a candidate unless told otherwise)."""
+    folder = RunFolder(Path(run_dir).resolve())
+    folder.require_finished("register" if stage == "candidate" else "promote")
+    run_dir = folder.path
+    facts = _read_run(folder)
     dataset_version = dataset_version or facts.get("dataset_version")
     with store.session() as session:
         run = session.get(Run, run_dir.name)
@@ -158,8 +141,10 @@ def set_stage(store: Store, ref: str | int, stage: str, reason: str = "") -> Ver
 def promote(store: Store, ref: str | int | Path, reason: str = "promoted by hand") -> VersionInfo:
     """Make `ref` the production model (v<N>, or a run folder, registered on the fly if new)."""
     if isinstance(ref, Path) or (isinstance(ref, str) and Path(ref).is_dir()):
+        folder = RunFolder(Path(ref).resolve())
+        folder.require_finished("promote")
         with store.session() as session:
-            known = session.scalars(select(ModelVersion.id).where(ModelVersion.run_id == Path(ref).resolve().name)
+            known = session.scalars(select(ModelVersion.id).where(ModelVersion.run_id == folder.run_id)
                                     .order_by(ModelVersion.id.desc())).first()
         if known is None:
             return register_run(store, ref, stage="production", note=reason)

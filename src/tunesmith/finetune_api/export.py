@@ -14,9 +14,10 @@ import threading
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
+from tunesmith.runs import CHECKPOINTS_DIR, RunFolder
 
 FORMATS = ("run", "hf", "gguf", "adapter")
-SKIPPED = {"checkpoints"}
+SKIPPED = {CHECKPOINTS_DIR}
 _building = threading.Lock()  # exports load models: one at a time, and never the same archive twice at once
 
 
@@ -25,10 +26,12 @@ def export_archive(run_dir: Path, folder: Path, format: str = "run") -> Path:
         raise TunesmithError(f"unknown export format '{format}'.", f"Choose one of: {', '.join(FORMATS)}.")
     if not run_dir.is_dir():
         raise TunesmithError(f"run folder {run_dir} is missing.", "It was moved or deleted; rerun the job.")
+    run = RunFolder(run_dir)
+    run.require_finished("export")
     folder.mkdir(parents=True, exist_ok=True)
     archive = folder / f"weights-{format}.tar.gz"
     with _building:
-        stamp = run_dir / "run.json" if (run_dir / "run.json").exists() else run_dir
+        stamp = run.run_file
         if archive.exists() and archive.stat().st_mtime >= stamp.stat().st_mtime:
             return archive
         if format == "run":

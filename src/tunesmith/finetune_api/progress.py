@@ -1,7 +1,8 @@
 """Follow a training run from its folder: new metric lines become events, new checkpoints become rows.
 
-The run folder is the trainer's contract (metrics.jsonl, checkpoints/step-N/), so the API needs no hook
-inside the training loop and sees the same progress after a restart.
+The run folder is the trainer's contract (read through `tunesmith.runs.RunFolder`: the metrics file, the
+record, checkpoints/step-N/), so the API needs no hook inside the training loop and sees the same progress
+after a restart.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.finetune_api.store import Store, new_id, now
+from tunesmith.runs import RunFolder
 from tunesmith.train.checkpoint import complete_checkpoints
 
 clock = time.time  # the pace clock (a test replaces it)
@@ -32,7 +34,7 @@ def openai_metrics(line: dict[str, Any]) -> dict[str, Any]:
 
 def checkpoint_folders(run_dir: Path) -> dict[int, Path]:
     """Whole checkpoints of a run by step (the trainer prunes old ones; half-written ones never count)."""
-    return {int(path.name[5:]): path for path in complete_checkpoints(Path(run_dir) / "checkpoints")}
+    return {int(path.name[5:]): path for path in complete_checkpoints(RunFolder(run_dir).checkpoints_dir)}
 
 
 class RunFollower:
@@ -40,6 +42,7 @@ class RunFollower:
 
     def __init__(self, store: Store, job_id: str, run_dir: Path, evaluating: bool = False):
         self.store, self.job_id, self.run_dir, self.evaluating = store, job_id, Path(run_dir), evaluating
+        self.folder = RunFolder(self.run_dir)
         self.training_done = False
         self.pace: tuple[float, int] | None = None  # (time, step) when this process saw its first step
         self.planned_steps: int | None = None
@@ -69,16 +72,15 @@ class RunFollower:
     def _notice_training_done(self) -> None:
         if self.training_done:
             return
-        run = _read_json(self.run_dir / "run.json")
-        if run.get("status") == "completed":
+        run = self.folder.info()
+        if run.status == "completed":
             self.training_done = True
             then = "; comparing it with the base model on the validation file" if self.evaluating else ""
-            self.store.add_event(self.job_id, f"Training finished after {run.get('steps')} steps "
-                                 f"({run.get('tokens')} tokens){then}.", data={"steps": run.get("steps"),
-                                                                               "tokens": run.get("tokens")})
+            self.store.add_event(self.job_id, f"Training finished after {run.steps} steps "
+                                 f"({run.tokens} tokens){then}.", data={"steps": run.steps, "tokens": run.tokens})
 
     def _read_metrics(self) -> None:
-        path = self.run_dir / "metrics.jsonl"
+        path = self.folder.metrics_file
         if not path.exists():
             return
         if path.stat().st_size < self.offset:  # rewritten on resume
@@ -112,14 +114,8 @@ class RunFollower:
             self.pace = (now_, step)
             return
         started, first = self.pace
-        self.planned_steps = self.planned_steps or _read_json(self.run_dir / "run.json").get("planned_steps")
+        self.planned_steps = self.planned_steps or self.folder.info().planned_steps
         if isinstance(self.planned_steps, int) and step > first and now_ > started:
             left = (self.planned_steps - step) * (now_ - started) / (step - first)
             self.store.update("jobs", self.job_id, estimated_finish=int(now_ + left))
 
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):  # missing, or being replaced right now
-        return {}

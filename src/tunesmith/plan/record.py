@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 from tunesmith.config import ProjectConfig
-
-PLAN_FILE = "plan.json"
+from tunesmith.runs import PLAN_FILE
 
 
 def token_counts(config: ProjectConfig, records: list[dict]) -> tuple[list[int], list[int], int]:

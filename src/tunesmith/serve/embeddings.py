@@ -14,19 +14,18 @@ from typing import Literal
 
 import numpy as np
 from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tunesmith.embeddings.encoder import SentenceEncoder
 from tunesmith.serve.embedding_batcher import EmbeddingBatcher, InputTooLong
 from tunesmith.serve.engine import QueueFullError
 from tunesmith.serve.errors import APIError
+from tunesmith.serve.schemas import RequestBody
 
 MAX_INPUTS = 2048  # OpenAI's limit on inputs per request
 
 
-class EmbeddingRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class EmbeddingRequest(RequestBody):
     model: str = Field(min_length=1)
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"
@@ -113,11 +112,11 @@ def describe_source(source: str | Path) -> dict:
 
     path = Path(source)
     if is_embedding_run(path):
-        from tunesmith.config import load_config
+        from tunesmith.runs import RunFolder
 
-        config = load_config(path / "config.yaml")
-        run = json.loads((path / "run.json").read_text(encoding="utf-8"))
-        folder = Path(run.get("base_model_path") or config.model.name)
+        run = RunFolder(path)
+        config = run.config()
+        folder = Path(run.require_finished("serve").base_model_path or config.model.name)
         hidden = json.loads((folder / "config.json").read_text(encoding="utf-8"))["hidden_size"]
         return {"dimension": hidden, "matryoshka_dims": list(config.embedding.matryoshka_dims),
                 "normalize": config.embedding.normalize}

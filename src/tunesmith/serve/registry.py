@@ -8,13 +8,13 @@ at most `max_loaded` adapters or full models stay in memory (least recently used
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
+from tunesmith.runs import RunFolder, read_json
 
 
 class UnknownModelError(TunesmithError):
@@ -58,10 +58,6 @@ class LoadedModel:
             yield
 
 
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
 def _shares_base(method: str | None) -> bool:
     """Runs whose adapters sit side by side in one PeftModel on the base (a qlora run trained on a 4-bit base;
     its LoRA adapter is served on the full-precision base like any other)."""
@@ -71,20 +67,19 @@ def _shares_base(method: str | None) -> bool:
     return known is not None and known.family is Family.SHARED_BASE
 
 
-def _describe_run(path: Path, run: dict, name: str) -> ModelSource:
+def _describe_run(folder: RunFolder, name: str) -> ModelSource:
     from tunesmith.models.catalog import resolve
 
-    if run.get("status") != "completed":
-        raise TunesmithError(f"run {path.name} is {run.get('status')}; it has no final model to serve.",
-                             "Serve a completed run (see runs/*/run.json).")
-    tokenizer = path / "tokenizer" if (path / "tokenizer").is_dir() else None
-    task = run.get("task", "chat")
+    info = folder.require_finished("serve")
+    tokenizer = folder.tokenizer_dir if folder.tokenizer_dir.is_dir() else None
+    task = info.task or "chat"
     if task == "classification":
-        return ModelSource(name, "classifier", path, None, tokenizer, task)
-    if _shares_base(run.get("method")) and (path / "adapter" / "adapter_config.json").exists():
-        base = resolve(str(run.get("base_model_path") or run["base_model"])).path
-        return ModelSource(name, "adapter", path, str(base), tokenizer, task)
-    return ModelSource(name, "full", path, None, tokenizer, task)
+        return ModelSource(name, "classifier", folder.path, None, tokenizer, task)
+    adapter = folder.artifact_dir
+    if _shares_base(info.method) and adapter is not None and (adapter / "adapter_config.json").exists():
+        base = resolve(str(info.base_model_path or info.base_model)).path
+        return ModelSource(name, "adapter", folder.path, str(base), tokenizer, task)
+    return ModelSource(name, "full", folder.path, None, tokenizer, task)
 
 
 def describe(source: str | Path, model_id: str | None = None) -> ModelSource:
@@ -93,27 +88,32 @@ def describe(source: str | Path, model_id: str | None = None) -> ModelSource:
 
     path = Path(source).expanduser()
     name = model_id or (path.name if path.is_dir() else str(source))
-    run = _read_json(path / "run.json") if path.is_dir() else {}
-    if run:
-        return _describe_run(path, run, name)
+    folder = RunFolder(path)
+    if folder.is_run():
+        return _describe_run(folder, name)
     if (path / "adapter_config.json").exists():
-        base_name = _read_json(path / "adapter_config.json").get("base_model_name_or_path")
+        base_name = read_json(path / "adapter_config.json").get("base_model_name_or_path")
         if not base_name:
             raise TunesmithError(f"{path}: cannot tell which base model the adapter belongs to.",
                                  "Set base_model_name_or_path in adapter_config.json.")
         tokenizer = path if (path / "tokenizer_config.json").exists() else None
         return ModelSource(name, "adapter", path, str(resolve(str(base_name)).path), tokenizer, "chat")
     resolved = resolve(str(source))
-    config = _read_json(resolved.path / "config.json")
+    config = read_json(resolved.path / "config.json")
     if any("SequenceClassification" in a for a in config.get("architectures") or []):
         return ModelSource(name, "classifier", resolved.path, None, None, "classification")
     return ModelSource(name, "base", resolved.path, None, None, "chat")
 
 
+def _adapter_folder(path: Path) -> Path:
+    """A run's adapter/ folder, or `path` itself for a bare adapter folder."""
+    folder = RunFolder(path)
+    return (folder.artifact_dir or path) if folder.is_run() else path
+
+
 def _plain_lora(path: Path) -> bool:
     """A LoRA adapter without DoRA: the kind PEFT can mix with others in one batch (`adapter_names`)."""
-    folder = path / "adapter" if (path / "adapter").is_dir() else path
-    config = _read_json(folder / "adapter_config.json")
+    config = read_json(_adapter_folder(path) / "adapter_config.json")
     return config.get("peft_type") == "LORA" and not config.get("use_dora", False)
 
 
@@ -164,8 +164,7 @@ class ModelRegistry:
         from transformers import AutoTokenizer
 
         source = self.source(model_id)
-        folder = source.tokenizer_path or (Path(source.base) if source.base else
-                                           source.path / "model" if (source.path / "model").is_dir() else source.path)
+        folder = source.tokenizer_path or (Path(source.base) if source.base else self._model_folder(source.path))
         with self._lock:
             if str(folder) not in self._tokenizers:
                 tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -188,12 +187,20 @@ class ModelRegistry:
             self._groups[source] = group
         return self._groups[source]
 
+    @staticmethod
+    def _model_folder(path: Path) -> Path:
+        """Where a source's weights and config.json are: a run's model/ (whole-model runs) or the folder."""
+        folder = RunFolder(path)
+        artifact = folder.artifact_dir if folder.is_run() else None
+        return artifact if artifact is not None and (artifact / "config.json").exists() else path
+
     def context_length(self, model_id: str) -> int:
         source = self.source(model_id)
         folder = Path(source.base) if source.base else source.path
-        run_base = _read_json(folder / "run.json").get("base_model_path")
-        config = (_read_json(folder / "config.json") or _read_json(folder / "model" / "config.json")
-                  or (_read_json(Path(run_base) / "config.json") if run_base else {}))
+        run = RunFolder(folder)
+        run_base = run.info().base_model_path if run.is_run() else None
+        config = (read_json(self._model_folder(folder) / "config.json")
+                  or (read_json(Path(run_base) / "config.json") if run_base else {}))
         return int(config.get("max_position_embeddings") or 512)
 
     # loading (engine thread only) -------------------------------------------------------------------
@@ -234,7 +241,7 @@ class ModelRegistry:
     def _attach_adapter(self, source: ModelSource) -> LoadedModel:
         from peft import PeftModel
 
-        adapter_dir = source.path / "adapter" if (source.path / "adapter").is_dir() else source.path
+        adapter_dir = _adapter_folder(source.path)
         base = self._base(source.base, for_adapters=True)
         if isinstance(base, PeftModel):
             base.load_adapter(str(adapter_dir), adapter_name=source.model_id)
@@ -244,7 +251,7 @@ class ModelRegistry:
         return self._finish(source, base, adapter=source.model_id, shared=base)
 
     def _load_run(self, source: ModelSource) -> LoadedModel:
-        if source.kind == "classifier" and not (source.path / "run.json").exists():
+        if source.kind == "classifier" and not RunFolder(source.path).is_run():
             from transformers import AutoModelForSequenceClassification
 
             model = AutoModelForSequenceClassification.from_pretrained(source.path, use_safetensors=True).eval()
@@ -254,7 +261,7 @@ class ModelRegistry:
         from tunesmith.methods import get_method
         from tunesmith.train import load_run
 
-        run = load_run(source.path)
+        run = load_run(source.path, action="serve")
         if self.linear_kernel == "onednn" and source.kind != "classifier":
             from tunesmith.serve.kernels import use_onednn_linear
 
@@ -262,7 +269,7 @@ class ModelRegistry:
         loaded = self._finish(source, run.model.eval())
         loaded.tokenizer = run.tokenizer
         loaded.labels = list(getattr(run, "labels", None) or [])
-        loaded.plain_generate = get_method(run.info["method"]).virtual_tokens
+        loaded.plain_generate = get_method(run.info.method).virtual_tokens
         return loaded
 
     def _finish(self, source: ModelSource, model, adapter: str | None = None, shared=None) -> LoadedModel:

@@ -49,9 +49,28 @@ class Server:
 
 def project_models(project) -> list[str]:
     """What `tunesmith serve -p PROJECT` offers by default: every finished run, else the project's base model."""
-    runs = sorted(p for p in project.runs_dir.glob("*") if (p / "run.json").exists()
-                  and ((p / "adapter").is_dir() or (p / "model").is_dir()))
-    return [str(p) for p in runs] or [project.config.model.name]
+    from tunesmith.runs import list_run_folders
+
+    runs = [folder for folder in list_run_folders(project.runs_dir) if folder.finished]
+    return [str(folder.path) for folder in runs] or [project.config.model.name]
+
+
+def named_runs(models: Sequence[str | Path], project) -> list[str]:
+    """Model specs with runs named the way every command names them: `latest`, a run id (or a unique part of
+    one) or a path relative to the project become that run's folder; anything else is left as given (model
+    folders, catalog names, ID=PATH with either)."""
+    from tunesmith.models.catalog import CATALOG
+    from tunesmith.runs import find_run
+
+    named = []
+    for spec in (str(m) for m in models):
+        model_id, _, target = spec.partition("=") if "=" in spec else ("", "", spec)
+        folder = None
+        if not Path(target).expanduser().exists() and target not in CATALOG:
+            folder = find_run(target, project.root if project is not None else None)
+        path = str(folder.path) if folder is not None else target
+        named.append(f"{model_id}={path}" if model_id else path)
+    return named
 
 
 def _backend(sources: list[str], settings: ServeConfig):
@@ -79,7 +98,7 @@ def build_server(models: Sequence[str | Path] = (), *, project=None, settings: S
     settings = settings or (project.config.serve if project is not None else ServeConfig())
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v}
     settings = settings.model_copy(update=updates) if updates else settings
-    sources = [str(m) for m in models]
+    sources = named_runs(models, project)
     if production:
         if project is None:
             raise TunesmithError("--production needs a project: no tunesmith.yaml here.", "Pass --project DIR.")

@@ -15,7 +15,8 @@ import gradio as gr
 
 from tunesmith.config import PROJECT_FILE
 from tunesmith.errors import TunesmithError
-from tunesmith.project import Project
+from tunesmith.project import RUNS_DIR, Project
+from tunesmith.runs import RunFolder
 
 
 class ApiNotReady(TunesmithError):
@@ -63,14 +64,22 @@ class StudioContext:
         found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         return [p.parent.name for p in found]
 
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / RUNS_DIR
+
+    def run_folder(self, name: str) -> RunFolder:
+        return RunFolder(self.runs_dir / name)
+
     def run_dirs(self) -> list[Path]:
-        """Run folders, newest first."""
-        runs = self.root / "runs"
+        """Run folders, newest first (a run just started, with nothing written yet, too)."""
+        runs = self.runs_dir
         found = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")] if runs.is_dir() else []
         return sorted(found, key=lambda p: p.name, reverse=True)
 
     def finished_runs(self) -> list[str]:
-        return [p.name for p in self.run_dirs() if read_json(p / "run.json").get("status") == "completed"]
+        """Runs with a usable model (`RunInfo.finished`), newest first."""
+        return [p.name for p in self.run_dirs() if RunFolder(p).finished]
 
 
 def read_json(path: Path) -> dict:

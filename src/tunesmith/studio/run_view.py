@@ -1,18 +1,17 @@
 """Reading run folders for the Train page: status, live metrics and the loss curve, from files only.
 
-`metrics.jsonl` is appended by the training loop while it runs; this reader tolerates a half-written
-last line and the common spellings of each metric.
+The training metrics are appended by the training loop while it runs; `RunFolder.metric_rows` skips a
+half-written last line and this reader takes the common spellings of each metric.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from tunesmith.studio.context import read_json
+from tunesmith.runs import RunFolder, RunInfo
 
 STEP_KEYS = ("step", "global_step")
 TRAIN_LOSS_KEYS = ("loss", "train_loss")
@@ -20,7 +19,6 @@ VALIDATION_LOSS_KEYS = ("validation_loss", "val_loss", "eval_loss")
 SPEED_KEYS = ("tokens_per_s", "tokens_per_second", "tokens/s")
 ETA_KEYS = ("eta_s", "eta_seconds", "eta")
 ELAPSED_KEYS = ("elapsed", "elapsed_s", "seconds")
-PLANNED_KEYS = ("planned_steps", "max_steps", "total_steps")
 VALIDATION_SPLITS = {"validation", "val", "eval"}
 OUTSIDE_RUN_QUIET_SECONDS = 600  # longer than one optimizer step plus a validation pass on this CPU
 RUN_HEADERS = ["run", "status", "step", "train loss", "validation loss", "tokens/s", "ETA"]
@@ -31,19 +29,7 @@ def _first(record: dict, keys: tuple[str, ...]):
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    try:
-        lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            value = json.loads(line)
-        except ValueError:  # the line being written right now
-            continue
-        if isinstance(value, dict):
-            records.append(value)
-    return records
+    return RunFolder(run_dir).metric_rows()
 
 
 def loss_points(records: list[dict]) -> pd.DataFrame:
@@ -71,26 +57,22 @@ def _format_eta(seconds) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def _last_write(run_dir: Path) -> float:
-    times = [p.stat().st_mtime for p in (run_dir / "metrics.jsonl", run_dir / "run.json") if p.exists()]
-    return max(times, default=0.0)
-
-
 def run_status(run_dir: Path, training_alive: bool, now: float | None = None) -> str:
-    status = str(read_json(run_dir / "run.json").get("status", "starting"))
+    folder = RunFolder(run_dir)
+    status = folder.info().status or "starting"
     if status not in {"running", "starting"} or training_alive:
         return status
     # Not started by the studio: a terminal's `tunesmith train` still writes; a killed process went quiet.
-    quiet_for = (now or time.time()) - _last_write(run_dir)
+    quiet_for = (now or time.time()) - folder.last_write()
     return "running (outside the studio)" if quiet_for < OUTSIDE_RUN_QUIET_SECONDS else "stopped"
 
 
-def eta_seconds(last: dict, info: dict) -> float | None:
+def eta_seconds(last: dict, info: RunInfo) -> float | None:
     """Reported ETA, else elapsed time per step times the steps left."""
     reported = _first(last, ETA_KEYS)
     if reported is not None:
         return reported
-    step, elapsed, planned = _first(last, STEP_KEYS), _first(last, ELAPSED_KEYS), _first(info, PLANNED_KEYS)
+    step, elapsed, planned = _first(last, STEP_KEYS), _first(last, ELAPSED_KEYS), info.planned_steps
     if not (step and elapsed and planned) or step >= planned:
         return None
     return elapsed / step * (planned - step)
@@ -106,7 +88,7 @@ def run_row(run_dir: Path, training_alive: bool) -> list:
     validation = points[points.split == "validation"].loss
     speed = _first(last, SPEED_KEYS)
     status = run_status(run_dir, training_alive)
-    eta = eta_seconds(last, read_json(run_dir / "run.json")) if status == "running" else None
+    eta = eta_seconds(last, RunFolder(run_dir).info()) if status == "running" else None
     return [run_dir.name, status, _first(last, STEP_KEYS) or 0,
             round(train.iloc[-1], 4) if len(train) else "", round(validation.iloc[-1], 4) if len(validation) else "",
             round(speed, 1) if speed else "", _format_eta(eta)]

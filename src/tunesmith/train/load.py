@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
-from tunesmith.config import ProjectConfig, load_config
+from tunesmith.config import ProjectConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.methods import get_method
 from tunesmith.models.loading import load_tokenizer
-from tunesmith.train.run_folder import CONFIG_FILE, read_run
+from tunesmith.runs import RunFolder, RunInfo
 from tunesmith.train.setup import load_base, quiet_transformers
 
 
@@ -28,32 +28,31 @@ class LoadedRun:
     task: str
     labels: list[str] | None
     run_dir: Path
-    info: dict
+    info: RunInfo
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.run_dir)
 
 
-def load_run(run_dir: str | Path, merge: bool = True) -> LoadedRun:
-    run_dir = Path(run_dir)
-    info = read_run(run_dir)
-    if not (run_dir / CONFIG_FILE).exists() or not info:
-        raise TunesmithError(f"{run_dir} is not a tunesmith run folder (no {CONFIG_FILE} / run.json)",
-                             "Pass a folder under runs/ (see `ls runs/`).")
-    if info.get("status") not in ("completed",):
-        raise TunesmithError(f"run {run_dir.name} is {info.get('status')}, it has no final model yet",
-                             "Finish it with `tunesmith train --resume`, or pick a completed run.")
-    config = load_config(run_dir / CONFIG_FILE)
-    method = get_method(info["method"])
-    task, labels = info["task"], info.get("labels")
-    artifact = run_dir / method.artifact
-    if not artifact.exists():
-        raise TunesmithError(f"{artifact} is missing", "The run folder is incomplete; train again.")
+def load_run(run_dir: str | Path | RunFolder, merge: bool = True, action: str = "load") -> LoadedRun:
+    """A finished run's model; any other run is refused with one line (`RunFolder.require_finished`)."""
+    folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(Path(run_dir))
+    info = folder.require_finished(action)
+    config = folder.config()
+    if info.method is None:
+        raise TunesmithError(f"run {folder.run_id} does not say which method trained it",
+                             "The run folder is incomplete: train again.")
+    method = get_method(info.method)
+    task, labels = info.task or config.objective.task, info.labels
     base, _, _ = load_base(config, task, labels)
     with quiet_transformers():
-        model = method.load(base, artifact)
+        model = method.load(base, folder.path / method.artifact)
     if merge and method.merge is not None:
         model = method.merge(model)
-    tokenizer = _tokenizer(run_dir / "tokenizer") if (run_dir / "tokenizer").exists() else load_tokenizer(
+    tokenizer = _tokenizer(folder.tokenizer_dir) if folder.tokenizer_dir.exists() else load_tokenizer(
         config.model.name)
-    return LoadedRun(model.eval(), tokenizer, config, task, labels, run_dir, info)
+    return LoadedRun(model.eval(), tokenizer, config, task, labels, folder.path, info)
 
 
 def _tokenizer(folder: Path):

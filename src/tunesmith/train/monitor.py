@@ -9,9 +9,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tunesmith.progress import console
-
-METRICS_FILE = "metrics.jsonl"
-PLOT_FILE = "loss.png"
+from tunesmith.runs import METRICS_FILE, PLOT_FILE
 
 
 class ProgressBar:

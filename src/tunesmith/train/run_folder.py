@@ -6,10 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from tunesmith.config import ProjectConfig, save_config
-
-CONFIG_FILE = "config.yaml"
-RUN_FILE = "run.json"
+from tunesmith.config import ProjectConfig
+from tunesmith.runs import CARD_FILE, CONFIG_FILE, RUN_FILE, save_run_config
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -24,7 +22,7 @@ def read_run(run_dir: Path) -> dict:
 
 
 def write_config(run_dir: Path, config: ProjectConfig) -> None:
-    save_config(config, run_dir / CONFIG_FILE)
+    save_run_config(config, run_dir / CONFIG_FILE)
 
 
 def model_card(info: dict) -> str:
@@ -65,4 +63,4 @@ Trained with tunesmith; `config.yaml` beside this file is the exact configuratio
 
 
 def write_card(run_dir: Path, info: dict) -> None:
-    (run_dir / "README.md").write_text(model_card(info), encoding="utf-8")
+    (run_dir / CARD_FILE).write_text(model_card(info), encoding="utf-8")

@@ -27,7 +27,7 @@ def servable(ctx: StudioContext) -> list[str]:
     """Finished runs and exports, as paths the server accepts."""
     exports = ctx.root / "exports"
     exported = sorted(str(p) for p in exports.iterdir() if p.is_dir()) if exports.is_dir() else []
-    return [str(ctx.root / "runs" / r) for r in ctx.finished_runs()] + exported
+    return [str(ctx.run_folder(r).path) for r in ctx.finished_runs()] + exported
 
 
 def server_state(ctx: StudioContext) -> tuple[str, str, str, str]:
@@ -101,7 +101,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         if not run_name:
             raise TunesmithError("no finished run to export.", "Train one on the Train page first.")
         try:
-            result = api("deploy", "export")(ctx.root / "runs" / run_name, format_name)
+            result = api("deploy", "export")(ctx.run_folder(run_name).path, format_name)
         except TunesmithError as err:
             # A failed parity check still wrote its report: show it next to the error.
             reports = sorted((ctx.root / "exports").glob(f"{run_name}-{format_name}*/parity.json"),

@@ -22,14 +22,19 @@ def comparison_table(comparison) -> tuple[list[str], list[list]]:
 
 def last_report(ctx: StudioContext) -> tuple[str, str]:
     """The newest comparison written to disk (verdict, embedded report), so a refresh keeps showing it."""
-    reports = [p for p in (ctx.root / "runs").glob("*/eval/report.json")] + [ctx.root / "eval" / "report.json"]
-    reports = sorted((p for p in reports if p.exists()), key=lambda p: p.stat().st_mtime)
-    if not reports:
+    from tunesmith.evaluate.report import REPORT_JSON
+    from tunesmith.runs import EVAL_DIR
+
+    # (where it is, whose it is): each run's eval folder, and the project's for baselines-only comparisons
+    written = [(ctx.run_folder(p.name).eval_dir / REPORT_JSON, p.name) for p in ctx.run_dirs()]
+    written.append((ctx.root / EVAL_DIR / REPORT_JSON, ctx.root.name))
+    written = sorted(((p, who) for p, who in written if p.exists()), key=lambda item: item[0].stat().st_mtime)
+    if not written:
         return "", ""
-    verdict = read_json(reports[-1]).get("verdict", "")
-    html = reports[-1].with_suffix(".html")
-    return (f"**Verdict** (latest comparison, {reports[-1].parent.parent.name}): {verdict}" if verdict else "",
-            report_frame(html, "Evaluation report", 720))
+    path, who = written[-1]
+    verdict = read_json(path).get("verdict", "")
+    return (f"**Verdict** (latest comparison, {who}): {verdict}" if verdict else "",
+            report_frame(path.with_suffix(".html"), "Evaluation report", 720))
 
 
 def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
@@ -81,7 +86,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         project = ctx.project()
         selected = selected or ctx.finished_runs()[:1]  # what the list shows before it has loaded
         dataset = api("data", "load_prepared")(ctx.root / "data" / version)
-        comparison = api("evaluate", "compare")(project, dataset, [ctx.root / "runs" / r for r in selected or []])
+        comparison = api("evaluate", "compare")(project, dataset, [ctx.run_folder(r).path for r in selected or []])
         headers, rows = comparison_table(comparison)
         return ("Comparison done.", gr.update(value=rows, headers=headers), f"**Verdict:** {comparison.verdict}",
                 report_frame(comparison.report_html, "Evaluation report", 720))
@@ -98,8 +103,8 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         turn = {"role": "user", "content": message}
         base_history = [*(base_history or []), turn]
         tuned_history = [*(tuned_history or []), turn]
-        run_dir = ctx.root / "runs" / selected_run
-        if read_json(run_dir / "run.json").get("task") == "classification":
+        run_dir = ctx.run_folder(selected_run).path
+        if ctx.run_folder(selected_run).info().task == "classification":
             base_answer = ("A base encoder has no classifier for your labels; the comparison table's baselines show "
                            "what it can do without fine-tuning.")
             tuned_answer = playground.classify(playground.run_model(run_dir), message, project.config.model.max_length)

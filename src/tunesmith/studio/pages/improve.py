@@ -97,7 +97,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         if not run_name:
             raise TunesmithError("no finished run to promote.", "Train one on the Train page first.")
         with project_store(ctx) as store:
-            version = api("feedback", "promote")(store, ctx.root / "runs" / run_name, reason="promoted in the studio")
+            version = api("feedback", "promote")(store, ctx.run_folder(run_name).path, reason="promoted in the studio")
         return f"{version.name} ({run_name}) is now in production.", version_rows(ctx)
 
     @reports_errors(2)

@@ -25,7 +25,7 @@ def start_training(ctx: StudioContext, dataset: str | None, resume: str | None =
         raise TunesmithError("no prepared dataset yet.", "Prepare one on the Data page first.")
     args = ["--project", str(ctx.root), "--dataset", dataset]
     if resume:
-        args += ["--resume", str(ctx.root / "runs" / resume)]
+        args += ["--resume", str(ctx.run_folder(resume).path)]
     return jobs.start_job(ctx.root, "train", args)
 
 
@@ -60,7 +60,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         names = [p.name for p in run_dirs]
         choice = current_selection if current_selection in names else (names[0] if names else None)
         rows = [run_row(p, alive) for p in run_dirs]
-        points = loss_points(read_metrics(ctx.root / "runs" / choice)) if choice else loss_points([])
+        points = loss_points(read_metrics(ctx.run_folder(choice).path)) if choice else loss_points([])
         row = next((r for r in rows if r[0] == choice), None)
         text = (f"**{choice}** — {row[1]}, step {row[2]}" + (f", {row[5]} tokens/s" if row[5] else "")
                 + (f", about {row[6]} left" if row[6] else "")) if row else "No runs yet."
