@@ -44,6 +44,7 @@ def test_an_unknown_task_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~6 CPU minutes of real training and evaluation: a busy machine stretches that
 def test_tools_quickstart_fast_beats_base_few_shot_on_call_accuracy(tmp_path):
     import torch
 
