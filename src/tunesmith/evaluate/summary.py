@@ -9,16 +9,19 @@ from dataclasses import dataclass
 from tunesmith.evaluate.contenders import ContenderResult
 from tunesmith.evaluate.preference import PREFERENCE_METRICS
 from tunesmith.evaluate.stats import Estimate, PairedTest, is_binary, mean_interval, paired_test
+from tunesmith.evaluate.tools import TOOL_METRICS
 
 # Per-item values kept for diagnostics, not quality metrics: never tested or compared.
 NOT_COMPARED = {"confidence"}
 LOWER_IS_BETTER = {"reference_nll", "perplexity", "expected_calibration_error"}
-PREFERRED_ORDER = ["fact_accuracy", "accuracy", "f1_macro", "token_f1", "rouge_l", "exact_match", "chrf_sentence",
+PREFERRED_ORDER = ["tool_call_accuracy", "tool_name_accuracy", "tool_arguments_exact", "tool_called_when_should",
+                   "tool_answered_when_should", "tool_schema_valid", "fact_accuracy", "accuracy", "f1_macro",
+                   "token_f1", "rouge_l", "exact_match", "chrf_sentence",
                    "json_valid", "json_field_accuracy", "judge", "reference_nll"]
 # The range of each per-item metric: an interval for n identical values is built from it. Metrics missing
 # here (reference_nll, log-prob margins) are unbounded: identical values on every item get no interval.
 UNIT_METRICS = {"accuracy", "exact_match", "token_f1", "rouge_l", "fact_accuracy", "json_valid",
-                "json_field_accuracy", "judge", "preference_accuracy"}
+                "json_field_accuracy", "judge", "preference_accuracy", *TOOL_METRICS}
 RANGES = {"chrf_sentence": (0.0, 100.0)}
 
 
@@ -48,7 +51,8 @@ def choose_primary(results: Sequence[ContenderResult], requested: str | None, ta
             raise ConfigError(f"evaluation.primary_metric '{requested}' was not measured",
                               f"Use one of: {', '.join(sorted(available))}.")
         return requested
-    for candidate in (["accuracy"] if task == "classification" else ["fact_accuracy", "token_f1"]):
+    chat = ["tool_call_accuracy", "fact_accuracy", "token_f1"]  # tool use, when items offer tools, is the point
+    for candidate in (["accuracy"] if task == "classification" else chat):
         if candidate in available:
             return candidate
     return sorted(available)[0]

@@ -1,7 +1,9 @@
 """`tunesmith quickstart`: a whole lifecycle in one command on the bundled model.
 
-Creates a project with the Larkspur Cycles support dataset, prepares it, LoRA-tunes
-smollm2-135m-instruct, and compares base vs fine-tuned on held-out questions.
+Creates a project with a Larkspur Cycles example dataset, prepares it, LoRA-tunes smollm2-135m-instruct, and
+compares base vs fine-tuned on held-out questions. `task="chat"`: the support dataset (answers that must carry
+the company's facts); `task="tools"`: the order and workshop assistant, which calls three tools (tool-call
+accuracy of the base model few-shot vs the fine-tuned one).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from pathlib import Path
 from rich.console import Console
 
 from tunesmith.config import PROJECT_FILE, ProjectConfig, apply_overrides, parse_config
+from tunesmith.errors import TunesmithError
 from tunesmith.project import Project, ensure_writable
 from tunesmith.quickstart.dataset import write_support_dataset
+from tunesmith.quickstart.tools_dataset import write_tools_dataset
 
 DATASET_FILE = "sources/larkspur_support.jsonl"
+TOOLS_FILE = "sources/larkspur_tools.jsonl"
 
 # The recipe, as a user would write it in tunesmith.yaml. `--fast` overrides a few keys (FAST below).
 RECIPE = {
@@ -37,6 +42,42 @@ RECIPE = {
 }
 FAST = ["training.epochs=1", "evaluation.max_examples=16", "evaluation.max_new_tokens=48", "evaluation.few_shot_k=0"]
 
+TOOLS_RECIPE = {
+    "name": "larkspur-tools",
+    "objective": {
+        "task": "chat",
+        "description": "Look up or cancel Larkspur Cycles orders and book bike services with the tools; answer "
+                       "other questions directly.",
+        "users": "Customers writing to the shop's chat.",
+        "expected_output": "A tool call with exact arguments when a tool can do it, otherwise a short answer.",
+    },
+    # Near-duplicate search is off: the conversations are templates that differ only in order numbers, bikes
+    # and dates, which is exactly what the model has to learn to copy.
+    "data": {"sources": [{"path": TOOLS_FILE}], "validation_share": 0.1, "test_share": 0.2, "seed": 42,
+             "near_duplicates": "off"},
+    "model": {"name": "smollm2-135m-instruct", "max_length": 512},
+    "method": {"name": "lora", "r": 16, "alpha": 32, "dropout": 0.05},
+    # Batch 4: each conversation carries ~280 tokens of tool definitions, so steps are what is scarce.
+    "training": {"epochs": 1, "learning_rate": 2e-3, "batch_size": 4, "warmup_ratio": 0.05, "eval_every": 20,
+                 "seed": 42},
+    "evaluation": {"max_new_tokens": 48, "batch_size": 16, "few_shot_k": 3},
+}
+# ~3 min on 2 quiet cores: 16 steps of 4 conversations, 24 held-out items, no perplexity pass.
+TOOLS_FAST = ["training.max_steps=16", "evaluation.max_examples=24", "evaluation.max_new_tokens=40",
+              "evaluation.perplexity=false"]
+
+
+@dataclass(frozen=True)
+class Example:
+    recipe: dict
+    fast: list[str]
+    write: object  # (path) -> path: writes the example's dataset
+    source: str
+
+
+EXAMPLES = {"chat": Example(RECIPE, FAST, write_support_dataset, DATASET_FILE),
+            "tools": Example(TOOLS_RECIPE, TOOLS_FAST, write_tools_dataset, TOOLS_FILE)}
+
 
 @dataclass
 class QuickstartResult:
@@ -46,17 +87,24 @@ class QuickstartResult:
     seconds: float
 
 
-def create_project(folder: Path) -> Project:
-    """Write the example dataset and tunesmith.yaml, or reuse a quickstart project already there."""
+def create_project(folder: Path, task: str = "chat") -> Project:
+    """Write the example dataset and tunesmith.yaml, or reuse the project already there (unless it is another
+    quickstart example)."""
+    example = EXAMPLES[task]
     folder = ensure_writable(folder.expanduser().resolve())
     if (folder / PROJECT_FILE).exists():
-        return Project.load(folder)
-    write_support_dataset(folder / DATASET_FILE)
-    return Project.create(folder, parse_config(RECIPE, "quickstart recipe"))
+        project = Project.load(folder)
+        other = [name for name, e in EXAMPLES.items() if name != task and e.recipe["name"] == project.config.name]
+        if other:
+            raise TunesmithError(f"{folder} holds the {other[0]} quickstart, not the {task} one",
+                                 "Pass another folder for this example.")
+        return project
+    example.write(folder / example.source)
+    return Project.create(folder, parse_config(example.recipe, "quickstart recipe"))
 
 
 def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
-                   console: Console | None = None) -> QuickstartResult:
+                   console: Console | None = None, task: str = "chat") -> QuickstartResult:
     from tunesmith.data import prepare
     from tunesmith.evaluate import compare
     from tunesmith.models.catalog import resolve
@@ -65,8 +113,10 @@ def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
     # Piped output (CI logs, `| tee`) would otherwise be cut to 80 columns and truncate the table.
     console = console or Console(width=None if sys.stdout.isatty() else 150)
     start = time.perf_counter()
-    project = create_project(folder)
-    extra = [*(FAST if fast else []), *overrides]
+    if task not in EXAMPLES:
+        raise TunesmithError(f"unknown quickstart task {task!r}", f"Use one of: {', '.join(EXAMPLES)}.")
+    project = create_project(folder, task)
+    extra = [*(EXAMPLES[task].fast if fast else []), *overrides]
     config: ProjectConfig = apply_overrides(project.config, extra) if extra else project.config
     project = Project(project.root, config)
     console.rule(f"[bold]tunesmith quickstart[/bold] · {project.root}")
