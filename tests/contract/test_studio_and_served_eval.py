@@ -105,3 +105,15 @@ def test_cli_eval_via(system_project, served, monkeypatch):
     result = CliRunner().invoke(app, ["eval", folder.run_id, "--via", served], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Served model passed" in result.output
+
+
+def test_saving_the_objective_page_keeps_the_system_prompt(tmp_path):
+    from tunesmith.config import load_config, parse_config
+    from tunesmith.project import Project
+    from tunesmith.studio.context import StudioContext
+    from tunesmith.studio.pages.objective import write_objective
+
+    Project.create(tmp_path, parse_config({"objective": {"system_prompt": SYSTEM}}))
+    write_objective(StudioContext(tmp_path), "parcels", "chat", "Answer parcel questions.", "Customers", "Short.")
+    objective = load_config(tmp_path).objective
+    assert (objective.description, objective.system_prompt) == ("Answer parcel questions.", SYSTEM)
