@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from tunesmith.runs import RunFolder, RunInfo
+from tunesmith.runs import CONFIG_FILE, RUN_FILE, RunFolder, RunInfo
 
 LIBRARY = {"run-adapter": "peft", "adapter": "peft", "hf": "transformers", "gguf": "gguf"}
 USE_START, USE_END = "<!-- tunesmith:use:start -->", "<!-- tunesmith:use:end -->"
@@ -99,8 +99,8 @@ def training_card(folder: RunFolder) -> str:
     lines += _contract_lines(folder, info)
     lines += ["## Training", "", *_metric_table(info), "",
               f"Overfitting check: {overfitting_verdict(read_loss_curve(folder.path))}", "",
-              "Files: [config.yaml](config.yaml) is the exact configuration, [run.json](run.json) the training "
-              "record (warnings included).", "", use_block(info, "run"), ""]
+              f"Files: [{CONFIG_FILE}]({CONFIG_FILE}) is the exact configuration, [{RUN_FILE}]({RUN_FILE}) the "
+              "training record (warnings included).", "", use_block(info, "run"), ""]
     return _front(card_data(info, LIBRARY["adapter"] if info.artifact == "adapter" else "transformers")) + \
         "\n".join(lines)
 
