@@ -23,20 +23,30 @@ LIMITS = {"n_epochs": (int, 1, 50), "batch_size": (int, 1, 256), "learning_rate_
 
 def requested_hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
     """Hyperparameters from `method.supervised.hyperparameters` or the older top-level `hyperparameters`."""
-    method = body.get("method") or {}
+    method = _object(body.get("method"), "method")
     kind = method.get("type", "supervised")
     if kind != "supervised":
         raise bad_request(f"method '{kind}' is not supported here; use 'supervised'.", "method.type",
                           code="unsupported_method")
-    nested = (method.get("supervised") or {}).get("hyperparameters") or {}
-    return {**(body.get("hyperparameters") or {}), **nested}
+    supervised = _object(method.get("supervised"), "method.supervised")
+    nested = _object(supervised.get("hyperparameters"), "method.supervised.hyperparameters")
+    return {**_object(body.get("hyperparameters"), "hyperparameters"), **nested}
+
+
+def _object(value: Any, param: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_request(f"{param} must be an object.", param)
+    return value
 
 
 def _checked(name: str, value: Any) -> Any:
     if value in (None, "auto"):
         return "auto"
     kind, low, high = LIMITS[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or (kind is int and value != int(value)):
         raise bad_request(f"hyperparameters.{name} must be 'auto' or a {kind.__name__}.", f"hyperparameters.{name}")
     if not low <= value <= high:
         raise bad_request(f"hyperparameters.{name} must be between {low} and {high}, got {value}.",
@@ -79,10 +89,10 @@ def training_config(config: ProjectConfig, base_model: str, hyper: dict[str, Any
     return ProjectConfig.model_validate(data)
 
 
-def checked_suffix(suffix: str | None) -> str | None:
+def checked_suffix(suffix: Any) -> str | None:
     if suffix in (None, ""):
         return None
-    if not SUFFIX.match(suffix):
+    if not isinstance(suffix, str) or not SUFFIX.match(suffix):
         raise bad_request("suffix must be 1-64 characters of letters, digits, '.', '_' or '-'.", "suffix")
     return suffix
 
