@@ -3,7 +3,7 @@ asks the run the way serving will."""
 
 from __future__ import annotations
 
-from contract_helpers import SYSTEM, make_project, parcel_records
+from contract_helpers import SYSTEM, make_project, parcel_records, project_config
 
 
 def test_a_prompt_every_conversation_shares_is_recorded_with_evaluations_settings(system_project):
@@ -53,3 +53,32 @@ def test_conversations_without_a_prompt_train_with_the_configured_one(contract_b
     monkeypatch.setattr(encode, "encode_chat", spy)
     make_project(tmp_path / "p", contract_base, parcel_records(20, system=None), system_prompt="Be brief.")
     assert seen and all(m == {"role": "system", "content": "Be brief."} for m in seen)
+
+
+def test_the_data_report_says_when_every_training_conversation_shares_a_prompt(system_project, tmp_path):
+    """The prepare report (console and report.html) announces the prompt runs will record; mixed data: nothing."""
+    import io
+    import json
+
+    from rich.console import Console
+
+    from tunesmith.data import prepare
+    from tunesmith.data.summary import print_summary
+    from tunesmith.project import Project
+
+    _, dataset, _ = system_project
+    assert dataset.manifest["shared_system_prompt"] == SYSTEM
+    out = io.StringIO()
+    print_summary(dataset, Console(file=out, width=400))
+    assert f"every training conversation starts with the system prompt {SYSTEM!r}" in out.getvalue()
+    assert "every training conversation starts with the system prompt" in dataset.report_path.read_text()
+
+    mixed = parcel_records(20) + parcel_records(20, start=20, system=None)
+    root = tmp_path / "mixed"
+    (root / "sources").mkdir(parents=True)
+    (root / "sources" / "parcels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in mixed))
+    other = prepare(Project.create(root, project_config(system_project[0].config.model.name)))
+    assert other.manifest["shared_system_prompt"] is None
+    out = io.StringIO()
+    print_summary(other, Console(file=out, width=400))
+    assert "system prompt" not in out.getvalue()

@@ -14,6 +14,7 @@
 from tunesmith.runs.contract import (
     CONTRACT_FILE,
     InferenceContract,
+    SharedSystemPrompt,
     rendered_prompt,
     shared_system_prompt,
     training_contract,
@@ -44,7 +45,7 @@ from tunesmith.runs.saved_config import SCHEMA_VERSION, load_run_config, save_ru
 __all__ = [
     "ARTIFACT_DIRS", "CARD_FILE", "CHECKPOINTS_DIR", "CONFIG_FILE", "CONTRACT_FILE", "ENVIRONMENT_FILE", "EVAL_DIR",
     "METRICS_FILE", "PLAN_FILE", "PLOT_FILE", "REPRODUCTION_FILE", "RUN_FILE", "SCHEMA_VERSION", "TOKENIZER_DIR",
-    "TRIAL_FILE", "WEIGHT_DIRS", "InferenceContract", "RunFolder", "RunInfo", "find_run",
+    "TRIAL_FILE", "WEIGHT_DIRS", "InferenceContract", "RunFolder", "RunInfo", "SharedSystemPrompt", "find_run",
     "list_run_folders", "load_run_config", "read_json", "rendered_prompt", "resolve_run", "save_run_config",
     "shared_system_prompt", "training_contract", "upgrade", "with_contract",
 ]

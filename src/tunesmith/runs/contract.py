@@ -104,21 +104,32 @@ class InferenceContract:
         return f"system prompt ({where}): {self.system_prompt!r}"
 
 
+class SharedSystemPrompt:
+    """Watches chat records one at a time: `value` is the system prompt every one of them starts with, when they
+    all start with the same one; else None (records without messages are not chat records and are skipped)."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+        self._seen = self._broken = False
+
+    def add(self, record: dict) -> None:
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if self._broken or not messages:
+            return
+        first = messages[0] if isinstance(messages[0], dict) else {}
+        content = first.get("content") if first.get("role") == "system" else None
+        if not isinstance(content, str) or (self._seen and content != self.value):
+            self.value, self._broken = None, True
+            return
+        self.value, self._seen = content, True
+
+
 def shared_system_prompt(records: Iterable[dict]) -> str | None:
     """The system prompt every chat record starts with, when they all start with the same one; else None."""
-    found: str | None = None
-    seen = False
+    shared = SharedSystemPrompt()
     for record in records:
-        messages = record.get("messages") if isinstance(record, dict) else None
-        if not messages:
-            continue
-        first = messages[0] if isinstance(messages[0], dict) else {}
-        if first.get("role") != "system" or not isinstance(first.get("content"), str):
-            return None
-        if seen and first["content"] != found:
-            return None
-        found, seen = first["content"], True
-    return found
+        shared.add(record)
+    return shared.value
 
 
 def training_contract(config, records: Sequence[dict], chat_template: str | None,
