@@ -67,6 +67,7 @@ def test_adapter_export_carries_the_template_card_and_portable_config(system_pro
 
 def test_gguf_export_modelfile_and_metadata_carry_the_prompt(system_project, tmp_path):
     import gguf
+    from huggingface_hub import ModelCard
     from transformers import AutoTokenizer
 
     from tunesmith.deploy import export
@@ -80,6 +81,8 @@ def test_gguf_export_modelfile_and_metadata_carry_the_prompt(system_project, tmp
     modelfile = directives((result.path / "Modelfile").read_text())
     assert modelfile["SYSTEM"] == [SYSTEM]
     assert {"temperature 0", f"num_predict {contract.max_new_tokens}"} <= set(modelfile["PARAMETER"])
+    card = ModelCard.load(result.path / "README.md")  # the same Hugging Face card as every export
+    assert card.data.library_name == "gguf" and str(folder.path) not in card.content
     fields = gguf.GGUFReader(result.path / "model.gguf").fields
 
     def text(key: str) -> str:
