@@ -9,7 +9,14 @@ from pathlib import Path
 from tunesmith.config.evaluation import EvaluationConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.comparison import Comparison
-from tunesmith.evaluate.contenders import ChatContender, ContenderResult, few_shot, model_contender, score_chat
+from tunesmith.evaluate.contenders import (
+    ChatContender,
+    ContenderResult,
+    few_shot,
+    model_contender,
+    score_chat,
+    under_contract,
+)
 from tunesmith.evaluate.items import chat_items, class_items, few_shot_system_prompt, pick_examples, require_items
 from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, verdict
 
@@ -92,8 +99,9 @@ def _chat_contenders(project, train: list[dict], run_dirs: Sequence[Path], basel
         from tunesmith.train import load_run
 
         loaded = load_run(run_dir)
+        # The run is asked the way every deployment asks it: its inference contract's system prompt first.
         yield model_contender(Path(run_dir).name, loaded.model, loaded.tokenizer, settings, kind="run",
-                              run_dir=Path(run_dir))
+                              prompt=under_contract(loaded.folder.inference_contract()), run_dir=Path(run_dir))
         del loaded
         _release()
 

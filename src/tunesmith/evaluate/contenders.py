@@ -74,6 +74,12 @@ def model_contender(name: str, model, tokenizer, settings: EvaluationConfig, *, 
     return ChatContender(name, answer, kind, prompt, nll if settings.perplexity else None, run_dir, pairs)
 
 
+def under_contract(contract) -> Callable[[ChatItem], Messages]:
+    """A run's prompts: each held-out conversation as its inference contract has the model read it (the
+    contract's system prompt first, unless the conversation brings its own), as serving renders requests."""
+    return lambda item: contract.conversation(item.prompt)
+
+
 def few_shot(system: str, examples: Sequence[ChatItem]) -> Callable[[ChatItem], Messages]:
     return lambda item: few_shot_prompt(item, system, examples)
 

@@ -63,8 +63,8 @@ class JobService:
             "id": job_id, "created_at": now(), "model": model, "base_model": base_model,
             "training_file": training_file, "validation_file": body.get("validation_file") or None,
             "hyperparameters": hyper, "suffix": suffix, "seed": seed, "status": "queued",
-            "fine_tuned_model": fine_tuned_model_id(model, suffix, job_id), "metadata": metadata})
-        self.store.add_event(job_id, f"Created fine-tuning job: {job_id}")
+            "fine_tuned_model": fine_tuned_model_id(model, suffix, job_id), "metadata": metadata},
+            event={"message": f"Created fine-tuning job: {job_id}"})
         self.on_change()
         return self.get(row["id"])
 

@@ -78,13 +78,21 @@ class Store:
         finally:
             db.close()
 
-    def insert(self, table: str, values: dict[str, Any]) -> dict[str, Any]:
+    def insert(self, table: str, values: dict[str, Any], event: dict | None = None) -> dict[str, Any]:
+        """Add a row; `event` (keyword arguments of `add_event`, for a job) is recorded in the same transaction,
+        so a worker that picks the row up at once cannot log its events before the one that created it."""
         assert table in TABLES
         row = _encode(values)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
             db.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+            if event:
+                item = _encode(self._event_row(values["id"], **event))
+                db.execute(f"INSERT INTO events ({', '.join(item)}) VALUES ({', '.join('?' for _ in item)})",
+                           tuple(item.values()))
+            db.execute("COMMIT")
         return values
 
     def update(self, table: str, object_id: str, **values: Any) -> None:

@@ -23,13 +23,14 @@ from tunesmith.objectives.runtime import attach_reference, for_config
 from tunesmith.progress import console
 from tunesmith.project import ensure_writable
 from tunesmith.resources import peak_rss
+from tunesmith.runs import training_contract, with_contract
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import label_list
 from tunesmith.train.loggers import Loggers
 from tunesmith.train.loop import Batches, LoopState, StepCallback, run_loop, total_steps
 from tunesmith.train.optim import build_optimizer
-from tunesmith.train.run_folder import read_run, write_card, write_config, write_json
+from tunesmith.train.run_folder import finish_artifact, read_run, write_card, write_config, write_json
 from tunesmith.train.setup import prepare_model
 from tunesmith.train.sharding import choose
 
@@ -94,9 +95,17 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     labels = label_list(train_records) if task == "classification" else None
     model, tokenizer, method, resolved = prepare_model(config, task, labels)
     trainable, total = count_parameters(model)
+    template = getattr(tokenizer, "chat_template", None)
+    contract = training_contract(config, train_records, template if isinstance(template, str) else None, labels)
+    if contract.system_prompt_source == "config":  # the conversations that bring none are trained with it too
+        train_records = [with_contract(r, contract) for r in train_records]
+        validation_records = [with_contract(r, contract) for r in validation_records]
     if world.main:
         console.print(f"{method.name}: training {trainable:,} of {total:,} parameters "
                       f"({trainable / total:.2%}) of {config.model.name}")
+        if contract.system_prompt is not None:
+            _say(f"inference contract: {contract.describe()}; recorded in the run and added to every request "
+                 "that brings none")
     length = config.model.max_length
     objective = for_config(config)
     train_ex = objective.encode(tokenizer, train_records, task, length, labels, tc.train_on_prompt)
@@ -131,7 +140,7 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
             "trainable_params": trainable, "total_params": total, "labels": labels, "project": config.name,
             "artifact": method.artifact, "train_examples": len(train_ex), "validation_examples": len(val_ex),
             "planned_steps": planned, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "world_size": world.size,
-            "distributed": strategy.name}
+            "distributed": strategy.name, "inference": contract.to_json()}
     ensure_writable(run_dir)  # everything before this line may fail and leave no folder behind
     if world.main:
         write_config(run_dir, config)
@@ -172,8 +181,9 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
         if whole is not None:
             method.save(whole, run_dir / method.artifact)
             tokenizer.save_pretrained(run_dir / "tokenizer")
+            finish_artifact(run_dir / method.artifact, config.model.name)
         write_json(run_dir / "run.json", info)
-        write_card(run_dir, info)
+        write_card(run_dir)
         if outcome == "interrupted":
             console.print(f"interrupted at step {state.step}; continue with `tunesmith train --resume`")
     world.barrier()
