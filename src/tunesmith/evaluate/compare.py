@@ -11,7 +11,7 @@ from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.comparison import Comparison
 from tunesmith.evaluate.contenders import ChatContender, ContenderResult, few_shot, model_contender, score_chat
 from tunesmith.evaluate.items import chat_items, class_items, few_shot_system_prompt, pick_examples, require_items
-from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, verdict
+from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, preference_verdict, verdict
 
 
 def split_records(dataset, name: str) -> list[dict]:
@@ -37,8 +37,9 @@ def summarize(results: Sequence[ContenderResult], items: Sequence, task: str, se
     primary = choose_primary(results, settings.primary_metric, task)
     rows = build_rows(results, settings.bootstrap_samples, settings.seed)
     tests = build_tests(results, settings.bootstrap_samples, settings.seed)
-    return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests,
-                      verdict=verdict(rows, tests, primary), results=list(results), items=list(items))
+    said = " ".join(filter(None, [verdict(rows, tests, primary), preference_verdict(rows, tests, results, primary)]))
+    return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests, verdict=said,
+                      results=list(results), items=list(items))
 
 
 def _release() -> None:
@@ -133,8 +134,9 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
 
         judge_results(project, items, results)
     if task == "chat":
-        from tunesmith.evaluate.preference import add_reward_margins
+        from tunesmith.evaluate.preference import add_reward_margins, link_references, started_from
 
+        link_references(results, {r.name: started_from(r.run_dir) for r in results if r.kind == "run"})
         add_reward_margins(results)
     return summarize(results, items, task, settings, split)
 
