@@ -108,6 +108,22 @@ def _run_config(project, production: VersionInfo):
     return folder.config() if folder.config_file.is_file() else project.config
 
 
+@dataclass
+class FeedbackSignals:
+    """What the store holds for training, and the objective `improve` would train on it."""
+
+    counts: dict[str, int]  # pair, demonstration, rating
+    objective: str | None
+    reason: str
+
+
+def feedback_signals(store: Store, task: str, setting: str = "auto") -> FeedbackSignals:
+    from tunesmith.feedback.dataset import choose_objective, signal_counts
+
+    counts = signal_counts(_feedback_rows(store), task)
+    return FeedbackSignals(counts, *choose_objective(counts, setting, task))
+
+
 def _candidate_config(project, production: VersionInfo, objective: str):
     """The production run's config training `objective`; a preference objective starts from (and is referenced
     to) the production model, with the project's current `preference` options."""
