@@ -118,7 +118,7 @@ def test_a_dpo_method_trains_the_dpo_objective_with_its_beta():
     ({"method": {"type": "reinforcement"}}, "method.type", "method 'reinforcement' is not supported"),
     ({"method": {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0}}}}, "hyperparameters.beta", "between"),
     ({"method": {"type": "supervised", "supervised": {"hyperparameters": {"beta": 0.1}}}}, "hyperparameters",
-     "unknown supervised hyperparameter 'beta'"),
+     "unknown hyperparameter 'beta' for method supervised"),
 ])
 def test_bad_methods_are_refused_with_the_parameter_named(body, param, words):
     from tunesmith.finetune_api.hyperparameters import requested_method

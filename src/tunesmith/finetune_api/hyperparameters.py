@@ -63,8 +63,8 @@ def resolve_hyperparameters(requested: dict[str, Any], config: ProjectConfig, me
     limits = METHOD_LIMITS[method]
     unknown = set(requested) - set(limits)
     if unknown:
-        raise bad_request(f"unknown {method} hyperparameter '{sorted(unknown)[0]}'; valid: {', '.join(limits)}.",
-                          "hyperparameters")
+        raise bad_request(f"unknown hyperparameter '{sorted(unknown)[0]}' for method {method}; valid: "
+                          f"{', '.join(limits)}.", "hyperparameters")
     checked = {name: _checked(name, requested.get(name), limits) for name in limits}
     training = config.training
     epochs = checked["n_epochs"]
