@@ -51,8 +51,8 @@ def test_each_row_teaches_a_pair_a_demonstration_a_rating_or_nothing():
     ({"pair": 12, "demonstration": 3, "rating": 5}, "auto", "dpo", "objective dpo (auto): most corrections replace"),
     ({"pair": 3, "demonstration": 37, "rating": 0}, "auto", "sft", "objective sft (auto): most corrections come"),
     ({"pair": 2, "demonstration": 1, "rating": 9}, "auto", "kto", "objective kto (auto): ratings without"),
-    ({"pair": 0, "demonstration": 0, "rating": 0}, "auto", None, "no new feedback has a correction"),
-    ({"pair": 0, "demonstration": 4, "rating": 9}, "dpo", None, "feedback.objective is dpo, but no new feedback"),
+    ({"pair": 0, "demonstration": 0, "rating": 0}, "auto", None, "the store holds no correction or rated answer"),
+    ({"pair": 0, "demonstration": 4, "rating": 9}, "dpo", None, "feedback.objective is dpo, but the store holds no"),
     ({"pair": 1, "demonstration": 4, "rating": 9}, "sft", "sft", "objective sft (feedback.objective)"),
 ])
 def test_auto_picks_the_objective_from_what_the_store_holds_and_says_why(counts, setting, objective, words):

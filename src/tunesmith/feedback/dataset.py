@@ -95,9 +95,9 @@ def choose_objective(counts: dict[str, int], setting: str, task: str) -> tuple[s
     if setting != "auto":
         usable = sum(counts[s] for s in USES[setting])
         if not usable:
-            need = {"sft": "a correction", "dpo": "a correction of a known answer (log requests, or send the answer "
-                    "with the feedback)", "kto": "a rating of a known answer without a correction"}[setting]
-            return None, f"feedback.objective is {setting}, but no new feedback has {need} ({held})"
+            need = {"sft": "correction", "dpo": "correction of a known answer (log requests, or send the answer "
+                    "with the feedback)", "kto": "rating of a known answer without a correction"}[setting]
+            return None, f"feedback.objective is {setting}, but the store holds no {need} ({held})"
         return setting, f"objective {setting} (feedback.objective): {held}"
     if pairs and pairs >= alone and pairs >= ratings:
         return "dpo", f"objective dpo (auto): most corrections replace a known answer, so each is a chosen/rejected " \
@@ -106,7 +106,7 @@ def choose_objective(counts: dict[str, int], setting: str, task: str) -> tuple[s
         return "kto", f"objective kto (auto): ratings without a correction outnumber corrections ({held})"
     if pairs + alone:
         return "sft", f"objective sft (auto): most corrections come without the answer they replace ({held})"
-    return None, f"no new feedback has a correction or a rated answer ({held})"
+    return None, f"the store holds no correction or rated answer ({held})"
 
 
 def feedback_records(rows: Sequence[dict], task: str, objective: str = "sft") -> list[dict]:
