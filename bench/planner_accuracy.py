@@ -3,6 +3,8 @@
 Each case is a real training step (the trainer's own setup, loss, AdamW and clipping) in a fresh
 process, single-threaded, timed in CPU seconds (the fastest of a few steps) so other load on this
 shared machine distorts it as little as possible; predictions use a fresh calibration.
+This is where the planner's absolute time accuracy is measured, on a quiet machine: the tests
+(tests/plan/test_accuracy.py) check memory and time ratios between sizes, which load does not move.
 Run: .venv/bin/python bench/planner_accuracy.py  → bench/results/planner_accuracy.md
 """
 

@@ -1,10 +1,13 @@
-"""Shared fixtures: tiny models with real tokenizers, written once per test session."""
+"""Shared fixtures: a temporary home for the whole session, tiny models with real tokenizers."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+from tunesmith.models.convert import MARKER, cache_root
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -12,6 +15,52 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # torchrun workers) oversubscribing 2 cores slows everything by an order of magnitude. Tests on the
 # real model raise this again with torch.set_num_threads.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# Where this user's converted bundled models are, read before the session moves the cache (see temporary_home).
+USER_MODEL_CACHE = cache_root()
+
+
+def share_converted_models(user_models: Path, models: Path) -> list[Path]:
+    """Link the user's finished model conversions (GGUF → safetensors, ~20 s each) and extracted tokenizers
+    into `models`. A folder appears under its name only once complete (converted atomically, checksummed
+    marker), nothing writes into a complete one, and one that is missing is converted into `models`, not
+    into the user's cache: tests read the user's cache at most, and never write it."""
+    linked = []
+    candidates = [*user_models.glob("*/" + MARKER), *user_models.glob("tokenizers/*/tokenizer.json")]
+    for done in candidates:
+        folder = done.parent
+        if folder.name.startswith("."):  # a conversion still being written
+            continue
+        link = models / folder.relative_to(user_models)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(folder, target_is_directory=True)
+        linked.append(link)
+    return linked
+
+
+@pytest.fixture(scope="session")
+def share_models():
+    """`share_converted_models`, for its own test."""
+    return share_converted_models
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_home(tmp_path_factory):
+    """Every test and every process it starts sees a fresh home: HOME, the XDG folders and tunesmith's cache
+    (the planner's calibration, tokenizers, converted models) point into a temporary folder, so no test
+    depends on (or changes) what this machine's user has cached. Converted bundled models are shared
+    read-only (`share_converted_models`)."""
+    home = tmp_path_factory.mktemp("home")
+    cache = home / ".cache"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HOME", str(home))
+        env.setenv("XDG_CACHE_HOME", str(cache))
+        env.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        env.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+        env.setenv("TUNESMITH_CACHE", str(cache / "tunesmith"))
+        share_converted_models(USER_MODEL_CACHE, cache_root())
+        yield home
 
 
 @pytest.fixture(autouse=True)

@@ -52,6 +52,7 @@ def test_init_writes_a_project_from_options(tmp_path):
     config = load_config(target)
     assert config.objective.task == "classification" and config.model.name == "minilm-l6"
     assert config.data.sources[0].path == "tickets.csv"
+    assert config.data.test_share > 0 and "test_share: 0.1" in (target / "tunesmith.yaml").read_text()  # honest test
     again = run_cli("init", str(target), "--task", "chat", "--description", "x", "--users", "",
                     "--expected-output", "")
     assert one_error_line(again).endswith("Edit it, or choose a new folder.")

@@ -98,4 +98,5 @@ def test_default_mode_skips_bad_rows_and_keeps_them_in_rejects(make_project):
         ("invalid_json.jsonl", 2, ""), ("wrong_type.jsonl", 2, "messages[1].content")]
     assert rejects[1]["row"]["messages"][1]["content"] == 42  # nothing is lost
     assert dataset.manifest["counts"]["rejected"] == 2
-    assert [w["message"] for w in dataset.manifest["warnings"]] == ["Windows line endings (CRLF) converted"]
+    source_warnings = [w["message"] for w in dataset.manifest["warnings"] if not w["field"].startswith("data.")]
+    assert source_warnings == ["Windows line endings (CRLF) converted"]  # (data.* ones are about the tiny splits)

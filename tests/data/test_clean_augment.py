@@ -29,7 +29,8 @@ def test_mask_pii_emails_phones_and_luhn_valid_cards():
 def test_cleaning_is_switchable_and_counted(make_project):
     rows = [{"text": "<b>Great</b> bike", "label": "pos"}, {"text": "mail me: a@b.example.org", "label": "neg"},
             {"text": "  spaced   ", "label": "neg"}, {"text": "<br>", "label": "pos"}]
-    project = make_project({"mask_pii": True, "sources": [{"path": "c.jsonl"}], "validation_share": 0},
+    project = make_project({"mask_pii": True, "sources": [{"path": "c.jsonl"}], "validation_share": 0,
+                            "test_share": 0},
                            task="classification", files={"c.jsonl": rows})
     dataset = prepare(project)
     counts = dataset.manifest["counts"]
@@ -42,7 +43,7 @@ def test_cleaning_is_switchable_and_counted(make_project):
 
 
 def test_source_weights_repeat_or_subsample_training_records(make_project, chat_rows):
-    project = make_project({"validation_share": 0, "sources": [
+    project = make_project({"validation_share": 0, "test_share": 0, "sources": [
         {"path": "a.jsonl", "weight": 2.0}, {"path": "b.jsonl", "weight": 0.5}]},
         files={"a.jsonl": chat_rows(10), "b.jsonl": chat_rows(40, start=100)})
     dataset = prepare(project)
@@ -104,7 +105,7 @@ def test_chat_paraphrase_augmentation_with_a_tiny_model(make_project, chat_rows,
     import tunesmith.data.paraphrase as paraphrase
 
     monkeypatch.setattr(paraphrase, "acceptable", lambda question, text: bool(text.strip()))  # random weights
-    project = make_project({"validation_share": 0, "sources": [{"path": "chat.jsonl"}],
+    project = make_project({"validation_share": 0, "test_share": 0, "sources": [{"path": "chat.jsonl"}],
                             "augment": {"copies": 2, "paraphrase": True}},  # copy 2 samples: non-empty
                            files={"chat.jsonl": chat_rows(4)})
     project.config.model.name = str(tiny_lm_dir)

@@ -164,22 +164,21 @@ def chat(question: str, answer: str) -> dict:
     return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]}
 
 
-def test_prepare_fails_loudly_when_a_test_file_leaks_into_train(make_project):
+def test_a_near_duplicate_of_a_pinned_test_item_is_dropped_from_train_never_moved_into_test(make_project):
     train = [chat(*text.split("? ", 1)) for text in BASE]
     question, answer = BASE[5].split("? ", 1)
     test = [chat("Is the Fold 1 waterproof?", "It resists rain but should not be submerged."),
             chat(question + "?", answer.replace("ten", "10"))]  # a near-duplicate of a train item
     for mode in ("drop", "keep"):
-        project = make_project({"near_duplicates": mode, "sources": [
-            {"path": "train.jsonl", "split": "train"}, {"path": "test.jsonl", "split": "test"}]},
-            files={"train.jsonl": train, "test.jsonl": test})
-        with pytest.raises(TunesmithError, match="pinned to different splits"):
-            prepare(project)
-    # with the train file unpinned, the train copy follows its near-duplicate into test: no leak
-    project.config.data.sources[0].split = "auto"
-    dataset = prepare(project)
-    assert question in [r["messages"][0]["content"] for r in dataset.split("test")]
-    assert question not in [r["messages"][0]["content"] for r in dataset.split("train")]
+        for pin in ("train", "auto"):
+            project = make_project({"near_duplicates": mode, "sources": [
+                {"path": "train.jsonl", "split": pin}, {"path": "test.jsonl", "split": "test"}]},
+                files={"train.jsonl": train, "test.jsonl": test})
+            dataset = prepare(project)
+            assert dataset.split("test") == [{**r, "id": f"test-{k + 1}", "meta": {}} for k, r in enumerate(test)]
+            held = [r["messages"][0]["content"] for name in ("train", "validation") for r in dataset.split(name)]
+            assert question + "?" not in held and len(held) == len(BASE) - 1
+            assert dataset.manifest["counts"]["dropped_leaks"] == 1
 
 
 def test_meta_group_and_near_duplicates_keep_paraphrases_in_one_split(make_project):

@@ -12,7 +12,7 @@ from tunesmith.errors import TunesmithError
 
 def test_prepare_writes_a_versioned_dataset_and_keeps_meta(make_project, chat_rows):
     rows = chat_rows(40)
-    project = make_project({"sources": [{"path": "chat.jsonl"}], "test_share": 0.1},
+    project = make_project({"sources": [{"path": "chat.jsonl"}], "test_share": 0.1, "validation_share": 0.2},
                            files={"chat.jsonl": rows})
     dataset = prepare(project)
     assert dataset.path == project.data_dir / dataset.version
@@ -56,7 +56,7 @@ def test_rejects_file_and_strict_mode(make_project, chat_rows, tmp_path):
 
 
 def test_empty_split_returns_empty_list(make_project, chat_rows):
-    project = make_project({"sources": [{"path": "chat.jsonl"}]}, files={"chat.jsonl": chat_rows(10)})
+    project = make_project({"sources": [{"path": "chat.jsonl"}], "test_share": 0}, files={"chat.jsonl": chat_rows(10)})
     dataset = prepare(project)
     assert dataset.split("test") == []
     assert len(dataset.split("train")) + len(dataset.split("validation")) == 10

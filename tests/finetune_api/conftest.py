@@ -21,6 +21,26 @@ def fake_trainer_importable(monkeypatch):
     return FAKE_TRAINER
 
 
+class Hold:
+    """While held, the stand-in trainer does not take its last step (fake_trainer.HOLD)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.write_text("held\n")
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def hold(tmp_path, monkeypatch) -> Hold:
+    """Jobs started from now on stay running (before their last step) until `hold.release()`."""
+    held = Hold(tmp_path / "hold-the-fake-trainer")
+    monkeypatch.setenv("FAKE_TRAINER_HOLD", str(held.path))
+    yield held
+    held.release()
+
+
 @pytest.fixture
 def project(tmp_path) -> Project:
     stand_in = tmp_path / "model-folder-the-fake-trainer-never-loads"

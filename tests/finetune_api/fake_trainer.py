@@ -5,11 +5,15 @@ checkpoints/step-N/ (with the COMPLETE marker),
 keeps the newest `keep_checkpoints`, checkpoints and returns "interrupted" on SIGTERM, and on resume
 rewrites metrics.jsonl up to its newest checkpoint. So the worker's state machine is tested in seconds,
 while the real trainer is exercised by the end-to-end test.
+
+While the file named by $FAKE_TRAINER_HOLD exists, the last step waits (a stop request still ends it): a test
+that looks at a running job holds it running however slow the machine is, instead of racing its steps.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import time
@@ -22,6 +26,13 @@ from tunesmith.runs import RUN_FILE
 # (test_jobs_api checks they agree)
 MARKER = "COMPLETE"
 STEP_SECONDS = 0.15
+HOLD = "FAKE_TRAINER_HOLD"
+
+
+def _wait_while_held(stop: dict) -> None:
+    hold = os.environ.get(HOLD)
+    while hold and os.path.exists(hold) and not stop["now"]:
+        time.sleep(0.02)
 
 
 def complete_checkpoints(root: Path) -> list[Path]:
@@ -61,6 +72,8 @@ def run_training(config, train_records, validation_records, run_dir, resume=Fals
     with metrics.open("a") as log:
         for step in range(start + 1, steps + 1):
             time.sleep(STEP_SECONDS)
+            if step == steps:
+                _wait_while_held(stop)
             row = {"split": "train", "step": step, "train_loss": 1.0 / step, "tokens": 10 * step}
             log.write(json.dumps(row) + "\n")
             log.flush()

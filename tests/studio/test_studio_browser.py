@@ -158,7 +158,9 @@ def walk_through_the_lifecycle(page, root, data_file, tiny_lm_dir, artifacts):
     page.reload()
     open_tab(page, "Train")
     page.wait_for_function("() => /step [1-9]/.test(document.querySelector('#run-progress')?.innerText || '')")
-    assert "train" in page.locator("#loss-chart").inner_text()
+    # The chart is drawn by the next poll after the progress line; wait for it rather than race it.
+    page.wait_for_function("() => (document.querySelector('#loss-chart')?.innerText || '').includes('train')",
+                           timeout=30_000)
     shot(page, artifacts, "4-train-running")
     page.wait_for_function("() => /completed/.test(document.querySelector('#runs-table')?.innerText || '')",
                            timeout=TRAIN_TIMEOUT_MS)

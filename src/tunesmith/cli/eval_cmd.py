@@ -70,6 +70,11 @@ def run_comparison(refs: list[str], project: Path | None, data: Path | None, bas
     if overrides:
         loaded.config = apply_overrides(loaded.config, overrides)
     dataset = find_dataset(loaded, folders, data)
+    from tunesmith.evaluate.compare import held_out_records, split_caveat
+
+    caveat = split_caveat(held_out_records(dataset, loaded.config.evaluation)[0], loaded.config.evaluation.split)
+    if caveat:  # the first line, before minutes of generation; Comparison.print repeats it above the numbers
+        console.print(f"warning: {caveat}", style="bold yellow", highlight=False)
     comparison = compare(loaded, dataset, [f.path for f in folders], baselines=baselines, out_dir=out)
     comparison.print(console)
     console.print(f"JSON: {comparison.report_json}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,18 @@ class ProjectConfig(Section):
     tune: TuneConfig = Field(default_factory=TuneConfig)
 
 
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped (\\n, \\x1b): an error names what the
+    user typed, and stays the one line the CLI prints."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
     problems = []
     for item in err.errors():
         where = ".".join(str(p) for p in clean_location(item["loc"])) or "(top level)"
         problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-    return f"{source}: " + "; ".join(problems)
+    return one_line(f"{source}: " + "; ".join(problems))
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> ProjectConfig:
@@ -55,6 +62,9 @@ def parse_config(data: dict[str, Any], source: str = "config") -> ProjectConfig:
     except ValidationError as err:
         raise ConfigError(_format_validation_error(err, source),
                           "Fix the key or value named above (see `tunesmith config --schema`).") from None
+    except UnicodeEncodeError as err:  # a lone surrogate: a "\\uD800" escape, or bytes that are not UTF-8
+        raise ConfigError(f"{source}: {err.object[err.start:err.end]!r} is not valid Unicode text",
+                          "Write the text in UTF-8, without lone \\uD800-\\uDFFF escapes.") from None
 
 
 def apply_overrides(config: ProjectConfig, overrides: list[str]) -> ProjectConfig:
@@ -62,7 +72,7 @@ def apply_overrides(config: ProjectConfig, overrides: list[str]) -> ProjectConfi
     data = config.model_dump(mode="json")
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"override '{item}' is not of the form section.key=value",
+            raise ConfigError(one_line(f"override '{item}' is not of the form section.key=value"),
                               "Example: --set training.learning_rate=1e-4")
         dotted, raw = item.split("=", 1)
         node = data
@@ -71,8 +81,17 @@ def apply_overrides(config: ProjectConfig, overrides: list[str]) -> ProjectConfi
             if not isinstance(node.get(key), dict):
                 node[key] = {}
             node = node[key]
-        node[keys[-1]] = yaml.safe_load(raw)
+        node[keys[-1]] = _yaml_value(dotted, raw)
     return parse_config(data, "override")
+
+
+def _yaml_value(key: str, raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError(one_line(f"override {key}={raw}: the value is not valid YAML ({problem})"),
+                          f"Quote it to pass text: --set '{one_line(key)}=\"...\"'.") from None
 
 
 def load_config(path: str | Path) -> ProjectConfig:

@@ -24,7 +24,10 @@ class SourceConfig(Section):
                           "are repeated (weight > 1) or subsampled (weight < 1).")
     columns: dict[str, str] = Field(default_factory=dict, description="Rename source columns: {theirs: ours}.")
     split: Literal["auto", "train", "validation", "test"] = Field(
-        "auto", description="Pin every record of this source to one split (e.g. your own test file).")
+        "auto", description="Pin every record of this source to one split (e.g. your own test file). A pinned "
+        "validation or test split is used exactly as given: nothing is moved into it or removed from it, and "
+        "records of other sources that duplicate one of its records (exact, same input, near-duplicate or "
+        "same group) are dropped, listed in rejects.jsonl.")
     encoding: str = Field("auto", description="Text encoding of the file(s): auto reads UTF-8, or UTF-16/32 "
                           "when the file starts with their byte-order mark; name another one (latin-1, cp1252, "
                           "utf-16-le, ...) for files saved in it. A file in another encoding is refused under "
@@ -57,8 +60,14 @@ class AugmentConfig(Section):
 
 class DataConfig(Section):
     sources: list[SourceConfig] = Field(default_factory=list, description="Input files to combine.")
-    validation_share: float = Field(0.2, ge=0, lt=1, description="Share of train held out for validation.")
-    test_share: float = Field(0.0, ge=0, lt=1, description="Share held out for the final test.")
+    # 0.1 and 0.1 make ~81/9/10 train/validation/test: evaluation never scores the split that chose the checkpoint
+    validation_share: float = Field(0.1, ge=0, lt=1, description="Share of the unpinned records left after the "
+                                    "test split held out for validation (checkpoint choice, early stopping; at "
+                                    "least one group when above 0). Ignored when a source is pinned to validation.")
+    test_share: float = Field(0.1, ge=0, lt=1, description="Share of the unpinned records held out for the final "
+                              "test (stratified by label, whole groups; at least one group when above 0). "
+                              "Ignored when a source is pinned to test. 0: no test split, so evaluation falls "
+                              "back to validation and says its scores are optimistic.")
     seed: int = Field(42, description="Seed for shuffling and splitting.")
     strict: bool = Field(False, description="Fail, listing every invalid record, instead of skipping them "
                          "(skipped rows go to rejects.jsonl).")

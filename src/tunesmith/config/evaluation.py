@@ -40,7 +40,9 @@ class JudgeConfig(Section):
 
 
 class EvaluationConfig(Section):
-    split: str = Field("test", description="Held-out split to evaluate on (falls back to validation).")
+    split: str = Field("test", description="Held-out split to evaluate on. A dataset without it falls back to "
+                       "validation; any split but test leads the output, report and model card with a warning "
+                       "that the numbers are optimistic (validation also chose the checkpoint).")
     max_examples: int | None = Field(None, ge=1, description="Evaluate on at most this many examples.")
     max_new_tokens: int = Field(96, ge=1, le=4096, description="Longest generated answer.")
     batch_size: int = Field(8, ge=1, description="Prompts generated together.")

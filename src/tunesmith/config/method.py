@@ -35,7 +35,7 @@ def _flat(data: Any) -> Any:
     if not isinstance(data, dict):
         return data
     name = data.get("name", DEFAULT_METHOD)
-    if name not in OPTIONS:
+    if not isinstance(name, str) or name not in OPTIONS:  # a list or mapping is not hashable
         guess = _nearest(str(name), list(OPTIONS))
         tip = f" Did you mean '{guess}'?" if guess else ""
         raise ValueError(f"unknown method '{name}'.{tip} Choose one of: {', '.join(OPTIONS)}")

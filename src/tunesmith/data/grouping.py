@@ -4,7 +4,9 @@ Exact duplicates, records with the same input (conflicts when the answers differ
 `meta[group_field]` are linked while streaming; near-duplicates are found once at the end over all
 signatures (vectorized LSH over band keys in RAM, confirmed on signatures read back from disk), then
 dropped or linked. Linked records form groups that the
-split keeps together.
+split keeps together. Records pinned to validation or test are never dropped here, not even as copies of
+each other (a pinned split is the user's benchmark, used as given); `split.pinned_leaks` later drops the
+records of other sources linked to them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tunesmith.data.dedup import (
     signatures,
 )
 from tunesmith.data.spill import Ids, RecordStore, SignatureStore
+from tunesmith.data.split import HELD_OUT
 
 _BLOCK = 2048
 _NO_INPUT = bytes(16)  # stands for None in `inputs` (a real 128-bit digest of zeros is not a concern)
@@ -77,6 +80,14 @@ class Deduplicator:
         key = bytes(self._inputs[position * 16:(position + 1) * 16])
         return None if key == _NO_INPUT else key
 
+    def output_key(self, position: int) -> bytes | None:
+        key = bytes(self._outputs[position * 16:(position + 1) * 16])
+        return None if key == _NO_INPUT else key
+
+    def _droppable(self, position: int) -> bool:
+        """Records pinned to validation or test stay, whatever they duplicate."""
+        return self._pin_names[self._pins[position]] not in HELD_OUT
+
     def ids_of(self, positions: list[int]) -> Ids:
         return Ids(self.store, positions)
 
@@ -101,7 +112,8 @@ class Deduplicator:
         links: list[int] = []
         if exact in self._exact:
             self.counts["exact_duplicates"] += 1
-            if self.config.exact_duplicates == "drop" and self._pins[self._exact[exact]] == pin_code:
+            if (self.config.exact_duplicates == "drop" and self._pins[self._exact[exact]] == pin_code
+                    and pin not in HELD_OUT):
                 self.counts["dropped_exact_duplicates"] += 1
                 return False
             links.append(self._exact[exact])
@@ -141,8 +153,9 @@ class Deduplicator:
             self._signatures.close()  # the pairs are found: nothing reads the signatures again
         self.counts["conflicting_duplicates"] = len(self.conflicted)
         if self.config.conflicts == "drop":
-            self.counts["dropped_conflicts"] = len(self.conflicted)
-            alive[list(self.conflicted)] = False
+            dropped = [i for i in sorted(self.conflicted) if self._droppable(i)]
+            self.counts["dropped_conflicts"] = len(dropped)
+            alive[dropped] = False
         return np.nonzero(alive)[0].tolist()
 
     def _near_duplicates(self, alive: np.ndarray) -> None:
@@ -151,7 +164,8 @@ class Deduplicator:
         for first, second in pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))].tolist():
             if not (alive[first] and alive[second]):
                 continue
-            if drop and self._pins[first] == self._pins[second] and second not in self.conflicted:
+            if (drop and self._pins[first] == self._pins[second] and second not in self.conflicted
+                    and self._droppable(second)):
                 alive[second] = False
                 self.counts["dropped_near_duplicates"] += 1
                 self.clusters[self.groups.find(first)].append(self.store.ids[second])

@@ -10,6 +10,7 @@ import json
 import warnings
 
 from tunesmith.data.dataset import SPLITS, PreparedDataset
+from tunesmith.data.report import describe_split
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;
@@ -90,6 +91,11 @@ def _rejects(dataset: PreparedDataset, limit: int = 200) -> list[dict]:
     return rows
 
 
+def _splits(manifest: dict) -> list[dict]:
+    return [{"split": name, "records": manifest["counts"].get(name, 0),
+             "how it was made": describe_split(manifest, name)} for name in SPLITS]
+
+
 def render_html(dataset: PreparedDataset) -> str:
     manifest = dataset.manifest
     counts = [{"step": key, "records": value} for key, value in manifest["counts"].items()]
@@ -100,6 +106,7 @@ def render_html(dataset: PreparedDataset) -> str:
         f"created {html.escape(manifest.get('created', ''))}</p>",
         "<h2>Sources</h2>" + _table(manifest["sources"], ["path", "kind", "format", "rows", "records", "rejected",
                                                           "weight", "split", "sha256"]),
+        "<h2>Splits</h2>" + _table(_splits(manifest), ["split", "records", "how it was made"]),
         "<h2>Counts</h2>" + _table(counts, ["step", "records"]),
         "<h2>Plots</h2>" + "".join(_plots(manifest)),
         "<h2>Token statistics</h2>" + (_table(token_rows, ["statistic", "value"]) if tokens else

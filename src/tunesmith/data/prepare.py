@@ -16,11 +16,11 @@ from tunesmith.data.grouping import Deduplicator
 from tunesmith.data.ingest import Ingested, Rejects, display_name, ingest
 from tunesmith.data.issues import raise_if_errors
 from tunesmith.data.sources import check_source, source_hash, source_size
-from tunesmith.data.split import assign_splits, check_leaks, find_leaks
+from tunesmith.data.split import HELD_OUT, PinnedLeak, assign_splits, check_leaks, find_leaks, pinned_leaks
 from tunesmith.errors import DataError
 from tunesmith.progress import progress_bar
 
-FORMAT_VERSION = 2  # bump when the same inputs would now prepare differently
+FORMAT_VERSION = 3  # bump when the same inputs would now prepare differently
 _PROGRESS_EVERY = 1024  # records between bar updates (an update costs ~10 µs; a record ~80 µs)
 _TOKENIZE_EVERY = 4096
 
@@ -108,21 +108,53 @@ def _build(project, tokenizer, state: Ingested, dedup: Deduplicator) -> dict:
         for start in range(0, len(keep), _TOKENIZE_EVERY):  # records stay on disk; a chunk at a time in RAM
             chunk = [dedup.store.get(i) for i in keep[start:start + _TOKENIZE_EVERY]]
             lengths += token_lengths(chunk, tokenizer, task)
-        keep, lengths = _length_filter(config, project.config.model.max_length, keep, lengths, state.counts)
+        pinned = [dedup.pin(i) in HELD_OUT for i in keep]
+        keep, lengths = _length_filter(config, project.config.model.max_length, keep, lengths, pinned, state.counts)
+    leaks = []
+    if any(source.split in HELD_OUT for source in config.sources):  # else nothing to check: skip the lists
+        leaks = pinned_leaks([dedup.groups.find(i) for i in keep], [dedup.pin(i) for i in keep],
+                             [dedup.input_key(i) for i in keep], [dedup.output_key(i) for i in keep],
+                             *dedup.pairs_among(keep), dedup.ids_of(keep))
+    if leaks:
+        _reject_leaks(leaks, keep, dedup, [s.path for s in config.sources], state)
+        dropped = {leak.index for leak in leaks}
+        kept = [k for k in range(len(keep)) if k not in dropped]
+        keep = [keep[k] for k in kept]
+        lengths = None if lengths is None else [lengths[k] for k in kept]
     ids = dedup.ids_of(keep)
     splits = assign_splits([dedup.groups.find(i) for i in keep], [dedup.store.labels[i] for i in keep],
                            [dedup.pin(i) for i in keep], config.validation_share, config.test_share,
                            config.seed, ids)
     check_leaks(find_leaks(ids, splits, [dedup.input_key(i) for i in keep], *dedup.pairs_among(keep)))
     positions = {name: [i for i, split in zip(keep, splits, strict=True) if split == name] for name in SPLITS}
-    return {"state": state, "dedup": dedup, "positions": positions, "token_lengths": lengths}
+    return {"state": state, "dedup": dedup, "positions": positions, "token_lengths": lengths,
+            "leaks": Counter(leak.split for leak in leaks)}
 
 
-def _length_filter(config, max_length: int, keep: list[int], lengths: list[int], counts: Counter):
+def _reject_leaks(leaks: list[PinnedLeak], keep: list[int], dedup: Deduplicator, paths: list[str],
+                  state: Ingested) -> None:
+    """Each record dropped for duplicating a pinned validation/test record goes to rejects.jsonl, with why."""
+    ids = dedup.ids_of(keep)
+    for leak in leaks:
+        position, pinned = keep[leak.index], keep[leak.pinned]
+        entry = {"file": paths[dedup.sources[position]], "field": "", "id": ids[leak.index],
+                 "message": f"dropped: {leak.describe(ids)} (pinned by {paths[dedup.sources[pinned]]}, "
+                            "used as given)",
+                 "reason": leak.reason, "pinned_split": leak.split, "duplicates": ids[leak.pinned],
+                 "duplicates_file": paths[dedup.sources[pinned]], "row": dedup.store.get(position)}
+        if leak.similarity is not None:
+            entry["similarity"] = round(leak.similarity, 3)
+        state.rejects.add(entry)
+    state.counts["dropped_leaks"] = len(leaks)
+
+
+def _length_filter(config, max_length: int, keep: list[int], lengths: list[int], pinned: list[bool],
+                   counts: Counter):
+    """Drop records outside the token limits, except those pinned to validation or test (used as given)."""
     counts["overlong"] = sum(n > max_length for n in lengths)
     counts["too_short"] = sum(n < config.min_tokens for n in lengths)
-    allowed = [k for k, n in enumerate(lengths)
-               if n >= config.min_tokens and (config.overlong != "drop" or n <= max_length)]
+    allowed = [k for k, n in enumerate(lengths) if pinned[k]
+               or (n >= config.min_tokens and (config.overlong != "drop" or n <= max_length))]
     counts["dropped_by_length"] = len(lengths) - len(allowed)
     return [keep[k] for k in allowed], [lengths[k] for k in allowed]
 
@@ -156,7 +188,7 @@ def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        _write_staging(project, staging, version, hashes, state, dedup, splits)
+        _write_staging(project, staging, version, hashes, state, dedup, splits, build["leaks"])
     finally:  # renamed into place on success; on error nothing half-written stays in data/
         shutil.rmtree(staging, ignore_errors=True)
     dataset = load_prepared(project.data_dir / version)
@@ -168,7 +200,8 @@ def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> 
     return dataset
 
 
-def _write_staging(project, staging, version: str, hashes: list[str], state, dedup, splits: dict) -> None:
+def _write_staging(project, staging, version: str, hashes: list[str], state, dedup, splits: dict,
+                   leaks: Counter) -> None:
     from tunesmith.data.report import Tally, build_manifest
 
     config, task = project.config.data, project.config.objective.task
@@ -176,7 +209,7 @@ def _write_staging(project, staging, version: str, hashes: list[str], state, ded
     for name, records in splits.items():
         state.counts[name] = write_split(tally.watch(name, records), staging / f"{name}.parquet", task)
     state.rejects.write_to(staging / "rejects.jsonl")
-    manifest = build_manifest(project, version, hashes, state, dedup, tally, schema_description(task))
+    manifest = build_manifest(project, version, hashes, state, dedup, tally, schema_description(task), leaks)
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     with contextlib.suppress(OSError):  # another process prepared the same version meanwhile: theirs is identical
         staging.rename(project.data_dir / version)

@@ -30,7 +30,8 @@ _LISTED_ERRORS = 100  # distinct (collapsed) problems kept in the manifest; ever
 # the order of the pipeline, so the summary reads top to bottom
 COUNT_ORDER = ("read", "rejected", "html_stripped", "normalized", "pii_masked", "exact_duplicates",
                "dropped_exact_duplicates", "near_duplicates", "dropped_near_duplicates", "conflicting_duplicates",
-               "dropped_conflicts", "overlong", "too_short", "dropped_by_length", "weight_repeats", "weight_skipped",
+               "dropped_conflicts", "overlong", "too_short", "dropped_by_length", "dropped_leaks", "weight_repeats",
+               "weight_skipped",
                "augmented", "small_classes", "train", "validation", "test")
 
 
@@ -57,13 +58,17 @@ class Tally:
             yield record
 
 
-def build_manifest(project, version: str, hashes: list[str], state, dedup, tally: Tally, schema: dict) -> dict:
+def build_manifest(project, version: str, hashes: list[str], state, dedup, tally: Tally, schema: dict,
+                   leaks: Counter | None = None) -> dict:
     config = project.config.data
-    raw = {**state.counts, "read": sum(s.rows for s in state.sources), "rejected": len(state.rejects)}
+    # rejects.jsonl also lists the records dropped as copies of pinned records (dropped_leaks): not rejected rows
+    raw = {**state.counts, "read": sum(s.rows for s in state.sources),
+           "rejected": len(state.rejects) - state.counts["dropped_leaks"]}
     counts = {key: raw[key] for key in COUNT_ORDER if key in raw}
     counts.update(sorted((key, value) for key, value in raw.items() if key not in counts))
     labels = dict(sorted(tally.labels.items()))
-    warnings = [issue.to_dict() for issue in state.warnings]
+    splits = split_origins(config, leaks or Counter())
+    warnings = [issue.to_dict() for issue in state.warnings] + split_warnings(splits, counts)
     if project.config.objective.task == "classification":
         for label, per_split in labels.items():
             if per_split["train"] < config.min_class_examples:
@@ -79,13 +84,66 @@ def build_manifest(project, version: str, hashes: list[str], state, dedup, tally
     return {
         "version": version, "task": project.config.objective.task,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": config.model_dump(mode="json"), "sources": sources, "counts": counts,
+        "config": config.model_dump(mode="json"), "sources": sources, "counts": counts, "splits": splits,
         "schema": schema, "labels": labels, "warnings": warnings,
         "errors": [issue.to_dict() for issue in state.errors.issues[:_LISTED_ERRORS]],
         "lengths": {"characters": length_summary(tally.chars), "histogram": _histogram(tally.chars)},
         "duplicate_clusters": dedup.top_clusters(), "conflicts": dedup.conflict_examples,
         "tokens": None, "spelling": spelling,
     }
+
+
+def split_origins(config, leaks: Counter) -> dict[str, dict]:
+    """How each split was made: pinned by sources (used as given), carved from the unpinned records by a
+    share, or none; train holds the rest."""
+    pinned: dict[str, list[str]] = {}
+    for source in config.sources:
+        if source.split != "auto":
+            pinned.setdefault(source.split, []).append(source.path)
+    origins = {"train": {"origin": "rest", "sources": pinned.get("train", [])}}
+    for name, share in (("validation", config.validation_share), ("test", config.test_share)):
+        if name in pinned:
+            origins[name] = {"origin": "pinned", "sources": pinned[name], "dropped_leaks": leaks[name]}
+        else:
+            origins[name] = {"origin": "carved" if share > 0 else "none", "share": share}
+    return origins
+
+
+def describe_split(manifest: dict, name: str) -> str:
+    """One line on how a prepared split was made ("" for manifests older than this)."""
+    splits = manifest.get("splits") or {}
+    origin = splits.get(name)
+    if not origin:
+        return ""
+    if origin["origin"] == "pinned":
+        dropped = origin.get("dropped_leaks", 0)
+        note = f"; {dropped} record(s) of other sources that duplicate it dropped" if dropped else ""
+        return f"pinned by {', '.join(origin['sources'])}, used as given{note}"
+    if origin["origin"] == "carved":
+        rest = " left after test" if name == "validation" and splits["test"]["origin"] == "carved" else ""
+        return f"carved by tunesmith: {origin['share']:.0%} of the unpinned records{rest}, stratified, whole groups"
+    if origin["origin"] == "none":
+        return f"none (data.{name}_share: 0)"
+    pinned = f" and {', '.join(origin['sources'])} (pinned)" if origin.get("sources") else ""
+    return f"the unpinned records not held out{pinned}"
+
+
+def split_warnings(splits: dict[str, dict], counts: dict) -> list[dict]:
+    """Say when evaluation cannot be honest: no test split, or a held-out split too small to carve."""
+    warnings = []
+    for name in ("test", "validation"):
+        origin = splits[name]["origin"]
+        if origin == "carved" and not counts.get(name):
+            warnings.append({"file": "", "line": 0, "field": f"data.{name}_share", "severity": "warning",
+                             "message": f"the {name} split is empty: too few unpinned records (or groups) to "
+                                        "carve one and keep one for train",
+                             "hint": "Add records, or pin a source to it (split: " + name + ")."})
+    if splits["test"]["origin"] == "none":
+        warnings.append({"file": "", "line": 0, "field": "data.test_share", "severity": "warning",
+                         "message": "no test split: evaluation will score the validation split, which also "
+                                    "chose the checkpoint, so its numbers are optimistic",
+                         "hint": "Set data.test_share (e.g. 0.1) or pin a test source (split: test)."})
+    return warnings
 
 
 def _histogram(values: list[int], bins: int = 30) -> dict:

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from tunesmith.data.dataset import PreparedDataset
 from tunesmith.data.issues import Issue
+from tunesmith.data.report import describe_split
 
 _STYLES = {"error": "red", "warning": "yellow", "info": "cyan"}
 
@@ -58,6 +59,10 @@ def print_summary(dataset: PreparedDataset, console) -> None:
         if value:
             table.add_row(Text(key.replace("_", " ")), f"{value:,}")
     console.print(table)
+    for name in ("train", "validation", "test"):
+        how = describe_split(manifest, name)
+        if how:
+            console.print(Text(f"{name}: {counts.get(name, 0):,} records, {how}"))
     if manifest.get("labels"):
         labels = Table(title="labels")
         for column in ("label", "train", "validation", "test"):
@@ -75,6 +80,9 @@ def print_summary(dataset: PreparedDataset, console) -> None:
         print_issues(console, [_issue(item) for item in manifest.get(kind, [])], 10, f"all {kind} in report.html")
     if counts.get("rejected"):
         console.print(Text(f"{counts['rejected']} rejected row(s) in {dataset.rejects_path}"))
+    if counts.get("dropped_leaks"):
+        console.print(Text(f"{counts['dropped_leaks']} record(s) dropped as copies of pinned validation/test records, "
+                           f"each with the record it copies, in {dataset.rejects_path}"))
     console.print(Text(f"report: {dataset.report_path}"))
 
 

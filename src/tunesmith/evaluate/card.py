@@ -16,8 +16,9 @@ def card_section(comparison, report_path: Path | None = None) -> str:
     from tunesmith.evaluate.comparison import format_estimate
 
     metrics = comparison.metrics_shown()[:3]
-    lines = [START, "## Evaluation", "",
-             f"Held-out `{comparison.split}` split, {len(comparison.items)} examples; mean [95% CI].", "",
+    caveat = [f"**{comparison.caveat}**", ""] if comparison.caveat else []
+    lines = [START, "## Evaluation", "", *caveat,
+             f"{comparison.split_title}, {len(comparison.items)} examples; mean [95% CI].", "",
              "| contender | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     lines += [f"| {row.name} | " + " | ".join(format_estimate(row.metrics.get(m)) for m in metrics) + " |"
               for row in comparison.rows]

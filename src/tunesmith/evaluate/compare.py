@@ -24,6 +24,8 @@ def split_records(dataset, name: str) -> list[dict]:
 
 
 def held_out_records(dataset, settings: EvaluationConfig) -> tuple[str, list[dict]]:
+    """evaluation.split, else test, else validation: the first that has records (`split_caveat` says
+    when that is not an honest held-out score)."""
     for name in dict.fromkeys([settings.split, "test", "validation"]):
         records = split_records(dataset, name)
         if records:
@@ -31,15 +33,39 @@ def held_out_records(dataset, settings: EvaluationConfig) -> tuple[str, list[dic
     return settings.split, []
 
 
+def split_caveat(split: str, wanted: str) -> str:
+    """The warning that leads the CLI output and the report when the scored split is not an untouched
+    test split; "" when it is."""
+    if split == "test":
+        return ""
+    why = (f"evaluation.split is {split}" if split == wanted
+           else f"the dataset has no {wanted} split, so evaluation fell back to {split}")
+    if split == "validation":
+        what = "the validation split also chose the checkpoint (early stopping, calibration)"
+    else:
+        what = f"the {split} split is not held out for a final test"
+    return (f"Optimistic numbers: {why}, and {what}. For an honest score, prepare a test split "
+            "(data.test_share above 0, or a source with split: test), train on it and evaluate again.")
+
+
+def split_note(dataset, split: str) -> str:
+    """How the scored split was made, from the dataset's manifest ("" when unknown)."""
+    from tunesmith.data.report import describe_split
+
+    manifest = getattr(dataset, "manifest", None)
+    return describe_split(manifest, split) if isinstance(manifest, dict) else ""
+
+
 def summarize(results: Sequence[ContenderResult], items: Sequence, task: str, settings: EvaluationConfig,
-              split: str = "test") -> Comparison:
+              split: str = "test", split_note: str = "") -> Comparison:
     """Pure statistics over finished results (no reports written)."""
     primary = choose_primary(results, settings.primary_metric, task)
     rows = build_rows(results, settings.bootstrap_samples, settings.seed)
     tests = build_tests(results, settings.bootstrap_samples, settings.seed)
     said = " ".join(filter(None, [verdict(rows, tests, primary), preference_verdict(rows, tests, results, primary)]))
     return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests, verdict=said,
-                      results=list(results), items=list(items))
+                      results=list(results), items=list(items), split_note=split_note,
+                      caveat=split_caveat(split, settings.split))
 
 
 def _release() -> None:
@@ -138,7 +164,7 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
 
         link_references(results, {r.name: started_from(r.run_dir) for r in results if r.kind == "run"})
         add_reward_margins(results)
-    return summarize(results, items, task, settings, split)
+    return summarize(results, items, task, settings, split, split_note(dataset, split))
 
 
 def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = True,

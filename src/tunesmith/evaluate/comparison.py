@@ -44,6 +44,12 @@ class Comparison:
     report_json: Path | None = None
     report_html: Path | None = None
     diagnostics: dict = field(default_factory=dict)
+    split_note: str = ""  # how the scored split was made (from the dataset manifest)
+    caveat: str = ""  # set when the split is not an untouched test split: leads every view
+
+    @property
+    def split_title(self) -> str:
+        return f"Held-out {self.split} split" if not self.caveat else f"{self.split.capitalize()} split (optimistic)"
 
     def row(self, name: str) -> Row:
         return next(r for r in self.rows if r.name == name)
@@ -63,7 +69,7 @@ class Comparison:
 
     def render(self) -> Table:
         """One table: each contender with mean [95% CI] per metric, and the primary difference vs the best baseline."""
-        table = Table(title=f"Held-out {self.split} split · {len(self.items)} examples · mean [95% CI]",
+        table = Table(title=f"{self.split_title} · {len(self.items)} examples · mean [95% CI]",
                       show_lines=False)
         table.add_column("contender", style="bold")
         metrics, corpus = self.metrics_shown(), self.corpus_shown()
@@ -99,7 +105,11 @@ class Comparison:
         from rich.console import Console
 
         console = console or Console()
+        if self.caveat:
+            console.print(f"warning: {self.caveat}", style="bold yellow", highlight=False)
         console.print(self.render())
+        if self.split_note:
+            console.print(f"{self.split} split: {self.split_note}", style="dim", highlight=False)
         for note in self.method_notes():
             console.print(note, style="dim", highlight=False)
         if any("judge" in row.metrics for row in self.rows):

@@ -48,6 +48,7 @@ def report_data(comparison, settings: EvaluationConfig) -> dict:
         "schema_version": SCHEMA_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "task": comparison.task, "split": comparison.split, "n_items": len(comparison.items),
+        "split_note": comparison.split_note, "caveat": comparison.caveat or None,
         "primary_metric": comparison.primary, "verdict": comparison.verdict,
         "settings": settings.model_dump(mode="json"),
         "contenders": contenders,

@@ -20,13 +20,14 @@ from tunesmith.errors import TunesmithError
 from tunesmith.feedback.capture import log_exchange, record_feedback
 from tunesmith.feedback.registry import cached_production
 from tunesmith.feedback.store import Store
+from tunesmith.serve.schemas import RequestBody
 
 logger = logging.getLogger(__name__)
 LOGGED_PATHS = ("/v1/chat/completions", "/v1/completions")
 VERSION_HEADER = b"x-tunesmith-model-version"
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(RequestBody):  # text that is not valid Unicode is refused, as in every request body
     model_config = ConfigDict(extra="forbid")
     response_id: str | None = Field(None, description="The `id` of the completion being rated.")
     rating: Literal["up", "down"] | int | None = Field(None, description="'up'/'down' or 1–5 stars.")

@@ -13,6 +13,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunesmith.errors import TunesmithError
 
@@ -27,10 +28,9 @@ class OpenAIError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict:
-        from tunesmith.serve.errors import hide_paths
+        from tunesmith.serve.errors import error_body
 
-        return {"error": {"message": hide_paths(self.message), "type": self.type, "param": self.param,
-                          "code": self.code}}
+        return error_body(self.message, self.type, self.code, self.param)
 
 
 def not_found(kind: str, object_id: str, param: str) -> OpenAIError:
@@ -56,6 +56,8 @@ def as_openai_error(err: Exception) -> OpenAIError:
         return _from_validation(err)
     if isinstance(err, TunesmithError):
         return bad_request(str(err), code="invalid_request")
+    if isinstance(err, StarletteHTTPException) and err.status_code < 500:  # e.g. a multipart body that does not parse
+        return OpenAIError(err.status_code, str(err.detail), code="invalid_request", headers=err.headers)
     if isinstance(getattr(err, "status", None), int) and isinstance(getattr(err, "message", None), str):
         # the host server's own API errors (its key check and rate limit run as this router's dependencies)
         return OpenAIError(err.status, err.message, type=getattr(err, "type", "invalid_request_error"),

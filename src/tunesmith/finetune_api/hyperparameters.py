@@ -28,10 +28,7 @@ OBJECTIVES = {"supervised": "sft", "dpo": "dpo"}  # OpenAI's method -> training.
 
 def requested_method(body: dict[str, Any]) -> str:
     """`method.type`: supervised (the default, as OpenAI's) or dpo."""
-    method = body.get("method") or {}
-    if not isinstance(method, dict):
-        raise bad_request("'method' must be an object such as {\"type\": \"dpo\"}.", "method")
-    kind = method.get("type", "supervised")
+    kind = _object(body.get("method"), "method").get("type", "supervised")
     if kind not in METHODS:
         raise bad_request(f"method '{kind}' is not supported here; use one of: {', '.join(METHODS)}.",
                           "method.type", code="unsupported_method")
@@ -41,15 +38,25 @@ def requested_method(body: dict[str, Any]) -> str:
 def requested_hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
     """Hyperparameters from `method.<type>.hyperparameters` or the older top-level `hyperparameters`."""
     kind = requested_method(body)
-    nested = ((body.get("method") or {}).get(kind) or {}).get("hyperparameters") or {}
-    return {**(body.get("hyperparameters") or {}), **nested}
+    section = _object(_object(body.get("method"), "method").get(kind), f"method.{kind}")
+    nested = _object(section.get("hyperparameters"), f"method.{kind}.hyperparameters")
+    return {**_object(body.get("hyperparameters"), "hyperparameters"), **nested}
+
+
+def _object(value: Any, param: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_request(f"{param} must be an object.", param)
+    return value
 
 
 def _checked(name: str, value: Any, limits: dict = LIMITS) -> Any:
     if value in (None, "auto"):
         return "auto"
     kind, low, high = limits[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or (kind is int and value != int(value)):
         raise bad_request(f"hyperparameters.{name} must be 'auto' or a {kind.__name__}.", f"hyperparameters.{name}")
     if not low <= value <= high:
         raise bad_request(f"hyperparameters.{name} must be between {low} and {high}, got {value}.",
@@ -100,10 +107,10 @@ def training_config(config: ProjectConfig, base_model: str, hyper: dict[str, Any
     return ProjectConfig.model_validate(data)
 
 
-def checked_suffix(suffix: str | None) -> str | None:
+def checked_suffix(suffix: Any) -> str | None:
     if suffix in (None, ""):
         return None
-    if not SUFFIX.match(suffix):
+    if not isinstance(suffix, str) or not SUFFIX.match(suffix):
         raise bad_request("suffix must be 1-64 characters of letters, digits, '.', '_' or '-'.", "suffix")
     return suffix
 

@@ -47,6 +47,8 @@ class JobService:
             raise bad_request("'training_file' is required.", "training_file", code="missing_required_parameter")
         base_model = base_model_for(model, self.settings)
         for param in ("training_file", "validation_file"):
+            if body.get(param) and not isinstance(body[param], str):
+                raise bad_request(f"'{param}' must be a file id (a string).", param)
             if body.get(param):  # its rows were checked at upload; they are read again when the job starts
                 self.files.require_training_file(body[param], param)
         method = requested_method(body)

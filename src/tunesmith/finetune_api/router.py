@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse
 
-from tunesmith.finetune_api.errors import OpenAIError, OpenAIErrorRoute
+from tunesmith.finetune_api.errors import OpenAIError, OpenAIErrorRoute, bad_request
 from tunesmith.finetune_api.export import FORMATS, export_archive
 from tunesmith.finetune_api.files import FileService
 from tunesmith.finetune_api.jobs import JobService
@@ -73,6 +73,11 @@ def build_router(files: FileService, jobs: JobService, lifespan=None,
 
     @router.post("/v1/fine_tuning/jobs")
     def create_job(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        from tunesmith.serve.schemas import lone_surrogate, unicode_problem
+
+        where = lone_surrogate(body)
+        if where is not None:
+            raise bad_request(unicode_problem(where), where.split(".")[0])
         return job_object(jobs.create(body))
 
     @router.get("/v1/fine_tuning/jobs")

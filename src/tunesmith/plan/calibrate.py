@@ -1,11 +1,16 @@
-"""Measure this machine once (~20 s) and cache the result: matmul throughput, the cost of memory-bound
+"""Measure this machine (~20 s) and cache the result: matmul throughput, the cost of memory-bound
 work, operator dispatch, and one real training step of a tiny model that sets the time correction and
 the fixed memory of a training process. Runs in a fresh process so its peak RSS is its own.
+
+A cached calibration is measured again when the machine or the libraries change, when it is older than
+`MAX_AGE_DAYS` (it may have been taken while the machine was busy), or when the first steps of a real run
+took `DISAGREEMENT` times more (or less) CPU time than it predicted (`record_check`, from plan/watch.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -21,11 +26,14 @@ from tunesmith.plan.speed import Rates, step_seconds
 from tunesmith.progress import status
 
 CALIBRATION_FILE = "calibration.json"
-CALIBRATION_VERSION = 2  # bump when what is measured changes, so stale caches are measured again
+CALIBRATION_VERSION = 3  # bump when what is measured changes, so stale caches are measured again
 PROBE_MODEL = {"hidden": 96, "layers": 3}
 PROBE_STEP = {"batch_size": 8, "seq_len": 64, "target_share": 1.0, "steps": 4}  # logits beyond the cache
 PROBE_OVERHEAD_STEP = {"batch_size": 1, "seq_len": 8, "target_share": 0.5, "steps": 6}  # almost no compute
 PROBE_METHOD = {"name": "lora", "r": 8, "alpha": 16}
+MAX_AGE_DAYS = 30
+DISAGREEMENT = 1.5  # a run's steps this many times slower or faster than predicted: measure again
+KEPT_CHECKS = 5
 
 
 @dataclass(frozen=True)
@@ -33,13 +41,36 @@ class Calibration:
     rates: Rates
     process_baseline: float  # bytes a training process holds besides model, states and activations
     machine: dict
+    measured_at: float = 0.0  # Unix time
+    checks: tuple[dict, ...] = ()  # the newest runs' first steps: {"at", "predicted", "measured"} CPU seconds
 
     def to_json(self) -> dict:
-        return {"rates": asdict(self.rates), "process_baseline": self.process_baseline, "machine": self.machine}
+        return {"rates": asdict(self.rates), "process_baseline": self.process_baseline, "machine": self.machine,
+                "measured_at": self.measured_at, "checks": list(self.checks)}
 
     @classmethod
     def from_json(cls, data: dict) -> Calibration:
-        return cls(Rates(**data["rates"]), float(data["process_baseline"]), data["machine"])
+        return cls(Rates(**data["rates"]), float(data["process_baseline"]), data["machine"],
+                   float(data.get("measured_at", 0.0)), tuple(data.get("checks", ())))
+
+
+def disagreement(check: dict) -> float:
+    """How many times off the prediction was (>= 1, either direction)."""
+    ratio = check["measured"] / check["predicted"]
+    return max(ratio, 1 / ratio)
+
+
+def stale_reason(cached: Calibration, machine: dict, now: float) -> str | None:
+    """Why a cached calibration must be measured again, or None when it still holds (pure)."""
+    if cached.machine != machine:
+        return "this machine, its Python or its libraries changed"
+    age_days = (now - cached.measured_at) / 86400
+    if age_days > MAX_AGE_DAYS:
+        return f"it is {age_days:.0f} days old"
+    if cached.checks and disagreement(cached.checks[-1]) > DISAGREEMENT:
+        last = cached.checks[-1]
+        return (f"a run's first steps took {last['measured']:.3g} CPU s where it predicted {last['predicted']:.3g}")
+    return None
 
 
 def machine_key() -> dict:
@@ -137,7 +168,7 @@ def run_calibration() -> Calibration:
     predicted = step_seconds(shape, method, step, measured["trainable"], rates)
     rates = replace(rates, correction=measured["step_cpu_seconds"] / predicted)
     model_part = peak_memory(shape, method, step, measured["trainable"], measured["total"], baseline=0.0).peak
-    return Calibration(rates, max(0.0, measured["peak_rss"] - model_part), machine_key())
+    return Calibration(rates, max(0.0, measured["peak_rss"] - model_part), machine_key(), time.time())
 
 
 def calibration_path() -> Path:
@@ -146,22 +177,63 @@ def calibration_path() -> Path:
     return cache_root().parent / CALIBRATION_FILE
 
 
-def calibrate(force: bool = False, path: Path | None = None) -> Calibration:
+def cached_calibration(path: Path | None = None) -> Calibration | None:
+    """The calibration on disk as it is (None when missing or unreadable); never measures."""
+    path = Path(path) if path else calibration_path()
+    try:
+        return Calibration.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def calibrate(force: bool = False, path: Path | None = None, now: float | None = None) -> Calibration:
     """The cached calibration of this machine, measuring it (in a fresh process) when missing or stale."""
     path = Path(path) if path else calibration_path()
-    if not force and path.exists():
-        cached = Calibration.from_json(json.loads(path.read_text()))
-        if cached.machine == machine_key():
+    cached = cached_calibration(path)
+    if force:
+        reason = "asked to"
+    elif cached is None:
+        reason = "none is cached"
+    else:
+        reason = stale_reason(cached, machine_key(), time.time() if now is None else now)
+        if reason is None:
             return cached
-    with status("Calibrating this machine for the planner (once, ~20 s)"):
+    result = measure(reason)
+    _write(path, result)
+    return result
+
+
+def record_check(predicted: float, measured: float, path: Path | None = None,
+                 now: float | None = None) -> Calibration | None:
+    """Keep a run's first steps (CPU seconds, predicted and measured) beside the calibration that predicted
+    them; one that disagrees by more than `DISAGREEMENT` makes the next `calibrate()` measure again."""
+    path = Path(path) if path else calibration_path()
+    cached = cached_calibration(path)
+    if cached is None or predicted <= 0 or measured <= 0:
+        return None
+    check = {"at": time.time() if now is None else now, "predicted": predicted, "measured": measured}
+    updated = replace(cached, checks=(*cached.checks, check)[-KEPT_CHECKS:])
+    _write(path, updated)
+    return updated
+
+
+def _write(path: Path, calibration: Calibration) -> None:
+    """Atomically: a planner in another process reads either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps(calibration.to_json(), indent=2))
+    os.replace(staging, path)
+
+
+def measure(reason: str | None = None) -> Calibration:
+    """A new calibration, measured in a fresh Python process."""
+    why = f" ({reason})" if reason else ""
+    with status(f"Calibrating this machine for the planner{why}, ~20 s"):
         done = subprocess.run([sys.executable, "-m", "tunesmith.plan.calibrate"], capture_output=True, text=True,
                               check=False)
     if done.returncode != 0:
         raise RuntimeError(f"calibration failed: {done.stderr[-3000:]}")
-    result = Calibration.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_json(), indent=2))
-    return result
+    return Calibration.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 if __name__ == "__main__":

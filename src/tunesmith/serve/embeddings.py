@@ -14,19 +14,18 @@ from typing import Literal
 
 import numpy as np
 from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tunesmith.embeddings.encoder import SentenceEncoder
 from tunesmith.serve.embedding_batcher import EmbeddingBatcher, InputTooLong
 from tunesmith.serve.engine import QueueFullError
 from tunesmith.serve.errors import APIError
+from tunesmith.serve.schemas import RequestBody
 
 MAX_INPUTS = 2048  # OpenAI's limit on inputs per request
 
 
-class EmbeddingRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class EmbeddingRequest(RequestBody):
     model: str = Field(min_length=1)
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"

@@ -36,8 +36,15 @@ def hide_paths(message: str) -> str:
     return _ABSOLUTE.sub(cut, message)
 
 
+def sendable(text: str) -> str:
+    """`text` with lone surrogates (echoed from a request's JSON escapes) written as `\\ud800`: the response
+    is UTF-8, which cannot carry them."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict:
-    return {"error": {"message": hide_paths(message), "type": type_, "param": param, "code": code}}
+    return {"error": {"message": sendable(hide_paths(message)), "type": type_,
+                      "param": None if param is None else sendable(param), "code": code}}
 
 
 def error_response(status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,
@@ -69,7 +76,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, err: StarletteHTTPException):
-        return error_response(err.status_code, str(err.detail), "invalid_request_error", None)
+        detail = err.detail if isinstance(err.detail, dict) else {"message": str(err.detail)}  # routes may give parts
+        return error_response(err.status_code, str(detail.get("message") or err.detail),
+                              detail.get("type", "invalid_request_error"), detail.get("code"), detail.get("param"),
+                              err.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, err: Exception):

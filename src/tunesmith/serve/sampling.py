@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
+# Below this temperature sampling is the most likely token (but for near-ties), and dividing logits by it
+# overflows float32 to inf, whose softmax is NaN: such temperatures decode greedily.
+GREEDY_BELOW = 1e-4
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -20,6 +24,10 @@ class SamplingParams:
     presence_penalty: float = 0.0  # subtracted once from each token already in the answer
     frequency_penalty: float = 0.0  # subtracted per occurrence in the answer
     grammar: str | None = None  # serve.constrain grammar the answer must follow (response_format, tool calls)
+
+    def __post_init__(self) -> None:
+        if self.temperature < GREEDY_BELOW:
+            object.__setattr__(self, "temperature", 0.0)
 
 
 @dataclass(frozen=True)

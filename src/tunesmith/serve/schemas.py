@@ -12,27 +12,57 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 
-class _Request(BaseModel):
+def lone_surrogate(value: Any, where: str = "") -> str | None:
+    """Where in JSON data (`messages.0.content`) a string is not valid Unicode, or None. JSON's `\\ud800`
+    escapes can carry lone surrogates, which no tokenizer, database or UTF-8 encoder takes."""
+    if isinstance(value, str):
+        return where if any(0xD800 <= ord(c) <= 0xDFFF for c in value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        place = f"{where}.{key}" if where else str(key)
+        found = lone_surrogate(key, place) if isinstance(key, str) else None
+        found = found if found is not None else lone_surrogate(item, place)
+        if found is not None:
+            return found
+    return None
+
+
+def unicode_problem(where: str) -> str:
+    where = where.encode("utf-8", "backslashreplace").decode("utf-8")  # a key may hold the surrogate itself
+    return f"{where or 'the body'} is not valid Unicode text (a lone surrogate such as \\ud800); send UTF-8 text"
+
+
+class RequestBody(BaseModel):
+    """Every request body of the API: unknown fields refused (400), text that is not valid Unicode refused."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        where = lone_surrogate(data)
+        if where is not None:
+            raise ValueError(unicode_problem(where))
+        return data
 
-class TextPart(_Request):
+
+class TextPart(RequestBody):
     type: Literal["text"]
     text: str
 
 
-class CalledFunction(_Request):
+class CalledFunction(RequestBody):
     name: str
     arguments: str
 
 
-class MessageToolCall(_Request):
+class MessageToolCall(RequestBody):
     id: str
     type: Literal["function"] = "function"
     function: CalledFunction
 
 
-class ChatMessage(_Request):
+class ChatMessage(RequestBody):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     tool_calls: list[MessageToolCall] | None = None
@@ -60,20 +90,20 @@ class ChatMessage(_Request):
         return message
 
 
-class StreamOptions(_Request):
+class StreamOptions(RequestBody):
     include_usage: bool = False
     include_obfuscation: bool = Field(False, description="Pad each streamed chunk with a random `obfuscation` "
                                       "field, so chunk sizes do not reveal the tokens.")
 
 
-class JSONSchemaFormat(_Request):
+class JSONSchemaFormat(RequestBody):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
     json_schema: dict[str, Any] | None = Field(None, alias="schema")
     strict: bool | None = None
 
 
-class ResponseFormat(_Request):
+class ResponseFormat(RequestBody):
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JSONSchemaFormat | None = None
 
@@ -107,7 +137,7 @@ UNSUPPORTED: dict[str, tuple[tuple[Any, ...], str]] = {
 }
 
 
-class _Generation(_Request):
+class _Generation(RequestBody):
     model: str = Field(min_length=1)
     max_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(1.0, ge=0.0, le=2.0)
@@ -237,7 +267,7 @@ class CompletionRequest(_Generation):
         return self.logprobs
 
 
-class ClassificationRequest(_Request):
+class ClassificationRequest(RequestBody):
     model: str = Field(min_length=1)
     input: str | list[str]
 
