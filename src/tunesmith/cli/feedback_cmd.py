@@ -86,8 +86,10 @@ def improve_command(
     when: str = typer.Option(None, "--when", help='Only run if this holds, e.g. "feedback>=50" or "feedback>=20 '
                              'and days>=7" (feedback: new corrections; ratings: new feedback of any kind; days: '
                              'since the last promotion). Safe from cron: a lock stops overlapping runs.'),
+    objective: str = typer.Option(None, "--objective", help="auto, sft, dpo or kto (default: feedback.objective): "
+                                  "what the feedback trains; auto picks from what the store holds and says why."),
 ) -> None:
-    """Retrain on corrected feedback; promote the candidate only if it beats production significantly."""
+    """Retrain on feedback; promote the candidate only if it beats production significantly."""
     from tunesmith.feedback.improve import condition_values, improve
     from tunesmith.feedback.schedule import ImproveLocked, condition_met, parse_condition
 
@@ -99,7 +101,7 @@ def improve_command(
             console.print(f"not improving yet: {why}")
             return
     try:
-        result = improve(project, store)
+        result = improve(project, store, objective)
     except ImproveLocked as err:
         if not clauses:
             raise

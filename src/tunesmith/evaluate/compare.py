@@ -18,7 +18,7 @@ from tunesmith.evaluate.contenders import (
     under_contract,
 )
 from tunesmith.evaluate.items import chat_items, class_items, few_shot_system_prompt, pick_examples, require_items
-from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, verdict
+from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, preference_verdict, verdict
 
 
 def split_records(dataset, name: str) -> list[dict]:
@@ -69,9 +69,10 @@ def summarize(results: Sequence[ContenderResult], items: Sequence, task: str, se
     primary = choose_primary(results, settings.primary_metric, task)
     rows = build_rows(results, settings.bootstrap_samples, settings.seed)
     tests = build_tests(results, settings.bootstrap_samples, settings.seed)
-    return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests,
-                      verdict=verdict(rows, tests, primary), results=list(results), items=list(items),
-                      split_note=split_note, caveat=split_caveat(split, settings.split))
+    said = " ".join(filter(None, [verdict(rows, tests, primary), preference_verdict(rows, tests, results, primary)]))
+    return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests, verdict=said,
+                      results=list(results), items=list(items), split_note=split_note,
+                      caveat=split_caveat(split, settings.split))
 
 
 def _release() -> None:
@@ -167,8 +168,9 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
 
         judge_results(project, items, results)
     if task == "chat":
-        from tunesmith.evaluate.preference import add_reward_margins
+        from tunesmith.evaluate.preference import add_reward_margins, link_references, started_from
 
+        link_references(results, {r.name: started_from(r.run_dir) for r in results if r.kind == "run"})
         add_reward_margins(results)
     return summarize(results, items, task, settings, split, split_note(dataset, split))
 

@@ -51,6 +51,7 @@ class ContenderResult:
     corpus: dict[str, float] = field(default_factory=dict)
     details: dict = field(default_factory=dict)  # task-specific extras (confusion matrix, calibration)
     run_dir: Path | None = None
+    reference: str | None = None  # runs: the contender that is this run's reference model (evaluate/preference.py)
 
 
 def model_contender(name: str, model, tokenizer, settings: EvaluationConfig, *, kind: str = "baseline",
