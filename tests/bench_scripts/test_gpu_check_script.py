@@ -101,3 +101,10 @@ def test_gpu_use_comes_from_nvidia_smi_pids(monkeypatch):
     assert gpu_check.on_gpu(1234) is True and gpu_check.on_gpu(999_999) is False
     monkeypatch.setattr(gpu_check, "_gpu_pids", lambda: None)
     assert gpu_check.on_gpu(1234) is None
+
+
+def test_loss_check_judges_the_held_out_loss():
+    assert gpu_check.loss_check("lora", [3.0, 3.5, 2.9, 3.4], [2.5, 2.4, 2.2], 1.0).passed is True
+    rising = gpu_check.loss_check("lora", [3.0, 2.0, 1.5, 1.0], [2.5, 2.6], 1.0)  # train falls, held-out rises
+    assert rising.passed is False and "2.5000 → 2.6000" in rising.detail
+    assert gpu_check.loss_check("lora", [3.0, 2.0], [2.5], 1.0).passed is False  # one validation proves nothing
