@@ -276,8 +276,14 @@ def check_vllm(plan: Plan, run_dir: Path, work: Path) -> Check:
 def run_checks(args: argparse.Namespace, plan: Plan, work: Path) -> None:
     first_run = None
     for method in plan.methods:
-        plan.checks += check_training(plan, method, work)
+        try:
+            plan.checks += check_training(plan, method, work)
+        except Exception as exc:  # e.g. bitsandbytes missing for QLoRA: record it, go on with the other checks
+            plan.checks.append(Check(f"{method}: training", False, f"{type(exc).__name__}: {str(exc)[:300]}"))
+            continue
         first_run = first_run or work / f"{method}-straight"
+    if first_run is None:
+        return
     if not args.skip_serve:
         plan.checks.append(check_serve(plan, first_run))
     if not args.skip_vllm and plan.device == "cuda":

@@ -108,3 +108,18 @@ def test_loss_check_judges_the_held_out_loss():
     rising = gpu_check.loss_check("lora", [3.0, 2.0, 1.5, 1.0], [2.5, 2.6], 1.0)  # train falls, held-out rises
     assert rising.passed is False and "2.5000 → 2.6000" in rising.detail
     assert gpu_check.loss_check("lora", [3.0, 2.0], [2.5], 1.0).passed is False  # one validation proves nothing
+
+
+def test_a_method_that_cannot_train_is_a_failed_check_not_a_crash(monkeypatch, tmp_path):
+    def train(plan, method, work):
+        if method == "qlora":
+            raise RuntimeError("bitsandbytes is not installed")
+        return [gpu_check.Check(f"{method}: loss falls", True, "ok")]
+
+    monkeypatch.setattr(gpu_check, "check_training", train)
+    monkeypatch.setattr(gpu_check, "check_serve", lambda plan, run: gpu_check.Check("serve", True, str(run.name)))
+    plan = gpu_check.make_plan(gpu_check.parse_args([]), "NVIDIA H100")
+    gpu_check.run_checks(gpu_check.parse_args(["--skip-vllm"]), plan, tmp_path)
+    assert [(c.name, c.passed) for c in plan.checks] == [
+        ("lora: loss falls", True), ("qlora: training", False), ("serve", True)]
+    assert "bitsandbytes is not installed" in plan.checks[1].detail and plan.checks[2].detail == "lora-straight"
