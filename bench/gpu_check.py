@@ -267,9 +267,14 @@ def check_vllm(plan: Plan, run_dir: Path, work: Path) -> Check:
                                "--out", str(export)], capture_output=True, text=True)
     if exported.returncode:
         return Check("vLLM recipe", False, f"tunesmith export failed: {exported.stderr[-300:]!r}")
+    import torch
+
+    torch.cuda.empty_cache()  # this process trained on the GPU; leave vLLM the memory it asks for
     port = _free_port()
-    cmd = ["vllm", "serve", str(resolve(plan.model).path), "--enable-lora", "--max-lora-rank", "16",
-           "--max-loras", "4", "--lora-modules", f"bot={export}", "--port", str(port), "--dtype", plan.dtype]
+    vllm = shutil.which("vllm") or str(Path(sys.executable).parent / "vllm")
+    cmd = [vllm, "serve", str(resolve(plan.model).path), "--enable-lora", "--max-lora-rank", "16",
+           "--max-loras", "4", "--lora-modules", f"bot={export}", "--port", str(port), "--dtype", plan.dtype,
+           "--gpu-memory-utilization", "0.5"]
     return _serve_and_ask(cmd, "bot", port, 300, "vLLM recipe (docs/deploy.md)", need_gpu=False)
 
 
