@@ -47,7 +47,8 @@ def test_a_run_that_knows_the_facts_beats_prompting_significantly(chat_project, 
     run_dir.mkdir(parents=True)
     (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(e) for e in [
         {"step": 10, "loss": 2.0}, {"step": 10, "eval_loss": 2.1}, {"step": 20, "loss": 1.0},
-        {"step": 20, "eval_loss": 1.5}, {"step": 30, "loss": 0.4}, {"step": 30, "eval_loss": 1.9}]))
+        {"step": 20, "eval_loss": 1.5}, {"step": 30, "loss": 0.4}, {"step": 30, "eval_loss": 1.9},
+        {"step": 40, "loss": 0.2}, {"step": 40, "eval_loss": 2.3}]))  # rose twice (the default patience)
     contenders = [ChatContender("prompting", _fixed(lambda c: "I am not sure, sorry.")),
                   ChatContender("run-1", _fixed(lambda c: by_question[c[-1]["content"]]), kind="run",
                                 run_dir=run_dir)]
