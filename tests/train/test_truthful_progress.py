@@ -95,3 +95,11 @@ def test_a_real_run_warns_exactly_when_its_report_says_overfitting(tiny_lm_dir, 
     after_first_validation = next(r for r in rows if r.get("split") == "train" and r["step"] == 3)
     steps_only = after_first_validation["elapsed"] / 3 * (8 - 3)
     assert after_first_validation["eta_s"] > steps_only
+
+
+def test_the_report_judges_a_run_by_its_own_patience(tmp_path):
+    from tunesmith.evaluate.overfitting import run_patience
+
+    (tmp_path / "config.yaml").write_text("schema_version: 1\ntraining:\n  overfit_patience: 4\n")
+    assert run_patience(tmp_path) == 4
+    assert run_patience(tmp_path / "missing") == 2  # the schema default

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tunesmith.evaluate.metrics import token_f1
-from tunesmith.evaluate.overfitting import default_patience, evaluations, find_overfitting
+from tunesmith.evaluate.overfitting import default_patience, evaluations, find_overfitting, run_patience
 from tunesmith.evaluate.summary import LOWER_IS_BETTER
 
 TRAIN_KEYS = ("train_loss", "loss")
@@ -129,7 +129,7 @@ def diagnose(comparison, limit: int) -> dict:
         if run.run_dir is not None:
             curves = read_loss_curve(run.run_dir)
             entry["loss_curves"] = {k: [list(p) for p in v] for k, v in curves.items()}
-            entry["overfitting"] = overfitting_verdict(curves)
+            entry["overfitting"] = overfitting_verdict(curves, run_patience(run.run_dir))
         out["runs"][run.name] = entry
     if not runs and comparison.results:
         best = comparison.results[-1]

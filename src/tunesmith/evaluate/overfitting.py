@@ -42,6 +42,16 @@ def default_patience() -> int:
     return TrainingConfig.model_fields["overfit_patience"].default
 
 
+def run_patience(run_dir) -> int:
+    """The patience the run trained with (its saved config), so its report judges it by the same rule."""
+    from pathlib import Path
+
+    from tunesmith.runs.saved_config import read_saved
+
+    value = (read_saved(Path(run_dir) / "config.yaml").get("training") or {}).get("overfit_patience")
+    return value if isinstance(value, int) and value >= 1 else default_patience()
+
+
 def evaluations(curves: Curves) -> list[Evaluation]:
     """One point per validation, with the mean training loss logged since the previous validation."""
     train = sorted(curves.get("train", []))
