@@ -25,7 +25,7 @@ def test_compare_runs_both_baselines_on_the_tiny_model(chat_project, chat_splits
     assert data["schema_version"] == 1 and data["n_items"] == 12
     assert set(data) == {"schema_version", "created", "task", "split", "n_items", "primary_metric", "verdict",
                          "settings", "contenders", "paired_tests", "interval_methods", "diagnostics", "items",
-                         "split_note", "caveat"}
+                         "split_note", "caveat", "data", "next_steps"}
     assert set(data["contenders"][0]) == {"name", "kind", "metrics", "corpus", "run_dir", "details"}
     assert set(data["contenders"][0]["metrics"]["token_f1"]) == {"mean", "low", "high", "n", "method"}
     assert data["contenders"][0]["details"]["judge_model"] == str(chat_project.config.model.name)

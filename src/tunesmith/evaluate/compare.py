@@ -162,7 +162,10 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
         from tunesmith.evaluate.preference import add_reward_margins
 
         add_reward_margins(results)
-    return summarize(results, items, task, settings, split, split_note(dataset, split))
+    comparison = summarize(results, items, task, settings, split, split_note(dataset, split))
+    manifest = getattr(dataset, "manifest", None)
+    comparison.data_tokens = dict((manifest or {}).get("tokens") or {}) if isinstance(manifest, dict) else {}
+    return comparison
 
 
 def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = True,
