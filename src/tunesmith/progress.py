@@ -29,6 +29,7 @@ def quiet_library_bars() -> None:
     if sys.stderr.isatty():
         return
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
     os.environ["TQDM_DISABLE"] = "1"
     for module, switch in _LIBRARY_SWITCHES:
         if module in sys.modules:

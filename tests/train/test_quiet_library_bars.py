@@ -17,7 +17,8 @@ def test_train_with_captured_stderr_prints_no_library_bars(tiny_lm_dir, tmp_path
               "model": {"name": str(tiny_lm_dir), "max_length": 64},
               "training": {"num_threads": 1, "max_steps": 2, "eval_every": 2, "batch_size": 4}}
     (project / "tunesmith.yaml").write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"}}
+    switches = {"HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"}
+    env = {k: v for k, v in os.environ.items() if k not in switches}
     done = subprocess.run([sys.executable, "-c", "from tunesmith.cli import main; main()", "train", str(project)],
                           capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
