@@ -43,3 +43,14 @@ def test_data_report_speaks_words(make_project):
     assert "1 exact copies were removed" in page
     assert "['" not in page and "[\"" not in page and "{'" not in page  # no Python reprs
     assert "Not measured: this dataset was prepared without loading the model's tokenizer" in page
+
+
+def test_token_statistics_are_measured_when_the_model_is_a_local_folder(make_project, tiny_lm_dir):
+    rows = [chat(q, a) for q, a in QUESTIONS]
+    project = make_project({"sources": [{"path": "chat.jsonl"}]}, files={"chat.jsonl": rows})
+    project.config.model.name = str(tiny_lm_dir)
+    dataset = prepare(project)  # no tokenizer passed: the folder's own is cheap to load
+    tokens = dataset.manifest["tokens"]
+    assert tokens["count"] == len(rows) and tokens["max_length"] == project.config.model.max_length
+    page = dataset.report_path.read_text()
+    assert "Not measured" not in page and "<td>median</td>" in page
