@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,27 @@ from rich.errors import LiveError
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 console = Console(stderr=True)
+
+_LIBRARY_SWITCHES = (  # (module, function) pairs that turn a library's own tqdm bars off once it is imported
+    ("huggingface_hub.utils", "disable_progress_bars"),
+    ("transformers.utils.logging", "disable_progress_bar"),
+    ("datasets", "disable_progress_bars"),
+)
+
+
+def quiet_library_bars() -> None:
+    """Library progress bars (transformers' "Loading weights", huggingface_hub, datasets, any tqdm) are for
+    terminals: in logs they are carriage-return noise, so they are off whenever stderr is not a terminal.
+    The environment variables reach libraries imported later and child processes; the switches reach
+    libraries already imported (transformers reads the hub's setting once, at import)."""
+    if sys.stderr.isatty():
+        return
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"
+    for module, switch in _LIBRARY_SWITCHES:
+        if module in sys.modules:
+            getattr(sys.modules[module], switch)()
 
 
 @contextlib.contextmanager

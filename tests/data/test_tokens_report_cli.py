@@ -57,7 +57,7 @@ def test_html_report_is_self_contained(make_project, chat_rows):
     assert page.count("data:image/png;base64,") >= 1
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)
     assert "conversation has no assistant turn" in page  # rejects table
-    assert "<td>dropped_exact_duplicates</td><td>1</td>" in page
+    assert "<td>dropped exact duplicates</td><td>1</td>" in page
 
 
 def test_cli_inspect_validate_prepare_report_preview(make_project, chat_rows, tmp_path):

@@ -58,6 +58,8 @@ def test_classifier_run_report_has_per_class_metrics_and_a_confusion_matrix(inte
     assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG")
     data = json.loads(comparison.report_json.read_text())
     assert set(data["contenders"][0]["details"]["per_class"]) == set(labels)
+    # a classification report defines what it shows and explains no perplexity it does not show
+    assert "perplexity" not in html and "<dt>precision</dt>" in html and "<dt>accuracy</dt>" in html
 
 
 def test_compare_classification_baselines(intent_project):

@@ -25,7 +25,7 @@ def test_compare_runs_both_baselines_on_the_tiny_model(chat_project, chat_splits
     assert data["schema_version"] == 1 and data["n_items"] == 12
     assert set(data) == {"schema_version", "created", "task", "split", "n_items", "primary_metric", "verdict",
                          "settings", "contenders", "paired_tests", "interval_methods", "diagnostics", "items",
-                         "split_note", "caveat"}
+                         "split_note", "caveat", "data", "next_steps"}
     assert set(data["contenders"][0]) == {"name", "kind", "metrics", "corpus", "run_dir", "details"}
     assert set(data["contenders"][0]["metrics"]["token_f1"]) == {"mean", "low", "high", "n", "method"}
     assert data["contenders"][0]["details"]["judge_model"] == str(chat_project.config.model.name)
@@ -47,7 +47,8 @@ def test_a_run_that_knows_the_facts_beats_prompting_significantly(chat_project, 
     run_dir.mkdir(parents=True)
     (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(e) for e in [
         {"step": 10, "loss": 2.0}, {"step": 10, "eval_loss": 2.1}, {"step": 20, "loss": 1.0},
-        {"step": 20, "eval_loss": 1.5}, {"step": 30, "loss": 0.4}, {"step": 30, "eval_loss": 1.9}]))
+        {"step": 20, "eval_loss": 1.5}, {"step": 30, "loss": 0.4}, {"step": 30, "eval_loss": 1.9},
+        {"step": 40, "loss": 0.2}, {"step": 40, "eval_loss": 2.3}]))  # rose twice (the default patience)
     contenders = [ChatContender("prompting", _fixed(lambda c: "I am not sure, sorry.")),
                   ChatContender("run-1", _fixed(lambda c: by_question[c[-1]["content"]]), kind="run",
                                 run_dir=run_dir)]

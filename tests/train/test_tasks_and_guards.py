@@ -8,7 +8,6 @@ from safetensors.torch import load_file
 from train_helpers import chat_records, classification_records, text_records, tiny_config
 
 from tunesmith.train import load_run, run_training
-from tunesmith.train.loop import LoopState, check_overfitting
 
 
 @pytest.mark.parametrize("which", ["encoder", "decoder"])
@@ -55,13 +54,6 @@ def test_early_stopping_restores_best_checkpoint(tiny_lm_dir, tmp_path):
     for name, value in checkpoint.items():
         key = name.replace(".default", "")
         assert torch.equal(saved[key], value), name
-
-
-def test_overfitting_warning_needs_a_widening_gap():
-    state = LoopState()
-    assert check_overfitting(state, train_loss=1.0, val_loss=1.1, threshold=0.25) is None
-    assert check_overfitting(state, train_loss=0.8, val_loss=1.2, threshold=0.25) is not None  # 50 %, widening
-    assert check_overfitting(state, train_loss=0.8, val_loss=1.1, threshold=0.25) is None  # gap narrowed
 
 
 def test_gradient_checkpointing_and_adafactor_give_the_same_training(tiny_lm_dir, tmp_path):

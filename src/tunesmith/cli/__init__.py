@@ -12,6 +12,7 @@ import typer
 
 from tunesmith.cli.help_text import use_plain_labels
 from tunesmith.errors import TunesmithError
+from tunesmith.progress import quiet_library_bars
 
 use_plain_labels()
 app = typer.Typer(
@@ -66,6 +67,7 @@ def _register_commands() -> None:
 
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_library_bars()
     _register_commands()
     try:
         app()

@@ -43,8 +43,8 @@ class TrainingConfig(Section):
         "classification only).")
     restore_best: bool = Field(True, description="End with the weights of the best validation, not the last step.")
     keep_checkpoints: int = Field(2, ge=1, description="Newest checkpoints kept on disk (the best is kept too).")
-    overfit_gap: float = Field(0.25, gt=0, description="Warn when validation loss exceeds train loss by this "
-                               "share and the gap keeps widening.")
+    overfit_patience: int = Field(2, ge=1, description="Warn of overfitting when validation loss has risen for "
+                                  "this many validations in a row while training loss fell.")
     report_to: list[Literal["tensorboard", "mlflow"]] = Field(
         default_factory=list, description="Also log to TensorBoard (runs/<id>/tensorboard) and/or MLflow (a store "
         "in runs/<id>/mlflow unless MLFLOW_TRACKING_URI is set); needs pip install 'tunesmith[loggers]'.")

@@ -54,7 +54,7 @@ class Deduplicator:
         self.groups = UnionFind()
         self.conflicted: set[int] = set()
         self.conflict_examples: list[dict] = []  # a few, for the report
-        self.clusters: dict[int, list[str]] = defaultdict(list)  # kept position -> dropped near-duplicate ids
+        self.clusters: dict[int, list[int]] = defaultdict(list)  # kept position -> dropped near-duplicate positions
         self.pairs = np.empty((0, 2), dtype=np.int64)  # verified near-duplicate positions (i < j)
         self.pair_similarity = np.empty(0)
         self._exact: dict[bytes, int] = {}
@@ -168,7 +168,7 @@ class Deduplicator:
                     and self._droppable(second)):
                 alive[second] = False
                 self.counts["dropped_near_duplicates"] += 1
-                self.clusters[self.groups.find(first)].append(self.store.ids[second])
+                self.clusters[self.groups.find(first)].append(second)
             else:
                 self.groups.union(first, second)
         near_records = set(pairs[:, 1].tolist())
@@ -188,4 +188,6 @@ class Deduplicator:
         """The largest groups of near-duplicates that were dropped, for the report."""
         biggest = sorted(self.clusters.items(), key=lambda item: (-len(item[1]), item[0]))[:limit]
         return [{"kept": self.store.ids[kept], "text": record_text(self.store.get(kept))[:200],
-                 "dropped": len(dropped), "examples": dropped[:5]} for kept, dropped in biggest]
+                 "dropped": len(dropped), "examples": [self.store.ids[i] for i in dropped[:5]],
+                 "dropped_texts": [record_text(self.store.get(i))[:200] for i in dropped[:3]]}
+                for kept, dropped in biggest]

@@ -9,6 +9,7 @@ import itertools
 import json
 import warnings
 
+from tunesmith.data.count_words import explain
 from tunesmith.data.dataset import SPLITS, PreparedDataset
 from tunesmith.data.report import describe_split, describe_system_prompt
 
@@ -71,11 +72,20 @@ def _plots(manifest: dict) -> list[str]:
     return parts
 
 
+def _cell(value) -> str:
+    """Words, never a Python repr: lists read as comma-separated items, missing values as blank."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
 def _table(rows: list[dict], columns: list[str]) -> str:
     if not rows:
         return "<p>none</p>"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(row.get(c, '')))}</td>" for c in columns) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c, '')))}</td>" for c in columns) + "</tr>"
                    for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -96,24 +106,51 @@ def _splits(manifest: dict) -> list[dict]:
              "how it was made": describe_split(manifest, name)} for name in SPLITS]
 
 
+def _dropped_samples(manifest: dict) -> str:
+    """What was dropped, shown: near-duplicates next to the record kept, and conflicting records."""
+    rows = [{"kept record": f"{c['kept']}: {c['text']}", "dropped near-copies": c.get("dropped_texts") or
+             c.get("examples") or [], "how many dropped": c["dropped"]}
+            for c in manifest.get("duplicate_clusters") or []]
+    parts = ["<h3>Near-duplicates (one record of each group kept)</h3>"
+             + _table(rows, ["kept record", "dropped near-copies", "how many dropped"])]
+    if manifest["counts"].get("dropped_exact_duplicates"):
+        parts.append(f"<p>{manifest['counts']['dropped_exact_duplicates']} exact copies were removed; each was "
+                     "identical to a record that was kept.</p>")
+    return "".join(parts)
+
+
+def _token_section(manifest: dict) -> str:
+    tokens = manifest.get("tokens") or {}
+    if not tokens:
+        return ("<p>Not measured: this dataset was prepared without loading the model's tokenizer. Run "
+                "<code>tunesmith data prepare</code> to count tokens with it.</p>")
+    words = {"count": "records measured", "min": "shortest", "mean": "average", "p50": "median",
+             "p90": "90% of records are at most", "p99": "99% of records are at most", "max": "longest",
+             "overlong": "records over max_length", "overlong_action": "what happens to them",
+             "max_length": "model.max_length", "tokenizer": "tokenizer",
+             "trained_share": "share of tokens the model learns from (answers only)"}
+    rows = [{"statistic": words.get(k, k), "tokens": f"{v:.0%}" if k == "trained_share" and v is not None else v}
+            for k, v in tokens.items() if k != "histogram" and v is not None]
+    return _table(rows, ["statistic", "tokens"])
+
+
 def render_html(dataset: PreparedDataset) -> str:
     manifest = dataset.manifest
-    counts = [{"step": key, "records": value} for key, value in manifest["counts"].items()]
-    tokens = manifest.get("tokens") or {}
-    token_rows = [{"statistic": k, "value": v} for k, v in tokens.items() if k != "histogram"]
+    counts = [{"step": key.replace("_", " "), "records": value, "what it means": explain(key)}
+              for key, value in manifest["counts"].items()]
+    project = manifest.get("project") or dataset.path.parent.parent.name
+    title = f"{project} · data version {dataset.version}"
     sections = [
-        f"<h1>Dataset {html.escape(dataset.version)}</h1><p>task: <b>{html.escape(dataset.task)}</b> · "
+        f"<h1>{html.escape(title)}</h1><p>task: <b>{html.escape(dataset.task)}</b> · "
         f"created {html.escape(manifest.get('created', ''))}</p>",
         "<h2>Sources</h2>" + _table(manifest["sources"], ["path", "kind", "format", "rows", "records", "rejected",
                                                           "weight", "split", "sha256"]),
         "<h2>Splits</h2>" + _table(_splits(manifest), ["split", "records", "how it was made"]),
         *([f"<p>{html.escape(system)}</p>"] if (system := describe_system_prompt(manifest)) else []),
-        "<h2>Counts</h2>" + _table(counts, ["step", "records"]),
+        "<h2>Counts</h2>" + _table(counts, ["step", "records", "what it means"]),
         "<h2>Plots</h2>" + "".join(_plots(manifest)),
-        "<h2>Token statistics</h2>" + (_table(token_rows, ["statistic", "value"]) if tokens else
-                                       "<p>not measured (run <code>tunesmith data prepare</code> with a model)</p>"),
-        "<h2>Near-duplicate clusters</h2>" + _table(manifest.get("duplicate_clusters") or [],
-                                                    ["kept", "dropped", "examples", "text"]),
+        "<h2>Token statistics</h2>" + _token_section(manifest),
+        "<h2>Samples of dropped records</h2>" + _dropped_samples(manifest),
         "<h2>Conflicting duplicates (same input, different answer or label)</h2>"
         + _table(manifest.get("conflicts") or [], ["ids", "input"]),
         "<h2 class=warn>Warnings</h2>" + _table(manifest.get("warnings") or [], ["file", "line", "field", "message",
@@ -125,5 +162,5 @@ def render_html(dataset: PreparedDataset) -> str:
     if manifest.get("spelling"):
         sections.append("<h2>Possible misspellings</h2>" + _table(manifest["spelling"],
                                                                   ["word", "count", "suggestion"]))
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>tunesmith data {dataset.version}</title>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>")

@@ -10,6 +10,7 @@ import random
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from tunesmith.data.dataset import SPLITS, PreparedDataset, load_prepared, schema_description, write_split
 from tunesmith.data.grouping import Deduplicator
@@ -17,7 +18,7 @@ from tunesmith.data.ingest import Ingested, Rejects, display_name, ingest
 from tunesmith.data.issues import raise_if_errors
 from tunesmith.data.sources import check_source, source_hash, source_size
 from tunesmith.data.split import HELD_OUT, PinnedLeak, assign_splits, check_leaks, find_leaks, pinned_leaks
-from tunesmith.errors import DataError
+from tunesmith.errors import DataError, TunesmithError
 from tunesmith.progress import progress_bar
 
 FORMAT_VERSION = 3  # bump when the same inputs would now prepare differently
@@ -47,6 +48,20 @@ def dataset_version(project) -> tuple[str, list[str]]:
     return digest[:12], hashes
 
 
+def _tokenizer_on_disk(project):
+    """The configured model's tokenizer when the model is a folder on this machine: a few JSON files, so
+    token statistics cost little; None for catalog names (which may need a conversion) or when it fails."""
+    folder = Path(project.config.model.name).expanduser()
+    if not any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+        return None
+    from tunesmith.models.loading import load_tokenizer
+
+    try:
+        return load_tokenizer(folder, project.config.model.trust_remote_code)
+    except (TunesmithError, OSError, ValueError):
+        return None
+
+
 def prepare(project, tokenizer=None) -> PreparedDataset:
     """Read, validate, clean, deduplicate and split the project's sources into data/<version>/.
 
@@ -56,6 +71,7 @@ def prepare(project, tokenizer=None) -> PreparedDataset:
     if not config.sources:
         raise DataError("no data sources configured", "Add data.sources: [{path: my-data.jsonl}] to tunesmith.yaml.")
     version, hashes = dataset_version(project)
+    tokenizer = tokenizer if tokenizer is not None else _tokenizer_on_disk(project)
     folder = project.data_dir / version
     if (folder / "manifest.json").exists():
         dataset = load_prepared(folder)

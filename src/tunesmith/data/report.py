@@ -86,7 +86,7 @@ def build_manifest(project, version: str, hashes: list[str], state, dedup, tally
 
         spelling = misspellings(tally.words)
     return {
-        "version": version, "task": project.config.objective.task,
+        "version": version, "project": project.config.name, "task": project.config.objective.task,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config.model_dump(mode="json"), "sources": sources, "counts": counts, "splits": splits,
         "schema": schema, "labels": labels, "warnings": warnings,

@@ -172,7 +172,10 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
 
         link_references(results, {r.name: started_from(r.run_dir) for r in results if r.kind == "run"})
         add_reward_margins(results)
-    return summarize(results, items, task, settings, split, split_note(dataset, split))
+    comparison = summarize(results, items, task, settings, split, split_note(dataset, split))
+    manifest = getattr(dataset, "manifest", None)
+    comparison.data_tokens = dict((manifest or {}).get("tokens") or {}) if isinstance(manifest, dict) else {}
+    return comparison
 
 
 def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = True,

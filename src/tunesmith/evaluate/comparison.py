@@ -46,6 +46,7 @@ class Comparison:
     diagnostics: dict = field(default_factory=dict)
     split_note: str = ""  # how the scored split was made (from the dataset manifest)
     caveat: str = ""  # set when the split is not an untouched test split: leads every view
+    data_tokens: dict = field(default_factory=dict)  # the dataset's token statistics (overlong count), if measured
 
     @property
     def split_title(self) -> str:
@@ -66,6 +67,12 @@ class Comparison:
     def corpus_shown(self) -> list[str]:
         wanted = ["f1_macro", "f1_weighted"] if self.task == "classification" else ["chrf", "perplexity"]
         return [m for m in wanted if any(m in r.corpus for r in self.rows)]
+
+    def definitions(self) -> list[tuple[str, str]]:
+        """One sentence for each metric the table shows (evaluate/metric_definitions.py)."""
+        from tunesmith.evaluate.metric_definitions import definitions_for
+
+        return definitions_for([*self.metrics_shown(), *self.corpus_shown()])
 
     def render(self) -> Table:
         """One table: each contender with mean [95% CI] per metric, and the primary difference vs the best baseline."""
@@ -112,6 +119,8 @@ class Comparison:
             console.print(f"{self.split} split: {self.split_note}", style="dim", highlight=False)
         for note in self.method_notes():
             console.print(note, style="dim", highlight=False)
+        for metric, sentence in self.definitions():
+            console.print(f"{metric}: {sentence}", style="dim", highlight=False)
         if any("judge" in row.metrics for row in self.rows):
             console.print("judge = model-as-judge with a small local model: indicative only, not the verdict.")
         console.print(f"[bold]{self.verdict}[/bold]")

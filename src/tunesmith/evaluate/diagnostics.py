@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tunesmith.evaluate.metrics import token_f1
+from tunesmith.evaluate.overfitting import default_patience, evaluations, find_overfitting, run_patience
 from tunesmith.evaluate.summary import LOWER_IS_BETTER
 
 TRAIN_KEYS = ("train_loss", "loss")
@@ -86,23 +87,31 @@ def read_loss_curve(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
     return curves
 
 
-def overfitting_verdict(curves: dict[str, list[tuple[float, float]]], tolerance: float = 0.03) -> str:
-    """Plain words from the validation curve: still improving, flat, or rising after its minimum."""
-    val = [loss for _, loss in curves.get("validation", [])]
-    train = [loss for _, loss in curves.get("train", [])]
-    if len(val) < 2:
+def overfitting_verdict(curves: dict[str, list[tuple[float, float]]], patience: int | None = None) -> str:
+    """Plain words from the loss curves under the one overfitting rule (evaluate/overfitting.py), so the
+    report and the model card say what the live training warning said. `patience`: the run's
+    training.overfit_patience (the schema's default when not given)."""
+    patience = patience or default_patience()
+    points = evaluations(curves)
+    if len(points) < 2:
         return "Not enough validation points to judge overfitting (validate more often: training.eval_every)."
-    best, last = min(val), val[-1]
-    best_at = val.index(best)
-    if last > best * (1 + tolerance) and best_at < len(val) - 1:
-        trend = " while training loss kept falling" if len(train) >= 2 and train[-1] < train[0] else ""
-        return (f"Overfitting: validation loss rose from its minimum {best:.3f} (point {best_at + 1} of {len(val)}) "
-                f"to {last:.3f}{trend}. Train fewer epochs, lower the learning rate, or add data; the "
-                f"checkpoint near the minimum is likely better.")
-    if val[-1] < val[-2] * (1 - tolerance / 3):
-        return (f"No overfitting: validation loss was still falling at the end ({val[-2]:.3f} → {last:.3f}); "
+    best = min(points, key=lambda p: p.val_loss)
+    found = find_overfitting(points, patience)
+    if found:
+        lowest = (f"validation loss later fell again, to its lowest ({best.val_loss:.3f}) at step {best.step:g}"
+                  if best.step > found.end.step else
+                  f"the checkpoint at step {best.step:g} (lowest validation loss, {best.val_loss:.3f}) is likely "
+                  "better")
+        return (f"Overfitting: {found.message()}. Train fewer epochs, lower the learning rate, or add data; "
+                f"{lowest}.")
+    before, last = points[-2].val_loss, points[-1].val_loss
+    if last < before:
+        return (f"No overfitting: validation loss was still falling at the end ({before:.3f} → {last:.3f}); "
                 f"more epochs may help.")
-    return f"No overfitting: validation loss has levelled off at {last:.3f} (best {best:.3f})."
+    if last > before:
+        return (f"No overfitting: validation loss rose at the end ({before:.3f} → {last:.3f}) but not {patience} "
+                f"evaluations in a row while training loss fell; best {best.val_loss:.3f} at step {best.step:g}.")
+    return f"No overfitting: validation loss has levelled off at {last:.3f} (best {best.val_loss:.3f})."
 
 
 def diagnose(comparison, limit: int) -> dict:
@@ -120,7 +129,7 @@ def diagnose(comparison, limit: int) -> dict:
         if run.run_dir is not None:
             curves = read_loss_curve(run.run_dir)
             entry["loss_curves"] = {k: [list(p) for p in v] for k, v in curves.items()}
-            entry["overfitting"] = overfitting_verdict(curves)
+            entry["overfitting"] = overfitting_verdict(curves, run_patience(run.run_dir))
         out["runs"][run.name] = entry
     if not runs and comparison.results:
         best = comparison.results[-1]

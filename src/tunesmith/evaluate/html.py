@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from tunesmith.evaluate import plots
 from tunesmith.evaluate.comparison import format_estimate
+from tunesmith.evaluate.diff_view import diff_html
+from tunesmith.evaluate.metric_definitions import define, definitions_for, lower_is_better
 from tunesmith.evaluate.summary import method_notes
 
 SIDE_BY_SIDE_LIMIT = 30
@@ -24,6 +27,8 @@ def _environment() -> Environment:
                       autoescape=select_autoescape(["html", "jinja"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _number
     env.filters["estimate"] = format_estimate
+    env.filters["define"] = lambda metric: define(metric) or ""
+    env.filters["diff"] = lambda output, reference: Markup(diff_html(str(reference or ""), str(output or "")))
     return env
 
 
@@ -51,8 +56,12 @@ def render_html(comparison, data: dict) -> str:
     metric_names += [m for m in dict.fromkeys(k for r in comparison.rows for k in r.metrics)
                      if m not in metric_names and m != "confidence"]
     corpus_names = list(dict.fromkeys(k for r in comparison.rows for k in r.corpus if k not in metric_names))
+    shown = [*metric_names, *corpus_names]
+    if any((c.get("details") or {}).get("per_class") for c in data["contenders"]):
+        shown += ["precision", "recall", "f1_macro"]
     return template.render(
         data=data, comparison=comparison, metric_names=metric_names, corpus_names=corpus_names,
         figures=_figures(comparison, data), side_by_side=data["items"][:SIDE_BY_SIDE_LIMIT],
         notes={"rows": method_notes(comparison.rows, [], metric_names), "tests": method_notes([], comparison.tests)},
-        contender_names=[r.name for r in comparison.rows])
+        contender_names=[r.name for r in comparison.rows], definitions=definitions_for(shown),
+        lower_is_better=lower_is_better(shown))

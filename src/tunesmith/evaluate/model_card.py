@@ -83,6 +83,7 @@ def _metric_table(info: RunInfo) -> list[str]:
 def training_card(folder: RunFolder) -> str:
     """The card for a run folder as training leaves it (no evaluation yet)."""
     from tunesmith.evaluate.diagnostics import overfitting_verdict, read_loss_curve
+    from tunesmith.evaluate.overfitting import run_patience
 
     info = folder.info()
     hub = base_hub_id(info)
@@ -98,7 +99,7 @@ def training_card(folder: RunFolder) -> str:
         lines += [f"Labels: {', '.join(info.labels)}", ""]
     lines += _contract_lines(folder, info)
     lines += ["## Training", "", *_metric_table(info), "",
-              f"Overfitting check: {overfitting_verdict(read_loss_curve(folder.path))}", "",
+              f"Overfitting check: {overfitting_verdict(read_loss_curve(folder.path), run_patience(folder.path))}", "",
               f"Files: [{CONFIG_FILE}]({CONFIG_FILE}) is the exact configuration, [{RUN_FILE}]({RUN_FILE}) the "
               "training record (warnings included).", "", use_block(info, "run"), ""]
     return _front(card_data(info, LIBRARY["adapter"] if info.artifact == "adapter" else "transformers")) + \

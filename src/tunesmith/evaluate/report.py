@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from tunesmith.config.evaluation import EvaluationConfig
+from tunesmith.evaluate.advice import next_steps
 from tunesmith.evaluate.diagnostics import _question, _reference, diagnose
 from tunesmith.evaluate.summary import method_notes
 from tunesmith.project import ensure_writable
@@ -55,6 +56,8 @@ def report_data(comparison, settings: EvaluationConfig) -> dict:
         "paired_tests": [t.to_dict() for t in comparison.tests],
         "interval_methods": method_notes(comparison.rows, comparison.tests),
         "diagnostics": comparison.diagnostics,
+        "data": {key: comparison.data_tokens[key] for key in ("overlong", "max_length", "overlong_action")
+                 if key in comparison.data_tokens},
         "items": items,
     })
 
@@ -72,6 +75,7 @@ def write_reports(comparison, out_dir: Path, settings: EvaluationConfig) -> tupl
     out_dir = ensure_writable(Path(out_dir))
     comparison.diagnostics = diagnose(comparison, settings.examples_in_report)
     data = report_data(comparison, settings)
+    data["next_steps"] = next_steps(data)
     json_path, html_path = out_dir / REPORT_JSON, out_dir / REPORT_HTML
     _atomic_write(json_path, json.dumps(data, indent=2, ensure_ascii=False))
     _atomic_write(html_path, render_html(comparison, data))

@@ -14,18 +14,19 @@ import math
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
 from tunesmith.config import ProjectConfig, TrainingConfig
 from tunesmith.errors import TunesmithError
+from tunesmith.evaluate.overfitting import Evaluation, find_overfitting
 from tunesmith.objectives.runtime import Sft
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.batching import Step, collate, epoch_steps
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import Example
-from tunesmith.train.monitor import MetricsLog, ProgressBar
+from tunesmith.train.monitor import MetricsLog, ProgressBar, eta_seconds
 from tunesmith.train.optim import learning_rate
 from tunesmith.train.sharding import Replicated
 
@@ -62,12 +63,21 @@ class LoopState:
     best_step: int | None = None
     best_value: float | None = None
     evals_without_improvement: int = 0
-    last_gap: float | None = None
+    evaluations: list[list] = field(default_factory=list)  # [step, mean train loss since last, val loss]
+    warned_overfitting: bool = False
+    pause_seconds: float = 0.0  # time spent validating and checkpointing (for an ETA that includes them)
+    pauses: int = 0
     warnings: list[str] = field(default_factory=list)
     last_train_loss: float | None = None
     last_val: dict = field(default_factory=dict)
     best_val: dict = field(default_factory=dict)
     identity: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> LoopState:
+        """The state of a checkpoint, also one written by an older tunesmith (retired keys are dropped)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in saved.items() if key in known})
 
 
 @dataclass
@@ -174,16 +184,17 @@ def improved(state: LoopState, metric: str, value: float) -> bool:
     return value > state.best_value if metric == "val_accuracy" else value < state.best_value
 
 
-def check_overfitting(state: LoopState, train_loss: float, val_loss: float, threshold: float) -> str | None:
-    """A warning when validation loss sits well above train loss and the gap keeps widening."""
-    gap = (val_loss - train_loss) / max(train_loss, 1e-8)
-    widening = state.last_gap is not None and gap > state.last_gap
-    state.last_gap = gap
-    if gap > threshold and widening:
-        return (f"step {state.step}: validation loss {val_loss:.3f} is {gap:.0%} above train loss "
-                f"{train_loss:.3f} and the gap is widening: the model may be overfitting "
-                "(fewer epochs, early stopping or more data help).")
-    return None
+def check_overfitting(state: LoopState, train_loss: float, val_loss: float, patience: int) -> str | None:
+    """Records this validation; a warning the first time the one overfitting rule (evaluate/overfitting.py,
+    also behind the report's verdict and the model card) holds, None otherwise."""
+    state.evaluations.append([state.step, train_loss if math.isfinite(train_loss) else None, val_loss])
+    if state.warned_overfitting:
+        return None
+    found = find_overfitting([Evaluation(*point) for point in state.evaluations], patience)
+    if found is None:
+        return None
+    state.warned_overfitting = True
+    return f"step {state.step}: {found.message()} (fewer epochs, early stopping or more data help)."
 
 
 def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_examples: list[Example],
@@ -202,9 +213,10 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
     log = MetricsLog(run_dir, state.step if state.step else None) if world.main else None
     if log:
         attach(log)
-    bar = ProgressBar(total, state.step, enabled=world.main)
+    bar = ProgressBar(total, state.step, tc.eval_every, enabled=world.main)
     ckpt_root = run_dir / "checkpoints"
     window: list[float] = []
+    shown: dict = {}  # the last validation, printed once its checkpoint is saved (its ETA counts that save)
     outcome = "completed"
 
     def checkpoint() -> None:
@@ -236,11 +248,11 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
             state.best_val = result
         else:
             state.evals_without_improvement += 1
-        warning = check_overfitting(state, train_loss, result["val_loss"], tc.overfit_gap)
-        if warning and not state.warnings:
+        warning = check_overfitting(state, train_loss, result["val_loss"], tc.overfit_patience)
+        if warning:
             state.warnings.append(warning)
             bar.note(f"[yellow]warning:[/yellow] {warning}")
-        bar.validated(state.step, result, train_loss, state.tokens / max(state.seconds, 1e-9), state.seconds)
+        shown.update(result=result, train_loss=train_loss)
         if log:
             log.add({"split": "validation", "step": state.step, "epoch": state.epoch, **result})
             log.plot()
@@ -272,16 +284,23 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
                 window.append(loss)
                 row = {"split": "train", "step": state.step, "epoch": state.epoch, "train_loss": loss,
                        "lr": optimizer.param_groups[0]["lr"], "tokens": state.tokens,
-                       "tokens_per_second": state.tokens / max(state.seconds, 1e-9), "elapsed": state.seconds}
+                       "tokens_per_second": state.tokens / max(state.seconds, 1e-9), "elapsed": state.seconds,
+                       "eta_s": eta_seconds(state.step, total, tc.eval_every, state.seconds, state.pause_seconds,
+                                            state.pauses)[0]}
                 if log:
                     log.add(row)
-                bar.step(row)
+                bar.step(row, state)
                 for callback in callbacks:
                     callback(row)
                 should_stop = False
                 if state.step % tc.eval_every == 0 or state.step == total:
+                    paused = time.perf_counter()
                     should_stop = validate()
                     checkpoint()
+                    state.pause_seconds += time.perf_counter() - paused
+                    state.pauses += 1
+                    if shown:
+                        bar.validated(state, shown.pop("result"), shown.pop("train_loss"))
                 if should_stop:
                     outcome = "stopped_early"
                     bar.note(f"early stopping at step {state.step}: no improvement in "

@@ -6,40 +6,74 @@ import json
 import sys
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from tunesmith.progress import console
 from tunesmith.runs import METRICS_FILE, PLOT_FILE
 
 
-class ProgressBar:
-    """Step bar with loss, learning rate, tokens/s and ETA; plain lines when stderr is not a terminal."""
+def pauses_left(step: int, total: int, eval_every: int) -> int:
+    """Validations (each followed by a checkpoint) still to come after `step`: every `eval_every` steps and at
+    the last step."""
+    if step >= total:
+        return 0
+    return total // eval_every - step // eval_every + (1 if total % eval_every else 0)
 
-    def __init__(self, total_steps: int, done: int, enabled: bool = True):
+
+def eta_seconds(step: int, total: int, eval_every: int, train_seconds: float, pause_seconds: float,
+                pauses: int) -> tuple[float, bool]:
+    """Seconds left: the remaining steps at the measured time per step, plus the remaining validations and
+    checkpoints at their measured time each. The flag is True when validations remain whose cost is not
+    measured yet (before the first one), so the estimate leaves them out and must say so."""
+    per_step = train_seconds / step if step else 0.0
+    left = pauses_left(step, total, eval_every)
+    per_pause = pause_seconds / pauses if pauses else 0.0
+    return (total - step) * per_step + left * per_pause, bool(left and not pauses)
+
+
+def describe_eta(seconds: float, unmeasured: bool) -> str:
+    text = f"{seconds / 60:.1f} min"
+    return f"{text} + validation" if unmeasured else text
+
+
+class ProgressBar:
+    """Step bar with loss, learning rate, tokens/s and ETA; plain lines when stderr is not a terminal.
+    The ETA counts validation and checkpoint time, not only training steps (`eta_seconds`)."""
+
+    def __init__(self, total_steps: int, done: int, eval_every: int, enabled: bool = True):
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
         self.total = total_steps
+        self.eval_every = eval_every
         self.progress = Progress(
             TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[speed]} tok/s"),
-            TimeRemainingColumn(), console=console, disable=not (enabled and self.tty))
-        self.task = self.progress.add_task("train", total=total_steps, completed=done, loss="-", lr="-", speed="-")
+            TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[speed]} tok/s  "
+                       "ETA {task.fields[eta]}"), console=console, disable=not (enabled and self.tty))
+        self.task = self.progress.add_task("train", total=total_steps, completed=done, loss="-", lr="-", speed="-",
+                                           eta="-")
         if enabled and self.tty:
             self.progress.start()
 
-    def step(self, row: dict) -> None:
-        self.progress.update(self.task, completed=row["step"], loss=f"{row['train_loss']:.4f}",
-                             lr=f"{row['lr']:.2e}", speed=f"{row['tokens_per_second']:.0f}")
+    def eta(self, state) -> str:
+        """`state`: the loop's LoopState (step, seconds, pause_seconds, pauses)."""
+        return describe_eta(*eta_seconds(state.step, self.total, self.eval_every, state.seconds,
+                                         state.pause_seconds, state.pauses))
 
-    def validated(self, step: int, result: dict, train_loss: float, tokens_per_second: float,
-                  seconds: float) -> None:
-        """One line per validation, printed above the bar (the only output when stderr is not a terminal)."""
+    def step(self, row: dict, state) -> None:
+        if not (self.enabled and self.tty):
+            return
+        self.progress.update(self.task, completed=row["step"], loss=f"{row['train_loss']:.4f}",
+                             lr=f"{row['lr']:.2e}", speed=f"{row['tokens_per_second']:.0f}", eta=self.eta(state))
+
+    def validated(self, state, result: dict, train_loss: float) -> None:
+        """One line per validation (after its checkpoint), printed above the bar (the only output when stderr is
+        not a terminal)."""
         if not self.enabled:
             return
-        eta = seconds / max(step, 1) * (self.total - step)
         extra = f"  accuracy {result['val_accuracy']:.1%}" if "val_accuracy" in result else ""
-        console.print(f"step {step}/{self.total}  train loss {train_loss:.4f}  validation loss "
-                      f"{result['val_loss']:.4f}{extra}  {tokens_per_second:.0f} tok/s  ETA {eta / 60:.1f} min")
+        console.print(f"step {state.step}/{self.total}  train loss {train_loss:.4f}  validation loss "
+                      f"{result['val_loss']:.4f}{extra}  {state.tokens / max(state.seconds, 1e-9):.0f} tok/s  "
+                      f"ETA {self.eta(state)}")
 
     def note(self, text: str) -> None:
         if self.enabled:

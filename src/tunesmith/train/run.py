@@ -119,7 +119,7 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     model, optimizer = strategy.setup(model, lambda m: build_optimizer(m, tc))
     state = LoopState(identity=identity)
     if start is not None:
-        state = LoopState(**ckpt.load_checkpoint(start, model, optimizer))
+        state = LoopState.from_saved(ckpt.load_checkpoint(start, model, optimizer))
         if world.main:
             _say(f"resuming {run_dir.name} from {start.name}")
     elif resume and world.main:
