@@ -89,6 +89,11 @@ class PreparedDataset:
     def task(self) -> str:
         return self.manifest["task"]
 
+    @property
+    def project_name(self) -> str:
+        """The project the version belongs to: recorded in newer manifests, else its folder (<project>/data/<v>)."""
+        return self.manifest.get("project") or self.path.resolve().parents[1].name
+
     @cached_property
     def _tables(self) -> dict[str, pa.Table | None]:
         return {}

@@ -138,8 +138,7 @@ def render_html(dataset: PreparedDataset) -> str:
     manifest = dataset.manifest
     counts = [{"step": key.replace("_", " "), "records": value, "what it means": explain(key)}
               for key, value in manifest["counts"].items()]
-    project = manifest.get("project") or dataset.path.parent.parent.name
-    title = f"{project} · data version {dataset.version}"
+    title = f"{dataset.project_name} · data version {dataset.version}"
     sections = [
         f"<h1>{html.escape(title)}</h1><p>task: <b>{html.escape(dataset.task)}</b> · "
         f"created {html.escape(manifest.get('created', ''))}</p>",
