@@ -29,7 +29,15 @@ def record_text(record: dict) -> str:
     if "messages" in record:  # a preference pair differs from another by its rejected answer too
         rejected = f"\nrejected: {record['rejected']}" if record.get("rejected") is not None else ""
         return "\n".join(f"{m['role']}: {m['content']}" for m in record["messages"]) + rejected
+    if "query" in record:  # embedding pairs
+        return "\n".join(str(record[k]) for k in ("query", "positive", "negative", "score") if record.get(k) is not None)
     return record["text"] + ("\n" + record["text_pair"] if record.get("text_pair") else "")
+
+
+def near_duplicate_text(record: dict) -> str:
+    """The text compared for near-duplicates: an embedding pair's query alone (a reworded test query must
+    not be trained on, while paraphrases sharing one document are different queries), else all of it."""
+    return record["query"] if "query" in record else record_text(record)
 
 
 def record_input(record: dict) -> str | None:
@@ -37,12 +45,16 @@ def record_input(record: dict) -> str | None:
     if "messages" in record:
         last = max(i for i, m in enumerate(record["messages"]) if m["role"] == "assistant")
         return "\n".join(f"{m['role']}: {m['content']}" for m in record["messages"][:last])
+    if "query" in record:
+        return record["query"]
     if "label" in record:
         return record["text"] + ("\n" + record["text_pair"] if record.get("text_pair") else "")
     return None
 
 
 def record_output(record: dict) -> str:
+    """The answer compared between records with the same input. An embedding query with several documents
+    is not a conflict (each is a positive), so its output is empty."""
     if "messages" in record:
         return [m for m in record["messages"] if m["role"] == "assistant"][-1]["content"]
     return record.get("label", "")

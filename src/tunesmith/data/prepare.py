@@ -39,6 +39,8 @@ def dataset_version(project) -> tuple[str, list[str]]:
         hashes.append(source_hash(path))
     shape = {"format_version": FORMAT_VERSION, "task": project.config.objective.task,
              "data": config.model_dump(mode="json"), "sources": hashes}
+    if project.config.objective.task == "embedding":
+        shape["split_by"] = project.config.embedding.split_by
     for source in shape["data"]["sources"]:
         source.pop("path")  # moving a file does not change the data
     if _needs_tokenizer(config) or (config.augment.copies and config.augment.paraphrase):
@@ -76,7 +78,9 @@ def prepare(project, tokenizer=None) -> PreparedDataset:
     # record bodies, signatures and rejected rows spill to anonymous files in data/ (same disk as the output)
     state = Ingested(rejects=Rejects(project.data_dir))
     try:
-        with Deduplicator(config, state.counts, project.data_dir) as dedup:
+        link_documents = (project.config.objective.task == "embedding"
+                          and project.config.embedding.split_by == "document")
+        with Deduplicator(config, state.counts, project.data_dir, link_documents) as dedup:
             build = _build(project, tokenizer, state, dedup)
             return _write(project, version, hashes, build, tokenizer)
     finally:
