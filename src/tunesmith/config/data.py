@@ -20,7 +20,8 @@ class SourceConfig(Section):
                       "files are one record each, labelled by their subfolder.")
     format: SourceFormat = Field("auto", description="auto, alpaca, openai, sharegpt, prompt_completion, "
                                  "input_output, question_answer, text_label, text, or preferences: openai_dpo, "
-                                 "chosen_rejected (TRL, LLaMA-Factory, Anthropic-HH) or rated (KTO), or for embeddings: "
+                                 "chosen_rejected (TRL, LLaMA-Factory, Anthropic-HH) or rated (KTO), or for "
+                                 "embeddings: "
                                  "query_positive (query, positive[, negative]) or sentence_pair_score "
                                  "(sentence1, sentence2, score).")
     weight: float = Field(1.0, gt=0, description="Mixing ratio relative to other sources: its training records "

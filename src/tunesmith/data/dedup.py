@@ -30,7 +30,8 @@ def record_text(record: dict) -> str:
         rejected = f"\nrejected: {record['rejected']}" if record.get("rejected") is not None else ""
         return "\n".join(f"{m['role']}: {m['content']}" for m in record["messages"]) + rejected
     if "query" in record:  # embedding pairs
-        return "\n".join(str(record[k]) for k in ("query", "positive", "negative", "score") if record.get(k) is not None)
+        parts = (record.get(k) for k in ("query", "positive", "negative", "score"))
+        return "\n".join(str(part) for part in parts if part is not None)
     return record["text"] + ("\n" + record["text_pair"] if record.get("text_pair") else "")
 
 

@@ -306,7 +306,8 @@ def _score(raw: Any, check: _Check) -> float | None:
     return value
 
 
-_CONVERTERS = {"query_positive": _query_positive, "sentence_pair_score": _sentence_pair_score, "openai": _openai, "sharegpt": _sharegpt, "text_label": _text_label, "text": _text,
+_CONVERTERS = {"query_positive": _query_positive, "sentence_pair_score": _sentence_pair_score, "openai": _openai,
+               "sharegpt": _sharegpt, "text_label": _text_label, "text": _text,
                **{fmt: _pair(fmt) for fmt in PAIR_FORMATS}}
 
 # Preference rows (chosen/rejected pairs, rated answers: data/preference.py) are detected first: they carry

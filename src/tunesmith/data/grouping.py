@@ -155,7 +155,8 @@ class Deduplicator:
     def finish(self) -> list[int]:
         """Find near-duplicates, then return the positions of the records to keep."""
         self._flush()
-        self._exact, self._by_input, self._by_group, self._by_document = {}, {}, {}, {}  # only streaming needs them: free for the split
+        # only streaming needs them: free for the split
+        self._exact, self._by_input, self._by_group, self._by_document = {}, {}, {}, {}
         alive = np.ones(len(self.store), dtype=bool)
         if self.near and len(self.store) > 1:
             self._near_duplicates(alive)

@@ -13,7 +13,6 @@ from tunesmith.evaluate.contenders import ChatContender, ContenderResult, few_sh
 from tunesmith.evaluate.items import chat_items, class_items, few_shot_system_prompt, pick_examples, require_items
 from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, verdict
 
-
 BASELINES_WORD = {"embedding": "the base encoder and BM25"}  # what the verdict says fine-tuning was compared with
 
 

@@ -13,7 +13,8 @@ from tunesmith.evaluate.stats import Estimate, PairedTest, is_binary, mean_inter
 # Per-item values kept for diagnostics, not quality metrics: never tested or compared.
 NOT_COMPARED = {"confidence"}
 LOWER_IS_BETTER = {"reference_nll", "perplexity", "expected_calibration_error"}
-PREFERRED_ORDER = ["recall@1", "mrr@10", "ndcg@10", "recall@5", "recall@10", "fact_accuracy", "accuracy", "f1_macro", "token_f1", "rouge_l", "exact_match", "chrf_sentence",
+PREFERRED_ORDER = ["recall@1", "mrr@10", "ndcg@10", "recall@5", "recall@10", "fact_accuracy", "accuracy",
+                   "f1_macro", "token_f1", "rouge_l", "exact_match", "chrf_sentence",
                    "json_valid", "json_field_accuracy", "judge", "reference_nll"]
 # The range of each per-item metric: an interval for n identical values is built from it. Metrics missing
 # here (reference_nll, log-prob margins) are unbounded: identical values on every item get no interval.
