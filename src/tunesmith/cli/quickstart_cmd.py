@@ -14,6 +14,8 @@ def quickstart(
     directory: Path = typer.Argument(Path("quickstart-project"), help="Folder to create the example project in."),
     fast: bool = typer.Option(False, "--fast", help="A shorter run (~3 min): 1 epoch, fewer eval questions."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set training.epochs=2"),
+    task: str = typer.Option("chat", "--task", help="chat: a support assistant (smollm2-135m-instruct); "
+                             "embedding: semantic search over an FAQ (minilm-l6), base vs fine-tuned recall@1."),
 ) -> None:
     """Fine-tune the bundled model on an example support dataset and show before/after, in one command.
 
@@ -22,4 +24,4 @@ def quickstart(
     """
     from tunesmith.quickstart.run import run_quickstart
 
-    run_quickstart(directory, fast=fast, overrides=list(set_))
+    run_quickstart(directory, fast=fast, overrides=list(set_), task=task)

@@ -1,7 +1,9 @@
 """`tunesmith quickstart`: a whole lifecycle in one command on the bundled model.
 
 Creates a project with the Larkspur Cycles support dataset, prepares it, LoRA-tunes
-smollm2-135m-instruct, and compares base vs fine-tuned on held-out questions.
+smollm2-135m-instruct, and compares base vs fine-tuned on held-out questions. `--task embedding` does the
+same for semantic search: customers' questions find the right entry of Larkspur's FAQ, minilm-l6 fully
+fine-tuned, base vs fine-tuned vs BM25 on held-out phrasings.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rich.console import Console
 from tunesmith.config import PROJECT_FILE, ProjectConfig, apply_overrides, parse_config
 from tunesmith.project import Project, ensure_writable
 from tunesmith.quickstart.dataset import write_support_dataset
+from tunesmith.quickstart.embedding import write_faq_dataset
 
 DATASET_FILE = "sources/larkspur_support.jsonl"
 
@@ -37,6 +40,31 @@ RECIPE = {
 }
 FAST = ["training.epochs=1", "evaluation.max_examples=16", "evaluation.max_new_tokens=48", "evaluation.few_shot_k=0"]
 
+FAQ_FILE = "sources/larkspur_faq.jsonl"
+EMBEDDING_RECIPE = {
+    "name": "larkspur-faq-search",
+    "objective": {
+        "task": "embedding",
+        "description": "Find the entry of Larkspur Cycles' FAQ that answers a customer's question.",
+        "users": "Customers typing questions into the help-centre search box.",
+        "expected_output": "The FAQ entry that answers the question, ranked first.",
+    },
+    "data": {"sources": [{"path": FAQ_FILE}], "validation_share": 0.1, "test_share": 0.3, "seed": 42},
+    "model": {"name": "minilm-l6", "max_length": 128},
+    "method": {"name": "full"},
+    "training": {"epochs": 2, "learning_rate": 5e-5, "batch_size": 32, "warmup_ratio": 0.1, "eval_every": 10,
+                 "seed": 42},
+}
+EMBEDDING_FAST = ["training.epochs=1"]
+# task -> (recipe, data file, writer, --fast overrides, what to try next)
+RECIPES = {
+    "chat": (RECIPE, DATASET_FILE, write_support_dataset, FAST,
+             "chat with it over an OpenAI-compatible API: [bold]tunesmith serve --project {root}[/bold]"),
+    "embedding": (EMBEDDING_RECIPE, FAQ_FILE, write_faq_dataset, EMBEDDING_FAST,
+                  "embed texts over an OpenAI-compatible API (POST /v1/embeddings): "
+                  "[bold]tunesmith serve --project {root}[/bold], or tunesmith.embed(texts, model=run folder)"),
+}
+
 
 @dataclass
 class QuickstartResult:
@@ -46,17 +74,26 @@ class QuickstartResult:
     seconds: float
 
 
-def create_project(folder: Path) -> Project:
+def create_project(folder: Path, task: str = "chat") -> Project:
     """Write the example dataset and tunesmith.yaml, or reuse a quickstart project already there."""
+    from tunesmith.errors import ConfigError
+
+    if task not in RECIPES:
+        raise ConfigError(f"no quickstart for the '{task}' task", f"Use --task {' or --task '.join(RECIPES)}.")
+    recipe, data_file, write, _, _ = RECIPES[task]
     folder = ensure_writable(folder.expanduser().resolve())
     if (folder / PROJECT_FILE).exists():
-        return Project.load(folder)
-    write_support_dataset(folder / DATASET_FILE)
-    return Project.create(folder, parse_config(RECIPE, "quickstart recipe"))
+        project = Project.load(folder)
+        if project.config.objective.task != task:
+            raise ConfigError(f"{folder} holds a '{project.config.objective.task}' quickstart project, not '{task}'",
+                              "Give another folder for this quickstart.")
+        return project
+    write(folder / data_file)
+    return Project.create(folder, parse_config(recipe, "quickstart recipe"))
 
 
 def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
-                   console: Console | None = None) -> QuickstartResult:
+                   console: Console | None = None, task: str = "chat") -> QuickstartResult:
     from tunesmith.data import prepare
     from tunesmith.evaluate import compare
     from tunesmith.models.catalog import resolve
@@ -65,8 +102,9 @@ def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
     # Piped output (CI logs, `| tee`) would otherwise be cut to 80 columns and truncate the table.
     console = console or Console(width=None if sys.stdout.isatty() else 150)
     start = time.perf_counter()
-    project = create_project(folder)
-    extra = [*(FAST if fast else []), *overrides]
+    project = create_project(folder, task)
+    _, _, _, fast_overrides, next_step = RECIPES[task]
+    extra = [*(fast_overrides if fast else []), *overrides]
     config: ProjectConfig = apply_overrides(project.config, extra) if extra else project.config
     project = Project(project.root, config)
     console.rule(f"[bold]tunesmith quickstart[/bold] · {project.root}")
@@ -84,13 +122,13 @@ def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
     console.rule(f"3/4 fine-tune ({config.method.name})")
     result = train(project, dataset)
 
-    console.rule("4/4 evaluate on held-out questions")
+    console.rule("4/4 evaluate on held-out " + ("queries against the whole FAQ" if task == "embedding"
+                                                else "questions"))
     comparison = compare(project, dataset, [result.run_dir])
     console.print(comparison.render())
     console.print(f"\n[bold]{comparison.verdict}[/bold]")
     seconds = time.perf_counter() - start
     console.print(f"\nReport: {comparison.report_html}")
     console.print(f"Run folder: {result.run_dir}   (total {seconds / 60:.1f} min)")
-    console.print(f"Next: chat with it over an OpenAI-compatible API: "
-                  f"[bold]tunesmith serve --project {project.root}[/bold]")
+    console.print("Next: " + next_step.format(root=project.root))
     return QuickstartResult(project, result.run_dir, comparison, seconds)
