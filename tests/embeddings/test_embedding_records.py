@@ -27,7 +27,8 @@ def test_jsonl_and_csv_pairs_become_canonical_records(tmp_path):
     rows = [{"query": f"question {i} about topic {i}", "positive": f"document {i}", "negative": f"other {i}"}
             for i in range(12)]
     project = _project(tmp_path, "pairs.jsonl", _jsonl(rows), test_share=0.25, validation_share=0)
-    records = sum((prepare(project).split(s) for s in ("train", "test")), [])
+    dataset = prepare(project)
+    records = dataset.split("train") + dataset.split("test")
     assert {r["query"] for r in records} == {r["query"] for r in rows}
     assert all(r["positive"].startswith("document") and r["negative"].startswith("other") for r in records)
 
