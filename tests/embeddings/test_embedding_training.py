@@ -102,3 +102,20 @@ def test_embed_refuses_dimensions_the_model_was_not_trained_for(trained):
     _, _, run_dir = trained
     with pytest.raises(TunesmithError, match="not trained for shorter embeddings"):
         tunesmith.embed(["a"], model=run_dir, dimensions=16)
+
+
+def test_v1_embeddings_serves_the_run(trained):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    import tunesmith
+    from tunesmith.serve.embeddings import attach_embeddings
+
+    _, _, run_dir = trained
+    app = FastAPI()
+    batcher = attach_embeddings(app, {"faq": str(run_dir)})
+    try:
+        body = TestClient(app).post("/v1/embeddings", json={"model": "faq", "input": ["apple now"]}).json()
+    finally:
+        batcher.stop()
+    np.testing.assert_allclose(body["data"][0]["embedding"], tunesmith.embed("apple now", model=run_dir), atol=1e-5)
