@@ -87,3 +87,14 @@ def test_split_by_document_keeps_each_document_in_one_split(tmp_path):
     train_docs = {r["positive"] for r in dataset.split("train")}
     test_docs = {r["positive"] for r in dataset.split("test")}
     assert test_docs and not train_docs & test_docs
+
+
+def test_plan_refuses_embedding_projects_in_one_line():
+    import pytest
+
+    from tunesmith.errors import TunesmithError
+    from tunesmith.plan.record import token_counts
+
+    config = ProjectConfig.model_validate({"objective": {"task": "embedding"}})
+    with pytest.raises(TunesmithError, match="does not model embedding training"):
+        token_counts(config, [{"query": "q", "positive": "d"}])

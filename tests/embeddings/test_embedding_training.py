@@ -119,3 +119,26 @@ def test_v1_embeddings_serves_the_run(trained):
     finally:
         batcher.stop()
     np.testing.assert_allclose(body["data"][0]["embedding"], tunesmith.embed("apple now", model=run_dir), atol=1e-5)
+
+
+def test_lora_trains_an_embedding_run_that_loads_merged_and_exports(tiny_encoder_dir, tmp_path):
+    import tunesmith
+    from tunesmith.deploy.export import export
+    from tunesmith.embeddings.load import base_encoder, load_embedder
+    from tunesmith.train.run import run_training
+
+    config = ProjectConfig.model_validate({
+        "objective": {"task": "embedding"}, "model": {"name": str(tiny_encoder_dir), "max_length": 32},
+        "method": {"name": "lora", "r": 4, "alpha": 8}, "training": {"max_steps": 3, "batch_size": 8,
+                                                                    "learning_rate": 1e-2, "eval_every": 3}})
+    pairs = synthetic_pairs(per_topic=3)
+    run_dir = tmp_path / "run"
+    run_training(config, pairs[:30], pairs[30:], run_dir)
+    assert (run_dir / "adapter" / "adapter_config.json").exists()
+    encoder = load_embedder(run_dir)
+    assert not hasattr(encoder.model, "peft_config")  # merged on load
+    texts = ["apple help", "invoice policy page"]
+    trained = encoder.encode(texts)
+    assert not np.allclose(trained, base_encoder(tiny_encoder_dir).encode(texts), atol=1e-4)  # the adapter counts
+    folder = export(run_dir, "hf", folder=tmp_path / "export").path
+    np.testing.assert_allclose(tunesmith.embed(texts, model=folder), trained, atol=1e-5)
