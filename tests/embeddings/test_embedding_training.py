@@ -142,3 +142,20 @@ def test_lora_trains_an_embedding_run_that_loads_merged_and_exports(tiny_encoder
     assert not np.allclose(trained, base_encoder(tiny_encoder_dir).encode(texts), atol=1e-4)  # the adapter counts
     folder = export(run_dir, "hf", folder=tmp_path / "export").path
     np.testing.assert_allclose(tunesmith.embed(texts, model=folder), trained, atol=1e-5)
+
+
+def test_tunesmith_serve_offers_an_embedding_run_on_v1_embeddings(trained):
+    from fastapi.testclient import TestClient
+
+    import tunesmith
+    from tunesmith.serve import build_server
+
+    _, _, run_dir = trained
+    server = build_server([str(run_dir)])
+    assert "/v1/embeddings" in server.mounted
+    try:
+        with TestClient(server.app) as client:
+            body = client.post("/v1/embeddings", json={"model": run_dir.name, "input": "apple now"}).json()
+    finally:
+        server.app.state.embeddings.stop()
+    np.testing.assert_allclose(body["data"][0]["embedding"], tunesmith.embed("apple now", model=run_dir), atol=1e-5)
