@@ -98,3 +98,33 @@ def test_plan_refuses_embedding_projects_in_one_line():
     config = ProjectConfig.model_validate({"objective": {"task": "embedding"}})
     with pytest.raises(TunesmithError, match="does not model embedding training"):
         token_counts(config, [{"query": "q", "positive": "d"}])
+
+
+def test_embedding_records_round_trip_through_their_source_formats():
+    from tunesmith.data.export import to_format
+    from tunesmith.data.formats import convert
+
+    for row, fmt in (({"query": "q", "positive": "d", "negative": "n"}, "query_positive"),
+                     ({"sentence1": "a", "sentence2": "b", "score": 0.25}, "sentence_pair_score")):
+        record, issues = convert(row, fmt, "embedding", "f.jsonl", 1)
+        assert issues == [] and to_format(record, fmt) == row
+
+
+def test_prepare_mines_hard_negatives_with_the_base_encoder(tmp_path, tiny_encoder_dir):
+    import numpy as np
+
+    from tunesmith.embeddings.load import base_encoder
+
+    rows = [{"query": f"question {i} about item{i}", "positive": f"document {i % 8} on topic{i % 8}"}
+            for i in range(24)]
+    project = _project(tmp_path, "pairs.jsonl", _jsonl(rows), test_share=0, validation_share=0)
+    project.config.model.name = str(tiny_encoder_dir)
+    project.config.embedding.hard_negatives = 2
+    train = prepare(project).split("train")
+    assert len(train) == 48 and all(r["negative"] and r["negative"] != r["positive"] for r in train)
+    corpus = sorted({r["positive"] for r in rows})
+    encoder = base_encoder(tiny_encoder_dir)
+    first = train[0]
+    scores = encoder.encode([first["query"]]) @ encoder.encode(corpus).T
+    best_wrong = [corpus[i] for i in np.argsort(-scores[0]) if corpus[i] != first["positive"]][:2]
+    assert sorted(r["negative"] for r in train if r["query"] == first["query"]) == sorted(best_wrong)
