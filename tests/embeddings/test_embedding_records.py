@@ -128,3 +128,17 @@ def test_prepare_mines_hard_negatives_with_the_base_encoder(tmp_path, tiny_encod
     scores = encoder.encode([first["query"]]) @ encoder.encode(corpus).T
     best_wrong = [corpus[i] for i in np.argsort(-scores[0]) if corpus[i] != first["positive"]][:2]
     assert sorted(r["negative"] for r in train if r["query"] == first["query"]) == sorted(best_wrong)
+
+
+def test_init_writes_an_embedding_project(tmp_path):
+    import subprocess
+    import sys
+
+    from tunesmith.config import load_config
+
+    result = subprocess.run([sys.executable, "-m", "tunesmith", "init", str(tmp_path / "faq"), "--task", "embedding",
+                             "--description", "Find the FAQ entry", "--users", "", "--expected-output", ""],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    config = load_config(tmp_path / "faq")
+    assert config.objective.task == "embedding" and config.model.name == "minilm-l6"
