@@ -14,7 +14,7 @@ STAMP = $(VENV)/.tunesmith-installed
 .PHONY: quickstart test lint setup clean-venv
 
 quickstart: $(STAMP)
-	$(BIN)/tunesmith quickstart $(DIR) $(ARGS)
+	$(BIN)/tunesmith quickstart -p $(DIR) $(ARGS)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)

@@ -88,3 +88,19 @@ def tiny_encoder_dir(tmp_path_factory):
     from tunesmith.models.tiny import save_tiny
 
     return save_tiny("encoder", tmp_path_factory.mktemp("tiny-encoder"))
+
+
+@pytest.fixture(scope="session")
+def quickstart_fast(temporary_home, tmp_path_factory):
+    """One `quickstart --fast` run on the bundled model (about 2 minutes on two quiet cores), shared by the slow
+    tests that read it (the quickstart's promise, every deployment path); only they request it."""
+    import torch
+
+    from tunesmith.quickstart.run import run_quickstart
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        return run_quickstart(tmp_path_factory.mktemp("quickstart") / "qs", fast=True)
+    finally:
+        torch.set_num_threads(previous)

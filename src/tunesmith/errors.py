@@ -12,7 +12,12 @@ class TunesmithError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}" if self.hint else self.message
+        """'message. Hint': a message without closing punctuation gets a period, so the two never run together."""
+        if not self.hint:
+            return self.message
+        message = self.message.rstrip()
+        closed = message.endswith((".", "!", "?", "…")) or not message
+        return f"{message}{'' if closed else '.'} {self.hint.strip()}"
 
 
 class ConfigError(TunesmithError):

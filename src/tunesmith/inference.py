@@ -1,6 +1,7 @@
 """Batched generation shared by evaluation, export parity and serving.
 
-Prompts are rendered with the tokenizer's chat template, left-padded and decoded together with the
+Prompts are rendered with the tokenizer's chat template (through `tunesmith.tools.render`, so tools offered
+to a conversation appear exactly as training and serving show them), left-padded and decoded together with the
 KV cache. Greedy by default, so results are reproducible; sampling takes an explicit seed.
 """
 
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-Messages = list[dict[str, str]]
+from tunesmith.tools import Tool, render
+
+Messages = list[dict[str, Any]]
 
 
 @dataclass
@@ -22,9 +26,9 @@ class Completion:
     finish_reason: str  # "stop" or "length"
 
 
-def render_prompt(tokenizer, messages: Messages) -> str:
-    """The exact text the model sees before it answers (template + generation prompt)."""
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+def render_prompt(tokenizer, messages: Messages, tools: Sequence[Tool] = ()) -> str:
+    """The exact text the model sees before it answers (template + generation prompt), `tools` offered."""
+    return render(tokenizer, messages, tools)
 
 
 def _cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -68,6 +72,10 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], max_new_tokens: int
     return results
 
 
-def generate_chat(model, tokenizer, conversations: Sequence[Messages], **kwargs) -> list[Completion]:
-    """Answer each conversation (a list of messages ending with a user turn)."""
-    return generate_texts(model, tokenizer, [render_prompt(tokenizer, c) for c in conversations], **kwargs)
+def generate_chat(model, tokenizer, conversations: Sequence[Messages],
+                  tools: Sequence[Sequence[Tool]] | None = None, **kwargs) -> list[Completion]:
+    """Answer each conversation (a list of messages ending with a user or tool turn), with `tools[i]` offered
+    to conversation i; the answers are raw text (`tunesmith.tools.parse` reads calls out of them)."""
+    offered = tools or [()] * len(conversations)
+    prompts = [render_prompt(tokenizer, c, t) for c, t in zip(conversations, offered, strict=True)]
+    return generate_texts(model, tokenizer, prompts, **kwargs)

@@ -80,7 +80,7 @@ def test_repeated_problems_collapse_into_one_line_with_a_count(make_project, tmp
     assert result.exit_code == 2
     errors = [line for line in result.output.splitlines() if line.startswith("error")]
     assert errors == ["error c.jsonl:2: messages[0].role: unknown role 'bot' (on 2,000 lines: 2, 4, 6, 8, 10, …) "
-                      "(Use one of system, user, assistant.)"]
+                      "(Use one of system, user, assistant, tool.)"]
     assert "2000 valid record(s), 2000 error(s)" in result.output
 
 
@@ -89,8 +89,8 @@ def test_the_problems_of_one_row_print_on_one_line(make_project, tmp_path):
     make_project({"sources": [{"path": "c.jsonl"}]}, files={"c.jsonl": chat("fine") + "\n" + json.dumps(row) + "\n"})
     result = runner.invoke(app, ["data", "validate", str(tmp_path)])
     errors = [line for line in result.output.splitlines() if line.startswith("error")]
-    assert errors == ["error c.jsonl:2: messages[0].role: unknown role 'bot' (Use one of system, user, assistant.); "
-                      "messages[1].content: expected a string, got a number (Give the text as a JSON string.)"]
+    assert errors == ["error c.jsonl:2: messages[0].role: unknown role 'bot' (Use one of system, user, assistant, "
+                      "tool.); messages[1].content: expected a string, got a number (Give the text as a JSON string.)"]
     assert "1 valid record(s), 2 error(s)" in result.output
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tunesmith.config import load_config
-from tunesmith.errors import ConfigError
+from tunesmith.errors import TunesmithError
 from tunesmith.quickstart.embedding import faq_documents, faq_pairs
 from tunesmith.quickstart.run import EMBEDDING_RECIPE, create_project, run_quickstart
 
@@ -24,7 +24,7 @@ def test_quickstart_embedding_pipeline_on_a_tiny_encoder(tmp_path, tiny_encoder_
     assert load_config(tmp_path / "qs").name == EMBEDDING_RECIPE["name"]
     assert [row.name for row in result.comparison.rows] == ["BM25", "base encoder", result.run_dir.name]
     assert result.comparison.primary == "recall@1" and result.comparison.report_html.exists()
-    with pytest.raises(ConfigError, match="holds a 'embedding' quickstart project"):
+    with pytest.raises(TunesmithError, match="holds the embedding quickstart, not the chat one"):
         create_project(tmp_path / "qs", "chat")
 
 

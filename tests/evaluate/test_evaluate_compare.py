@@ -73,7 +73,11 @@ def test_a_run_that_knows_the_facts_beats_prompting_significantly(chat_project, 
     update_model_cards(comparison)
     update_model_cards(comparison)  # idempotent: one section, replaced
     text = card.read_text()
-    assert text.startswith("# run-1\n\nTrained on bikes.")
+    from huggingface_hub import ModelCard
+
+    parsed = ModelCard(text)  # the user's text is kept, below the front matter evaluation fills in
+    assert parsed.text.lstrip().startswith("# run-1\n\nTrained on bikes.")
+    assert parsed.data.eval_results[0].metric_type == "fact_accuracy"
     assert text.count(START) == 1 and text.count(END) == 1
     assert "Fine-tuning beat prompting" in text
 

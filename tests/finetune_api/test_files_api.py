@@ -91,7 +91,7 @@ def test_job_requests_are_checked_before_queueing(client):
     bad_epochs = create(hyperparameters={"n_epochs": 0}).json()["error"]
     assert bad_epochs["param"] == "hyperparameters.n_epochs"
     assert create(hyperparameters={"n_epoch": 2}).json()["error"]["message"].startswith("unknown hyperparameter")
-    assert create(method={"type": "dpo"}).json()["error"]["code"] == "unsupported_method"
+    assert create(method={"type": "reinforcement"}).json()["error"]["code"] == "unsupported_method"
     assert create(suffix="has:colon").json()["error"]["param"] == "suffix"
     assert client.post("/v1/fine_tuning/jobs", json={"training_file": file_id}).json()["error"]["param"] == "model"
     assert create(metadata={"k": 1}).json()["error"]["param"] == "metadata"

@@ -208,3 +208,26 @@ def test_a_second_server_on_the_project_waits_for_the_job_lock_then_takes_over(p
     finally:
         if first is not None:
             first.__exit__(None, None, None)
+
+
+def test_the_creation_event_comes_first_even_when_the_worker_is_faster(project, fake_trainer_importable,
+                                                                        monkeypatch):
+    """A worker that picks a new job up at once (a loaded machine's scheduling) logs after its creation event."""
+    from tunesmith.finetune_api.store import Store
+
+    client, _ = client_for(project, fake_trainer_importable)
+    real_insert = Store.insert
+
+    def insert_then_race(self, table, values, *args, **kwargs):
+        row = real_insert(self, table, values, *args, **kwargs)
+        if table == "jobs":  # what the worker thread does as soon as it sees the queued row
+            self.add_event(values["id"], "Validating training file: " + values["training_file"])
+        return row
+
+    with client:
+        file = upload(client, training_jsonl(3))
+        with monkeypatch.context() as patch:
+            patch.setattr(Store, "insert", insert_then_race)
+            job = create_job(client, file["id"])
+        events = client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", params={"limit": 100}).json()["data"]
+        assert events[-1]["message"] == f"Created fine-tuning job: {job['id']}"

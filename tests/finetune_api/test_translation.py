@@ -94,3 +94,60 @@ def test_estimated_finish_extrapolates_the_pace_of_training(tmp_path, monkeypatc
             log.write(json.dumps({"split": "train", "step": step, "train_loss": 1.0}) + "\n")
         follower.poll()
     assert store.get("jobs", "ftjob-y")["estimated_finish"] == 1004 + 14
+
+
+def test_a_dpo_method_trains_the_dpo_objective_with_its_beta():
+    from tunesmith.finetune_api.hyperparameters import requested_method
+
+    config = ProjectConfig.model_validate({"preference": {"dpo": {"beta": 0.3}}, "training": {"epochs": 2}})
+    body = {"method": {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2, "n_epochs": 3}}}}
+    assert requested_method(body) == "dpo"
+    hyper = resolve_hyperparameters(requested_hyperparameters(body), config, "dpo")
+    assert hyper == {"n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 1.0, "beta": 0.2}
+    job = training_config(config, "smollm2-135m-instruct", hyper, seed=1, train_examples=16, method="dpo")
+    assert job.training.objective == "dpo" and job.preference.dpo.beta == 0.2
+    auto = resolve_hyperparameters(requested_hyperparameters({"method": {"type": "dpo"}}), config, "dpo")
+    assert auto["beta"] == 0.3  # auto: the project's preference.dpo.beta
+    # supervised stays supervised, whatever the project's own objective
+    sft = training_config(ProjectConfig.model_validate({"training": {"objective": "dpo"}}), "m",
+                          resolve_hyperparameters({}, config), seed=1, train_examples=4)
+    assert sft.training.objective == "sft"
+
+
+@pytest.mark.parametrize(("body", "param", "words"), [
+    ({"method": {"type": "reinforcement"}}, "method.type", "method 'reinforcement' is not supported"),
+    ({"method": {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0}}}}, "hyperparameters.beta", "between"),
+    ({"method": {"type": "supervised", "supervised": {"hyperparameters": {"beta": 0.1}}}}, "hyperparameters",
+     "unknown hyperparameter 'beta' for method supervised"),
+])
+def test_bad_methods_are_refused_with_the_parameter_named(body, param, words):
+    from tunesmith.finetune_api.hyperparameters import requested_method
+
+    with pytest.raises(OpenAIError) as err:
+        method = requested_method(body)
+        resolve_hyperparameters(requested_hyperparameters(body), ProjectConfig(), method)
+    assert err.value.status == 400 and err.value.param == param and words in err.value.message
+
+
+def test_a_dpo_job_reports_its_method_as_openai_does():
+    from tunesmith.finetune_api.objects import job_object
+
+    hyper = {"n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 1.0, "beta": 0.2}
+    row = {"id": "ftjob-1", "created_at": 1, "model": "m", "status": "queued", "training_file": "file-1",
+           "validation_file": None, "hyperparameters": hyper, "method": "dpo", "seed": 1, "suffix": None,
+           "fine_tuned_model": "ft:m:org::1", "finished_at": None, "error": None, "trained_tokens": None,
+           "result_files": [], "metadata": None, "estimated_finish": None}
+    job = job_object(row)
+    assert job["method"] == {"type": "dpo", "dpo": {"hyperparameters": hyper}}
+    assert job["hyperparameters"] == {"n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 1.0}
+
+
+def test_a_store_written_before_methods_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # the jobs table as earlier versions created it
+        db.execute("CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, "
+                   "hyperparameters TEXT NOT NULL, status TEXT NOT NULL)")
+        db.execute("INSERT INTO jobs (id, hyperparameters, status) VALUES ('ftjob-old', '{}', 'succeeded')")
+    assert Store(path).get("jobs", "ftjob-old")["method"] == "supervised"

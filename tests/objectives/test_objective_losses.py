@@ -47,12 +47,14 @@ def _model(logps):
                                             is_top1=torch.zeros(rows, width, dtype=torch.bool))
 
 
-def _trl_dpo(loss_type: str, beta: float, label_smoothing: float, mask, logps, ref):
+def _trl_dpo(loss_type: str | list[str], beta: float, label_smoothing: float, mask, logps, ref,
+             weights: list[float] | None = None):
     from trl.trainer.dpo_trainer import DPOTrainer
 
+    types = [loss_type] if isinstance(loss_type, str) else loss_type
     trainer = _stand_in(ld_alpha=None, precompute_ref_logps=True, f_divergence_type="reverse_kl",
-                        loss_types=[loss_type], loss_weights=[1.0], beta=beta, label_smoothing=label_smoothing,
-                        use_weighting=False)
+                        loss_types=types, loss_weights=weights or [1.0] * len(types), beta=beta,
+                        label_smoothing=label_smoothing, use_weighting=False)
     inputs = {"input_ids": torch.ones_like(mask), "attention_mask": torch.ones_like(mask), "completion_mask": mask,
               "ref_chosen_logps": ref[:B], "ref_rejected_logps": ref[B:]}
     return float(DPOTrainer._compute_loss(trainer, _model(logps), inputs, False))
@@ -73,6 +75,21 @@ def test_dpo_and_ipo_equal_trl(loss_type, beta, label_smoothing):
     pairs = _pairs(mask, logps, ref)
     ours = losses.ipo(pairs, beta) if loss_type == "ipo" else losses.dpo(pairs, beta, label_smoothing)
     assert float(ours[0].mean()) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(("loss", "weight"), [("sigmoid", 1.0), ("sigmoid", 0.3), ("ipo", 2.0)])
+def test_dpo_with_an_sft_term_equals_trl_rpo(loss, weight):
+    """sft_weight: TRL's loss_type [sigmoid, sft] with loss_weights [1, w] (RPO), through the objective's loss."""
+    from tunesmith.objectives.dpo import DpoOptions
+    from tunesmith.objectives.dpo import loss as dpo_loss
+
+    mask, logps = _per_token(3, 2 * B)
+    ref = logps.sum(1) + torch.linspace(-1.0, 1.0, 2 * B)
+    expected = _trl_dpo([loss, "sft"], 0.2, 0.0, mask, logps, ref, [1.0, weight])
+    ours, _, _ = dpo_loss(_pairs(mask, logps, ref), DpoOptions(beta=0.2, loss=loss, sft_weight=weight))
+    assert float(ours.mean()) == pytest.approx(expected, rel=1e-6)
+    plain, _, _ = dpo_loss(_pairs(mask, logps, ref), DpoOptions(beta=0.2, loss=loss))
+    assert float(ours.mean()) > float(plain.mean())
 
 
 def test_kto_equals_trl():

@@ -18,11 +18,8 @@ def test_quickstart_pipeline_on_a_tiny_model(tmp_path, tiny_lm_dir):
 
 
 @pytest.mark.slow
-def test_quickstart_fast_beats_the_base_model(tmp_path):
-    import torch
-
-    torch.set_num_threads(2)
-    comparison = run_quickstart(tmp_path / "qs", fast=True).comparison
+def test_quickstart_fast_beats_the_base_model(quickstart_fast):
+    comparison = quickstart_fast.comparison
     base = comparison.row("base zero-shot")
     tuned = next(row for row in comparison.rows if row.kind == "run")
     for metric, margin in (("fact_accuracy", 0.2), ("rouge_l", 0.1)):

@@ -49,8 +49,8 @@ def test_a_project_relative_path_wins_over_the_current_folder(three_runs, tmp_pa
 
 
 @pytest.mark.parametrize(("ref", "message"), [
-    ("lora", r"'lora' matches 2 runs \(20261129-100000-lora, 20261130-090000-lora\) Give more of the run id"),
-    ("nope", r"no run 'nope' in .*/proj/runs Pass a run id, a unique part of one, `latest` or a run folder"),
+    ("lora", r"'lora' matches 2 runs \(20261129-100000-lora, 20261130-090000-lora\)\. Give more of the run id"),
+    ("nope", r"no run 'nope' in .*/proj/runs\. Pass a run id, a unique part of one, `latest` or a run folder"),
     ("runs/notes", r"/proj/runs/notes is not a tunesmith run folder \(no run.json\)"),
     ("runs/gone", r"run folder runs/gone does not exist \(looked for .*/proj/runs/gone or .*/runs/gone\)"),
 ])

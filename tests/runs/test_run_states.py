@@ -55,11 +55,11 @@ def test_a_damaged_record_reads_as_missing_keys_never_raises(tmp_path):
 
 
 @pytest.mark.parametrize(("info", "says"), [
-    (FAILED, "run r failed: loss became nan at step 3 (lower training.learning_rate); it has no model to serve "
+    (FAILED, "run r failed: loss became nan at step 3 (lower training.learning_rate); it has no model to serve. "
              "Fix the cause and train again"),
     ({"status": "running", "planned_steps": 40}, "run r is still running (planned 40 steps); it has no final model "
-                                                 "to serve yet Wait for it to finish"),
-    ({"status": "interrupted", "steps": 7}, "run r was interrupted after 7 steps; it has no final model to serve "
+                                                 "to serve yet. Wait for it to finish"),
+    ({"status": "interrupted", "steps": 7}, "run r was interrupted after 7 steps; it has no final model to serve. "
                                             "Finish it with `tunesmith train --resume --run runs/r`"),
     ({"status": "completed"}, "run r completed but its adapter folder is missing or empty"),
     ({"status": None}, "run r has no status in its run.json"),

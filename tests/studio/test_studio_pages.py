@@ -132,3 +132,20 @@ def test_playground_labels_text_with_a_classifier_run(tmp_path, tiny_encoder_dir
     run_dir = train(project, prepare(project)).run_dir
     answer = playground.classify(playground.run_model(run_dir), "refund please 9", 32)
     assert re.fullmatch(r"\*\*(billing|bug|praise)\*\* \(\d+%\), then (billing|bug|praise) \(\d+%\)", answer), answer
+
+
+def test_the_settings_panel_saves_only_the_choices(tmp_path, tiny_lm_dir):
+    import yaml
+
+    from tunesmith.config import PROJECT_FILE, load_config
+    from tunesmith.studio import schema_form
+    from tunesmith.studio.pages.model import save_settings
+
+    project = Project.create(tmp_path, parse_config({"name": "bikes", "model": {"name": str(tiny_lm_dir)}}))
+    specs = schema_form.schema_fields()
+    values = schema_form.values_for(project.config, specs)  # the panel shows every setting, filled in
+    values[[spec.path for spec in specs].index("training.epochs")] = 7
+    saved = save_settings(StudioContext(project.root), specs, values)
+    written = yaml.safe_load((tmp_path / PROJECT_FILE).read_text())
+    assert written == {"name": "bikes", "model": {"name": str(tiny_lm_dir)}, "training": {"epochs": 7}}, written
+    assert load_config(tmp_path) == saved.config and saved.config.training.epochs == 7

@@ -10,17 +10,38 @@ import sys
 
 import typer
 
+from tunesmith.cli.help_text import use_plain_labels
 from tunesmith.errors import TunesmithError
 
+use_plain_labels()
 app = typer.Typer(
     name="tunesmith",
     help="Fine-tune small language models on your own examples, evaluate them honestly, and serve "
-    "them behind an OpenAI-compatible API. Start with `tunesmith quickstart my-project`.",
+    "them behind an OpenAI-compatible API. Start with `tunesmith quickstart -p my-project`.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"tunesmith {version('tunesmith')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("tunesmith (not installed: version unknown)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                      help="Print the installed version and exit."),
+) -> None:
+    pass
 
 
 def _register_commands() -> None:

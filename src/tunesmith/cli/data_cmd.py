@@ -10,10 +10,17 @@ from rich.console import Console
 from rich.text import Text
 
 from tunesmith.cli import app
+from tunesmith.cli.options import legacy_project_argument, pick_project, project_option
 
 data_app = typer.Typer(help="Inspect, validate, prepare and report on training data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console()
+
+
+def _in_project(path: Path, project: Path) -> Path:
+    """A relative data path is read from the project folder when it is there, else from the current folder."""
+    inside = project / path
+    return inside if not path.is_absolute() and project != Path(".") and inside.exists() else path
 
 
 def _project(folder: Path, overrides: list[str] | None = None):
@@ -32,6 +39,7 @@ def inspect(
     format: str = typer.Option("auto", "--format", help="Force a format instead of detecting it."),
     task: str = typer.Option(None, "--task", help="chat, classification or text (default: from the format)."),
     column: list[str] = typer.Option(None, "--column", help="Rename a column, theirs=ours (e.g. body=text)."),
+    project: Path = project_option("Project folder: a relative FILE is read from it first."),
 ) -> None:
     """Say which format a file is in and show 3 converted examples."""
     from tunesmith.data.summary import print_issues
@@ -41,7 +49,7 @@ def inspect(
     if any("=" not in item for item in column or []):
         raise DataError("--column takes theirs=ours", "Example: --column body=text --column category=label")
     columns = dict(item.split("=", 1) for item in column or [])
-    result = inspect_file(file, format, task, columns)
+    result = inspect_file(_in_project(file, project), format, task, columns)
     console.print(Text.assemble((result.path, "bold"), f": {result.kind} file, format ",
                                 (result.format, "bold"), f" ({result.rows_sampled} rows sampled)"))
     for record in result.examples:
@@ -53,7 +61,9 @@ def inspect(
 
 @data_app.command("validate")
 def validate(
-    target: Path = typer.Argument(Path("."), help="Project folder, or one data file to check on its own."),
+    target: Path | None = typer.Argument(None, metavar="FILE", help="One data file or folder to check on its "
+                                         "own (default: every source of the project)."),
+    project: Path = project_option(),
     task: str = typer.Option(None, "--task", help="For a single file: chat, classification or text."),
     limit: int = typer.Option(100, help="Show at most this many issues."),
 ) -> None:
@@ -63,6 +73,7 @@ def validate(
     from tunesmith.data.summary import print_issues
     from tunesmith.data.validate import validate_file, validate_project
 
+    target = project if target is None else _in_project(target, project)
     is_project = target.name == PROJECT_FILE or (target / PROJECT_FILE).exists() or target == Path(".")
     # anything else is a data file or folder checked on its own
     result = validate_project(_project(target)) if is_project else validate_file(target, task)
@@ -75,7 +86,8 @@ def validate(
 
 @data_app.command("prepare")
 def prepare(
-    project: Path = typer.Argument(Path("."), help="Project folder."),
+    legacy_project: Path | None = legacy_project_argument(),
+    project: Path = project_option(),
     tokenizer: bool = typer.Option(True, "--tokenizer/--no-tokenizer", help="Measure tokens with the model's "
                                    "tokenizer and chat template."),
     overrides: list[str] = typer.Option(None, "--set", help="Override a setting, e.g. data.test_share=0.1."),
@@ -85,7 +97,7 @@ def prepare(
     from tunesmith.data.summary import print_summary
     from tunesmith.progress import status
 
-    loaded = _project(project, overrides)
+    loaded = _project(pick_project(project, legacy_project), overrides)
     tok = None
     if tokenizer:
         from tunesmith.models.loading import load_tokenizer
@@ -111,7 +123,8 @@ def _current(project: Path, overrides: list[str] | None = None):
 
 @data_app.command("preview")
 def preview(
-    project: Path = typer.Argument(Path("."), help="Project folder."),
+    legacy_project: Path | None = legacy_project_argument(),
+    project: Path = project_option(),
     split: str = typer.Option("train", help="train, validation or test."),
     index: int = typer.Option(0, help="Which record of the split."),
     masks: bool = typer.Option(False, "--masks", help="Highlight the tokens the model is trained on."),
@@ -119,7 +132,7 @@ def preview(
     """Print one prepared record; with --masks, its tokens with the trained ones highlighted."""
     from tunesmith.errors import DataError
 
-    loaded, dataset = _current(project)
+    loaded, dataset = _current(pick_project(project, legacy_project))
     records = dataset.split(split)
     if not 0 <= index < len(records):
         raise DataError(f"split {split} has {len(records)} record(s); index {index} is out of range",
@@ -143,11 +156,11 @@ def preview(
 
 
 @data_app.command("report")
-def report(project: Path = typer.Argument(Path("."), help="Project folder.")) -> None:
+def report(legacy_project: Path | None = legacy_project_argument(), project: Path = project_option()) -> None:
     """Print the summary of the prepared data and (re)write data/<version>/report.html."""
     from tunesmith.data.report import write_report
     from tunesmith.data.summary import print_summary
 
-    _, dataset = _current(project)
+    _, dataset = _current(pick_project(project, legacy_project))
     write_report(dataset)
     print_summary(dataset, console)

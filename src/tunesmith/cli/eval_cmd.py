@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from tunesmith.cli import app
+from tunesmith.cli.options import project_option
 from tunesmith.errors import TunesmithError
 
 console = Console()
@@ -80,12 +81,33 @@ def run_comparison(refs: list[str], project: Path | None, data: Path | None, bas
     console.print(f"JSON: {comparison.report_json}")
 
 
-_PROJECT = typer.Option(None, "--project", "-p", help="Project folder (default: the project the run is in).")
+_PROJECT = project_option("Project folder (default: the project the run is in, else the current folder).", None)
 _DATA = typer.Option(None, "--data", help="Prepared dataset folder (default: the one the run was trained on).")
 _BASELINES = typer.Option(True, "--baselines/--no-baselines", help="Also evaluate the base model zero- and "
                           "few-shot (the prompt-engineering baseline).")
 _OUT = typer.Option(None, "--out", help="Folder for report.{json,html} (default: <first run>/eval).")
 _SET = typer.Option(None, "--set", help="Override a config key, e.g. --set evaluation.max_examples=50.")
+
+
+def run_served(ref: str, url: str, model: str | None, project: Path | None, data: Path | None, out: Path | None,
+               overrides: list[str]) -> None:
+    """The run's training-time model against the same model deployed at `url`; exits 2 beyond the gate."""
+    from tunesmith.config import apply_overrides
+    from tunesmith.evaluate.served import compare_served
+    from tunesmith.serve.auth import client_key
+
+    folders = find_runs([ref], project)
+    loaded = find_project(folders, project)
+    if overrides:
+        loaded.config = apply_overrides(loaded.config, overrides)
+    dataset = find_dataset(loaded, folders, data)
+    comparison, check = compare_served(loaded, dataset, folders[0].path, url, model=model,
+                                       api_key=client_key(loaded.config.serve), out_dir=out)
+    comparison.print(console)
+    console.print(f"JSON: {comparison.report_json}")
+    if not check.passed:
+        raise TunesmithError(check.line(), "Compare the deployment's system prompt, chat template and generation "
+                             "settings with the run's inference contract (its model card, `How to prompt it`).")
 
 
 @app.command("eval")
@@ -94,8 +116,17 @@ def eval_command(
                               "(e.g. runs/20261129-101502-lora)."),
     project: Path = _PROJECT, data: Path = _DATA, baselines: bool = _BASELINES, out: Path = _OUT,
     set_: list[str] = _SET,
+    via: str = typer.Option(None, "--via", help="Score the run as deployed at this URL (an OpenAI-compatible "
+                            "server, e.g. http://127.0.0.1:8000) against the training-time model, asking it as a "
+                            "client would (user messages only); fails beyond evaluation.served_gap."),
+    model: str = typer.Option(None, "--model", help="With --via: the model id the server knows the run by "
+                              "(default: the run's id)."),
 ) -> None:
-    """Evaluate one run on held-out data against the base model zero-shot and few-shot."""
+    """Evaluate one run on held-out data against the base model zero-shot and few-shot (or, with --via, check
+    the deployed model against the trained one)."""
+    if via:
+        run_served(run, via, model, project, data, out, set_ or [])
+        return
     run_comparison([run], project, data, baselines, out, set_ or [])
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from tunesmith.cli import app
+from tunesmith.cli.options import project_option
 
 
 def _settings(run_dir: Path, gguf_type: str | None, threshold: float | None):
@@ -34,8 +35,8 @@ def _summary(report: dict) -> str:
 def export_command(
     run: str = typer.Argument(..., help="Run to export (its id, a unique part of it, 'latest' or its folder), or "
                               "with --check an export folder."),
-    project: Path = typer.Option(None, "--project", "-p", help="Project whose runs the name is looked up in "
-                                 "(default: the current folder, when it is a project)."),
+    project: Path = project_option("Project whose runs the name is looked up in (default: the current folder, "
+                                   "when it is a project).", None),
     format: str = typer.Option("hf", "--format", "-f", help="hf (merged Hugging Face folder), gguf (llama.cpp / "
                                "Ollama, with a Modelfile) or adapter (PEFT adapter only)."),
     name: str = typer.Option(None, help="Folder name under exports/ (default: <run>-<format>)."),

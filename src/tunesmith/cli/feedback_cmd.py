@@ -13,12 +13,14 @@ from rich.table import Table
 
 from tunesmith.cli import app
 from tunesmith.cli.models_cmd import models_app
+from tunesmith.cli.options import legacy_project_argument, pick_project, project_option
+from tunesmith.cli.tables import identifier_column, text_column
 from tunesmith.errors import TunesmithError
 
 feedback_app = typer.Typer(help="Feedback collected outside the server.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
 console = Console()
-PROJECT_OPTION = typer.Option(Path("."), "--project", "-p", help="Project folder (with tunesmith.yaml).")
+PROJECT_OPTION = project_option()
 
 
 def _open(project_dir: Path):
@@ -42,7 +44,8 @@ def _since(text: str | None) -> dt.datetime | None:
 
 @app.command("monitor")
 def monitor(
-    project_dir: Path = typer.Argument(Path("."), help="Project folder."),
+    legacy_project: Path | None = legacy_project_argument(),
+    project_dir: Path = PROJECT_OPTION,
     since: str = typer.Option(None, "--since", help="Only the last 30m / 24h / 7d."),
     out: Path = typer.Option(None, "--out", help="Report folder (default: <project>/monitor)."),
     strict: bool = typer.Option(False, "--strict", help="Exit with code 1 when a warning fires (for cron)."),
@@ -51,7 +54,7 @@ def monitor(
     from tunesmith.feedback import apply_retention
     from tunesmith.feedback.monitor_report import write_monitor
 
-    project, store = _open(project_dir)
+    project, store = _open(pick_project(project_dir, legacy_project))
     apply_retention(store)
     summary, report = write_monitor(store, out or project.root / "monitor", project.root, _since(since))
     table = Table(title="Production monitor")
@@ -78,24 +81,27 @@ def monitor(
 
 @app.command("improve")
 def improve_command(
-    project_dir: Path = typer.Argument(Path("."), help="Project folder."),
+    legacy_project: Path | None = legacy_project_argument(),
+    project_dir: Path = PROJECT_OPTION,
     when: str = typer.Option(None, "--when", help='Only run if this holds, e.g. "feedback>=50" or "feedback>=20 '
                              'and days>=7" (feedback: new corrections; ratings: new feedback of any kind; days: '
                              'since the last promotion). Safe from cron: a lock stops overlapping runs.'),
+    objective: str = typer.Option(None, "--objective", help="auto, sft, dpo or kto (default: feedback.objective): "
+                                  "what the feedback trains; auto picks from what the store holds and says why."),
 ) -> None:
-    """Retrain on corrected feedback; promote the candidate only if it beats production significantly."""
+    """Retrain on feedback; promote the candidate only if it beats production significantly."""
     from tunesmith.feedback.improve import condition_values, improve
     from tunesmith.feedback.schedule import ImproveLocked, condition_met, parse_condition
 
     clauses = parse_condition(when) if when else []
-    project, store = _open(project_dir)
+    project, store = _open(pick_project(project_dir, legacy_project))
     if clauses:
         met, why = condition_met(clauses, condition_values(store))
         if not met:
             console.print(f"not improving yet: {why}")
             return
     try:
-        result = improve(project, store)
+        result = improve(project, store, objective)
     except ImproveLocked as err:
         if not clauses:
             raise
@@ -170,7 +176,7 @@ def history_command(project_dir: Path = PROJECT_OPTION) -> None:
         return
     table = Table(title="Model versions (newest first)")
     for column in ("version", "stage", "run", "dataset", "parent", "evaluation"):
-        table.add_column(column, overflow="fold")
+        (text_column if column == "evaluation" else identifier_column)(table, column)
     for info, _ in entries:
         scores = info.scores
         evaluation = (f"{scores['metric']} {scores['gain']:+.3f}, p={scores['p_value']:.3f}"

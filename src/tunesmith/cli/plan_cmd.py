@@ -10,11 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from tunesmith.cli import app
+from tunesmith.cli.options import legacy_project_argument, pick_project, project_option
 
 
 @app.command("plan")
 def plan_command(
-    project_dir: Path = typer.Argument(Path("."), metavar="PROJECT", help="Project folder (with tunesmith.yaml)."),
+    legacy_project: Path | None = legacy_project_argument(),
+    project_dir: Path = project_option(),
     target: str | None = typer.Option(None, "--target", help="Plan for GPUs instead of this machine, e.g. a100, "
                                       "a100x2, h100x8, l4, t4."),
     price_per_hour: float | None = typer.Option(None, "--price-per-hour", min=0, help="Hourly price of the "
@@ -31,7 +33,7 @@ def plan_command(
     from tunesmith.plan.record import token_counts
     from tunesmith.project import Project
 
-    project = Project.load(project_dir)
+    project = Project.load(pick_project(project_dir, legacy_project))
     config = apply_overrides(project.config, overrides) if overrides else project.config
     records = prepare(project).split("train")
     lengths, targets, labels = token_counts(config, records)

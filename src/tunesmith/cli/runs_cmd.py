@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from tunesmith.cli import app
+from tunesmith.cli.options import project_option
+from tunesmith.cli.tables import console as _console
+from tunesmith.cli.tables import identifier_column, text_column
 
 runs_app = typer.Typer(help="Every training run of the project: list, inspect, compare, delete, export.",
                        no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
-PROJECT = typer.Option(Path("."), "--project", "-p", help="Project folder (with tunesmith.yaml).")
-
-
-def _console() -> Console:
-    # Piped output (files, CI logs) has no terminal width; tables of runs need more than 80 columns.
-    return Console() if sys.stdout.isatty() else Console(width=150)
+PROJECT = project_option()
+IDENTIFIERS = ("run", "status", "data", "method")  # list columns a user types or scans for: never wrapped
 
 
 def _project(folder: Path):
@@ -43,7 +40,7 @@ def list_command(project_dir: Path = PROJECT) -> None:
     shown = [i for i, _ in enumerate(LIST_COLUMNS) if any(row[i] != "-" for row in rows)]  # drop empty columns
     table = Table(title=f"{len(records)} runs")
     for i in shown:
-        table.add_column(LIST_COLUMNS[i], no_wrap=i == 0, overflow="fold")
+        (identifier_column if LIST_COLUMNS[i] in IDENTIFIERS else text_column)(table, LIST_COLUMNS[i])
     for row in rows:
         table.add_row(*[row[i] for i in shown])
     _console().print(table)
@@ -91,9 +88,9 @@ def compare_command(runs: list[str] = typer.Argument(..., help="Two or more run 
     project = _project(project_dir)
     records = [load_record(find_run(project.runs_dir, ref)) for ref in runs]
     table = Table(title="Runs compared")
-    table.add_column("")
+    text_column(table, "")
     for record in records:
-        table.add_column(record.run_id, overflow="fold")
+        identifier_column(table, record.run_id)
     names = sorted({k for r in records for k in r.metrics if k not in ("seconds", "tokens_per_second")})
     for name in names:
         table.add_row(name, *[number(r.metrics.get(name)) for r in records])

@@ -8,16 +8,19 @@ from pathlib import Path
 import typer
 
 from tunesmith.cli import app
+from tunesmith.cli.options import legacy_project_argument, pick_project, project_option
 from tunesmith.config import apply_overrides, parse_config
 from tunesmith.config.presets import PRESETS, get_preset, merge, preset_overrides
 
 
 @app.command("train")
 def train_command(
-    project_dir: Path = typer.Argument(Path("."), metavar="PROJECT", help="Project folder (with tunesmith.yaml)."),
+    legacy_project: Path | None = legacy_project_argument(),
+    project_dir: Path = project_option(),
     resume: bool = typer.Option(False, "--resume", help="Continue the newest run of this method from its last "
                                 "complete checkpoint."),
-    run: Path | None = typer.Option(None, "--run", help="With --resume: the run folder to continue."),
+    run: str | None = typer.Option(None, "--run", metavar="RUN", help="The run to continue (implies --resume): its "
+                                   "id, a unique part of it, 'latest' or its folder."),
     preset: str | None = typer.Option(None, "--preset", help=f"{', '.join(PRESETS)}: settings derived from your "
                                       "data size and this machine."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set training.epochs=2 "
@@ -26,12 +29,15 @@ def train_command(
     """Fine-tune the project's model on its prepared data; writes runs/<id>/."""
     from tunesmith.data import prepare
     from tunesmith.project import Project
+    from tunesmith.runs import resolve_run
     from tunesmith.train import train
     from tunesmith.train.distributed import World
 
+    project_dir = pick_project(project_dir, legacy_project)
     if preset is not None:
         get_preset(preset)  # an unknown name fails before any data is prepared
     project = Project.load(project_dir)
+    resume_dir = resolve_run(run, project.root).path if run is not None else None  # before any data is prepared
     world = World.from_env()  # under torchrun: the main process prepares, the others reuse its version
     if world.main:
         dataset = prepare(project)
@@ -45,7 +51,7 @@ def train_command(
     if overrides:
         config = apply_overrides(config, overrides)
     project.config = config  # this run only: tunesmith.yaml is left as the user wrote it
-    result = train(project, dataset, resume=(run or True) if resume else None)
+    result = train(project, dataset, resume=(resume_dir or True) if resume or resume_dir else None)
     metrics = result.metrics
     summary = f"{result.status}: {result.run_dir}"
     if metrics.get("val_loss") is not None:

@@ -10,11 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from tunesmith.cli import app
+from tunesmith.cli.options import legacy_project_argument, pick_project, project_option
+from tunesmith.cli.tables import identifier_column, text_column
 
 
 @app.command("tune")
 def tune_command(
-    project_dir: Path = typer.Argument(Path("."), metavar="PROJECT", help="Project folder (with tunesmith.yaml)."),
+    legacy_project: Path | None = legacy_project_argument(),
+    project_dir: Path = project_option(),
     trials: int | None = typer.Option(None, "--trials", min=1, help="Trials to finish in total (default: "
                                       "tune.trials); earlier sessions count."),
     timeout_minutes: float | None = typer.Option(None, "--timeout-minutes", min=0, help="Stop starting trials "
@@ -28,14 +31,14 @@ def tune_command(
     from tunesmith.experiments.table import number
     from tunesmith.project import Project
 
-    project = Project.load(project_dir)
+    project = Project.load(pick_project(project_dir, legacy_project))
     if overrides:
         project.config = apply_overrides(project.config, overrides)
     result = tune(project, trials, timeout_minutes)
     table = Table(title=f"search '{result.study_name}': {result.completed} completed, {result.pruned} pruned, "
                         f"{result.failed} failed")
     for column in ("trial", "state", result.metric, "settings", "run"):
-        table.add_column(column, overflow="fold")
+        (identifier_column if column in ("trial", "state", "run") else text_column)(table, column)
     for row in result.trials:
         best = row["run"] is not None and row["run"] == result.best_run
         table.add_row(str(row["trial"]) + (" ★" if best else ""), row["state"].lower(), number(row["value"]),

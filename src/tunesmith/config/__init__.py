@@ -10,6 +10,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from tunesmith.config.base import Section
+from tunesmith.config.choices import choices
 from tunesmith.config.data import DataConfig
 from tunesmith.config.embedding import EmbeddingConfig
 from tunesmith.config.evaluation import EvaluationConfig
@@ -25,6 +26,8 @@ from tunesmith.config.tune import TuneConfig
 from tunesmith.errors import ConfigError
 
 PROJECT_FILE = "tunesmith.yaml"
+FILE_HEADER = ("# Your choices only: a setting not written here takes its default, so improved defaults reach\n"
+               "# this project. `tunesmith config` prints every setting as resolved; `--schema` documents them.\n")
 
 
 class ProjectConfig(Section):
@@ -70,8 +73,9 @@ def parse_config(data: dict[str, Any], source: str = "config") -> ProjectConfig:
 
 
 def apply_overrides(config: ProjectConfig, overrides: list[str]) -> ProjectConfig:
-    """Apply `section.key=value` overrides (values parsed as YAML) and re-validate."""
-    data = config.model_dump(mode="json")
+    """Apply `section.key=value` overrides (values parsed as YAML) and re-validate; the result's choices are the
+    config's plus the overridden keys."""
+    data = choices(config)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(one_line(f"override '{item}' is not of the form section.key=value"),
@@ -117,17 +121,25 @@ def load_config(path: str | Path) -> ProjectConfig:
 
 
 def save_config(config: ProjectConfig, path: str | Path) -> Path:
+    """Write the project file with the user's choices only (see config/choices.py); loading it gives `config`."""
     path = Path(path)
     if path.is_dir():
         path = path / PROJECT_FILE
-    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-    path.write_text(text, encoding="utf-8")
+    chosen = choices(config)
+    body = yaml.safe_dump(chosen, sort_keys=False, allow_unicode=True, width=10_000) if chosen else ""
+    path.write_text(FILE_HEADER + body, encoding="utf-8")
     return path
+
+
+def as_edit(previous: ProjectConfig, edited: ProjectConfig) -> ProjectConfig:
+    """`edited` (e.g. rebuilt from a form that shows every setting) whose choices are those of `previous` plus
+    what the edit changed, so saving it writes what the user chose and nothing more."""
+    return parse_config(choices(edited, since=previous), "edited settings")
 
 
 __all__ = [
     "PROJECT_FILE", "DataConfig", "EvaluationConfig", "FeedbackConfig", "FinetuneApiConfig", "MethodConfig",
     "ModelConfig", "ObjectiveConfig",
-    "ProjectConfig", "Section", "ServeConfig", "TrainingConfig", "apply_overrides", "load_config",
-    "parse_config", "save_config",
+    "ProjectConfig", "Section", "ServeConfig", "TrainingConfig", "apply_overrides", "as_edit", "choices",
+    "load_config", "parse_config", "save_config",
 ]

@@ -61,3 +61,6 @@ class EvaluationConfig(Section):
                                         "calibrated confidence is below this; empty: never.")
     examples_in_report: int = Field(8, ge=0, le=200, description="Worst / most changed examples shown.")
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    served_gap: float = Field(0.02, ge=0, le=1, description="`tunesmith eval RUN --via URL`: the largest drop of "
+                              "the primary metric (0.02 = 2 points) allowed between the training-time model and "
+                              "the deployed one asked through its API; beyond it the check fails.")

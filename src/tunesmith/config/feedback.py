@@ -21,6 +21,13 @@ class FeedbackConfig(Section):
                                        "feedback keeps its own masked copy of the prompt. Empty keeps all.")
     production_ttl_seconds: float = Field(2.0, ge=0, description="How long the server caches which model "
                                           "version is in production before re-reading the registry.")
+    objective: Literal["auto", "sft", "dpo", "kto"] = Field(
+        "auto", description="What `improve` trains on feedback: sft learns the corrections; dpo learns from pairs "
+        "(a correction is chosen over the answer it corrects) on top of the production model; kto from answers rated "
+        "good or bad without a correction; auto picks from what the store holds and says why.")
+    preference_learning_rate_multiplier: float = Field(
+        0.1, gt=0, le=10, description="dpo and kto candidates train at the production run's learning rate times "
+        "this: they continue from a trained model, and preference losses overshoot at rates that suit SFT.")
     promotion_margin: float = Field(0.02, ge=0, description="A candidate must beat production on the "
                                     "primary metric by at least this much (absolute) to be promoted.")
     significance: float = Field(0.05, gt=0, lt=1, description="Largest p-value of the paired test that "

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import ftfy
 
 from tunesmith.config.data import DataConfig
+from tunesmith.data.tool_records import map_argument_strings
 
 # ftfy is a no-op on ASCII text without control characters, CR or HTML entities (nothing to fix in
 # encoding, ligatures, quotes or normal form); skipping it there keeps cleaning fast on large sets.
@@ -95,6 +96,11 @@ def clean_record(record: dict, steps: list[tuple[str, Callable[[str], str]]], co
                 new = step(message["content"])
                 changed |= new != message["content"]
                 message["content"] = new
+                for call in message.get("tool_calls") or ():  # the values a call copies from the conversation
+                    function = call["function"]
+                    new = map_argument_strings(function["arguments"], step)
+                    changed |= new != function["arguments"]
+                    function["arguments"] = new
         for key in TEXT_FIELDS:
             if key in record:
                 new = step(record[key])
@@ -106,5 +112,6 @@ def clean_record(record: dict, steps: list[tuple[str, Callable[[str], str]]], co
 
 def empty_fields(record: dict) -> list[str]:
     """Canonical fields that cleaning left empty (e.g. a message that was only HTML)."""
-    fields = [f"messages[{i}].content" for i, m in enumerate(record.get("messages", ())) if not m["content"]]
+    fields = [f"messages[{i}].content" for i, m in enumerate(record.get("messages", ()))
+              if not m["content"] and not m.get("tool_calls")]  # a turn that only calls tools says nothing
     return fields + [key for key in TEXT_FIELDS if key in record and not record[key]]

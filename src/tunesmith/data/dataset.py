@@ -15,11 +15,16 @@ import pyarrow.parquet as pq
 from tunesmith.errors import DataError
 
 SPLITS = ("train", "validation", "test")
-_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string()), ("weight", pa.int8())])
+_CALL = pa.struct([("id", pa.string()), ("type", pa.string()),
+                   ("function", pa.struct([("name", pa.string()), ("arguments", pa.string())]))])
+# tool_calls on assistant turns, tool_call_id + name on tool results (docs/tools.md); null elsewhere
+_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string()), ("weight", pa.int8()),
+                      ("tool_calls", pa.list_(_CALL)), ("tool_call_id", pa.string()), ("name", pa.string())])
 SCHEMAS = {
-    # rejected / desirable: preference records (data/preference.py); null on demonstrations
-    "chat": pa.schema([("id", pa.string()), ("messages", pa.list_(_MESSAGE)), ("rejected", pa.string()),
-                       ("desirable", pa.bool_()), ("meta", pa.string())]),
+    # rejected / desirable: preference records (data/preference.py); null on demonstrations. tools: the
+    # OpenAI tools list as JSON text (free-form JSON schemas have no fixed Parquet type); null without tools
+    "chat": pa.schema([("id", pa.string()), ("messages", pa.list_(_MESSAGE)), ("tools", pa.string()),
+                       ("rejected", pa.string()), ("desirable", pa.bool_()), ("meta", pa.string())]),
     "classification": pa.schema([("id", pa.string()), ("text", pa.string()), ("label", pa.string()),
                                  ("text_pair", pa.string()), ("meta", pa.string())]),
     "text": pa.schema([("id", pa.string()), ("text", pa.string()), ("meta", pa.string())]),
@@ -30,7 +35,7 @@ SCHEMAS = {
 
 
 def schema_description(task: str) -> dict[str, str]:
-    """The split files' columns, as written in the manifest (meta is stored as a JSON string)."""
+    """The split files' columns, as written in the manifest (meta and tools are stored as JSON strings)."""
     return {field.name: str(field.type) for field in SCHEMAS[task]}
 
 
@@ -38,6 +43,8 @@ def _to_row(record: dict) -> dict:
     row = dict(record)
     row["meta"] = orjson.dumps(record.get("meta", {}), default=str,
                                option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    if record.get("tools"):
+        row["tools"] = orjson.dumps(record["tools"]).decode()  # key order kept: schemas render as given
     return row
 
 
@@ -46,6 +53,8 @@ def _from_row(row: dict) -> dict:
     if "messages" in record:
         record["messages"] = [{k: v for k, v in m.items() if v is not None} for m in record["messages"]]
     record["meta"] = orjson.loads(row.get("meta") or "{}")
+    if "tools" in record:
+        record["tools"] = orjson.loads(record["tools"])
     return record
 
 

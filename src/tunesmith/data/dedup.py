@@ -24,11 +24,28 @@ _SEED = 1
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
+def _said(message: dict) -> str:
+    """A message's content and the calls it makes (two answers calling different tools differ)."""
+    if message.get("tool_calls"):
+        from tunesmith.tools import calls_of, format_calls
+
+        return format_calls(calls_of(message), message["content"])
+    return message["content"]
+
+
+def _message_text(message: dict) -> str:
+    return f"{message['role']}: {_said(message)}"
+
+
+def _tools_line(record: dict) -> list[str]:
+    return [f"tools: {', '.join(t['function']['name'] for t in record['tools'])}"] if record.get("tools") else []
+
+
 def record_text(record: dict) -> str:
     """All the text of a record, as compared for duplicates."""
     if "messages" in record:  # a preference pair differs from another by its rejected answer too
         rejected = f"\nrejected: {record['rejected']}" if record.get("rejected") is not None else ""
-        return "\n".join(f"{m['role']}: {m['content']}" for m in record["messages"]) + rejected
+        return "\n".join([*_tools_line(record), *map(_message_text, record["messages"])]) + rejected
     if "query" in record:  # embedding pairs
         parts = (record.get(k) for k in ("query", "positive", "negative", "score"))
         return "\n".join(str(part) for part in parts if part is not None)
@@ -42,10 +59,10 @@ def near_duplicate_text(record: dict) -> str:
 
 
 def record_input(record: dict) -> str | None:
-    """The part a model is given (everything before the last answer); None for raw text."""
+    """The part a model is given (everything before the last answer, and the tools offered); None for raw text."""
     if "messages" in record:
         last = max(i for i, m in enumerate(record["messages"]) if m["role"] == "assistant")
-        return "\n".join(f"{m['role']}: {m['content']}" for m in record["messages"][:last])
+        return "\n".join([*_tools_line(record), *map(_message_text, record["messages"][:last])])
     if "query" in record:
         return record["query"]
     if "label" in record:
@@ -57,7 +74,7 @@ def record_output(record: dict) -> str:
     """The answer compared between records with the same input. An embedding query with several documents
     is not a conflict (each is a positive), so its output is empty."""
     if "messages" in record:
-        return [m for m in record["messages"] if m["role"] == "assistant"][-1]["content"]
+        return _said([m for m in record["messages"] if m["role"] == "assistant"][-1])
     return record.get("label", "")
 
 

@@ -11,6 +11,7 @@ import math
 from collections import Counter
 from typing import Any
 
+from tunesmith.data import tool_records
 from tunesmith.data.issues import Issue
 
 # format -> (required keys, optional keys); detection tries them in this order
@@ -19,8 +20,8 @@ FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # not), or two sentences and how similar they are; both become {query, positive[, negative][, score]}
     "query_positive": (("query", "positive"), ("negative",)),
     "sentence_pair_score": (("sentence1", "sentence2", "score"), ()),
-    "openai": (("messages",), ()),
-    "sharegpt": (("conversations",), ("system",)),
+    "openai": (("messages",), ("tools",)),
+    "sharegpt": (("conversations",), ("system", "tools")),
     "alpaca": (("instruction", "output"), ("input", "system")),
     "prompt_completion": (("prompt", "completion"), ()),
     "question_answer": (("question", "answer"), ()),
@@ -34,7 +35,10 @@ PAIR_FORMATS = ("alpaca", "prompt_completion", "question_answer", "input_output"
 ROLES = ("system", "user", "assistant")
 SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
                   "assistant": "assistant", "chatgpt": "assistant", "bard": "assistant", "model": "assistant"}
-MESSAGE_KEYS = ("role", "content", "weight", "name")
+# Conversations (not preference pairs) may also call tools and read their results (data/tool_records.py).
+CHAT_ROLES = {role: role for role in (*ROLES, "tool")}
+SHAREGPT_CHAT_ROLES = {**SHAREGPT_ROLES, "function_call": "function_call", "observation": "tool", "tool": "tool"}
+MESSAGE_KEYS = ("role", "content", "weight", "name", "tool_calls", "tool_call_id")
 RESERVED = ("id", "meta", "metadata")
 
 
@@ -153,7 +157,8 @@ def _openai(value: dict, check: _Check, task: str) -> dict | None:
         check.error("messages", f"expected a non-empty array of messages, got {_type_name(messages)}",
                     'Give [{"role": "user", "content": ...}, {"role": "assistant", "content": ...}].')
         return None
-    out = []
+    tools = tool_records.convert_tools(value.get("tools"), check)
+    out, fields = [], []
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
@@ -163,9 +168,21 @@ def _openai(value: dict, check: _Check, task: str) -> dict | None:
         if unknown:
             check.error(f"{where}.{unknown[0]}", f"unknown key '{unknown[0]}'",
                         f"Messages take only {', '.join(MESSAGE_KEYS)}.")
-        role = _role(message.get("role"), f"{where}.role", check, {r: r for r in ROLES})
-        content = check.text(message.get("content"), f"{where}.content")
+        role = _role(message.get("role"), f"{where}.role", check, CHAT_ROLES)
+        calls = message.get("tool_calls") or None  # exports often write [] on plain answers
+        if calls is not None and role != "assistant":
+            check.error(f"{where}.tool_calls", "only assistant messages call tools", "Move the calls to an "
+                        "assistant message.")
+        says_nothing = role == "assistant" and calls is not None and not message.get("content")
+        content = "" if says_nothing else check.text(message.get("content"), f"{where}.content")
         item = {"role": role, "content": content}
+        if role == "assistant" and calls is not None:
+            item["tool_calls"] = tool_records.openai_calls(calls, where, check, index)
+        if role == "tool":
+            item["tool_call_id"] = message.get("tool_call_id")
+            if not isinstance(item["tool_call_id"], str) or not item["tool_call_id"]:
+                check.error(f"{where}.tool_call_id", "a tool result needs tool_call_id",
+                            "Set it to the id of the call this result answers.")
         if message.get("weight") is not None:  # tables fill absent struct fields with null
             weight = message["weight"]
             if weight not in (0, 1) or isinstance(weight, bool):
@@ -177,8 +194,17 @@ def _openai(value: dict, check: _Check, task: str) -> dict | None:
             else:
                 item["weight"] = int(weight)
         out.append(item)
-    _needs_assistant(out, "messages", check)
-    return {"messages": out}
+        fields.append(where)
+    return _chat_body(out, fields, tools, "messages", check)
+
+
+def _chat_body(messages: list[dict], fields: list[str], tools: list[dict] | None, field: str,
+               check: _Check) -> dict | None:
+    """The converted messages (+ tools) as a record body, once the tool calls and results check out."""
+    if not check.issues:
+        tool_records.check_conversation(messages, tools, fields, check)
+    _needs_assistant(messages, field, check)
+    return {"messages": messages, **({"tools": tools} if tools else {})}
 
 
 def _sharegpt(value: dict, check: _Check, task: str) -> dict | None:
@@ -187,9 +213,12 @@ def _sharegpt(value: dict, check: _Check, task: str) -> dict | None:
         check.error("conversations", f"expected a non-empty array of turns, got {_type_name(turns)}",
                     'Give [{"from": "human", "value": ...}, {"from": "gpt", "value": ...}].')
         return None
-    out = []
+    tools = tool_records.convert_tools(value.get("tools"), check)
+    out, fields = [], []
     if isinstance(value.get("system"), str) and value["system"].strip():
         out.append({"role": "system", "content": value["system"]})
+        fields.append("system")
+    pending: list[str] = []  # ids of function calls not yet answered by an observation
     for index, turn in enumerate(turns):
         where = f"conversations[{index}]"
         if not isinstance(turn, dict):
@@ -198,10 +227,21 @@ def _sharegpt(value: dict, check: _Check, task: str) -> dict | None:
         unknown = [key for key, item in turn.items() if key not in ("from", "value", "weight") and item is not None]
         if unknown:
             check.error(f"{where}.{unknown[0]}", f"unknown key '{unknown[0]}'", "Turns take only from and value.")
-        role = _role(turn.get("from"), f"{where}.from", check, SHAREGPT_ROLES)
-        out.append({"role": role, "content": check.text(turn.get("value"), f"{where}.value")})
-    _needs_assistant(out, "conversations", check)
-    return {"messages": out}
+        role = _role(turn.get("from"), f"{where}.from", check, SHAREGPT_CHAT_ROLES)
+        if role == "function_call":
+            calls = tool_records.sharegpt_calls(turn.get("value"), where, check, index)
+            pending = [c["id"] for c in calls]
+            out.append({"role": "assistant", "content": "", "tool_calls": calls})
+        elif role == "tool":
+            if not pending:
+                check.error(f"{where}.from", "an observation answers no function_call",
+                            "Put the function_call turn before its observation.")
+            out.append({"role": "tool", "content": check.text(turn.get("value"), f"{where}.value"),
+                        "tool_call_id": pending.pop(0) if pending else None})
+        else:
+            out.append({"role": role, "content": check.text(turn.get("value"), f"{where}.value")})
+        fields.append(where)
+    return _chat_body(out, fields, tools, "conversations", check)
 
 
 def _role(raw: Any, field: str, check: _Check, mapping: dict[str, str]) -> str | None:

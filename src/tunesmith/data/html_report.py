@@ -10,7 +10,7 @@ import json
 import warnings
 
 from tunesmith.data.dataset import SPLITS, PreparedDataset
-from tunesmith.data.report import describe_split
+from tunesmith.data.report import describe_split, describe_system_prompt
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;
@@ -107,6 +107,7 @@ def render_html(dataset: PreparedDataset) -> str:
         "<h2>Sources</h2>" + _table(manifest["sources"], ["path", "kind", "format", "rows", "records", "rejected",
                                                           "weight", "split", "sha256"]),
         "<h2>Splits</h2>" + _table(_splits(manifest), ["split", "records", "how it was made"]),
+        *([f"<p>{html.escape(system)}</p>"] if (system := describe_system_prompt(manifest)) else []),
         "<h2>Counts</h2>" + _table(counts, ["step", "records"]),
         "<h2>Plots</h2>" + "".join(_plots(manifest)),
         "<h2>Token statistics</h2>" + (_table(token_rows, ["statistic", "value"]) if tokens else

@@ -12,6 +12,7 @@ from itertools import islice
 
 from tunesmith.data.dataset import SPLITS, PreparedDataset
 from tunesmith.data.dedup import record_text
+from tunesmith.runs.contract import SharedSystemPrompt
 
 
 def length_summary(lengths: list[int]) -> dict:
@@ -43,12 +44,15 @@ class Tally:
         self.labels: dict[str, dict[str, int]] = {}
         self.chars = array("q")  # 8 bytes per record; a list of ints costs ~36
         self.words: Counter | None = Counter() if spelling else None
+        self.system_prompt = SharedSystemPrompt()  # of the training conversations: runs record it as their default
 
     def watch(self, split: str, records: Iterable[dict]) -> Iterator[dict]:
         for record in records:
             if "label" in record:
                 per_split = self.labels.setdefault(record["label"], dict.fromkeys(SPLITS, 0))
                 per_split[split] += 1
+            if split == "train":
+                self.system_prompt.add(record)
             text = record_text(record)
             self.chars.append(len(text))
             if self.words is not None:
@@ -89,7 +93,7 @@ def build_manifest(project, version: str, hashes: list[str], state, dedup, tally
         "errors": [issue.to_dict() for issue in state.errors.issues[:_LISTED_ERRORS]],
         "lengths": {"characters": length_summary(tally.chars), "histogram": _histogram(tally.chars)},
         "duplicate_clusters": dedup.top_clusters(), "conflicts": dedup.conflict_examples,
-        "tokens": None, "spelling": spelling,
+        "tokens": None, "spelling": spelling, "shared_system_prompt": tally.system_prompt.value,
     }
 
 
@@ -107,6 +111,15 @@ def split_origins(config, leaks: Counter) -> dict[str, dict]:
         else:
             origins[name] = {"origin": "carved" if share > 0 else "none", "share": share}
     return origins
+
+
+def describe_system_prompt(manifest: dict) -> str | None:
+    """The report's line on a system prompt all training conversations share (older manifests have none)."""
+    prompt = manifest.get("shared_system_prompt")
+    if prompt is None:
+        return None
+    return (f"every training conversation starts with the system prompt {prompt!r}: runs record it and every "
+            "deployment adds it when a request brings none (objective.system_prompt sets another; \"\" none)")
 
 
 def describe_split(manifest: dict, name: str) -> str:

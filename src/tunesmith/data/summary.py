@@ -14,7 +14,7 @@ from rich.text import Text
 
 from tunesmith.data.dataset import PreparedDataset
 from tunesmith.data.issues import Issue
-from tunesmith.data.report import describe_split
+from tunesmith.data.report import describe_split, describe_system_prompt
 
 _STYLES = {"error": "red", "warning": "yellow", "info": "cyan"}
 
@@ -63,6 +63,9 @@ def print_summary(dataset: PreparedDataset, console) -> None:
         how = describe_split(manifest, name)
         if how:
             console.print(Text(f"{name}: {counts.get(name, 0):,} records, {how}"))
+    system = describe_system_prompt(manifest)
+    if system:
+        console.print(Text(system))
     if manifest.get("labels"):
         labels = Table(title="labels")
         for column in ("label", "train", "validation", "test"):

@@ -1,6 +1,6 @@
 """Token lengths and trained-token masks, computed exactly as training encodes records.
 
-Chat records are split into pieces by `tunesmith.train.encode.chat_pieces` (the training code's own
+Chat records are split into pieces by `tunesmith.train.encode.record_pieces` (the training code's own
 template handling), so the lengths, the over-length count and the trained share reported here are the
 ones training will see.
 """
@@ -13,9 +13,9 @@ _BATCH = 1024
 
 
 def _pieces(record: dict, tokenizer) -> list[tuple[str, bool]]:
-    from tunesmith.train.encode import chat_pieces
+    from tunesmith.train.encode import record_pieces
 
-    return chat_pieces(tokenizer, record["messages"])
+    return record_pieces(tokenizer, record)
 
 
 def _piece_lengths(texts: list[str], tokenizer) -> list[int]:

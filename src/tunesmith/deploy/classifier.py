@@ -51,7 +51,7 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
     texts, source = held_out_texts(run, settings.parity_prompts)
     reference = _labels(run.model, run.tokenizer, texts, labels)
     if format == "hf":
-        save_hf(merged_model(run), run.tokenizer, folder)
+        save_hf(merged_model(run), run.tokenizer, folder, run.folder.inference_contract())
         candidate_model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
         label = "transformers (reloaded from the export folder)"
     else:
@@ -67,6 +67,9 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
         base = load_classifier(run.info.base_model_path or run.info.base_model, labels)
         candidate_model = PeftModel.from_pretrained(base, str(folder)).eval()
         label = "transformers + PEFT (fresh base + exported adapter)"
+    from tunesmith.deploy.package import finish
+
+    finish(run, folder, format)
     candidate = _labels(candidate_model, parity.folder_tokenizer(folder), texts, labels)
     prompts = [[{"role": "user", "content": t}] for t in texts]
     report = parity.compare(prompts, reference, candidate, settings.parity_threshold)

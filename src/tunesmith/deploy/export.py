@@ -1,8 +1,12 @@
 """`export(run_dir, format)`: write a deployable artifact, then prove it answers like the trained model.
 
 Formats: "hf" (merged Hugging Face folder), "gguf" (model.gguf + Ollama Modelfile) and "adapter" (the
-PEFT adapter alone). Every export ends with the parity check; below the threshold the export fails,
-with parity.json beside the artifact saying where the answers diverged.
+PEFT adapter alone). Each carries the run's inference contract (`deploy/package.py`): a chat template that
+adds the trained system prompt, generation defaults, the Modelfile's SYSTEM, the model card. Every export ends
+with the parity check, through the real path: held-out prompts are sent to the export as a client sends them
+(without the contract's system prompt, which the export must add itself) and answered by the training-time
+model as evaluation asked it; below the threshold the export fails, with parity.json beside the artifact and
+the first divergent example in the error.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from tunesmith.deploy import parity
 from tunesmith.deploy.agreement import targets_of, transformers_scorer
 from tunesmith.deploy.gguf_writer import QUANTIZED_TYPES
 from tunesmith.deploy.merge import merged_model, save_hf
+from tunesmith.deploy.package import finish, save_tokenizer
 from tunesmith.errors import TunesmithError
 from tunesmith.progress import status
 from tunesmith.runs import RunFolder
@@ -80,12 +85,11 @@ def export(run_dir: str | Path, format: str = "hf", name: str | None = None, fol
     report = {"format": format, "artifact": str(folder), **report}
     parity.write_report(folder, report)
     if not report["passed"]:
-        where = report.get("first_divergence") or {}
         measured = (f"{report['next_token_agreement']:.1%} next-token agreement"
                     if report.get("gate") == "next_token_agreement" else f"{report['exact_match_rate']:.0%} of answers")
         raise TunesmithError(
             f"parity check failed for {folder}: {measured} and {report['prompt_token_match_rate']:.0%} of prompts "
-            f"match (threshold {report['threshold']:.0%}); first divergence at prompt {where.get('prompt_index')}.",
+            f"match (threshold {report['threshold']:.0%}); {parity.divergence_line(report)}.",
             f"See {folder / 'parity.json'}; a changed chat template or end-of-turn token is the usual cause.")
     return ExportResult(folder, format, report)
 
@@ -94,33 +98,38 @@ def _export_lm(run, format: str, folder: Path, settings: ExportConfig, prompts, 
     source = "given"
     if prompts is None:
         prompts, source = parity.golden_prompts(run.folder.dataset_dir, settings.parity_prompts)
+    contract = run.folder.inference_contract()
+    asked = [contract.client_messages(p) for p in prompts]  # what a client of the export sends
     steps = settings.parity_max_new_tokens
     with status(f"Answering {len(prompts)} held-out prompts with the training-time model"):
-        reference = parity.transformers_runtime(run.model, run.tokenizer, steps)(prompts)
+        reference = parity.transformers_runtime(run.model, run.tokenizer, steps)(
+            [contract.conversation(p) for p in prompts])
     if format == "adapter":
         if write:
-            _write_adapter(run, folder)
+            _write_adapter(run, folder, contract)
         runtime, scorer, label = _adapter_runtime(run, folder, steps)
     elif format == "hf":
         if write:
             with status(f"Writing merged model to {folder}"):
-                save_hf(merged_model(run), run.tokenizer, folder)
+                save_hf(merged_model(run), run.tokenizer, folder, contract)
         runtime, scorer, label = _reload_hf(folder, steps)
     else:
         if write:
-            _write_gguf(merged_model(run), run, folder, settings, prompts)
+            _write_gguf(merged_model(run), run, folder, settings, prompts, contract)
         runtime, scorer, label = _gguf_runtime(run, folder, settings)
-    with status(f"Replaying the prompts through the export ({label})"):
-        candidate = runtime(prompts)
+    if write:
+        finish(run, folder, format)
+    with status(f"Replaying the prompts through the export ({label}), as a client sends them"):
+        candidate = runtime(asked)
     with status("Scoring the reference answers through the export (teacher-forced)"):
         predicted = scorer([(cand.prompt_ids, targets_of(ref)) for ref, cand in zip(reference, candidate, strict=True)])
     # Quantized weights flip near-tied tokens, so their bar is per-token agreement; floats must match exactly.
     quantized = format == "gguf" and settings.gguf_type in QUANTIZED_TYPES
     threshold = settings.quantized_parity_threshold if quantized else settings.parity_threshold
     gate = "next_token_agreement" if quantized else "exact_match_rate"
-    report = parity.compare(prompts, reference, candidate, threshold, predicted=predicted, gate=gate)
+    report = parity.compare(asked, reference, candidate, threshold, predicted=predicted, gate=gate)
     return {"runtime": label, "reference": f"training-time model of run {run.run_dir.name} (adapter unmerged)",
-            "prompt_source": source, "max_new_tokens": steps, **report}
+            "prompt_source": source, "max_new_tokens": steps, "system_prompt": contract.system_prompt, **report}
 
 
 def _reload_hf(folder: Path, steps: int):
@@ -131,7 +140,7 @@ def _reload_hf(folder: Path, steps: int):
             "transformers (reloaded from the export folder)")
 
 
-def _write_adapter(run, folder: Path) -> None:
+def _write_adapter(run, folder: Path, contract) -> None:
     adapter = run.folder.artifact_dir
     if adapter is None or not (adapter / "adapter_config.json").exists():
         raise TunesmithError(f"run {run.run_dir.name} has no PEFT adapter ({run.info.method} run).",
@@ -139,7 +148,7 @@ def _write_adapter(run, folder: Path) -> None:
     for item in adapter.iterdir():
         if item.is_file():
             shutil.copy2(item, folder / item.name)
-    run.tokenizer.save_pretrained(folder)
+    save_tokenizer(run.tokenizer, folder, contract)
 
 
 def _adapter_runtime(run, folder: Path, steps: int):
@@ -153,27 +162,30 @@ def _adapter_runtime(run, folder: Path, steps: int):
     return parity.transformers_runtime(model, parity.folder_tokenizer(folder), steps), transformers_scorer(model), label
 
 
-def _write_gguf(merged, run, folder: Path, settings: ExportConfig, prompts) -> None:
+def _write_gguf(merged, run, folder: Path, settings: ExportConfig, prompts, contract) -> None:
     from tunesmith.deploy import modelfile
     from tunesmith.deploy.gguf_writer import write_gguf
 
     path = folder / "model.gguf"
+    template = contract.exported_template(run.tokenizer.chat_template)
     with status(f"Writing {path.name} ({settings.gguf_type})"):
-        write_gguf(merged, run.tokenizer, path, settings.gguf_type, name=run.run_dir.name)
+        write_gguf(merged, run.tokenizer, path, settings.gguf_type, name=run.run_dir.name, chat_template=template,
+                   contract=contract)
     # The HF tokenizer files beside the GGUF let `tunesmith serve` (llamacpp backend) validate prompts.
-    run.tokenizer.save_pretrained(folder)
+    save_tokenizer(run.tokenizer, folder, contract)
     parts = modelfile.template_parts(run.tokenizer)
-    for prompt in prompts:
-        if modelfile.render_parts(parts, prompt) != parity.render(run.tokenizer, prompt):
+    for prompt in prompts:  # Ollama puts SYSTEM first when a conversation brings no system message
+        ollama = contract.conversation(contract.client_messages(prompt))
+        if modelfile.render_parts(parts, ollama) != parity.render(run.tokenizer, contract.conversation(prompt)):
             raise TunesmithError("the Ollama template derived from the chat template renders a held-out prompt "
                                  "differently.", "Edit the Modelfile TEMPLATE by hand, or serve the GGUF with "
                                  "llama.cpp, which reads the template from the file.")
     from tunesmith.models.loading import end_of_turn_ids
 
     eos = end_of_turn_ids(run.tokenizer, getattr(merged, "generation_config", None))
-    stops = modelfile.stop_tokens(run.tokenizer, eos)
+    stops = [*modelfile.stop_tokens(run.tokenizer, eos), *contract.stop]
     (folder / "Modelfile").write_text(modelfile.modelfile(path.name, parts, stops,
-                                                          merged.config.max_position_embeddings))
+                                                          merged.config.max_position_embeddings, contract))
 
 
 def _gguf_runtime(run, folder: Path, settings: ExportConfig):

@@ -20,6 +20,8 @@ QUANTIZED_TYPES = ("q8_0", "q5_0", "q4_0")
 # With 4-5 bit matrices, llama.cpp's quantizer keeps the token embedding (= the output layer when tied)
 # at higher precision; its usual Q6_K needs 256-wide rows (SmolLM2 has 576), so it is Q8_0 here.
 _EMBEDDING_TYPE = {"q5_0": "q8_0", "q4_0": "q8_0"}
+INFERENCE_KEY = "tunesmith.inference"  # the run's inference contract, as JSON
+SYSTEM_PROMPT_KEY = "tunesmith.system_prompt"
 
 
 def _permute(weights: np.ndarray, n_head: int) -> np.ndarray:
@@ -41,7 +43,7 @@ def _encode(gguf, name: str, data: np.ndarray, kind: str) -> tuple[np.ndarray, o
     return gguf.quants.quantize(data.astype(np.float32), qtype), qtype
 
 
-def _tokenizer_metadata(writer, tokenizer, vocab_size: int) -> None:
+def _tokenizer_metadata(writer, tokenizer, vocab_size: int, chat_template: str | None = None) -> None:
     import gguf
 
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
@@ -75,12 +77,16 @@ def _tokenizer_metadata(writer, tokenizer, vocab_size: int) -> None:
             setter(token_id)
     writer.add_add_bos_token(False)
     writer.add_add_space_prefix(False)
-    if tokenizer.chat_template:
-        writer.add_chat_template(tokenizer.chat_template)
+    template = chat_template or tokenizer.chat_template
+    if template:
+        writer.add_chat_template(template)
 
 
-def write_gguf(model, tokenizer, path: str | Path, kind: str = "f16", name: str = "tunesmith-export") -> Path:
-    """Write `model` (a plain, merged causal LM) and its tokenizer to `path` as GGUF."""
+def write_gguf(model, tokenizer, path: str | Path, kind: str = "f16", name: str = "tunesmith-export",
+               chat_template: str | None = None, contract=None) -> Path:
+    """Write `model` (a plain, merged causal LM) and its tokenizer to `path` as GGUF. `chat_template` replaces the
+    tokenizer's (an export's adds the trained system prompt); a run's inference contract is stored as metadata
+    (`tunesmith.inference`, JSON, and `tunesmith.system_prompt`)."""
     import gguf
 
     config = model.config
@@ -110,7 +116,11 @@ def write_gguf(model, tokenizer, path: str | Path, kind: str = "f16", name: str 
     writer.add_file_type({"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
                           "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q5_0": gguf.LlamaFileType.MOSTLY_Q5_0,
                           "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0}[kind])
-    _tokenizer_metadata(writer, tokenizer, config.vocab_size)
+    _tokenizer_metadata(writer, tokenizer, config.vocab_size, chat_template)
+    if contract is not None:
+        writer.add_string(INFERENCE_KEY, json.dumps(contract.to_json(), ensure_ascii=False))
+        if contract.system_prompt is not None:
+            writer.add_string(SYSTEM_PROMPT_KEY, contract.system_prompt)
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config.num_hidden_layers)
     for hf_name, tensor in model.state_dict().items():
         if hf_name == "lm_head.weight" and config.tie_word_embeddings:

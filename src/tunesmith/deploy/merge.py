@@ -22,14 +22,15 @@ def merged_model(run):
     return model.eval()
 
 
-def save_hf(model, tokenizer, folder: Path) -> None:
-    from transformers import GenerationConfig
+def save_hf(model, tokenizer, folder: Path, contract=None) -> None:
+    """The model, its tokenizer (with the contract's chat template) and, for a generator, generation_config.json
+    (end-of-turn ids and the contract's generation defaults)."""
+    from tunesmith.deploy.package import generation_config, save_tokenizer
 
     model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
+    save_tokenizer(tokenizer, folder, contract)
     if model.can_generate():
         from tunesmith.models.loading import end_of_turn_ids
 
         eos = sorted(end_of_turn_ids(tokenizer, getattr(model, "generation_config", None)))
-        GenerationConfig(eos_token_id=eos if len(eos) > 1 else eos[0], pad_token_id=tokenizer.pad_token_id,
-                         bos_token_id=tokenizer.bos_token_id, do_sample=False).save_pretrained(folder)
+        generation_config(tokenizer, eos, contract).save_pretrained(folder)

@@ -84,8 +84,34 @@ def stop_tokens(tokenizer, eos_ids: set[int]) -> list[str]:
     return [t for t in dict.fromkeys(tokens) if t]
 
 
-def modelfile(gguf_name: str, parts: TemplateParts, stops: list[str], context_length: int) -> str:
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def modelfile(gguf_name: str, parts: TemplateParts, stops: list[str], context_length: int, contract=None) -> str:
+    """The Modelfile; with the run's inference contract, Ollama also gets its system prompt (SYSTEM, which Ollama
+    puts first when a conversation brings no system message) and its generation defaults."""
     lines = [f"FROM ./{gguf_name}", f'TEMPLATE """{go_template(parts)}"""']
-    lines += [f'PARAMETER stop "{s}"' for s in stops]
+    if contract is not None and contract.system_prompt is not None:
+        if '"""' in contract.system_prompt:
+            raise TunesmithError('the system prompt contains """, which a Modelfile cannot quote.',
+                                 "Edit the Modelfile SYSTEM by hand.")
+        lines.append(f'SYSTEM """{contract.system_prompt}"""')
+    lines += [f"PARAMETER stop {_quoted(s)}" for s in dict.fromkeys(stops)]
+    if contract is not None:
+        lines.append(f"PARAMETER temperature {contract.temperature:g}")
+        if contract.max_new_tokens:
+            lines.append(f"PARAMETER num_predict {contract.max_new_tokens}")
     lines.append(f"PARAMETER num_ctx {min(context_length, 8192)}")
     return "\n".join(lines) + "\n"
+
+
+def directives(text: str) -> dict[str, list[str]]:
+    """A Modelfile's instructions (FROM, TEMPLATE, SYSTEM, PARAMETER ...) and their values, triple-quoted ones
+    whole: enough to read back what `modelfile` wrote."""
+    import re
+
+    found: dict[str, list[str]] = {}
+    for match in re.finditer(r'^([A-Z]+) +(?:"""(.*?)"""|([^\n]*))$', text, flags=re.M | re.S):
+        found.setdefault(match.group(1), []).append(match.group(2) if match.group(2) is not None else match.group(3))
+    return found

@@ -175,6 +175,18 @@ def compare(prompts: Sequence[Messages], reference: list[Answer], candidate: lis
             "cases": cases}
 
 
+def divergence_line(report: dict) -> str:
+    """The first divergent example of a report, for the error a failed check raises."""
+    where = report.get("first_divergence")
+    if not where:
+        return "no single prompt diverged"
+    if where.get("prompt_token_index") is not None:
+        what = f"the prompt renders differently from token {where['prompt_token_index']}"
+    else:
+        what = f"the trained model answers {where.get('reference')!r}, the export {where.get('exported')!r}"
+    return f"first divergent example, prompt {where.get('prompt_index')} {where.get('prompt')!r}: {what}"
+
+
 def write_report(folder: Path, report: dict) -> Path:
     path = Path(folder) / "parity.json"
     report = {**report, "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

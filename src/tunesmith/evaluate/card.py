@@ -1,7 +1,9 @@
-"""Put the headline evaluation numbers into each run's model card (runs/<id>/README.md), idempotently."""
+"""Put the headline evaluation numbers into each run's model card (runs/<id>/README.md and its copy in the
+run's adapter/ or model/), idempotently: the section in the body and the front matter's model-index."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tunesmith.runs import RunFolder
@@ -26,8 +28,8 @@ def card_section(comparison, report_path: Path | None = None) -> str:
     notes = comparison.method_notes()
     if notes:
         lines += ["", "  \n".join(notes)]  # one paragraph, a Markdown line break after each note
-    if report_path is not None:
-        lines += ["", f"Full report: `{report_path}`"]
+    if report_path is not None:  # relative to the card's folder (a path outside the project stays absolute)
+        lines += ["", f"Full report: [{Path(report_path).name}]({Path(report_path).as_posix()})"]
     return "\n".join([*lines, END])
 
 
@@ -40,13 +42,44 @@ def with_section(text: str, section: str) -> str:
     return text.rstrip("\n") + ("\n\n" if text.strip() else "") + section + "\n"
 
 
+def _report_link(report: Path | None, run_dir: Path) -> Path | None:
+    if report is None:
+        return None
+    try:
+        return Path(os.path.relpath(Path(report).resolve(), Path(run_dir).resolve()))
+    except ValueError:  # another drive (Windows)
+        return Path(report).resolve()
+
+
+def eval_results(comparison, run_name: str, task: str | None, dataset: str | None) -> list:
+    """The run's headline metrics as Hugging Face model-index entries."""
+    import math
+
+    from huggingface_hub import EvalResult
+
+    row = next((r for r in comparison.rows if r.name == run_name), None)
+    if row is None:
+        return []
+    kind = "text-classification" if task == "classification" else "text-generation"
+    return [EvalResult(task_type=kind, dataset_type=dataset or "held-out", dataset_name=f"held-out {comparison.split}",
+                       dataset_split=comparison.split, metric_type=metric, metric_name=metric,
+                       metric_value=round(float(row.metrics[metric].mean), 4))
+            for metric in comparison.metrics_shown()
+            if metric in row.metrics and not math.isnan(row.metrics[metric].mean)]
+
+
 def update_model_cards(comparison) -> list[Path]:
+    from tunesmith.evaluate.model_card import dataset_id, training_card, with_results, write_run_cards
+
     updated = []
     for result in comparison.results:
         if result.kind != "run" or result.run_dir is None:
             continue
-        card = RunFolder(result.run_dir).card_file
-        text = card.read_text(encoding="utf-8") if card.exists() else f"# {Path(result.run_dir).name}\n"
-        card.write_text(with_section(text, card_section(comparison, comparison.report_html)), encoding="utf-8")
-        updated.append(card)
+        folder = RunFolder(result.run_dir)
+        info = folder.info()
+        text = folder.card_file.read_text(encoding="utf-8") if folder.card_file.exists() else training_card(folder)
+        text = with_section(text, card_section(comparison, _report_link(comparison.report_html, folder.path)))
+        text = with_results(text, info, result.name, eval_results(comparison, result.name, info.task,
+                                                                   dataset_id(info)))
+        updated += write_run_cards(folder, text)
     return updated

@@ -9,9 +9,16 @@ from pathlib import Path
 from tunesmith.config.evaluation import EvaluationConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.comparison import Comparison
-from tunesmith.evaluate.contenders import ChatContender, ContenderResult, few_shot, model_contender, score_chat
+from tunesmith.evaluate.contenders import (
+    ChatContender,
+    ContenderResult,
+    few_shot,
+    model_contender,
+    score_chat,
+    under_contract,
+)
 from tunesmith.evaluate.items import chat_items, class_items, few_shot_system_prompt, pick_examples, require_items
-from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, verdict
+from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, preference_verdict, verdict
 
 BASELINES_WORD = {"embedding": "the base encoder and BM25"}  # what the verdict says fine-tuning was compared with
 
@@ -64,10 +71,11 @@ def summarize(results: Sequence[ContenderResult], items: Sequence, task: str, se
     primary = choose_primary(results, settings.primary_metric, task)
     rows = build_rows(results, settings.bootstrap_samples, settings.seed)
     tests = build_tests(results, settings.bootstrap_samples, settings.seed)
-    return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests,
-                      verdict=verdict(rows, tests, primary, BASELINES_WORD.get(task, "prompting")),
-                      results=list(results), items=list(items),
-                      split_note=split_note, caveat=split_caveat(split, settings.split))
+    said = " ".join(filter(None, [verdict(rows, tests, primary, BASELINES_WORD.get(task, "prompting")),
+                                  preference_verdict(rows, tests, results, primary)]))
+    return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests, verdict=said,
+                      results=list(results), items=list(items), split_note=split_note,
+                      caveat=split_caveat(split, settings.split))
 
 
 def _release() -> None:
@@ -95,8 +103,9 @@ def _chat_contenders(project, train: list[dict], run_dirs: Sequence[Path], basel
         from tunesmith.train import load_run
 
         loaded = load_run(run_dir)
+        # The run is asked the way every deployment asks it: its inference contract's system prompt first.
         yield model_contender(Path(run_dir).name, loaded.model, loaded.tokenizer, settings, kind="run",
-                              run_dir=Path(run_dir))
+                              prompt=under_contract(loaded.folder.inference_contract()), run_dir=Path(run_dir))
         del loaded
         _release()
 
@@ -166,8 +175,9 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
 
         judge_results(project, items, results)
     if task == "chat":
-        from tunesmith.evaluate.preference import add_reward_margins
+        from tunesmith.evaluate.preference import add_reward_margins, link_references, started_from
 
+        link_references(results, {r.name: started_from(r.run_dir) for r in results if r.kind == "run"})
         add_reward_margins(results)
     return summarize(results, items, task, settings, split, split_note(dataset, split))
 

@@ -10,6 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tunesmith.inference import Messages, generate_chat, render_prompt
 from tunesmith.progress import console
+from tunesmith.tools import Tool
+
+Offered = Sequence[Sequence[Tool]] | None  # the tools offered to each conversation (None: no tools anywhere)
+
+
+def _offered(tools: Offered, n: int) -> list[Sequence[Tool]]:
+    return list(tools) if tools is not None else [()] * n
 
 
 @contextlib.contextmanager
@@ -21,23 +28,26 @@ def progress_bar(description: str, total: int) -> Iterator:
         yield lambda n=1: progress.advance(task, n)
 
 
-def _length_order(tokenizer, conversations: Sequence[Messages]) -> list[int]:
+def _length_order(tokenizer, conversations: Sequence[Messages], tools: Offered = None) -> list[int]:
     # Batching prompts of similar length wastes less compute on padding.
-    lengths = [len(render_prompt(tokenizer, c)) for c in conversations]
+    offered = _offered(tools, len(conversations))
+    lengths = [len(render_prompt(tokenizer, c, t)) for c, t in zip(conversations, offered, strict=True)]
     return sorted(range(len(conversations)), key=lambda i: lengths[i])
 
 
 def generate_answers(model, tokenizer, conversations: Sequence[Messages], *, max_new_tokens: int,
-                     batch_size: int, label: str = "generating") -> list[str]:
-    """Greedy answers to each conversation, in input order, `batch_size` at a time."""
+                     batch_size: int, label: str = "generating", tools: Offered = None) -> list[str]:
+    """Greedy answers to each conversation (with `tools[i]` offered), in input order, `batch_size` at a time."""
     model.eval()
-    order = _length_order(tokenizer, conversations)
+    offered = _offered(tools, len(conversations))
+    order = _length_order(tokenizer, conversations, offered)
     answers: list[str] = [""] * len(conversations)
     with progress_bar(label, len(conversations)) as advance:
         for start in range(0, len(order), batch_size):
             chunk = order[start: start + batch_size]
             completions = generate_chat(model, tokenizer, [conversations[i] for i in chunk],
-                                        max_new_tokens=max_new_tokens, batch_size=batch_size)
+                                        [offered[i] for i in chunk], max_new_tokens=max_new_tokens,
+                                        batch_size=batch_size)
             for index, completion in zip(chunk, completions, strict=True):
                 answers[index] = completion.text
             advance(len(chunk))
@@ -46,12 +56,13 @@ def generate_answers(model, tokenizer, conversations: Sequence[Messages], *, max
 
 @torch.inference_mode()
 def reference_nll(model, tokenizer, conversations: Sequence[Messages], references: Sequence[str], *,
-                  batch_size: int, max_tokens: int = 1024) -> list[tuple[float, int]]:
+                  batch_size: int, max_tokens: int = 1024, tools: Offered = None) -> list[tuple[float, int]]:
     """Per item: (total negative log-likelihood in nats, token count) of the reference after the prompt."""
     model.eval()
     pairs = []
-    for conversation, reference in zip(conversations, references, strict=True):
-        prompt_ids = tokenizer(render_prompt(tokenizer, conversation), add_special_tokens=False)["input_ids"]
+    offered = _offered(tools, len(conversations))
+    for conversation, reference, offer in zip(conversations, references, offered, strict=True):
+        prompt_ids = tokenizer(render_prompt(tokenizer, conversation, offer), add_special_tokens=False)["input_ids"]
         answer_ids = tokenizer(reference, add_special_tokens=False)["input_ids"][: max_tokens // 2] or [
             tokenizer.eos_token_id]
         prompt_ids = prompt_ids[-(max_tokens - len(answer_ids)):]  # keep the end of a long prompt

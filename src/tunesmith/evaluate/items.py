@@ -7,17 +7,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tunesmith.errors import DataError
+from tunesmith.tools import calls_of, format_calls
 
-Messages = list[dict[str, str]]
+Messages = list[dict]
+TOOL_KEYS = ("tool_calls", "tool_call_id", "name")
 
 
 @dataclass(frozen=True)
 class ChatItem:
     id: str
     prompt: Messages  # every message before the last assistant turn
-    reference: str  # the last assistant turn
+    reference: str  # the last assistant turn (its calls as `tunesmith.tools.format_calls` writes them)
     facts: list[str] = field(default_factory=list)
     rejected: str | None = None  # preference records: the answer the reference was preferred to
+    tools: list[dict] = field(default_factory=list)  # OpenAI tools offered to the prompt
+    calls: list[dict] = field(default_factory=list)  # the reference turn's tool_calls (OpenAI dicts)
+
+    def answer_message(self) -> dict:
+        """The reference as an assistant message (with its tool_calls), e.g. for a few-shot example."""
+        if not self.calls:
+            return {"role": "assistant", "content": self.reference}
+        blocks = format_calls(calls_of({"tool_calls": self.calls}))
+        return {"role": "assistant", "content": self.reference[: -len(blocks)].rstrip("\n"), "tool_calls": self.calls}
 
 
 @dataclass(frozen=True)
@@ -33,7 +44,9 @@ def _is_augmented(record: dict) -> bool:
 
 
 def _clean_messages(messages: Sequence[dict]) -> Messages:
-    return [{"role": str(m["role"]), "content": str(m.get("content", ""))} for m in messages]
+    """Role and content (and the tool fields where present); training-only keys such as weight dropped."""
+    return [{"role": str(m["role"]), "content": str(m.get("content") or ""),
+             **{k: m[k] for k in TOOL_KEYS if m.get(k) is not None}} for m in messages]
 
 
 def chat_item(record: dict, index: int = 0) -> ChatItem | None:
@@ -45,9 +58,12 @@ def chat_item(record: dict, index: int = 0) -> ChatItem | None:
     # Sources may still say "metadata"; prepared records say "meta".
     facts = (record.get("meta") or record.get("metadata") or {}).get("facts") or []
     rejected = record.get("rejected")
-    return ChatItem(id=str(record.get("id", index)), prompt=_clean_messages(messages[:last]),
-                    reference=str(messages[last].get("content", "")), facts=[str(f) for f in facts],
-                    rejected=None if rejected is None else str(rejected))
+    calls = list(messages[last].get("tool_calls") or [])
+    content = str(messages[last].get("content") or "")
+    reference = format_calls(calls_of(messages[last]), content) if calls else content
+    return ChatItem(id=str(record.get("id", index)), prompt=_clean_messages(messages[:last]), reference=reference,
+                    facts=[str(f) for f in facts], rejected=None if rejected is None else str(rejected),
+                    tools=list(record.get("tools") or []), calls=calls)
 
 
 def chat_items(records: Sequence[dict], limit: int | None = None) -> list[ChatItem]:
@@ -79,7 +95,19 @@ def pick_examples(records: Sequence[dict], k: int, seed: int = 0) -> list[ChatIt
     rng = random.Random(seed)
     sample = rng.sample(pool, min(len(pool), k * 4))
     sample.sort(key=lambda item: len(item.reference) + sum(len(m["content"]) for m in item.prompt))
-    return sample[:k]
+    return _spread_over_tools(sample)[:k]
+
+
+def _spread_over_tools(items: list[ChatItem]) -> list[ChatItem]:
+    """With tools, show each way of answering (each tool called, and answering in words) before repeating one:
+    the shortest examples are nearly always the plain answers, which would teach a few-shot model never to call."""
+    if not any(item.tools for item in items):
+        return items
+    kinds: dict[str, list[ChatItem]] = {}
+    for item in items:
+        kinds.setdefault(",".join(c["function"]["name"] for c in item.calls), []).append(item)
+    rounds = [[group[i] for group in kinds.values() if i < len(group)] for i in range(len(items))]
+    return [item for batch in rounds for item in batch]
 
 
 def few_shot_system_prompt(description: str = "", users: str = "", expected_output: str = "") -> str:
@@ -101,7 +129,8 @@ def few_shot_prompt(item: ChatItem, system: str, examples: Sequence[ChatItem]) -
     messages: Messages = [{"role": "system", "content": "\n".join([system, *own_system])}]
     for example in examples:
         turns = [m for m in example.prompt if m["role"] != "system"]
-        last_user = [m for m in turns if m["role"] == "user"][-1:] or turns[-1:]
-        messages += [*last_user, {"role": "assistant", "content": example.reference}]
+        users = [i for i, m in enumerate(turns) if m["role"] == "user"]
+        # the last question and what followed it (tool calls and their results), so the example shows it all
+        messages += [*turns[users[-1] if users else len(turns) - 1:], example.answer_message()]
     messages += [m for m in item.prompt if m["role"] != "system"]
     return messages

@@ -2,15 +2,19 @@
 than the rejected one, and by how much more than the base model does?
 
 Per item: preference_accuracy (1 when the chosen answer's summed log-probability exceeds the rejected one's),
-logprob_margin (chosen minus rejected, in nats) and, for runs, reward_margin: that margin minus the base
-model's on the same item, i.e. DPO's implicit reward margin divided by β. Each gets a bootstrap CI and the
-paired tests like every other metric, so the report answers "did preference tuning help beyond SFT?".
+logprob_margin (chosen minus rejected, in nats) and, for runs, reward_margin: that margin minus the run's
+reference model's on the same item, i.e. DPO's implicit reward margin divided by β. A run's reference
+(`link_references`) is the run it started from when it was trained on an hf export of a run in the comparison
+(DPO after SFT: the SFT run), else the base model. Each metric gets a CI and the paired tests; a run is also
+tested against its reference run on every metric, so the report answers "did preference tuning help beyond
+SFT, and did the task metrics hold?" (summary.preference_verdict).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 PREFERENCE_METRICS = ("preference_accuracy", "reward_margin", "logprob_margin")
 BASE = "base zero-shot"
@@ -50,13 +54,43 @@ def per_item(scores: Sequence[tuple[float, float] | None]) -> dict[str, list[flo
             "logprob_margin": [nan if s is None else s[0] - s[1] for s in scores]}
 
 
-def add_reward_margins(results: Sequence) -> None:
-    """Each run's logprob_margin minus the base model's, item by item (needs the base zero-shot contender)."""
-    base = next((r for r in results if r.name == BASE and "logprob_margin" in r.per_item), None)
-    if base is None:
-        return
+def started_from(run_dir: Path | None) -> Path | None:
+    """The run whose hf export a run was trained on (`model.name` an export folder: export.json names the run)."""
+    import json
+
+    from tunesmith.deploy.export import META_FILE
+    from tunesmith.runs import RunFolder
+
+    if run_dir is None:
+        return None
+    base = RunFolder(run_dir).info().base_model_path
+    try:
+        meta = json.loads((Path(base) / META_FILE).read_text(encoding="utf-8")) if base else {}
+    except (OSError, ValueError):
+        return None
+    return Path(meta["run_dir"]).resolve() if isinstance(meta.get("run_dir"), str) else None
+
+
+def link_references(results: Sequence, starts: dict[str, Path | None]) -> None:
+    """Set each run's `reference` (pure given `starts`: run name -> the run it started from, or None): that run
+    when it is in the comparison; none when it is not (its margins cannot be told); else the base model."""
+    by_dir = {Path(r.run_dir).resolve(): r.name for r in results if r.run_dir is not None}
+    has_base = any(r.name == BASE for r in results)
     for result in results:
-        if result.kind == "run" and "logprob_margin" in result.per_item:
-            result.per_item["reward_margin"] = [
-                a - b if not (math.isnan(a) or math.isnan(b)) else float("nan")
-                for a, b in zip(result.per_item["logprob_margin"], base.per_item["logprob_margin"], strict=True)]
+        if result.kind != "run":
+            continue
+        start = starts.get(result.name)
+        result.reference = by_dir.get(start) if start is not None else (BASE if has_base else None)
+
+
+def add_reward_margins(results: Sequence) -> None:
+    """Each run's logprob_margin minus its reference model's, item by item (`link_references` first)."""
+    by_name = {r.name: r for r in results}
+    for result in results:
+        reference = by_name.get(result.reference or "")
+        if result.kind != "run" or reference is None or "logprob_margin" not in result.per_item or \
+                "logprob_margin" not in reference.per_item:
+            continue
+        result.per_item["reward_margin"] = [
+            a - b if not (math.isnan(a) or math.isnan(b)) else float("nan")
+            for a, b in zip(result.per_item["logprob_margin"], reference.per_item["logprob_margin"], strict=True)]

@@ -9,17 +9,20 @@ from dataclasses import dataclass
 from tunesmith.evaluate.contenders import ContenderResult
 from tunesmith.evaluate.preference import PREFERENCE_METRICS
 from tunesmith.evaluate.stats import Estimate, PairedTest, is_binary, mean_interval, paired_test
+from tunesmith.evaluate.tools import TOOL_METRICS
 
 # Per-item values kept for diagnostics, not quality metrics: never tested or compared.
 NOT_COMPARED = {"confidence"}
 LOWER_IS_BETTER = {"reference_nll", "perplexity", "expected_calibration_error"}
-PREFERRED_ORDER = ["recall@1", "mrr@10", "ndcg@10", "recall@5", "recall@10", "fact_accuracy", "accuracy",
-                   "f1_macro", "token_f1", "rouge_l", "exact_match", "chrf_sentence",
+PREFERRED_ORDER = ["recall@1", "mrr@10", "ndcg@10", "recall@5", "recall@10",
+                   "tool_call_accuracy", "tool_name_accuracy", "tool_arguments_exact", "tool_called_when_should",
+                   "tool_answered_when_should", "tool_schema_valid", "fact_accuracy", "accuracy", "f1_macro",
+                   "token_f1", "rouge_l", "exact_match", "chrf_sentence",
                    "json_valid", "json_field_accuracy", "judge", "reference_nll"]
 # The range of each per-item metric: an interval for n identical values is built from it. Metrics missing
 # here (reference_nll, log-prob margins) are unbounded: identical values on every item get no interval.
 UNIT_METRICS = {"accuracy", "exact_match", "token_f1", "rouge_l", "fact_accuracy", "json_valid",
-                "json_field_accuracy", "judge", "preference_accuracy",
+                "json_field_accuracy", "judge", "preference_accuracy", *TOOL_METRICS,
                 "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"}  # retrieval (evaluate/retrieval.py)
 RANGES = {"chrf_sentence": (0.0, 100.0)}
 
@@ -50,7 +53,8 @@ def choose_primary(results: Sequence[ContenderResult], requested: str | None, ta
             raise ConfigError(f"evaluation.primary_metric '{requested}' was not measured",
                               f"Use one of: {', '.join(sorted(available))}.")
         return requested
-    candidates = {"classification": ["accuracy"], "embedding": ["recall@1"]}.get(task, ["fact_accuracy", "token_f1"])
+    chat = ["tool_call_accuracy", "fact_accuracy", "token_f1"]  # tool use, when items offer tools, is the point
+    candidates = {"classification": ["accuracy"], "embedding": ["recall@1"]}.get(task, chat)
     for candidate in candidates:
         if candidate in available:
             return candidate
@@ -90,8 +94,15 @@ def build_tests(results: Sequence[ContenderResult], samples: int, seed: int) -> 
 
     tests = [test(metric, run, base) for run in runs for base in baselines
              for metric in metric_order(list(run.per_item)) if metric in base.per_item and metric not in NOT_COMPARED]
-    return tests + [test(metric, run, other) for i, run in enumerate(runs) for other in runs[:i]
-                    for metric in PREFERENCE_METRICS if metric in run.per_item and metric in other.per_item]
+    tests += [test(metric, run, other) for i, run in enumerate(runs) for other in runs[:i]
+              for metric in PREFERENCE_METRICS if metric in run.per_item and metric in other.per_item]
+    # a run against the run it started from (DPO after SFT), on every metric: did the task metrics hold?
+    done = {(t.metric, t.a, t.b) for t in tests}
+    by_name = {r.name: r for r in runs}
+    return tests + [test(metric, run, by_name[run.reference]) for run in runs if run.reference in by_name
+                    for metric in metric_order(list(run.per_item))
+                    if metric in by_name[run.reference].per_item and metric not in NOT_COMPARED
+                    and (metric, run.name, run.reference) not in done]
 
 
 def _by_method(entries: Sequence[tuple[str, str, str]]) -> str:
@@ -163,3 +174,48 @@ def verdict(rows: Sequence[Row], tests: Sequence[PairedTest], primary: str, base
     if test.significant:
         return text + ". The interval excludes zero, so the difference is unlikely to be noise."
     return text + f". The interval includes zero: with {d.n} examples this difference is not significant."
+
+
+def _test_text(test: PairedTest | None) -> str:
+    if test is None or test.difference.n == 0:
+        return "not compared"
+    d = test.difference
+    interval = "no interval" if math.isnan(d.low) else f"95% CI {d.low:+.3f} to {d.high:+.3f}"
+    return f"{d.mean:+.3f}, {interval}, {test.p_text}, {'significant' if test.significant else 'n.s.'}"
+
+
+def preference_verdict(rows: Sequence[Row], tests: Sequence[PairedTest], results: Sequence[ContenderResult],
+                       primary: str) -> str:
+    """For each run started from another run in the comparison (DPO after SFT): did preference tuning help beyond
+    that run (held-out preference accuracy, reward margin), and did the primary task metric hold?"""
+    runs = {r.name: r for r in results if r.kind == "run"}
+    by_row = {row.name: row for row in rows}
+    lines = []
+    for run in runs.values():
+        if run.reference not in runs or "preference_accuracy" not in run.per_item:
+            continue
+        start, row, start_row = run.reference, by_row[run.name], by_row[run.reference]
+
+        def found(metric: str, run=run, start=start) -> PairedTest | None:
+            return next((t for t in tests if (t.metric, t.a, t.b) == (metric, run.name, start)), None)
+
+        def means(metric: str, row=row, start_row=start_row) -> str:
+            return f"{_fmt(row.metrics[metric].mean)} vs {_fmt(start_row.metrics[metric].mean)}" \
+                if metric in row.metrics and metric in start_row.metrics else "n/a"
+
+        accuracy, task = found("preference_accuracy"), found(primary)
+        text = (f"Preference tuning: {run.name} (started from {start}) has preference_accuracy "
+                f"{means('preference_accuracy')} ({_test_text(accuracy)})")
+        margin = row.metrics.get("reward_margin")
+        if margin is not None and not math.isnan(margin.mean):
+            interval = "" if math.isnan(margin.low) else f", 95% CI {margin.low:.3f} to {margin.high:.3f}"
+            text += f", a mean reward margin over {start} of {margin.mean:.3f} nats per β{interval}"
+        if primary != "preference_accuracy":
+            text += f"; {primary} {means(primary)} ({_test_text(task)})"
+        helped = accuracy is not None and accuracy.significant and accuracy.difference.mean > 0
+        dropped = task is not None and task.significant and task.difference.mean < 0
+        verdict_words = "it helped beyond " + start if helped else "no significant gain over " + start
+        if primary != "preference_accuracy":
+            verdict_words += f", and {primary} {'dropped' if dropped else 'did not drop beyond its interval'}"
+        lines.append(f"{text}: {verdict_words}.")
+    return " ".join(lines)

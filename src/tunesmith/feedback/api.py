@@ -32,6 +32,8 @@ class FeedbackIn(RequestBody):  # text that is not valid Unicode is refused, as 
     response_id: str | None = Field(None, description="The `id` of the completion being rated.")
     rating: Literal["up", "down"] | int | None = Field(None, description="'up'/'down' or 1–5 stars.")
     correction: str | None = Field(None, description="The answer the model should have given.")
+    answer: str | None = Field(None, description="The answer being rated, when requests are not logged (else the "
+                               "logged response of response_id is used).")
     label: str | None = Field(None, description="The right label, for classification models.")
     comment: str = Field("", description="Free text.")
     messages: list[dict[str, Any]] | None = Field(None, description="The prompt, when requests are not logged.")

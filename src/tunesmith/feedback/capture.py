@@ -95,11 +95,25 @@ def log_exchange(store: Store, request: dict[str, Any], response: dict[str, Any]
     return row.id
 
 
+def _rated_answer(answer: str | None, logged: RequestLog | None, messages: list[dict[str, Any]]) -> str | None:
+    """The answer being rated: given, else the logged response, else an assistant turn ending the prompt."""
+    if isinstance(answer, str) and answer.strip():
+        return answer
+    if logged is not None and logged.response_text:
+        return logged.response_text
+    if messages and messages[-1].get("role") == "assistant" and str(messages[-1].get("content") or "").strip():
+        return str(messages[-1]["content"])
+    return None
+
+
 def new_feedback(session: Session, settings: FeedbackConfig, *, response_id: str | None = None,
                  rating: str | int | None = None, correction: str | None = None, label: str | None = None,
-                 comment: str = "", messages: list[dict[str, Any]] | None = None,
+                 comment: str = "", messages: list[dict[str, Any]] | None = None, answer: str | None = None,
                  source: str = "api") -> Feedback:
-    """Validate, mask and add one feedback row to `session` (the caller's transaction commits it)."""
+    """Validate, mask and add one feedback row to `session` (the caller's transaction commits it).
+
+    `answer` is the answer being rated; without it, the logged response of `response_id` (or an assistant turn
+    ending `messages`) is kept, so a correction and the answer it replaces make a preference pair."""
     score = rating_score(rating)
     correction = correction.strip() if isinstance(correction, str) and correction.strip() else None
     label = str(label).strip() if label is not None and str(label).strip() else None
@@ -112,9 +126,11 @@ def new_feedback(session: Session, settings: FeedbackConfig, *, response_id: str
                              "Send response_id (the id of the answer) or messages (the prompt).")
     logged = session.get(RequestLog, response_id) if response_id else None
     prompt = list(messages or (logged.messages if logged else []))
+    answer = _rated_answer(answer, logged, prompt)
     mask = settings.mask_pii
     row = Feedback(response_id=response_id or None, score=score, rating=None if rating is None else str(rating),
                    correction=mask_text(correction) if mask and correction else correction,
+                   answer=mask_text(answer) if mask and answer else answer,
                    label=label, comment=mask_text(comment) if mask else comment,
                    messages=mask_messages(prompt) if mask else prompt,
                    model_version_id=logged.model_version_id if logged else None, source=source)

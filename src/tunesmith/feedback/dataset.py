@@ -1,9 +1,14 @@
-"""Corrected feedback becomes a new dataset version: the parent's train split plus the corrections, with
-the parent's validation and test files copied byte for byte so scores stay comparable.
+"""Feedback becomes a new dataset version, with the parent's validation and test files copied byte for byte so
+scores stay comparable. Its train split depends on the objective (`choose_objective`):
+- sft: the parent's train split plus the corrections as demonstrations (the candidate retrains from the base);
+- dpo: the corrections of a known answer as chosen/rejected pairs (served answer rejected, correction chosen),
+  kto: answers rated good or bad without a correction; alone, since the candidate starts from the production
+  model, which has learned the parent's train split (and is the reference model).
 
-Corrections go through the data pipeline (`tunesmith.data.prepare`: validation, cleaning, dedup) on
-their own, then are checked against the parent: a correction whose input matches a held-out example is
-dropped (it would leak the test into training), and one identical to a training example adds nothing.
+Feedback goes through the data pipeline (`tunesmith.data.prepare`: validation, cleaning, dedup) on its own, in
+the formats a user would write (OpenAI chat, OpenAI DPO, rated), then is checked against the parent: a record
+whose input matches a held-out example is dropped (it would leak the test into training), and one identical to
+a training example adds nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from tunesmith.errors import DataError
 from tunesmith.feedback.monitor_report import input_text
+
+Signal = Literal["pair", "demonstration", "rating"]
 
 
 @dataclass
@@ -32,25 +40,102 @@ class FeedbackDataset:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
-def feedback_records(rows: Sequence[dict], task: str) -> list[dict]:
-    """Canonical records from feedback rows ({id, response_id, messages, correction, label}) (pure)."""
+def _prompt(row: dict) -> list[dict]:
+    """The conversation before the rated answer (an answer sent along with the prompt is dropped)."""
+    prompt = [{"role": m.get("role", "user"), "content": m.get("content") or ""}
+              for m in row.get("messages") or [] if isinstance(m, dict)]
+    while prompt and prompt[-1]["role"] == "assistant":
+        prompt.pop()
+    return prompt if any(m["role"] == "user" for m in prompt) else []
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+def feedback_signal(row: dict, task: str) -> Signal | None:
+    """What one feedback row can teach (pure): a pair (a correction of a known answer: the correction is chosen,
+    the answer rejected), a demonstration (a correction alone), a rating (a known answer rated good or bad
+    without a correction; 3 of 5 stars is neither), or nothing."""
+    if task == "classification":
+        return "demonstration" if (row.get("label") or row.get("correction")) and row.get("messages") else None
+    if task != "chat" or not _prompt(row):
+        return None
+    answer, correction = row.get("answer"), row.get("correction")
+    if correction:
+        return "pair" if answer and not _same(answer, correction) else "demonstration"
+    score = row.get("score")
+    return "rating" if answer and score is not None and score != 0.5 else None
+
+
+# the signals each objective trains on (sft learns every correction, a pair's chosen side included)
+USES: dict[str, tuple[Signal, ...]] = {"sft": ("pair", "demonstration"), "dpo": ("pair",), "kto": ("rating",)}
+
+
+def signal_counts(rows: Sequence[dict], task: str) -> dict[str, int]:
+    counts = {"pair": 0, "demonstration": 0, "rating": 0}
+    for row in rows:
+        signal = feedback_signal(row, task)
+        if signal:
+            counts[signal] += 1
+    return counts
+
+
+def choose_objective(counts: dict[str, int], setting: str, task: str) -> tuple[str | None, str]:
+    """The objective `improve` trains and why, in one line (pure); None when the feedback holds nothing for it.
+
+    auto: dpo when corrections of a known answer (pairs) are at least as many as corrections alone and as ratings
+    without a correction; kto when such ratings outnumber all corrections; sft otherwise."""
+    pairs, alone, ratings = counts["pair"], counts["demonstration"], counts["rating"]
+    held = (f"{pairs} correction(s) of a known answer, {alone} without it, {ratings} rating(s) without a "
+            "correction")
+    if task != "chat":
+        return ("sft", f"objective sft: {task} feedback is labels ({alone} new)") if alone else \
+            (None, f"no {task} feedback carries a label")
+    if setting != "auto":
+        usable = sum(counts[s] for s in USES[setting])
+        if not usable:
+            need = {"sft": "correction", "dpo": "correction of a known answer (log requests, or send the answer "
+                    "with the feedback)", "kto": "rating of a known answer without a correction"}[setting]
+            return None, f"feedback.objective is {setting}, but the store holds no {need} ({held})"
+        return setting, f"objective {setting} (feedback.objective): {held}"
+    if pairs and pairs >= alone and pairs >= ratings:
+        return "dpo", f"objective dpo (auto): most corrections replace a known answer, so each is a chosen/rejected " \
+                      f"pair ({held})"
+    if ratings > pairs + alone:
+        return "kto", f"objective kto (auto): ratings without a correction outnumber corrections ({held})"
+    if pairs + alone:
+        return "sft", f"objective sft (auto): most corrections come without the answer they replace ({held})"
+    return None, f"the store holds no correction or rated answer ({held})"
+
+
+def feedback_records(rows: Sequence[dict], task: str, objective: str = "sft") -> list[dict]:
+    """Rows for the data pipeline from feedback rows ({id, response_id, messages, correction, answer, score,
+    label}) (pure): chat records (sft), OpenAI DPO rows (dpo) or rated rows (kto), as a user would write them."""
     records = []
     for row in rows:
         meta = {"source": "feedback", "feedback_id": row["id"], "response_id": row.get("response_id")}
+        key = f"feedback-{row['id']}"
         if task == "classification":
             label = row.get("label") or row.get("correction")
             text = input_text({"messages": row.get("messages") or []})
             if label and text:
-                records.append({"id": f"feedback-{row['id']}", "text": text, "label": label, "meta": meta})
+                records.append({"id": key, "text": text, "label": label, "meta": meta})
             continue
-        answer = row.get("correction")
-        prompt = [{"role": m.get("role", "user"), "content": m.get("content") or ""}
-                  for m in row.get("messages") or [] if isinstance(m, dict)]
-        while prompt and prompt[-1]["role"] == "assistant":  # the answer being corrected, if it was sent
-            prompt.pop()
-        if answer and any(m["role"] == "user" for m in prompt):
-            records.append({"id": f"feedback-{row['id']}", "messages": [*prompt, {"role": "assistant",
-                                                                                   "content": answer}],
+        signal = feedback_signal(row, task)
+        if signal not in USES[objective]:
+            continue
+        prompt = _prompt(row)
+        if objective == "sft":
+            records.append({"id": key, "messages": [*prompt, {"role": "assistant", "content": row["correction"]}],
+                            "meta": meta})
+        elif objective == "dpo":
+            records.append({"id": key, "input": {"messages": prompt},
+                            "preferred_output": [{"role": "assistant", "content": row["correction"]}],
+                            "non_preferred_output": [{"role": "assistant", "content": row["answer"]}], "meta": meta})
+        else:
+            answer = [{"role": "assistant", "content": row["answer"]}]
+            records.append({"id": key, "prompt": prompt, "completion": answer, "label": row["score"] > 0.5,
                             "meta": meta})
     return records
 
@@ -77,12 +162,15 @@ def split_overlaps(candidates: list[dict], train: list[dict], held_out: list[dic
     held_exact = {fingerprint(text) for text in held_inputs}
     near = _near_any(signatures(inputs) if inputs else np.empty((0, 1)),
                      signatures(held_inputs) if held_inputs else np.empty((0, 1)), threshold)
-    train_exact = {fingerprint(record_text(r) + "\n" + r.get("label", "")) for r in train}
+    def whole(record: dict) -> bytes:  # a rated answer differs from the same answer rated the other way
+        return fingerprint(f"{record_text(record)}\n{record.get('label', '')}\n{record.get('desirable', '')}")
+
+    train_exact = {whole(r) for r in train}
     kept, dropped = [], {"held_out_overlap": 0, "already_in_train": 0}
     for record, text, is_near in zip(candidates, inputs, near, strict=True):
         if is_near or fingerprint(text) in held_exact:
             dropped["held_out_overlap"] += 1
-        elif fingerprint(record_text(record) + "\n" + record.get("label", "")) in train_exact:
+        elif whole(record) in train_exact:
             dropped["already_in_train"] += 1
         else:
             kept.append(record)
@@ -118,12 +206,13 @@ def _version(parent: str, records: list[dict]) -> str:
     return f"{parent[:6]}-fb-{digest.hexdigest()[:6]}"
 
 
-def build_feedback_version(project, parent, rows: Sequence[dict]) -> FeedbackDataset | None:
-    """Write data/<version>/ = parent + cleaned corrections; None when no correction is left to add."""
+def build_feedback_version(project, parent, rows: Sequence[dict], objective: str = "sft") -> FeedbackDataset | None:
+    """Write data/<version>/ = parent + cleaned corrections (sft), or the cleaned pairs (dpo) or rated answers
+    (kto) alone; None when the rows hold nothing for the objective."""
     from tunesmith.data import load_prepared
     from tunesmith.data.dataset import write_split
 
-    candidates = feedback_records(rows, parent.task)
+    candidates = feedback_records(rows, parent.task, objective)
     if not candidates:
         return None
     cleaned, counts = _clean_through_pipeline(project, candidates)
@@ -143,9 +232,9 @@ def build_feedback_version(project, parent, rows: Sequence[dict]) -> FeedbackDat
         for name in ("validation", "test"):
             if (parent.path / f"{name}.parquet").exists():
                 shutil.copyfile(parent.path / f"{name}.parquet", staging / f"{name}.parquet")
-        written = write_split(train + kept, staging / "train.parquet", parent.task)
+        written = write_split((train if objective == "sft" else []) + kept, staging / "train.parquet", parent.task)
         manifest = dict(parent.manifest)
-        manifest.update(version=version, parent=parent.version, origin="feedback", tokens=None,
+        manifest.update(version=version, parent=parent.version, origin="feedback", tokens=None, objective=objective,
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         counts={**parent.manifest.get("counts", {}), "train": written},
                         feedback={"added": len(kept), "dropped": dropped, "pipeline_counts": counts,

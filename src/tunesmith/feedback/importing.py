@@ -1,7 +1,8 @@
 """Import feedback collected elsewhere (a spreadsheet, a support tool) from JSONL or CSV.
 
-Each row has any of: response_id, rating, correction, label, comment, and the prompt as `messages`
-(a list of chat messages, or its JSON text in a CSV cell) or as plain text in `prompt`/`input`/`text`.
+Each row has any of: response_id, rating, correction, answer (the answer that was rated), label, comment, and
+the prompt as `messages` (a list of chat messages, or its JSON text in a CSV cell) or as plain text in
+`prompt`/`input`/`text`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tunesmith.errors import DataError, TunesmithError
 from tunesmith.feedback.capture import new_feedback
 from tunesmith.feedback.store import Store
 
-_FIELDS = ("response_id", "rating", "correction", "label", "comment")
+_FIELDS = ("response_id", "rating", "correction", "answer", "label", "comment")
 _PROMPT_KEYS = ("prompt", "input", "text", "question")
 
 

@@ -1,9 +1,13 @@
-"""`tunesmith improve`: corrections -> new dataset version -> retrain -> evaluate -> promote only if better.
+"""`tunesmith improve`: feedback -> new dataset version -> retrain -> evaluate -> promote only if better.
 
-The candidate is trained with the production model's own config (runs/<id>/config.yaml) and both are
-evaluated on the same held-out split. It is promoted only when it beats production on the primary metric
-by at least `feedback.promotion_margin` and the paired permutation test gives p < `feedback.significance`;
-otherwise production stays and the result says why.
+`feedback.objective` (auto: `dataset.choose_objective`, which says which and why in one line) decides what the
+feedback trains: sft retrains with the production model's own config (runs/<id>/config.yaml) on the parent
+dataset plus the corrections; dpo (corrections of a served answer as pairs) and kto (rated answers) train on top
+of the production model, which is also their reference model (`reference.merged_start`), with the
+`preference` options of tunesmith.yaml. Both models are evaluated on the same held-out split, untouched by
+feedback. The candidate is promoted only when it beats production on the primary metric by at least
+`feedback.promotion_margin` and the paired test gives p < `feedback.significance`; otherwise production stays
+and the result says why.
 """
 
 from __future__ import annotations
@@ -45,9 +49,12 @@ class ImproveResult:
     dataset_version: str | None = None
     decision: Decision | None = None
     feedback: dict = field(default_factory=dict)
+    objective: str | None = None  # what the candidate trained (sft, dpo, kto)
+    objective_reason: str = ""
 
     def to_dict(self) -> dict:
         return {"outcome": self.outcome, "reason": self.reason, "dataset_version": self.dataset_version,
+                "objective": self.objective, "objective_reason": self.objective_reason,
                 "production": asdict(self.production) if self.production else None,
                 "candidate": asdict(self.candidate) if self.candidate else None,
                 "decision": asdict(self.decision) if self.decision else None, "feedback": self.feedback}
@@ -78,12 +85,14 @@ def decide(metric: str, candidate: list[float], production: list[float], setting
     return Decision(False, reason, metric, gain, low, high, test.p_value, test.difference.n)
 
 
-def _corrections(store: Store) -> list[dict]:
+def _feedback_rows(store: Store) -> list[dict]:
+    """Every piece of feedback that may train: corrections, labels, and ratings of a known answer."""
     with store.session() as session:
-        rows = session.scalars(select(Feedback).where((Feedback.correction.isnot(None)) |
-                                                      (Feedback.label.isnot(None))).order_by(Feedback.id)).all()
+        rows = session.scalars(select(Feedback).where(
+            (Feedback.correction.isnot(None)) | (Feedback.label.isnot(None)) |
+            ((Feedback.score.isnot(None)) & (Feedback.answer.isnot(None)))).order_by(Feedback.id)).all()
         return [{"id": r.id, "response_id": r.response_id, "messages": r.messages, "correction": r.correction,
-                 "label": r.label} for r in rows]
+                 "answer": r.answer, "score": r.score, "label": r.label} for r in rows]
 
 
 def _mark_used(store: Store, feedback_ids: list[int], label: str) -> None:
@@ -99,52 +108,114 @@ def _run_config(project, production: VersionInfo):
     return folder.config() if folder.config_file.is_file() else project.config
 
 
-def improve(project, store: Store | None = None) -> ImproveResult:
-    """One improve cycle for `project` (a tunesmith.project.Project), under the project's improve lock."""
+@dataclass
+class FeedbackSignals:
+    """What the store holds for training, and the objective `improve` would train on it."""
+
+    counts: dict[str, int]  # pair, demonstration, rating
+    objective: str | None
+    reason: str
+
+
+def feedback_signals(store: Store, task: str, setting: str = "auto") -> FeedbackSignals:
+    from tunesmith.feedback.dataset import choose_objective, signal_counts
+
+    counts = signal_counts(_feedback_rows(store), task)
+    return FeedbackSignals(counts, *choose_objective(counts, setting, task))
+
+
+def _candidate_config(project, production: VersionInfo, objective: str):
+    """The production run's config training `objective`; a preference objective starts from (and is referenced
+    to) the production model, with the project's current `preference` options."""
+    from tunesmith.config import ProjectConfig
+    from tunesmith.feedback.reference import merged_start
+
+    config = _run_config(project, production)
+    data = config.model_dump(mode="json")
+    data["training"]["objective"] = objective
+    if objective != "sft":
+        console.print(f"{objective} starts from production v{production.id} (also its reference model)")
+        data["model"]["name"] = str(merged_start(production.run_path))
+        data["preference"] = project.config.preference.model_dump(mode="json")
+        data["training"]["learning_rate"] *= project.config.feedback.preference_learning_rate_multiplier
+    return ProjectConfig.model_validate(data)
+
+
+def _train_candidate(project, dataset, objective: str):
+    from tunesmith.train import run_training, train
+
+    if objective == "sft":
+        return train(project, dataset)
+    # The parent's validation split holds demonstrations, which a preference objective cannot score; the
+    # held-out test split still judges the candidate.
+    console.print(f"{objective}: no validation pass during training (the validation split holds demonstrations)")
+    config = project.config
+    run_dir = project.new_run_dir(f"{config.method.name}-{objective}", create=False)
+    return run_training(config, dataset.split("train"), [], run_dir, dataset_version=dataset.version)
+
+
+def improve(project, store: Store | None = None, objective: str | None = None) -> ImproveResult:
+    """One improve cycle for `project` (a tunesmith.project.Project), under the project's improve lock;
+    `objective` overrides `feedback.objective` (auto, sft, dpo or kto)."""
     from tunesmith.feedback.schedule import improve_lock
 
     with improve_lock(project.root):
-        return _improve(project, store or open_project_store(project))
+        return _improve(project, store or open_project_store(project), objective)
 
 
-def _improve(project, store: Store) -> ImproveResult:
+def _improve(project, store: Store, setting: str | None) -> ImproveResult:
     from tunesmith.data import load_prepared
     from tunesmith.evaluate import compare
-    from tunesmith.feedback.dataset import build_feedback_version
+    from tunesmith.feedback.dataset import (
+        USES,
+        build_feedback_version,
+        choose_objective,
+        feedback_signal,
+        signal_counts,
+    )
     from tunesmith.project import Project
-    from tunesmith.train import train
 
     production = production_version(store)
     if production is None:
         raise TunesmithError("no model is in production, so there is nothing to improve",
                              "Promote a run first: `tunesmith models promote runs/<run-id>`.")
-    rows = _corrections(store)
-    considered = [row["id"] for row in rows]
+    if setting not in (None, "auto", *USES):
+        raise TunesmithError(f"unknown improve objective '{setting}'", f"Use auto or one of: {', '.join(USES)}.")
+    rows = _feedback_rows(store)
     if not rows:
-        return ImproveResult("skipped", "there is no corrected feedback yet", production)
+        return ImproveResult("skipped", "there is no corrected or rated feedback yet", production)
+    task = project.config.objective.task
+    objective, why = choose_objective(signal_counts(rows, task), setting or store.settings.objective, task)
+    console.print(why)
+    if objective is None:
+        return ImproveResult("skipped", why, production, objective_reason=why)
+    rows = [row for row in rows if feedback_signal(row, task) in USES[objective]]
+    considered = [row["id"] for row in rows]
     parent_folder = project.data_dir / (production.dataset_version or "")
     if not production.dataset_version or not (parent_folder / "manifest.json").exists():
         raise TunesmithError(f"the dataset of the production model v{production.id} "
                              f"({production.dataset_version or 'unknown'}) is not in {project.data_dir}",
                              "Improve needs the dataset the production model was trained on.")
     parent = load_prepared(parent_folder)
-    config = _run_config(project, production)
-    candidate_project = Project(project.root, config)
-    console.print(f"building a dataset version from {len(rows)} corrections on top of {parent.version}")
-    built = build_feedback_version(candidate_project, parent, rows)
+    console.print(f"building a dataset version from {len(rows)} feedback rows on top of {parent.version}")
+    built = build_feedback_version(Project(project.root, _run_config(project, production)), parent, rows, objective)
     if built is None or built.dataset is None:
         _mark_used(store, considered, "nothing-new")
         dropped = built.dropped if built else {}
-        return ImproveResult("skipped", f"no correction adds anything new to the training data ({dropped})",
-                             production, feedback={"corrections": len(rows), "dropped": dropped})
+        return ImproveResult("skipped", f"no feedback adds anything new to the training data ({dropped})",
+                             production, feedback={"corrections": len(rows), "dropped": dropped},
+                             objective=objective, objective_reason=why)
     dataset = built.dataset
+    config = _candidate_config(project, production, objective)
+    candidate_project = Project(project.root, config)
     with store.session() as session:
         record_dataset_version(session, dataset.version, dataset.path, parent=parent.version, origin="feedback",
                                counts=dataset.counts(), feedback_items=built.added)
-    console.print(f"retraining {config.method.name} on {dataset.version} with the production model's config")
-    run = train(candidate_project, dataset)
+    console.print(f"training {config.method.name} ({objective}) on {dataset.version} with the production model's "
+                  "config")
+    run = _train_candidate(candidate_project, dataset, objective)
     candidate = register_run(store, run.run_dir, parent_id=production.id, dataset_version=dataset.version,
-                             note=f"improve: {built.added} corrections")
+                             note=f"improve ({objective}): {built.added} feedback items")
     console.print(f"evaluating v{candidate.id} against production v{production.id} on the same held-out split")
     comparison = compare(candidate_project, dataset, [Path(production.run_path), run.run_dir], baselines=False,
                          out_dir=RunFolder(run.run_dir).eval_dir)
@@ -164,7 +235,8 @@ def _improve(project, store: Store) -> ImproveResult:
         outcome = "promoted"
     else:
         outcome = "kept"
-    result = ImproveResult(outcome, decision.reason, production, candidate, dataset.version, decision, summary)
+    result = ImproveResult(outcome, decision.reason, production, candidate, dataset.version, decision, summary,
+                           objective, why)
     (run.run_dir / "improve.json").write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
     return result
 

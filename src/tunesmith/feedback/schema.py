@@ -88,7 +88,8 @@ class RequestLog(Base):
 
 
 class Feedback(Base):
-    """A rating and optional correction on one response; carries its own (masked) copy of the prompt."""
+    """A rating and optional correction on one response; carries its own (masked) copy of the prompt and of the
+    answer it rates, so it outlives the logged request (retention)."""
 
     __tablename__ = "feedback"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -97,6 +98,7 @@ class Feedback(Base):
     score: Mapped[float | None] = mapped_column(Float)
     rating: Mapped[str | None] = mapped_column(String(20))
     correction: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)  # the answer that was rated (served, or sent with the prompt)
     label: Mapped[str | None] = mapped_column(Text)
     comment: Mapped[str] = mapped_column(Text, default="")
     messages: Mapped[list[Any]] = mapped_column(default=list)

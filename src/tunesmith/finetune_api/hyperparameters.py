@@ -2,6 +2,8 @@
 
 `"auto"` (or a missing value) means the project's own `training` setting; the learning-rate multiplier
 scales the project's learning rate. The job records the values actually used, as OpenAI does.
+Methods: `supervised` (SFT) and `dpo` (`training.objective: dpo`, its `beta` in `preference.dpo.beta`; the
+training file holds OpenAI's DPO lines: input, preferred_output, non_preferred_output).
 """
 
 from __future__ import annotations
@@ -19,17 +21,25 @@ from tunesmith.models.catalog import CATALOG
 
 SUFFIX = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LIMITS = {"n_epochs": (int, 1, 50), "batch_size": (int, 1, 256), "learning_rate_multiplier": (float, 1e-3, 100.0)}
+METHOD_LIMITS = {"supervised": LIMITS, "dpo": {**LIMITS, "beta": (float, 1e-3, 10.0)}}
+METHODS = tuple(METHOD_LIMITS)
+OBJECTIVES = {"supervised": "sft", "dpo": "dpo"}  # OpenAI's method -> training.objective
+
+
+def requested_method(body: dict[str, Any]) -> str:
+    """`method.type`: supervised (the default, as OpenAI's) or dpo."""
+    kind = _object(body.get("method"), "method").get("type", "supervised")
+    if kind not in METHODS:
+        raise bad_request(f"method '{kind}' is not supported here; use one of: {', '.join(METHODS)}.",
+                          "method.type", code="unsupported_method")
+    return kind
 
 
 def requested_hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
-    """Hyperparameters from `method.supervised.hyperparameters` or the older top-level `hyperparameters`."""
-    method = _object(body.get("method"), "method")
-    kind = method.get("type", "supervised")
-    if kind != "supervised":
-        raise bad_request(f"method '{kind}' is not supported here; use 'supervised'.", "method.type",
-                          code="unsupported_method")
-    supervised = _object(method.get("supervised"), "method.supervised")
-    nested = _object(supervised.get("hyperparameters"), "method.supervised.hyperparameters")
+    """Hyperparameters from `method.<type>.hyperparameters` or the older top-level `hyperparameters`."""
+    kind = requested_method(body)
+    section = _object(_object(body.get("method"), "method").get(kind), f"method.{kind}")
+    nested = _object(section.get("hyperparameters"), f"method.{kind}.hyperparameters")
     return {**_object(body.get("hyperparameters"), "hyperparameters"), **nested}
 
 
@@ -41,10 +51,10 @@ def _object(value: Any, param: str) -> dict[str, Any]:
     return value
 
 
-def _checked(name: str, value: Any) -> Any:
+def _checked(name: str, value: Any, limits: dict = LIMITS) -> Any:
     if value in (None, "auto"):
         return "auto"
-    kind, low, high = LIMITS[name]
+    kind, low, high = limits[name]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or (kind is int and value != int(value)):
         raise bad_request(f"hyperparameters.{name} must be 'auto' or a {kind.__name__}.", f"hyperparameters.{name}")
@@ -54,32 +64,40 @@ def _checked(name: str, value: Any) -> Any:
     return kind(value)
 
 
-def resolve_hyperparameters(requested: dict[str, Any], config: ProjectConfig) -> dict[str, Any]:
-    """The concrete values a job trains with, as reported back in `job.hyperparameters`."""
-    unknown = set(requested) - set(LIMITS)
+def resolve_hyperparameters(requested: dict[str, Any], config: ProjectConfig, method: str = "supervised",
+                            ) -> dict[str, Any]:
+    """The concrete values a job trains with, as reported back in `job.method.<type>.hyperparameters`."""
+    limits = METHOD_LIMITS[method]
+    unknown = set(requested) - set(limits)
     if unknown:
-        raise bad_request(f"unknown hyperparameter '{sorted(unknown)[0]}'; valid: {', '.join(LIMITS)}.",
-                          "hyperparameters")
-    checked = {name: _checked(name, requested.get(name)) for name in LIMITS}
+        raise bad_request(f"unknown hyperparameter '{sorted(unknown)[0]}' for method {method}; valid: "
+                          f"{', '.join(limits)}.", "hyperparameters")
+    checked = {name: _checked(name, requested.get(name), limits) for name in limits}
     training = config.training
     epochs = checked["n_epochs"]
-    return {
+    resolved = {
         "n_epochs": epochs if epochs != "auto" else max(1, round(training.epochs)),
         "batch_size": checked["batch_size"] if checked["batch_size"] != "auto" else training.batch_size,
         "learning_rate_multiplier": 1.0 if checked["learning_rate_multiplier"] == "auto"
         else checked["learning_rate_multiplier"],
     }
+    if method == "dpo":
+        resolved["beta"] = config.preference.dpo.beta if checked["beta"] == "auto" else checked["beta"]
+    return resolved
 
 
 def training_config(config: ProjectConfig, base_model: str, hyper: dict[str, Any], seed: int,
-                    train_examples: int) -> ProjectConfig:
-    """The project configuration with the job's model and hyperparameters applied.
+                    train_examples: int, method: str = "supervised") -> ProjectConfig:
+    """The project configuration with the job's model, method and hyperparameters applied.
 
     Validation (and so checkpointing) happens at least once per epoch, as OpenAI keeps per-epoch checkpoints.
     """
     data = config.model_dump(mode="json")
     data["objective"]["task"] = "chat"
     data["model"]["name"] = base_model
+    data["training"]["objective"] = OBJECTIVES[method]
+    if method == "dpo":
+        data["preference"]["dpo"]["beta"] = hyper["beta"]
     steps_per_epoch = max(1, math.ceil(train_examples / (hyper["batch_size"] * config.training.gradient_accumulation)))
     # OpenAI jobs are sized in epochs, so a project's step cap (e.g. from a quick preset) does not apply
     data["training"].update(epochs=float(hyper["n_epochs"]), batch_size=int(hyper["batch_size"]), seed=seed,

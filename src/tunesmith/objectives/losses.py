@@ -59,6 +59,12 @@ def dpo(p: PairLogps, beta: float, label_smoothing: float = 0.0):
     return losses, beta * chosen_ratio.detach(), beta * rejected_ratio.detach()
 
 
+def chosen_nll(p: PairLogps):
+    """The chosen answers' cross-entropy per token over the batch, TRL's `sft` loss type (DPO + this = RPO).
+    One batch-level value, as TRL computes it; the caller adds it to every example's loss."""
+    return -p.chosen.sum() / p.chosen_tokens.sum().clamp(min=1)
+
+
 def ipo(p: PairLogps, beta: float):
     """IPO: (Δ - 1/(2β))² on log-ratios averaged per answer token (as TRL does, confirmed by the IPO authors)."""
     chosen_ratio, rejected_ratio = p.chosen - p.ref_chosen, p.rejected - p.ref_rejected

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from tunesmith.objectives.registry import Objective
     from tunesmith.train.encode import Example
 
-REFERENCE_BATCH = 8
 
 
 @dataclass
@@ -189,6 +188,9 @@ class Preference:
 
     objective: Objective
     options: Any
+    # examples per reference chunk: the training micro-batch's, so the reference pass (forward only, on as many
+    # sequences) never needs more memory than a training step
+    reference_batch: int = 8
 
     @property
     def name(self) -> str:
@@ -245,7 +247,7 @@ def for_config(config: ProjectConfig) -> Sft | Preference:
     objective = get_objective(config.training.objective)
     if objective.options is None:
         return Sft()
-    return Preference(objective, getattr(config.preference, objective.name))
+    return Preference(objective, getattr(config.preference, objective.name), config.training.batch_size)
 
 
 def attach_reference(run: Sft | Preference, model, method, examples: Sequence, pad_id: int, device,
@@ -264,9 +266,10 @@ def attach_reference(run: Sft | Preference, model, method, examples: Sequence, p
     model.eval()
     context = method.base_only(model) if method.base_only is not None else contextlib.nullcontext()
     pairs = run.objective.data == "pairs"
+    order = sorted(examples, key=len)  # chunks of similar length waste little on padding, as training's do
     with torch.no_grad(), context:
-        for start in range(0, len(examples), REFERENCE_BATCH):
-            chunk = examples[start:start + REFERENCE_BATCH]
+        for start in range(0, len(order), run.reference_batch):
+            chunk = order[start:start + run.reference_batch]
             first = [e.chosen if pairs else e.answer for e in chunk]
             second = [e.rejected if pairs else e.mismatched for e in chunk]
             batch = {k: v.to(device) for k, v in _rows(first + second, pad_id).items()}

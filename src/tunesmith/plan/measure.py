@@ -39,15 +39,36 @@ def synthetic_batch(vocab: int, batch_size: int, seq_len: int, target_share: flo
     return collate(examples, pad_id), sum(ex.targets for ex in examples)
 
 
+def preference_batch(batch: dict, objective: str) -> dict:
+    """A synthetic batch as a preference objective trains it: for pairs (dpo, ipo, orpo, simpo) each example's
+    answer twice, as chosen and as rejected rows; for rated answers (kto) the answer and a mismatched one for the
+    KL baseline; made-up reference log-probs beside them (their values do not change the work)."""
+    import torch
+
+    from tunesmith.objectives import get_objective
+
+    rows = batch["input_ids"].shape[0]
+    if get_objective(objective).data == "pairs":
+        out = {key: torch.cat([value, value]) for key, value in batch.items()}
+    else:
+        out = dict(batch) | {f"kl_{key}": value.roll(1, dims=0) for key, value in batch.items()}
+        out["desirable"] = torch.arange(rows) % 2 == 0
+    out["ref"] = torch.full((rows, 2), -50.0)
+    return out
+
+
 def measure_in_process(model_dir: str, method: dict | None = None, batch_size: int = 4, seq_len: int = 64,
                        target_share: float = 0.5, steps: int = 3, threads: int = 1, checkpointing: bool = False,
-                       task: str = "chat", labels: int = 2) -> dict:
+                       task: str = "chat", labels: int = 2, objective: str = "sft") -> dict:
+    """Peak RSS and CPU time of training steps; a preference `objective` trains `batch_size` pairs (or rated
+    answers) of these examples, and its reference pass (one forward pass without gradients over the same
+    sequences, as `objectives.runtime.attach_reference` runs before training) is timed too."""
     import torch
 
     torch.set_num_threads(threads)
     from tunesmith.config import ProjectConfig
     from tunesmith.methods import count_parameters
-    from tunesmith.train.loss import loss_sum
+    from tunesmith.objectives.runtime import for_config, sequence_logps
     from tunesmith.train.optim import build_optimizer
     from tunesmith.train.setup import prepare_model
 
@@ -55,7 +76,8 @@ def measure_in_process(model_dir: str, method: dict | None = None, batch_size: i
     config = ProjectConfig.model_validate({
         "objective": {"task": task}, "model": {"name": str(model_dir), "max_length": max(16, seq_len)},
         "method": method or {"name": "lora"},
-        "training": {"batch_size": batch_size, "gradient_checkpointing": checkpointing}})
+        "training": {"batch_size": batch_size, "gradient_checkpointing": checkpointing, "objective": objective}})
+    run = for_config(config)
     names = [f"label{i}" for i in range(labels)] if task == "classification" else None
     model, tokenizer, chosen, _ = prepare_model(config, task, names)
     optimizer = build_optimizer(model, config.training)
@@ -64,12 +86,23 @@ def measure_in_process(model_dir: str, method: dict | None = None, batch_size: i
     if task == "classification":
         batch["labels"] = torch.arange(batch_size) % labels
         targets = batch_size
+    reference = []
+    if objective != "sft":
+        batch = preference_batch(batch, objective)
+        both = batch if "kl_input_ids" not in batch else {  # kto: the answers and the mismatched answers
+            key: torch.cat([batch[key], batch[f"kl_{key}"]]) for key in ("input_ids", "attention_mask", "labels")}
+        model.eval()
+        with torch.no_grad():
+            for _ in range(steps):
+                started_cpu = time.process_time()
+                sequence_logps(model, both, chosen.virtual_tokens)
+                reference.append(time.process_time() - started_cpu)
     params = [p for p in model.parameters() if p.requires_grad]
     model.train()
     cpu, wall = [], []
     for _ in range(steps):
         started, started_cpu = time.perf_counter(), time.process_time()
-        loss, count, _ = loss_sum(model, batch, task, chosen.virtual_tokens)
+        loss, count, _ = run.loss_sum(model, batch, task, chosen.virtual_tokens)
         (loss / count).backward()
         torch.nn.utils.clip_grad_norm_(params, config.training.max_grad_norm)
         optimizer.step()
@@ -80,7 +113,8 @@ def measure_in_process(model_dir: str, method: dict | None = None, batch_size: i
     # least disturbed by other processes (the planner predicts an undisturbed machine).
     return {"baseline_rss": baseline, "peak_rss": peak_rss(), "step_cpu_seconds": min(cpu[1:] or cpu),
             "step_wall_seconds": min(wall[1:] or wall), "trainable": trainable, "total": total,
-            "targets": targets, "threads": threads}
+            "targets": targets, "threads": threads,
+            "reference_cpu_seconds": min(reference[1:] or reference) if reference else 0.0}
 
 
 def measure_step(model_dir: str, **options) -> dict:

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 
 from tunesmith.config import ProjectConfig
 from tunesmith.config.method import switch_method
+from tunesmith.objectives import get_objective
 from tunesmith.plan.calibrate import Calibration, calibrate
 from tunesmith.plan.memory import MemoryBreakdown, StepShape, peak_memory
 from tunesmith.plan.shapes import ModelShape, model_shape
-from tunesmith.plan.speed import Rates, matmul_flops, step_seconds, thread_speedup
+from tunesmith.plan.speed import Rates, forward_seconds, matmul_flops, step_seconds, thread_speedup
 from tunesmith.plan.targets import GPU_PROCESS_BASELINE, GPU_UTILISATION, Target, parse_target
 from tunesmith.plan.trainable import trainable_params
-from tunesmith.plan.workload import default_targets, micro_batches
+from tunesmith.plan.workload import default_targets, micro_batches, objective_work
 
 if TYPE_CHECKING:
     from tunesmith.methods import MethodOptions
@@ -47,6 +48,7 @@ class Estimate:
     seconds_per_epoch: float
     steps_per_epoch: int
     trainable_params: int
+    reference_seconds: float = 0.0  # once, before training: the reference model's log-probs (dpo, kto)
 
     def fits(self, available: float) -> bool:
         return self.peak_memory <= available * MEMORY_HEADROOM
@@ -102,6 +104,7 @@ class Planner:
         self.scale = n_train_examples / max(1, len(lengths))  # lengths may be a sample of the data
         self.calibration, self.threads = calibration, threads
         self.devices = target.count if target else 1
+        self.objective = get_objective(config.training.objective)
 
     def estimate(self, setting: Setting) -> Estimate:
         method = self.config.method
@@ -115,20 +118,32 @@ class Planner:
         dtype = self.target.dtype if self.target else self.config.model.dtype
         baseline = GPU_PROCESS_BASELINE if self.target else self.calibration.process_baseline
         optimizer = self.config.training.optimizer
-        breakdowns = {s: peak_memory(self.shape, method, s, trainable, self.shape.total_params, baseline, dtype,
-                                     optimizer, setting.gradient_checkpointing) for s in set(shapes)}
+        # The objective's sequences per micro-batch (a pair trains two); the forward-only passes (KTO's KL baseline,
+        # the reference pass) keep no activations and free their logits before the backward pass: no memory term.
+        work = {s: objective_work(s, self.objective) for s in set(shapes)}
+        breakdowns = {s: peak_memory(self.shape, method, work[s].trained, trainable, self.shape.total_params,
+                                     baseline, dtype, optimizer, setting.gradient_checkpointing) for s in set(shapes)}
         worst: MemoryBreakdown = max(breakdowns.values(), key=lambda b: b.peak)
-        epoch = sum(self._seconds(method, s, trainable, setting.gradient_checkpointing) for s in shapes) * self.scale
+        epoch = sum(self._seconds(method, work[s].trained, trainable, setting.gradient_checkpointing)
+                    + self._forward_seconds(method, work[s].forward_only) for s in shapes) * self.scale
         epoch /= self.devices  # data parallel: each device takes its share of every global batch
+        reference = sum(self._forward_seconds(method, work[s].reference) for s in shapes) * self.scale / self.devices
         per_step_examples = setting.batch_size * setting.gradient_accumulation * self.devices
         steps = max(1, math.ceil(len(self.lengths) * self.scale / per_step_examples))
-        return Estimate(setting, worst.peak, worst.as_dict(), epoch / steps, epoch, steps, trainable)
+        return Estimate(setting, worst.peak, worst.as_dict(), epoch / steps, epoch, steps, trainable, reference)
 
     def _seconds(self, method: MethodOptions, step: StepShape, trainable: int, checkpointing: bool) -> float:
         if self.target:
             return _gpu_seconds(self.shape, method, step, self.target, checkpointing)
         rates: Rates = self.calibration.rates
         return step_seconds(self.shape, method, step, trainable, rates, checkpointing) / thread_speedup(self.threads)
+
+    def _forward_seconds(self, method: MethodOptions, step: StepShape | None) -> float:
+        if step is None:
+            return 0.0
+        if self.target:  # a forward pass is about a third of a training step's FLOPs
+            return _gpu_seconds(self.shape, method, step, self.target, False) / 3
+        return forward_seconds(self.shape, method, step, self.calibration.rates) / thread_speedup(self.threads)
 
     def current(self) -> Setting:
         tc = self.config.training
@@ -173,7 +188,8 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
     steps = total_steps(config, estimate.steps_per_epoch)
     result = Plan(target=gpu.name if gpu else "this-machine", devices=planner.devices, threads=threads,
                   model=config.model.name, total_params=shape.total_params, estimate=estimate, total_steps=steps,
-                  total_seconds=steps * estimate.seconds_per_step, available_memory=available_memory(gpu),
+                  total_seconds=steps * estimate.seconds_per_step + estimate.reference_seconds,
+                  available_memory=available_memory(gpu),
                   price_per_hour=price_per_hour)
     if advise:
         result.recommendations = recommend(planner, result.available_memory)

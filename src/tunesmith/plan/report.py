@@ -41,6 +41,9 @@ def summary_rows(result: Plan) -> list[tuple[str, str]]:
             ("time per step", duration(e.seconds_per_step)),
             ("time per epoch", f"{duration(e.seconds_per_epoch)} ({e.steps_per_epoch} steps)"),
             ("total", f"{duration(result.total_seconds)} ({result.total_steps} steps)")]
+    if e.reference_seconds:
+        rows.insert(-1, ("reference pass", f"{duration(e.reference_seconds)} once, before the first step "
+                                           "(the reference model's log-probs)"))
     if result.cost is not None:
         rows.append(("cost", f"{result.cost:.2f} at {result.price_per_hour:g}/hour"))
     return rows

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 # differentiated through dropout (3) and softmax (3): about 12 passes over them per step.
 ENCODER_ATTENTION_PASSES = 12
 PARALLEL_EFFICIENCY = 0.8  # speed-up per extra thread on this class of CPU (2048² matmul: 1 → 2 threads)
+# A forward pass without gradients, as shares of the training step's terms: the soft-max over the vocabulary and
+# its memory traffic (the backward pass writes and reads the gradient too), the saved activations (written once,
+# never read back or differentiated) and the per-block dispatch (the backward pass launches about twice the kernels).
+FORWARD_LOGIT_SHARE = 0.5
+FORWARD_WRITE_SHARE = 1 / 3
+FORWARD_DISPATCH_SHARE = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,20 @@ def step_seconds(shape: ModelShape, method: MethodOptions, step: StepShape, trai
 
 def thread_speedup(threads: int) -> float:
     return 1.0 + PARALLEL_EFFICIENCY * (max(1, threads) - 1)
+
+
+def forward_seconds(shape: ModelShape, method: MethodOptions, step: StepShape, rates: Rates) -> float:
+    """Seconds for a forward pass without gradients on one thread (the reference model's log-probs, computed once
+    before training; KTO's KL baseline every step): the forward matmuls, the head's forward matmul and soft-max
+    over the loss positions, the activations written once (not read back), and the forward share of the per-block
+    dispatch. The shares were measured against real passes on tiny models (tests/plan/test_objective_plan.py)."""
+    tokens = step.tokens
+    compute = (2.0 * tokens * shape.layer_linear_params * shape.layers
+               + 4.0 * tokens * step.seq_len * shape.hidden * shape.layers) / rates.matmul_flops
+    logits = 0.0
+    if shape.kind == "causal-lm":
+        logits = step.targets * shape.vocab * (FORWARD_LOGIT_SHARE * rates.logit_seconds
+                                               + shape.hidden * rates.head_seconds / 2)
+    written = block_floats_per_token(shape, method, step.seq_len) * tokens * shape.layers * rates.elementwise_seconds
+    dispatch = FORWARD_DISPATCH_SHARE * shape.layers * rates.block_seconds
+    return rates.correction * (compute + logits + FORWARD_WRITE_SHARE * written + dispatch)

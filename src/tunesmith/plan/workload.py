@@ -7,8 +7,13 @@ so each is padded only to its own longest example; without it, batches are a see
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tunesmith.plan.memory import StepShape
+
+if TYPE_CHECKING:
+    from tunesmith.objectives import Objective
 
 
 def micro_batches(lengths: list[int], targets: list[int], batch_size: int, group_by_length: bool,
@@ -37,3 +42,27 @@ def default_targets(lengths: list[int], task: str) -> list[int]:
     if task == "text":
         return [max(1, n - 1) for n in lengths]
     return [max(1, n // 2) for n in lengths]
+
+
+@dataclass(frozen=True)
+class ObjectiveWork:
+    """What one micro-batch of examples costs under a training objective (objectives/registry.py)."""
+
+    trained: StepShape  # sequences trained with gradients
+    forward_only: StepShape | None = None  # sequences run forward without gradients every step (KTO's KL baseline)
+    reference: StepShape | None = None  # sequences the reference model scores once, before training
+
+
+def objective_work(step: StepShape, objective: Objective) -> ObjectiveWork:
+    """A pair trains its chosen and its rejected answer: twice the sequences and loss positions (a rejected
+    answer is taken as long as the chosen one, which the dataset's token counts measure). KTO trains each rated
+    answer and runs a mismatched one forward for its KL baseline. Objectives with a reference model score every
+    trained (and KL) sequence once before training, in chunks of the training micro-batch."""
+    n = objective.sequences
+    trained = StepShape(step.batch_size * n, step.seq_len, step.targets * n)
+    forward_only = step if objective.kl_pass else None
+    if not objective.reference:
+        return ObjectiveWork(trained, forward_only)
+    rows = trained.batch_size + (step.batch_size if objective.kl_pass else 0)
+    targets = trained.targets + (step.targets if objective.kl_pass else 0)
+    return ObjectiveWork(trained, forward_only, StepShape(rows, step.seq_len, targets))

@@ -1,9 +1,11 @@
 """`tunesmith quickstart`: a whole lifecycle in one command on the bundled model.
 
-Creates a project with the Larkspur Cycles support dataset, prepares it, LoRA-tunes
-smollm2-135m-instruct, and compares base vs fine-tuned on held-out questions. `--task embedding` does the
-same for semantic search: customers' questions find the right entry of Larkspur's FAQ, minilm-l6 fully
-fine-tuned, base vs fine-tuned vs BM25 on held-out phrasings.
+Creates a project with a Larkspur Cycles example dataset, prepares it, LoRA-tunes smollm2-135m-instruct, and
+compares base vs fine-tuned on held-out questions. `task="chat"`: the support dataset (answers that must carry
+the company's facts); `task="tools"`: the order and workshop assistant, which calls three tools (tool-call
+accuracy of the base model few-shot vs the fine-tuned one); `task="embedding"`: semantic search, customers'
+questions finding the right entry of Larkspur's FAQ (minilm-l6 fully fine-tuned; base vs fine-tuned vs BM25
+recall@1 on held-out phrasings).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from pathlib import Path
 from rich.console import Console
 
 from tunesmith.config import PROJECT_FILE, ProjectConfig, apply_overrides, parse_config
+from tunesmith.errors import TunesmithError
 from tunesmith.project import Project, ensure_writable
 from tunesmith.quickstart.dataset import write_support_dataset
 from tunesmith.quickstart.embedding import write_faq_dataset
+from tunesmith.quickstart.tools_dataset import write_tools_dataset
 
 DATASET_FILE = "sources/larkspur_support.jsonl"
+TOOLS_FILE = "sources/larkspur_tools.jsonl"
 
 # The recipe, as a user would write it in tunesmith.yaml. `--fast` overrides a few keys (FAST below).
 RECIPE = {
@@ -40,6 +45,31 @@ RECIPE = {
 }
 FAST = ["training.epochs=1", "evaluation.max_examples=16", "evaluation.max_new_tokens=48", "evaluation.few_shot_k=0"]
 
+TOOLS_RECIPE = {
+    "name": "larkspur-tools",
+    "objective": {
+        "task": "chat",
+        "description": "Look up or cancel Larkspur Cycles orders and book bike services with the tools; answer "
+                       "other questions directly.",
+        "users": "Customers writing to the shop's chat.",
+        "expected_output": "A tool call with exact arguments when a tool can do it, otherwise a short answer.",
+    },
+    # Near-duplicate search is off: the conversations are templates that differ only in order numbers, bikes
+    # and dates, which is exactly what the model has to learn to copy.
+    "data": {"sources": [{"path": TOOLS_FILE}], "validation_share": 0.1, "test_share": 0.2, "seed": 42,
+             "near_duplicates": "off"},
+    "model": {"name": "smollm2-135m-instruct", "max_length": 512},
+    "method": {"name": "lora", "r": 16, "alpha": 32, "dropout": 0.05},
+    # Batch 4: each conversation carries ~280 tokens of tool definitions, so steps are what is scarce.
+    "training": {"epochs": 1, "learning_rate": 2e-3, "batch_size": 4, "warmup_ratio": 0.05, "eval_every": 20,
+                 "seed": 42},
+    "evaluation": {"max_new_tokens": 48, "batch_size": 16, "few_shot_k": 3},
+}
+# ~3 min on 2 quiet cores: 16 steps of 4 conversations, 24 held-out items, no perplexity pass.
+TOOLS_FAST = ["training.max_steps=16", "evaluation.max_examples=24", "evaluation.max_new_tokens=40",
+              "evaluation.perplexity=false"]
+
+
 FAQ_FILE = "sources/larkspur_faq.jsonl"
 EMBEDDING_RECIPE = {
     "name": "larkspur-faq-search",
@@ -56,14 +86,25 @@ EMBEDDING_RECIPE = {
                  "seed": 42},
 }
 EMBEDDING_FAST = ["training.epochs=1"]
-# task -> (recipe, data file, writer, --fast overrides, what to try next)
-RECIPES = {
-    "chat": (RECIPE, DATASET_FILE, write_support_dataset, FAST,
-             "chat with it over an OpenAI-compatible API: [bold]tunesmith serve --project {root}[/bold]"),
-    "embedding": (EMBEDDING_RECIPE, FAQ_FILE, write_faq_dataset, EMBEDDING_FAST,
-                  "embed texts over an OpenAI-compatible API (POST /v1/embeddings): "
-                  "[bold]tunesmith serve --project {root}[/bold], or tunesmith.embed(texts, model=run folder)"),
-}
+CHAT_NEXT = "chat with it over an OpenAI-compatible API: [bold]tunesmith serve --project {root}[/bold]"
+
+
+@dataclass(frozen=True)
+class Example:
+    recipe: dict
+    fast: list[str]
+    write: object  # (path) -> path: writes the example's dataset
+    source: str
+    next_step: str = CHAT_NEXT  # what to try next ({root}: the project folder)
+    evaluated: str = "questions"  # what the held-out items are
+
+
+EXAMPLES = {"chat": Example(RECIPE, FAST, write_support_dataset, DATASET_FILE),
+            "tools": Example(TOOLS_RECIPE, TOOLS_FAST, write_tools_dataset, TOOLS_FILE),
+            "embedding": Example(EMBEDDING_RECIPE, EMBEDDING_FAST, write_faq_dataset, FAQ_FILE,
+                                 "embed texts over an OpenAI-compatible API (POST /v1/embeddings): [bold]tunesmith "
+                                 "serve --project {root}[/bold], or tunesmith.embed(texts, model=<run folder>)",
+                                 "queries against the whole FAQ")}
 
 
 @dataclass
@@ -75,21 +116,19 @@ class QuickstartResult:
 
 
 def create_project(folder: Path, task: str = "chat") -> Project:
-    """Write the example dataset and tunesmith.yaml, or reuse a quickstart project already there."""
-    from tunesmith.errors import ConfigError
-
-    if task not in RECIPES:
-        raise ConfigError(f"no quickstart for the '{task}' task", f"Use --task {' or --task '.join(RECIPES)}.")
-    recipe, data_file, write, _, _ = RECIPES[task]
+    """Write the example dataset and tunesmith.yaml, or reuse the project already there (unless it is another
+    quickstart example)."""
+    example = EXAMPLES[task]
     folder = ensure_writable(folder.expanduser().resolve())
     if (folder / PROJECT_FILE).exists():
         project = Project.load(folder)
-        if project.config.objective.task != task:
-            raise ConfigError(f"{folder} holds a '{project.config.objective.task}' quickstart project, not '{task}'",
-                              "Give another folder for this quickstart.")
+        other = [name for name, e in EXAMPLES.items() if name != task and e.recipe["name"] == project.config.name]
+        if other:
+            raise TunesmithError(f"{folder} holds the {other[0]} quickstart, not the {task} one",
+                                 "Pass another folder for this example.")
         return project
-    write(folder / data_file)
-    return Project.create(folder, parse_config(recipe, "quickstart recipe"))
+    example.write(folder / example.source)
+    return Project.create(folder, parse_config(example.recipe, "quickstart recipe"))
 
 
 def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
@@ -102,9 +141,10 @@ def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
     # Piped output (CI logs, `| tee`) would otherwise be cut to 80 columns and truncate the table.
     console = console or Console(width=None if sys.stdout.isatty() else 150)
     start = time.perf_counter()
+    if task not in EXAMPLES:
+        raise TunesmithError(f"unknown quickstart task {task!r}", f"Use one of: {', '.join(EXAMPLES)}.")
     project = create_project(folder, task)
-    _, _, _, fast_overrides, next_step = RECIPES[task]
-    extra = [*(fast_overrides if fast else []), *overrides]
+    extra = [*(EXAMPLES[task].fast if fast else []), *overrides]
     config: ProjectConfig = apply_overrides(project.config, extra) if extra else project.config
     project = Project(project.root, config)
     console.rule(f"[bold]tunesmith quickstart[/bold] · {project.root}")
@@ -122,13 +162,12 @@ def run_quickstart(folder: Path, fast: bool = False, overrides: list[str] = (),
     console.rule(f"3/4 fine-tune ({config.method.name})")
     result = train(project, dataset)
 
-    console.rule("4/4 evaluate on held-out " + ("queries against the whole FAQ" if task == "embedding"
-                                                else "questions"))
+    console.rule(f"4/4 evaluate on held-out {EXAMPLES[task].evaluated}")
     comparison = compare(project, dataset, [result.run_dir])
     console.print(comparison.render())
     console.print(f"\n[bold]{comparison.verdict}[/bold]")
     seconds = time.perf_counter() - start
     console.print(f"\nReport: {comparison.report_html}")
     console.print(f"Run folder: {result.run_dir}   (total {seconds / 60:.1f} min)")
-    console.print("Next: " + next_step.format(root=project.root))
+    console.print("Next: " + EXAMPLES[task].next_step.format(root=project.root))
     return QuickstartResult(project, result.run_dir, comparison, seconds)

@@ -22,6 +22,7 @@ from typing import Any
 from tunesmith.config import PROJECT_FILE
 from tunesmith.errors import TunesmithError
 from tunesmith.project import DATA_DIR, RUNS_DIR
+from tunesmith.runs.contract import InferenceContract, training_contract
 from tunesmith.runs.info import RunInfo
 
 RUN_FILE = "run.json"
@@ -149,6 +150,36 @@ class RunFolder:
         staging = self.run_file.with_suffix(".json.tmp")
         staging.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
         os.replace(staging, self.run_file)
+
+    def inference_contract(self) -> InferenceContract:
+        """How this run's model is prompted: the contract training recorded. A run trained before runs recorded
+        one gets what its evaluation used: the system prompt all its training conversations share (when its
+        dataset is still in the project) and its config's evaluation settings."""
+        info = self.info()
+        if info.inference is not None:
+            return info.inference
+        from dataclasses import replace
+
+        from tunesmith.config import ProjectConfig
+
+        try:
+            config = self.config()
+        except Exception:  # an unreadable config.yaml: today's defaults
+            config = ProjectConfig()
+        if info.task and info.task != config.objective.task:
+            config = config.model_copy(update={"objective": config.objective.model_copy(update={"task": info.task})})
+        return replace(training_contract(config, self._train_records(), None, info.labels), recorded=False)
+
+    def _train_records(self) -> list[dict[str, Any]]:
+        folder = self.dataset_dir
+        if folder is None:
+            return []
+        from tunesmith.data import load_prepared
+
+        try:
+            return list(load_prepared(folder).split("train"))
+        except Exception:  # a damaged or foreign dataset folder: no prompt can be read from it
+            return []
 
     # where it belongs ------------------------------------------------------------------------------------------
     @property

@@ -6,7 +6,8 @@ never look into the JSON themselves: they ask a RunInfo. A key of the wrong type
 damaged or hand-edited run.json never raises here.
 
 The inference contract (how the run's model is prompted: system prompt, chat template, generation
-defaults) is `inference`, read from run.json's "inference" record; it is empty until training writes one.
+defaults, labels) is `inference`, read from run.json's "inference" record (`tunesmith.runs.contract`); None
+for runs trained before runs recorded it (`RunFolder.inference_contract()` derives one for those).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from tunesmith.runs.contract import InferenceContract
 
 STATUSES = ("running", "completed", "interrupted", "failed", "pruned")
 
@@ -71,7 +74,7 @@ class RunInfo:
     restored_step: int | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    inference: dict[str, Any] = field(default_factory=dict)  # the inference contract (see module docstring)
+    inference: InferenceContract | None = None  # the inference contract (see module docstring)
     raw: MappingProxyType = field(default_factory=lambda: MappingProxyType({}), repr=False, compare=False)
 
     @property
@@ -101,7 +104,8 @@ class RunInfo:
             final_val_loss=_typed(data, "final_val_loss", number), stopped_early=_typed(data, "stopped_early", bool),
             best_step=_typed(data, "best_step", int), restored_step=_typed(data, "restored_step", int),
             metrics=dict(_typed(data, "metrics", dict) or {}), warnings=_strings(data, "warnings") or [],
-            inference=dict(_typed(data, "inference", dict) or {}), raw=MappingProxyType(dict(data)))
+            inference=InferenceContract.from_json(data["inference"]) if isinstance(data.get("inference"), dict)
+            else None, raw=MappingProxyType(dict(data)))
 
     def to_json(self) -> dict[str, Any]:
         """run.json's mapping as read (keys this version does not know included)."""

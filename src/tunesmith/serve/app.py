@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tunesmith.config.serve import ServeConfig
+from tunesmith.runs import rendered_prompt
 from tunesmith.serve import constrain
 from tunesmith.serve.auth import Guard, KeyRing, RateLimiter
 from tunesmith.serve.engine import Engine, QueueFullError, gather_answer
@@ -40,7 +41,6 @@ from tunesmith.serve.responses import Answer, chat_choice, completion_choice, en
 from tunesmith.serve.sampling import SamplingParams
 from tunesmith.serve.schemas import ChatRequest, ClassificationRequest, CompletionRequest
 from tunesmith.serve.streaming import ChatChoice, CompletionChoice, merged, sse
-from tunesmith.tools import render
 
 
 class ServerApp(FastAPI):
@@ -136,8 +136,11 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
                            f"{config.max_queue}.", param="n")
         asked = body.max_tokens or getattr(body, "max_completion_tokens", None)
         context = registry.context_length(body.model)
-        return [sampling(body, budget(asked, len(ids), context, config.default_max_tokens, config.max_tokens_limit),
-                         body.logprob_count, grammar, len(tokenizer), choices) for ids in prompts]
+        contract = lookup(body.model).contract
+        default = min(contract.max_new_tokens, config.max_tokens_limit) if contract and contract.max_new_tokens \
+            else config.default_max_tokens
+        return [sampling(body, budget(asked, len(ids), context, default, config.max_tokens_limit),
+                         body.logprob_count, grammar, len(tokenizer), choices, contract) for ids in prompts]
 
     async def answers(model: str, ids: list[int], params: list[SamplingParams], stream: bool):
         """Start the choices of one prompt: their event streams and first events (a full queue is a 429)."""
@@ -170,8 +173,9 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
         refuse_unsupported(body)
         tokenizer = generator(body.model)
         tools = tool_plan(body)
-        try:
-            text = render(tokenizer, [m.plain() for m in body.messages], tools.tools)
+        try:  # the model's contract (its trained system prompt when the request brings none), as evaluation
+            text = rendered_prompt(tokenizer, lookup(body.model).contract, [m.plain() for m in body.messages],
+                                   tools.tools)
         except (TemplateError, ValueError) as err:
             raise APIError(400, f"messages cannot be rendered with the model's chat template: {err}",
                            param="messages") from None

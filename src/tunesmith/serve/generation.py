@@ -117,13 +117,23 @@ def budget(asked: int | None, prompt_tokens: int, context: int, default: int, li
 
 
 def sampling(body, max_tokens: int, logprobs: int | None, grammar: str | None, vocab: int,
-             count: int) -> list[SamplingParams]:
-    """One SamplingParams per choice; choice i samples with seed + i (choice 0 equals an n=1 request)."""
+             count: int, contract=None) -> list[SamplingParams]:
+    """One SamplingParams per choice; choice i samples with seed + i (choice 0 equals an n=1 request).
+
+    A model's inference contract supplies what the request leaves out: its temperature (evaluation's greedy
+    decoding, not OpenAI's 1.0) and its stop strings (not under a grammar, which they could cut short)."""
     bias = tuple((int(token), float(value)) for token, value in (body.logit_bias or {}).items())
     if any(token >= vocab for token, _ in bias):
         raise APIError(400, f"logit_bias names a token id beyond the vocabulary ({vocab} tokens).",
                        param="logit_bias")
-    base = SamplingParams(max_tokens, body.temperature, body.top_p, body.stops, body.seed, logprobs, bias,
+    temperature = body.temperature
+    stops = body.stops
+    if contract is not None:
+        if "temperature" not in body.model_fields_set:
+            temperature = contract.temperature
+        if "stop" not in body.model_fields_set and grammar is None:
+            stops = tuple(contract.stop)
+    base = SamplingParams(max_tokens, temperature, body.top_p, stops, body.seed, logprobs, bias,
                           body.presence_penalty, body.frequency_penalty, grammar)
     return [replace(base, seed=None if body.seed is None else body.seed + i) for i in range(count)]
 

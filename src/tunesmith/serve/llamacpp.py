@@ -15,7 +15,7 @@ from tunesmith.config.serve import ServeConfig
 from tunesmith.errors import TunesmithError
 from tunesmith.serve.batch import Failed
 from tunesmith.serve.engine import Engine
-from tunesmith.serve.registry import ModelRegistry, ModelSource
+from tunesmith.serve.registry import ModelRegistry, ModelSource, folder_contract
 
 
 class GGUFRegistry(ModelRegistry):
@@ -32,7 +32,8 @@ class GGUFRegistry(ModelRegistry):
             if not (gguf.parent / "tokenizer_config.json").exists():
                 raise TunesmithError(f"{gguf.parent} has no tokenizer files beside the GGUF.",
                                      "Re-export with `tunesmith export RUN --format gguf` (it writes them).")
-            sources.append(ModelSource(model_id or gguf.parent.name, "gguf", gguf, None, gguf.parent, "chat"))
+            sources.append(ModelSource(model_id or gguf.parent.name, "gguf", gguf, None, gguf.parent, "chat",
+                                       folder_contract(gguf.parent)))
         super().__init__(sources, max_loaded=len(sources))
         self.context = context
         self.threads = threads

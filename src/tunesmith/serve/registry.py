@@ -3,6 +3,8 @@
 A source is a catalog name, a Hugging Face folder, a run folder (adapter/ or model/) or a bare PEFT
 adapter folder. Adapter runs on the same base are loaded into one PeftModel and selected per batch;
 at most `max_loaded` adapters or full models stay in memory (least recently used is evicted).
+Each source carries its inference contract (`tunesmith.runs.InferenceContract`): a run's, or the one an
+export wrote beside its weights; a plain model has none, and is prompted exactly as the request says.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
-from tunesmith.runs import RunFolder, read_json
+from tunesmith.runs import CONTRACT_FILE, InferenceContract, RunFolder, read_json
 
 
 class UnknownModelError(TunesmithError):
@@ -29,6 +31,7 @@ class ModelSource:
     base: str | None = None  # resolved base folder for adapters
     tokenizer_path: Path | None = None
     task: str = "chat"
+    contract: InferenceContract | None = None  # how it was trained to be prompted (None: as the request says)
 
 
 @dataclass
@@ -73,13 +76,20 @@ def _describe_run(folder: RunFolder, name: str) -> ModelSource:
     info = folder.require_finished("serve")
     tokenizer = folder.tokenizer_dir if folder.tokenizer_dir.is_dir() else None
     task = info.task or "chat"
+    contract = folder.inference_contract()
     if task == "classification":
-        return ModelSource(name, "classifier", folder.path, None, tokenizer, task)
+        return ModelSource(name, "classifier", folder.path, None, tokenizer, task, contract)
     adapter = folder.artifact_dir
     if _shares_base(info.method) and adapter is not None and (adapter / "adapter_config.json").exists():
         base = resolve(str(info.base_model_path or info.base_model)).path
-        return ModelSource(name, "adapter", folder.path, str(base), tokenizer, task)
-    return ModelSource(name, "full", folder.path, None, tokenizer, task)
+        return ModelSource(name, "adapter", folder.path, str(base), tokenizer, task, contract)
+    return ModelSource(name, "full", folder.path, None, tokenizer, task, contract)
+
+
+def folder_contract(folder: Path) -> InferenceContract | None:
+    """The contract an export wrote beside its weights (None for a folder tunesmith did not export)."""
+    path = Path(folder) / CONTRACT_FILE
+    return InferenceContract.from_json(read_json(path)) if path.exists() else None
 
 
 def describe(source: str | Path, model_id: str | None = None) -> ModelSource:
@@ -97,12 +107,14 @@ def describe(source: str | Path, model_id: str | None = None) -> ModelSource:
             raise TunesmithError(f"{path}: cannot tell which base model the adapter belongs to.",
                                  "Set base_model_name_or_path in adapter_config.json.")
         tokenizer = path if (path / "tokenizer_config.json").exists() else None
-        return ModelSource(name, "adapter", path, str(resolve(str(base_name)).path), tokenizer, "chat")
+        return ModelSource(name, "adapter", path, str(resolve(str(base_name)).path), tokenizer, "chat",
+                           folder_contract(path))
     resolved = resolve(str(source))
     config = read_json(resolved.path / "config.json")
+    contract = folder_contract(resolved.path)
     if any("SequenceClassification" in a for a in config.get("architectures") or []):
-        return ModelSource(name, "classifier", resolved.path, None, None, "classification")
-    return ModelSource(name, "base", resolved.path, None, None, "chat")
+        return ModelSource(name, "classifier", resolved.path, None, None, "classification", contract)
+    return ModelSource(name, "base", resolved.path, None, None, "chat", contract)
 
 
 def _adapter_folder(path: Path) -> Path:

@@ -85,12 +85,12 @@ def preview_pieces(project, dataset, limit: int = 3) -> list[tuple[str, str | No
         return pieces
     from tunesmith.models.catalog import resolve
     from tunesmith.models.loading import load_tokenizer
-    from tunesmith.train.encode import chat_pieces
+    from tunesmith.train.encode import record_pieces
 
     tokenizer = load_tokenizer(resolve(project.config.model.name,
                                        trust_remote_code=project.config.model.trust_remote_code))
     for record in records:
-        for text, trained in chat_pieces(tokenizer, record["messages"]):
+        for text, trained in record_pieces(tokenizer, record):
             pieces.append((text, "learned" if trained else None))
         pieces.append(("\n\n", None))
     return pieces

@@ -36,7 +36,7 @@ def run_improve(args: argparse.Namespace) -> None:
     from tunesmith.feedback.improve import improve
     from tunesmith.project import Project
 
-    result = improve(Project.load(args.project))
+    result = improve(Project.load(args.project), objective=args.objective)
     print(f"{result.outcome}: {result.reason}", flush=True)
 
 
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, required=True)
     improve = kinds.add_parser("improve")
     improve.add_argument("--project", required=True)
+    improve.add_argument("--objective", default=None, help="auto, sft, dpo or kto (default: feedback.objective)")
     args = parser.parse_args(argv)
     _stop_on_sigterm()
     try:

@@ -73,9 +73,13 @@ def wait_until_up(base_url: str, timeout: float = 90.0, is_running=lambda: True)
     raise TunesmithError(f"the server at {base_url} did not answer within {timeout:.0f} s.", "See the server log.")
 
 
-def ask(base_url: str, model: str, question: str, max_tokens: int, api_key: str | None = None) -> tuple[str, str]:
-    """One chat completion through the real HTTP API, exactly as a client would send it: (answer, response id)."""
-    body = {"model": model_id(model), "messages": [{"role": "user", "content": question}], "max_tokens": max_tokens}
+def ask(base_url: str, model: str, question: str, max_tokens: int | None = None,
+        api_key: str | None = None) -> tuple[str, str]:
+    """One chat completion through the real HTTP API, exactly as a client would send it (a user message, no
+    sampling settings: the model's inference contract supplies them): (answer, response id)."""
+    body = {"model": model_id(model), "messages": [{"role": "user", "content": question}]}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
     try:
         reply = _request(f"{base_url}/v1/chat/completions", body, api_key)
     except urllib.error.HTTPError as err:

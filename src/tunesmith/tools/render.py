@@ -96,3 +96,23 @@ def render(tokenizer, messages: Sequence[Message], tools: Sequence[Tool] = (), a
     plain = _fallback_messages(messages, tools) if uses_tools else [
         {"role": m["role"], "content": m.get("content") or ""} for m in messages]
     return tokenizer.apply_chat_template(plain, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def turn_text(tokenizer, messages: Sequence[Message], tools: Sequence[Tool], end: str) -> str:
+    """What the model writes for `messages[-1]` (an assistant turn) after `render(messages[:-1], tools)`, up to
+    its end-of-turn text `end` (not included): the training target of that turn.
+
+    Plain answers are their content. Calls are the fallback's blocks, or, on a tools-aware template, that
+    template's own text for the turn (read off a render of the whole conversation), so training teaches
+    exactly what `render` shows the model and what `parse` reads back."""
+    message = messages[-1]
+    calls = calls_of(message)
+    if not calls:
+        return message.get("content") or ""
+    if native_tools(tokenizer):
+        prompt = render(tokenizer, messages[:-1], tools)
+        whole = render(tokenizer, messages, tools, add_generation_prompt=False)
+        rest = whole[len(prompt):] if whole.startswith(prompt) else ""
+        if end and end in rest:
+            return rest[: rest.index(end)]
+    return format_calls(calls, message.get("content"))

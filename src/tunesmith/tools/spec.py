@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from tunesmith.errors import TunesmithError
@@ -98,3 +99,14 @@ def arguments_object(arguments: str) -> dict[str, Any] | None:
     except (TypeError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def tools_of(raw: list[dict[str, Any]] | None) -> tuple[Tool, ...]:
+    """`parse_tools` for stored records, which repeat one tool list on every row: parsed once per distinct list
+    (keys keep their order: the schemas are rendered as given, as a request's tools are)."""
+    return _parsed(json.dumps(raw)) if raw else ()
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> tuple[Tool, ...]:
+    return tuple(parse_tools(json.loads(text)))

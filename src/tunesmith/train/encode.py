@@ -1,16 +1,20 @@
 """Turn canonical records into token ids and loss labels (pure functions of records + tokenizer).
 
-Chat: each trainable assistant turn is scored on exactly its content plus the end-of-turn token, and
-the prompt before it is `tunesmith.inference.render_prompt` of the messages so far, so what the model
-learns is what generation later sees. Labels are -100 where no loss is taken.
+Chat: each trainable assistant turn is scored on exactly its text plus the end-of-turn token, and
+the prompt before it is `tunesmith.inference.render_prompt` of the messages so far (with the record's
+tools offered), so what the model learns is what generation later sees. A turn that calls tools is scored
+on its calls as `tunesmith.tools.turn_text` writes them; tool results are part of the prompt, never
+scored. Labels are -100 where no loss is taken.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tunesmith.errors import DataError
 from tunesmith.inference import render_prompt
+from tunesmith.tools import Tool, tools_of, turn_text
 
 IGNORE = -100
 
@@ -35,33 +39,39 @@ def _ids(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
 
 
-def chat_pieces(tokenizer, messages: list[dict], train_on_prompt: bool = False) -> list[tuple[str, bool]]:
-    """Split a conversation into (text, trainable) pieces whose concatenation the model reads."""
+def chat_pieces(tokenizer, messages: list[dict], train_on_prompt: bool = False,
+                tools: Sequence[Tool] = ()) -> list[tuple[str, bool]]:
+    """Split a conversation (with `tools` offered) into (text, trainable) pieces whose concatenation the model
+    reads."""
     eot = tokenizer.decode([end_of_turn_id(tokenizer)])
     pieces: list[tuple[str, bool]] = []
     read = ""
     for i, message in enumerate(messages):
         if message.get("role") != "assistant":
             continue
-        prompt = render_prompt(tokenizer, messages[:i])
+        prompt = render_prompt(tokenizer, messages[:i], tools)
         if not prompt.startswith(read):
             # The template rewrites earlier turns (some strip reasoning), so earlier answers cannot be
             # scored consistently: keep only this turn, read from its own prompt.
             pieces, read = [], ""
         pieces.append((prompt[len(read):], train_on_prompt))
-        answer = message.get("content", "") + eot
+        answer = turn_text(tokenizer, messages[: i + 1], tools, eot) + eot
         pieces.append((answer, float(message.get("weight", 1)) > 0))
         read = prompt + answer
     return pieces
 
 
+def record_pieces(tokenizer, record: dict, train_on_prompt: bool = False) -> list[tuple[str, bool]]:
+    """`chat_pieces` of a canonical chat record, with the tools it offers."""
+    return chat_pieces(tokenizer, record["messages"], train_on_prompt, tools_of(record.get("tools")))
+
+
 def encode_chat(tokenizer, record: dict, max_length: int, train_on_prompt: bool = False) -> Example | None:
-    messages = record.get("messages")
-    if not messages:
+    if not record.get("messages"):
         raise DataError(f"record {record.get('id', '?')} has no messages", "Re-run `tunesmith prepare`.")
     input_ids: list[int] = []
     labels: list[int] = []
-    for text, trainable in chat_pieces(tokenizer, messages, train_on_prompt):
+    for text, trainable in record_pieces(tokenizer, record, train_on_prompt):
         ids = _ids(tokenizer, text)
         input_ids += ids
         labels += ids if trainable else [IGNORE] * len(ids)

@@ -23,13 +23,14 @@ from tunesmith.objectives.runtime import attach_reference, for_config
 from tunesmith.progress import console
 from tunesmith.project import ensure_writable
 from tunesmith.resources import peak_rss
+from tunesmith.runs import CHECKPOINTS_DIR, RUN_FILE, training_contract, with_contract
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import label_list
 from tunesmith.train.loggers import Loggers
 from tunesmith.train.loop import Batches, LoopState, StepCallback, run_loop, total_steps
 from tunesmith.train.optim import build_optimizer
-from tunesmith.train.run_folder import read_run, write_card, write_config, write_json
+from tunesmith.train.run_folder import finish_artifact, read_run, write_card, write_config, write_json
 from tunesmith.train.setup import prepare_model
 from tunesmith.train.sharding import choose
 
@@ -68,11 +69,11 @@ def failure_reason(err: BaseException) -> str:
     return text if isinstance(err, TunesmithError) else f"{type(err).__name__}: {text}".removesuffix(": ")
 
 
-def _check_resumable(saved: dict, current: dict, folder: Path) -> None:
+def _check_resumable(saved: dict, current: dict, run_id: str) -> None:
     changed = [k for k in current if saved.get(k) != current[k]]
     if changed:
         what = "; ".join(f"{k} was {saved.get(k)!r}, now {current[k]!r}" for k in changed)
-        raise TunesmithError(f"cannot resume {folder.parent.parent.name}: {what}.",
+        raise TunesmithError(f"cannot resume {run_id}: {what}.",
                              "Start a new run (without --resume), or restore the original settings.")
 
 
@@ -94,9 +95,17 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     labels = label_list(train_records) if task == "classification" else None
     model, tokenizer, method, resolved = prepare_model(config, task, labels)
     trainable, total = count_parameters(model)
+    template = getattr(tokenizer, "chat_template", None)
+    contract = training_contract(config, train_records, template if isinstance(template, str) else None, labels)
+    if contract.system_prompt_source == "config":  # the conversations that bring none are trained with it too
+        train_records = [with_contract(r, contract) for r in train_records]
+        validation_records = [with_contract(r, contract) for r in validation_records]
     if world.main:
         console.print(f"{method.name}: training {trainable:,} of {total:,} parameters "
                       f"({trainable / total:.2%}) of {config.model.name}")
+        if contract.system_prompt is not None:
+            _say(f"inference contract: {contract.describe()}; recorded in the run and added to every request "
+                 "that brings none")
     length = config.model.max_length
     objective = for_config(config)
     train_ex = objective.encode(tokenizer, train_records, task, length, labels, tc.train_on_prompt)
@@ -132,12 +141,12 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
             "trainable_params": trainable, "total_params": total, "labels": labels, "project": config.name,
             "artifact": method.artifact, "train_examples": len(train_ex), "validation_examples": len(val_ex),
             "planned_steps": planned, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "world_size": world.size,
-            "distributed": strategy.name}
+            "distributed": strategy.name, "inference": contract.to_json()}
     ensure_writable(run_dir)  # everything before this line may fail and leave no folder behind
     if world.main:
         write_config(run_dir, config)
         earlier = {key: value for key, value in read_run(run_dir).items() if key != "error"}  # a resumed failure
-        write_json(run_dir / "run.json", {**earlier, **info})
+        write_json(run_dir / RUN_FILE, {**earlier, **info})
     loggers = Loggers(tc.report_to, run_dir, config.model_dump(mode="json"))
     try:
         state, outcome = run_loop(
@@ -148,12 +157,12 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     except BaseException as err:
         loggers.close("FAILED")
         if world.main:
-            write_json(run_dir / "run.json", {**info, "status": "failed", "error": failure_reason(err)})
+            write_json(run_dir / RUN_FILE, {**info, "status": "failed", "error": failure_reason(err)})
         raise
     loggers.close("KILLED" if outcome == "interrupted" else "FINISHED")
     restored = None
     if outcome != "interrupted" and tc.restore_best and state.best_step not in (None, state.step):
-        best = run_dir / "checkpoints" / f"step-{state.best_step}"
+        best = run_dir / CHECKPOINTS_DIR / f"step-{state.best_step}"
         ckpt.load_weights(best, model)
         restored = state.best_step
     metrics = _metrics(state, restored)
@@ -173,8 +182,9 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
         if whole is not None:
             method.save(whole, run_dir / method.artifact)
             tokenizer.save_pretrained(run_dir / "tokenizer")
-        write_json(run_dir / "run.json", info)
-        write_card(run_dir, info)
+            finish_artifact(run_dir / method.artifact, config.model.name)
+        write_json(run_dir / RUN_FILE, info)
+        write_card(run_dir)
         if outcome == "interrupted":
             console.print(f"interrupted at step {state.step}; continue with `tunesmith train --resume`")
     world.barrier()
@@ -187,16 +197,16 @@ def _resume_point(run_dir: Path, identity: dict, strategy, world: World) -> Path
         raise TunesmithError(f"cannot resume {run_dir}: there is no such run folder",
                              "Pass a folder under runs/ to --run (see `tunesmith runs`), or leave --run out.")
     # The main process checks hashes and removes damaged checkpoints; the others hear which one it chose.
-    found = ckpt.resume_point(run_dir / "checkpoints", _say) if world.main else None
+    found = ckpt.resume_point(run_dir / CHECKPOINTS_DIR, _say) if world.main else None
     name = world.from_main(found.name if found else "")
     if not name:
         return None
-    start = run_dir / "checkpoints" / name
+    start = run_dir / CHECKPOINTS_DIR / name
     if not strategy.resumable:
         raise TunesmithError(f"cannot resume under training.distributed: {strategy.name}: its optimizer state "
                              "is not saved in tunesmith's checkpoints",
                              "Resume with training.distributed: fsdp or ddp, or start a new run.")
-    _check_resumable(ckpt.read_state(start)["identity"], identity, start)
+    _check_resumable(ckpt.read_state(start)["identity"], identity, run_dir.name)
     return start
 
 
@@ -246,7 +256,7 @@ def newest_resumable(runs_dir: Path, method: str) -> Path:
     or that never started, have nothing to continue."""
     runs = sorted(runs_dir.glob(f"*-{method}*")) if runs_dir.exists() else []
     for run_dir in reversed(runs):
-        if ckpt.complete_checkpoints(run_dir / "checkpoints"):
+        if ckpt.complete_checkpoints(run_dir / CHECKPOINTS_DIR):
             return run_dir
     without = f" (of {len(runs)} earlier '{method}' runs, none has one)" if runs else ""
     raise TunesmithError(f"no '{method}' run in {runs_dir} has a complete checkpoint to resume from{without}",

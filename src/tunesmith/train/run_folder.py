@@ -1,4 +1,4 @@
-"""The run folder's files besides checkpoints: config.yaml, run.json, the model card, the artifact."""
+"""The run folder's files besides checkpoints: config.yaml, run.json, the model card, the artifact's last touches."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 
 from tunesmith.config import ProjectConfig
-from tunesmith.runs import CARD_FILE, CONFIG_FILE, RUN_FILE, save_run_config
+from tunesmith.runs import CONFIG_FILE, RUN_FILE, RunFolder, save_run_config
+
+ADAPTER_CONFIG = "adapter_config.json"  # PEFT's name
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -25,42 +27,24 @@ def write_config(run_dir: Path, config: ProjectConfig) -> None:
     save_run_config(config, run_dir / CONFIG_FILE)
 
 
-def model_card(info: dict) -> str:
-    metrics = info.get("metrics", {})
-    rows = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
-                     for k, v in metrics.items())
-    labels = f"\nLabels: {', '.join(info['labels'])}\n" if info.get("labels") else ""
-    warnings = "".join(f"\n> **Warning:** {w}\n" for w in info.get("warnings", []))
-    artifact = info.get("artifact", "adapter")
-    if artifact == "adapter" and info["method"] != "adapter":
-        auto = "AutoModelForSequenceClassification" if info["task"] == "classification" else "AutoModelForCausalLM"
-        usage = (f"```python\nfrom peft import PeftModel\nfrom transformers import {auto}\n"
-                 f"base = {auto}.from_pretrained({info['base_model_path']!r})\n"
-                 "model = PeftModel.from_pretrained(base, 'adapter')\n```")
-    else:
-        usage = "```python\nfrom tunesmith.train import load_run\nrun = load_run('.')\n```"
-    return f"""# {info.get('project', 'tunesmith')} · {info['method']} fine-tune of {info['base_model']}
+def finish_artifact(folder: Path, base_model: str) -> None:
+    """The saved adapter/ or model/ made portable: an adapter names its base by the Hub id when the base is a
+    bundled model (PEFT wrote the local cache path, which exists on no other machine; tunesmith's catalog maps
+    the id back to its local copy; a base in a folder of the user's stays named by its path), and the files get
+    the permissions any file the user writes gets."""
+    from tunesmith.models.catalog import hub_id
+    from tunesmith.permissions import as_user_files
 
-- Task: {info['task']}
-- Method: {info['method']} ({info['trainable_params']:,} of {info['total_params']:,} parameters trained)
-- Base model: {info['base_model']}
-- Training data: dataset version {info.get('dataset_version') or 'unversioned'} \
-({info.get('train_examples', '?')} training / {info.get('validation_examples', '?')} validation examples)
-- Status: {info['status']} after {info.get('steps', 0)} optimizer steps ({info.get('seconds', 0):.0f} s)
-{labels}{warnings}
-## Metrics
-
-| metric | value |
-|---|---|
-{rows}
-
-## Use
-
-{usage}
-
-Trained with tunesmith; `config.yaml` beside this file is the exact configuration.
-"""
+    config_file, hub = Path(folder) / ADAPTER_CONFIG, hub_id(base_model)
+    if hub and config_file.exists():
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config["base_model_name_or_path"] = hub
+        config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    as_user_files(folder)
 
 
-def write_card(run_dir: Path, info: dict) -> None:
-    (run_dir / CARD_FILE).write_text(model_card(info), encoding="utf-8")
+def write_card(run_dir: Path) -> None:
+    """The run's model card (README.md), and its copy in adapter/ or model/ (replacing PEFT's blank template)."""
+    from tunesmith.evaluate.model_card import write_run_cards
+
+    write_run_cards(RunFolder(run_dir))

@@ -140,8 +140,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def on_ask(text):
         url, model_path, key = running_server()
         question = text or "Hello!"
-        reply, response_id = serving.ask(url, model_path, question, ctx.project().config.evaluation.max_new_tokens,
-                                         key)
+        reply, response_id = serving.ask(url, model_path, question, api_key=key)  # the contract's defaults
         return (f"**Answer from the server:** {reply or '(empty answer)'}",
                 {"question": question, "response_id": response_id})
 

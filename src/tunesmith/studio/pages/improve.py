@@ -16,6 +16,19 @@ FEEDBACK_HEADERS = ["when", "rating", "question", "correction", "comment", "used
 FEEDBACK_SHOWN = 50
 
 
+def ctx_objective(ctx: StudioContext) -> str:
+    """The project's feedback.objective, the dropdown's first value."""
+    try:
+        return ctx.project().config.feedback.objective
+    except TunesmithError:
+        return "auto"
+
+
+def improve_args(ctx: StudioContext, setting: str | None) -> list[str]:
+    """The background improve job's arguments: the project and the objective chosen on the page."""
+    return ["--project", str(ctx.root), "--objective", setting or "auto"]
+
+
 @contextmanager
 def project_store(ctx: StudioContext):
     store = api("feedback", "open_project_store")(ctx.project())
@@ -41,6 +54,22 @@ def feedback_rows(ctx: StudioContext) -> list[list]:
         rows = session.execute(select(Feedback).order_by(Feedback.id.desc()).limit(FEEDBACK_SHOWN)).scalars()
         return [[f.created_at.isoformat(timespec="minutes"), f.rating or "", input_text({"messages": f.messages}),
                  f.correction or f.label or "", f.comment, f.used_in or ""] for f in rows]
+
+
+OBJECTIVES = ["auto", "sft", "dpo", "kto"]
+
+
+def signals_markdown(ctx: StudioContext, setting: str = "auto") -> str:
+    """How many pairs, corrections and ratings the store holds, and what 'Build next version' would train."""
+    project = ctx.project()
+    with project_store(ctx) as store:
+        found = api("feedback.improve", "feedback_signals")(store, project.config.objective.task, setting)
+    counts = found.counts
+    held = (f"**Feedback that can train:** {counts['pair']} pairs (a correction of a served answer), "
+            f"{counts['demonstration']} corrections without the answer, {counts['rating']} ratings without a "
+            "correction.")
+    ending = f"{found.reason}." if found.objective else f"Nothing to train: {found.reason}."
+    return f"{held}\n\n{ending}"
 
 
 def monitor(ctx: StudioContext) -> tuple[str, str]:
@@ -71,9 +100,14 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         gr.Dataframe(headers=FEEDBACK_HEADERS, label="Feedback", interactive=False, wrap=True,
                      elem_id="feedback-table"),
         f"The latest {FEEDBACK_SHOWN} ratings and corrections; corrections not yet used feed the next version.")
-    build_next = controls.button("Build next version", "Adds the corrections to a new dataset version, retrains, "
-                                 "compares with production and promotes only if better (runs in the background).",
-                                 variant="primary")
+    signals = gr.Markdown("", elem_id="feedback-signals")
+    objective = controls.dropdown(
+        "Objective", "What the feedback trains: sft learns the corrections; dpo prefers each correction over the "
+        "answer it corrects, on top of production; kto learns from answers rated good or bad; auto picks from what "
+        "the store holds.", choices=OBJECTIVES, value=ctx_objective(ctx))
+    build_next = controls.button("Build next version", "Turns the feedback into a new dataset version, trains with "
+                                 "the chosen objective, compares with production and promotes only if better "
+                                 "(runs in the background).", variant="primary")
     refresh_monitor = controls.button("Refresh monitor", "Recomputes traffic, ratings and drift from the store.")
     monitor_summary = gr.Markdown("", elem_id="monitor-summary")
     monitor_report = controls.with_caption(gr.HTML(label="Monitor charts"),
@@ -81,15 +115,19 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     log = controls.textbox("Improve log", "The last lines printed by 'Build next version'.", lines=5,
                            max_lines=12, interactive=False)
 
-    def refresh(current_run):
+    def refresh(current_run, setting):
         finished = ctx.finished_runs()
         chosen = current_run if current_run in finished else (finished[0] if finished else None)
         last = jobs.list_jobs(ctx.root, "improve")
         try:
-            tables = (version_rows(ctx), feedback_rows(ctx))
+            tables = (version_rows(ctx), feedback_rows(ctx), signals_markdown(ctx, setting or "auto"))
         except TunesmithError:  # no project or no feedback API yet: the buttons explain when pressed
-            tables = (gr.skip(), gr.skip())
+            tables = (gr.skip(), gr.skip(), gr.skip())
         return (gr.update(choices=finished, value=chosen), *tables, last[0].log_tail() if last else "")
+
+    @reports_errors(1)
+    def on_objective(setting):
+        return signals_markdown(ctx, setting or "auto")
 
     @reports_errors(2)
     def on_promote(run_name):
@@ -107,13 +145,14 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return f"Production is back to {version.name} ({version.run_id}).", version_rows(ctx)
 
     @reports_errors(1)
-    def on_build():
+    def on_build(setting):
         ctx.project()
         api("feedback.improve", "improve")  # fail here, not in the background, when this installation lacks it
         if jobs.running_jobs(ctx.root, "improve") or jobs.running_jobs(ctx.root, "train"):
             raise TunesmithError("a training or improve run is already going.", "Wait for it to finish.")
-        job = jobs.start_job(ctx.root, "improve", ["--project", str(ctx.root)])
-        return f"Building the next version in the background (process {job.pid}); follow it on the Train page."
+        job = jobs.start_job(ctx.root, "improve", improve_args(ctx, setting))
+        return (f"Building the next version ({setting or 'auto'}) in the background (process {job.pid}); follow it "
+                "on the Train page.")
 
     @reports_errors(3)
     def on_monitor():
@@ -121,6 +160,7 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
 
     promote.click(on_promote, run, [status, versions])
     rollback.click(on_rollback, None, [status, versions])
-    build_next.click(on_build, None, status)
+    build_next.click(on_build, objective, status)
+    objective.change(on_objective, objective, signals)
     refresh_monitor.click(on_monitor, None, [status, monitor_summary, monitor_report])
-    tab.select(refresh, run, [run, versions, feedback, log])
+    tab.select(refresh, [run, objective], [run, versions, feedback, signals, log])

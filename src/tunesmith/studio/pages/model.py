@@ -6,7 +6,7 @@ import os
 
 import gradio as gr
 
-from tunesmith.config import ProjectConfig, apply_overrides, parse_config
+from tunesmith.config import ProjectConfig, apply_overrides, as_edit, choices, parse_config
 from tunesmith.config.presets import PRESETS, merge, preset_overrides
 from tunesmith.errors import TunesmithError
 from tunesmith.models.catalog import CATALOG
@@ -53,7 +53,16 @@ def with_preset(ctx: StudioContext, config: ProjectConfig, name: str) -> Project
         raise TunesmithError("presets are sized from your prepared data.", "Prepare a dataset on the Data page first.")
     examples = len(api("data", "load_prepared")(ctx.root / "data" / versions[0]).split("train"))
     extra = preset_overrides(name, examples, os.cpu_count() or 1, config.method.name)
-    return parse_config(merge(config.model_dump(mode="json"), extra), f"preset {name}")
+    return parse_config(merge(choices(config), extra), f"preset {name}")  # the file keeps choices only
+
+
+def save_settings(ctx: StudioContext, specs: list, values: list) -> Project:
+    """Save the settings panel: the panel shows every setting, the file keeps the user's choices plus what the
+    panel changed (config/choices.py), so untouched defaults stay defaults."""
+    project = ctx.project()
+    saved = Project(project.root, as_edit(project.config, schema_form.config_from_values(specs, list(values))))
+    saved.save()
+    return saved
 
 
 def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
@@ -99,9 +108,9 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
 
     @reports_errors(1)
     def on_save(*values):
-        project = ctx.project()
-        Project(project.root, schema_form.config_from_values(specs, list(values))).save()
-        return "Saved every setting to tunesmith.yaml."
+        save_settings(ctx, specs, values)
+        return ("Saved every setting: tunesmith.yaml keeps what you changed from the defaults "
+                "(`tunesmith config` shows the rest).")
 
     @reports_errors(2)
     def on_estimate():

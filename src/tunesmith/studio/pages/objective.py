@@ -44,6 +44,9 @@ def write_objective(ctx: StudioContext, name: str, task: str, description: str, 
                                 expected_output=expected.strip())
     if ctx.has_project():
         project = ctx.project()
+        # Settings this page does not show (objective.system_prompt) keep their values.
+        objective = project.config.objective.model_copy(update=objective.model_dump(
+            include={"task", "description", "users", "expected_output"}))
         config = project.config.model_copy(update={"name": name.strip() or project.config.name,
                                                    "objective": objective})
         if config.objective.task != project.config.objective.task:
