@@ -32,6 +32,7 @@ _EXPORTS = {
     "load_prepared": "tunesmith.data",
     "PreparedDataset": "tunesmith.data",
     "compare": "tunesmith.evaluate",
+    "embed": "tunesmith.embeddings.api",
     "Comparison": "tunesmith.evaluate",
     "export": "tunesmith.deploy",
     "build_server": "tunesmith.serve",

@@ -23,6 +23,7 @@ RECIPES = {
     "chat": {"model": {"name": "smollm2-135m-instruct"}, "method": {"name": "lora"}},
     "classification": {"model": {"name": "minilm-l6"}, "method": {"name": "full"}},
     "text": {"model": {"name": "smollm2-135m-instruct"}, "method": {"name": "lora"}},
+    "embedding": {"model": {"name": "minilm-l6", "max_length": 256}, "method": {"name": "full"}},
 }
 
 
@@ -31,7 +32,7 @@ def init(
     legacy_directory: Path | None = legacy_project_argument(),
     directory: Path = project_option("Folder for the new project (created if missing)."),
     task: str = typer.Option(None, help="chat (answers in a style/with facts), classification (text → label), "
-                             "or text (continued pretraining)."),
+                             "text (continued pretraining) or embedding (search: query → document)."),
     description: str = typer.Option(None, help="What problem the model solves, in a sentence."),
     users: str = typer.Option(None, help="Who will use the model."),
     expected_output: str = typer.Option(None, "--expected-output", help="What a good answer looks like."),

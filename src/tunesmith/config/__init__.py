@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError
 from tunesmith.config.base import Section
 from tunesmith.config.choices import choices
 from tunesmith.config.data import DataConfig
+from tunesmith.config.embedding import EmbeddingConfig
 from tunesmith.config.evaluation import EvaluationConfig
 from tunesmith.config.feedback import FeedbackConfig
 from tunesmith.config.finetune_api import FinetuneApiConfig
@@ -38,6 +39,7 @@ class ProjectConfig(Section):
                                  "options, chosen by name (each method's own options; see tunesmith.methods).")
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     preference: PreferenceConfig = Field(default_factory=PreferenceConfig)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)

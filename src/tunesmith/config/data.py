@@ -10,7 +10,8 @@ from pydantic import Field, field_validator
 from tunesmith.config.base import Section
 
 SourceFormat = Literal["auto", "alpaca", "openai", "sharegpt", "prompt_completion", "input_output",
-                       "question_answer", "text_label", "text", "openai_dpo", "chosen_rejected", "rated"]
+                       "question_answer", "text_label", "text", "openai_dpo", "chosen_rejected", "rated",
+                       "query_positive", "sentence_pair_score"]
 
 
 class SourceConfig(Section):
@@ -19,7 +20,10 @@ class SourceConfig(Section):
                       "files are one record each, labelled by their subfolder.")
     format: SourceFormat = Field("auto", description="auto, alpaca, openai, sharegpt, prompt_completion, "
                                  "input_output, question_answer, text_label, text, or preferences: openai_dpo, "
-                                 "chosen_rejected (TRL, LLaMA-Factory, Anthropic-HH) or rated (KTO).")
+                                 "chosen_rejected (TRL, LLaMA-Factory, Anthropic-HH) or rated (KTO), or for "
+                                 "embeddings: "
+                                 "query_positive (query, positive[, negative]) or sentence_pair_score "
+                                 "(sentence1, sentence2, score).")
     weight: float = Field(1.0, gt=0, description="Mixing ratio relative to other sources: its training records "
                           "are repeated (weight > 1) or subsampled (weight < 1).")
     columns: dict[str, str] = Field(default_factory=dict, description="Rename source columns: {theirs: ours}.")

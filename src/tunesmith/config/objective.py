@@ -8,12 +8,13 @@ from pydantic import Field
 
 from tunesmith.config.base import Section
 
-Task = Literal["chat", "classification", "text"]
+Task = Literal["chat", "classification", "text", "embedding"]
 
 
 class ObjectiveConfig(Section):
     task: Task = Field("chat", description="chat: instruction/chat tuning; classification: text -> label; "
-                       "text: continued pretraining on raw text.")
+                       "text: continued pretraining on raw text; embedding: an encoder that "
+                       "puts a query next to the document that answers it (retrieval, semantic search).")
     description: str = Field("", description="The problem the model solves, in one or two sentences.")
     users: str = Field("", description="Who uses the model.")
     expected_output: str = Field("", description="What a good answer looks like (style, length, format).")

@@ -18,6 +18,7 @@ from tunesmith.data.tool_records import map_argument_strings
 
 # ftfy is a no-op on ASCII text without control characters, CR or HTML entities (nothing to fix in
 # encoding, ligatures, quotes or normal form); skipping it there keeps cleaning fast on large sets.
+TEXT_FIELDS = ("text", "text_pair", "rejected", "query", "positive", "negative")  # string fields of a record
 _ASCII_SUSPECT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f&]")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 _BLANK_RUN = re.compile(r"\n{3,}")
@@ -100,7 +101,7 @@ def clean_record(record: dict, steps: list[tuple[str, Callable[[str], str]]], co
                     new = map_argument_strings(function["arguments"], step)
                     changed |= new != function["arguments"]
                     function["arguments"] = new
-        for key in ("text", "text_pair", "rejected"):
+        for key in TEXT_FIELDS:
             if key in record:
                 new = step(record[key])
                 changed |= new != record[key]
@@ -113,4 +114,4 @@ def empty_fields(record: dict) -> list[str]:
     """Canonical fields that cleaning left empty (e.g. a message that was only HTML)."""
     fields = [f"messages[{i}].content" for i, m in enumerate(record.get("messages", ()))
               if not m["content"] and not m.get("tool_calls")]  # a turn that only calls tools says nothing
-    return fields + [key for key in ("text", "text_pair", "rejected") if key in record and not record[key]]
+    return fields + [key for key in TEXT_FIELDS if key in record and not record[key]]

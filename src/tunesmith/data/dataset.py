@@ -28,6 +28,9 @@ SCHEMAS = {
     "classification": pa.schema([("id", pa.string()), ("text", pa.string()), ("label", pa.string()),
                                  ("text_pair", pa.string()), ("meta", pa.string())]),
     "text": pa.schema([("id", pa.string()), ("text", pa.string()), ("meta", pa.string())]),
+    # score: scored sentence pairs only; negative: a document that does not answer the query (optional)
+    "embedding": pa.schema([("id", pa.string()), ("query", pa.string()), ("positive", pa.string()),
+                            ("negative", pa.string()), ("score", pa.float64()), ("meta", pa.string())]),
 }
 
 

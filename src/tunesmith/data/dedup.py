@@ -46,7 +46,16 @@ def record_text(record: dict) -> str:
     if "messages" in record:  # a preference pair differs from another by its rejected answer too
         rejected = f"\nrejected: {record['rejected']}" if record.get("rejected") is not None else ""
         return "\n".join([*_tools_line(record), *map(_message_text, record["messages"])]) + rejected
+    if "query" in record:  # embedding pairs
+        parts = (record.get(k) for k in ("query", "positive", "negative", "score"))
+        return "\n".join(str(part) for part in parts if part is not None)
     return record["text"] + ("\n" + record["text_pair"] if record.get("text_pair") else "")
+
+
+def near_duplicate_text(record: dict) -> str:
+    """The text compared for near-duplicates: an embedding pair's query alone (a reworded test query must
+    not be trained on, while paraphrases sharing one document are different queries), else all of it."""
+    return record["query"] if "query" in record else record_text(record)
 
 
 def record_input(record: dict) -> str | None:
@@ -54,12 +63,16 @@ def record_input(record: dict) -> str | None:
     if "messages" in record:
         last = max(i for i, m in enumerate(record["messages"]) if m["role"] == "assistant")
         return "\n".join([*_tools_line(record), *map(_message_text, record["messages"][:last])])
+    if "query" in record:
+        return record["query"]
     if "label" in record:
         return record["text"] + ("\n" + record["text_pair"] if record.get("text_pair") else "")
     return None
 
 
 def record_output(record: dict) -> str:
+    """The answer compared between records with the same input. An embedding query with several documents
+    is not a conflict (each is a positive), so its output is empty."""
     if "messages" in record:
         return _said([m for m in record["messages"] if m["role"] == "assistant"][-1])
     return record.get("label", "")

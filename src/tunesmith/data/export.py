@@ -33,8 +33,13 @@ def to_format(record: dict, fmt: str) -> dict:
         return {**meta, **row}
     if fmt == "text":
         return {**meta, "text": record["text"]}
+    if fmt == "query_positive":
+        row = {"query": record["query"], "positive": record["positive"]}
+        return {**meta, **row, **({"negative": record["negative"]} if record.get("negative") else {})}
+    if fmt == "sentence_pair_score":
+        return {**meta, "sentence1": record["query"], "sentence2": record["positive"], "score": record["score"]}
     raise DataError(f"unknown format '{fmt}'", "Use openai, sharegpt, alpaca, prompt_completion, "
-                    "question_answer, input_output, text_label or text.")
+                    "question_answer, input_output, text_label, text, query_positive or sentence_pair_score.")
 
 
 def _sharegpt_turn(message: dict) -> dict:

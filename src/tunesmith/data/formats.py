@@ -6,6 +6,8 @@ everything wrong with it, named with the source's own field names (e.g. `convers
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections import Counter
 from typing import Any
 
@@ -14,6 +16,10 @@ from tunesmith.data.issues import Issue
 
 # format -> (required keys, optional keys); detection tries them in this order
 FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # embedding (objective.task: embedding): a query and the document that answers it (and one that does
+    # not), or two sentences and how similar they are; both become {query, positive[, negative][, score]}
+    "query_positive": (("query", "positive"), ("negative",)),
+    "sentence_pair_score": (("sentence1", "sentence2", "score"), ()),
     "openai": (("messages",), ("tools",)),
     "sharegpt": (("conversations",), ("system", "tools")),
     "alpaca": (("instruction", "output"), ("input", "system")),
@@ -24,6 +30,7 @@ FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "text": (("text",), ()),
 }
 CHAT_FORMATS = ("openai", "sharegpt", "alpaca", "prompt_completion", "question_answer", "input_output")
+EMBEDDING_FORMATS = ("query_positive", "sentence_pair_score")
 PAIR_FORMATS = ("alpaca", "prompt_completion", "question_answer", "input_output")
 ROLES = ("system", "user", "assistant")
 SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
@@ -111,6 +118,11 @@ def convert(value: Any, fmt: str, task: str, file: str, line: int) -> tuple[dict
 
 
 def task_misfit(fmt: str, task: str) -> str | None:
+    if task == "embedding" and fmt not in EMBEDDING_FORMATS:
+        return (f"{fmt} rows are not (query, positive[, negative]) or (sentence1, sentence2, score) pairs "
+                "(objective.task is embedding)")
+    if task != "embedding" and fmt in EMBEDDING_FORMATS:
+        return f"{fmt} rows are pairs for training an embedding model (objective.task is {task})"
     if task == "chat" and fmt in ("text_label", "text"):
         return f"{fmt} rows cannot train a chat model (objective.task is chat)"
     if task == "classification" and fmt in ("openai", "sharegpt", "text"):
@@ -304,7 +316,38 @@ def _text(value: dict, check: _Check, task: str) -> dict | None:
     return None if check.issues else {"text": text}
 
 
-_CONVERTERS = {"openai": _openai, "sharegpt": _sharegpt, "text_label": _text_label, "text": _text,
+def _query_positive(value: dict, check: _Check, task: str) -> dict | None:
+    record = {"query": check.text(value.get("query"), "query"),
+              "positive": check.text(value.get("positive"), "positive")}
+    if value.get("negative") is not None:  # tables fill an absent column with null
+        record["negative"] = check.text(value["negative"], "negative")
+    return None if check.issues else record
+
+
+def _sentence_pair_score(value: dict, check: _Check, task: str) -> dict | None:
+    record = {"query": check.text(value.get("sentence1"), "sentence1"),
+              "positive": check.text(value.get("sentence2"), "sentence2"), "score": _score(value.get("score"), check)}
+    return None if check.issues else record
+
+
+def _score(raw: Any, check: _Check) -> float | None:
+    """A similarity score: a number, or a string holding one (CSV cells are strings)."""
+    value = None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            value = float(raw.strip())
+    if value is None or not math.isfinite(value):
+        check.error("score", f"expected a finite number, got {raw!r}" if isinstance(raw, str) else
+                    f"expected a finite number, got {_type_name(raw)}",
+                    "Give how similar the two sentences are as a number, e.g. 0.8 (higher: more similar).")
+        return None
+    return value
+
+
+_CONVERTERS = {"query_positive": _query_positive, "sentence_pair_score": _sentence_pair_score, "openai": _openai,
+               "sharegpt": _sharegpt, "text_label": _text_label, "text": _text,
                **{fmt: _pair(fmt) for fmt in PAIR_FORMATS}}
 
 # Preference rows (chosen/rejected pairs, rated answers: data/preference.py) are detected first: they carry

@@ -21,6 +21,7 @@ from tunesmith.config.data import DataConfig
 from tunesmith.data.dedup import (
     UnionFind,
     fingerprint,
+    near_duplicate_text,
     record_input,
     record_output,
     record_text,
@@ -40,8 +41,13 @@ class Deduplicator:
     bytes with their keys) that live until finish(). Use as a context manager (or call close()) so the
     spill files go away."""
 
-    def __init__(self, config: DataConfig, counts: Counter, folder: Path | None = None):
+    def __init__(self, config: DataConfig, counts: Counter, folder: Path | None = None,
+                 link_documents: bool = False):
+        """link_documents: embedding pairs sharing a document land in one split (embedding.split_by: document)."""
         self.config, self.counts = config, counts
+        self.link_documents = link_documents
+        self._pairs_seen = False  # embedding pairs: near-duplicate queries are linked, never dropped
+        self._by_document: dict[bytes, int] = {}
         self.near = config.near_duplicates != "off"
         self.store = RecordStore(folder)
         self._signatures = SignatureStore(config.near_duplicate_threshold, folder) if self.near else None
@@ -98,8 +104,8 @@ class Deduplicator:
 
     def _flush(self) -> None:
         block, self._pending = self._pending, []
-        kept_texts = [text for record, pin, source in block
-                      if self._link(record, text := record_text(record), pin, source)]
+        kept_texts = [near_duplicate_text(record) for record, pin, source in block
+                      if self._link(record, record_text(record), pin, source)]
         if self.near and kept_texts:
             self._signatures.append(signatures(kept_texts))
 
@@ -129,6 +135,10 @@ class Deduplicator:
                 if len(self.conflict_examples) < 20:
                     self.conflict_examples.append({"ids": [self.store.ids[other], record["id"]],
                                                    "input": raw_input[:200]})
+        if "query" in record:
+            self._pairs_seen = True
+            if self.link_documents:
+                links.append(self._by_document.setdefault(fingerprint(record["positive"]), index))
         group = record.get("meta", {}).get(self.config.group_field)
         if isinstance(group, (str, int)) and not isinstance(group, bool):
             links.append(self._by_group.setdefault(str(group), index))
@@ -145,7 +155,8 @@ class Deduplicator:
     def finish(self) -> list[int]:
         """Find near-duplicates, then return the positions of the records to keep."""
         self._flush()
-        self._exact, self._by_input, self._by_group = {}, {}, {}  # only streaming needs them: free for the split
+        # only streaming needs them: free for the split
+        self._exact, self._by_input, self._by_group, self._by_document = {}, {}, {}, {}
         alive = np.ones(len(self.store), dtype=bool)
         if self.near and len(self.store) > 1:
             self._near_duplicates(alive)
@@ -160,7 +171,9 @@ class Deduplicator:
 
     def _near_duplicates(self, alive: np.ndarray) -> None:
         pairs, similar = self._signatures.pairs()
-        drop = self.config.near_duplicates == "drop"
+        # A near-duplicate embedding query (one query, several documents; a reworded query) is a training
+        # pair of its own: it is linked so that it lands in its query's split, never dropped.
+        drop = self.config.near_duplicates == "drop" and not self._pairs_seen
         for first, second in pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))].tolist():
             if not (alive[first] and alive[second]):
                 continue

@@ -40,6 +40,12 @@ def dataset_version(project) -> tuple[str, list[str]]:
         hashes.append(source_hash(path))
     shape = {"format_version": FORMAT_VERSION, "task": project.config.objective.task,
              "data": config.model_dump(mode="json"), "sources": hashes}
+    if project.config.objective.task == "embedding":
+        settings = project.config.embedding
+        shape["split_by"] = settings.split_by
+        if settings.hard_negatives:  # mined by the base model: another model mines other negatives
+            shape["mining"] = [settings.hard_negatives, settings.mining_skip_top, settings.pooling,
+                               project.config.model.name, project.config.model.max_length]
     for source in shape["data"]["sources"]:
         source.pop("path")  # moving a file does not change the data
     if _needs_tokenizer(config) or (config.augment.copies and config.augment.paraphrase):
@@ -92,7 +98,9 @@ def prepare(project, tokenizer=None) -> PreparedDataset:
     # record bodies, signatures and rejected rows spill to anonymous files in data/ (same disk as the output)
     state = Ingested(rejects=Rejects(project.data_dir))
     try:
-        with Deduplicator(config, state.counts, project.data_dir) as dedup:
+        link_documents = (project.config.objective.task == "embedding"
+                          and project.config.embedding.split_by == "document")
+        with Deduplicator(config, state.counts, project.data_dir, link_documents) as dedup:
             build = _build(project, tokenizer, state, dedup)
             return _write(project, version, hashes, build, tokenizer)
     finally:
@@ -198,6 +206,8 @@ def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> 
                                       state.counts)
     if config.augment.copies or task == "classification":
         train = augment_train(list(train), task, config, state.counts, project)
+    if task == "embedding" and project.config.embedding.hard_negatives:
+        train = _with_hard_negatives(project, list(train), dedup, positions, state.counts)
     splits = {"train": train, "validation": map(dedup.store.get, positions["validation"]),
               "test": map(dedup.store.get, positions["test"])}
     staging = project.data_dir / f".staging-{version}-{os.getpid()}"
@@ -214,6 +224,21 @@ def _write(project, version: str, hashes: list[str], build: dict, tokenizer) -> 
         add_token_stats(dataset, tokenizer, project.config.model.max_length, build["token_lengths"])
     write_report(dataset)
     return dataset
+
+
+def _with_hard_negatives(project, train: list[dict], dedup, positions: dict, counts: Counter) -> list[dict]:
+    """Training pairs with negatives mined by the base model from every document of the dataset."""
+    from tunesmith.embeddings.load import base_encoder
+    from tunesmith.embeddings.mining import mine_hard_negatives
+
+    config, settings = project.config, project.config.embedding
+    corpus = list(dict.fromkeys(dedup.store.get(i)["positive"] for name in SPLITS for i in positions[name]))
+    encoder = base_encoder(config.model.name, trust_remote_code=config.model.trust_remote_code,
+                           max_length=config.model.max_length, pooling=settings.pooling)
+    mined = mine_hard_negatives(train, corpus, lambda texts: encoder.encode(texts, settings.eval_batch_size),
+                                settings.hard_negatives, settings.mining_skip_top)
+    counts["hard_negatives"] = sum(1 for r in mined if r.get("negative")) - sum(1 for r in train if r.get("negative"))
+    return mined
 
 
 def _write_staging(project, staging, version: str, hashes: list[str], state, dedup, splits: dict,

@@ -37,6 +37,10 @@ def token_lengths(records: Sequence[dict], tokenizer, task: str) -> list[int]:
             lengths.append(sum(flat[position:position + count]))
             position += count
         return lengths
+    if task == "embedding":  # each text is encoded alone: the longest of a pair is what max_length cuts
+        columns = [_piece_lengths([r.get(k) or "" for r in records], tokenizer) for k in ("query", "positive",
+                                                                                          "negative")]
+        return [max(row) + 2 for row in zip(*columns, strict=True)]  # [CLS] ... [SEP]
     if task == "text":
         extra = 1 + int(tokenizer.bos_token_id is not None and tokenizer.bos_token_id != tokenizer.eos_token_id)
         return [n + extra for n in _piece_lengths([r["text"] for r in records], tokenizer)]

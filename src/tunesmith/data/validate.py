@@ -77,6 +77,10 @@ def _first_format(path: Path, source: SourceConfig) -> str | None:
 
 
 def _task_for(fmt: str | None) -> str:
+    from tunesmith.data.formats import EMBEDDING_FORMATS
+
+    if fmt in EMBEDDING_FORMATS:
+        return "embedding"
     return "classification" if fmt == "text_label" else "text" if fmt == "text" else "chat"
 
 

@@ -71,6 +71,10 @@ def export(run_dir: str | Path, format: str = "hf", name: str | None = None, fol
         from tunesmith.deploy.classifier import export_classifier
 
         report = export_classifier(run, format, folder, settings)
+    elif run.task == "embedding":  # a sentence-transformers folder (embeddings/api.py)
+        from tunesmith.embeddings.api import export_embedding
+
+        report = export_embedding(run, format, folder, settings)
     else:
         report = _export_lm(run, format, folder, settings, prompts)
     meta = {"run_dir": str(run_dir.resolve()), "format": format, "task": run.task,

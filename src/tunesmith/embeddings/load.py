@@ -68,6 +68,19 @@ def base_encoder(name: str | Path, dtype: str = "float32", trust_remote_code: bo
                            folder_max_length(folder, max_length), tuple(saved.get("matryoshka_dims", ())))
 
 
+def split_embedding_sources(specs: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Model specs (PATH or ID=PATH) → (the others, {model id: path} of the embedding runs among them), so the
+    server offers embedding runs on /v1/embeddings instead of loading them as language models."""
+    others, embedding = [], {}
+    for spec in specs:
+        model_id, _, path = spec.partition("=") if "=" in spec else ("", "", spec)
+        if Path(path).is_dir() and is_embedding_run(path):
+            embedding[model_id or Path(path).name] = path
+        else:
+            others.append(spec)
+    return others, embedding
+
+
 def load_embedder(source: str | Path, dtype: str = "float32") -> SentenceEncoder:
     """Whatever `source` is (embedding run, sentence-transformers export, catalog name, encoder folder)."""
     if is_embedding_run(source):

@@ -27,11 +27,15 @@ def cos_sim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def ranking_loss_sum(queries: torch.Tensor, documents: torch.Tensor, negatives: torch.Tensor | None = None,
-                     scale: float = 20.0) -> torch.Tensor:
+                     scale: float = 20.0, excluded: torch.Tensor | None = None) -> torch.Tensor:
     """Multiple-negatives ranking (InfoNCE): query i should score its document i above every other document
-    in the batch and every negative; summed cross-entropy over queries."""
+    in the batch and every negative; summed cross-entropy over queries. `excluded` (bool, queries ×
+    candidates) leaves out candidates that are not negatives, e.g. another row's copy of query i's document
+    (what sentence-transformers' NoDuplicatesBatchSampler avoids by reordering batches)."""
     candidates = documents if negatives is None or not len(negatives) else torch.cat([documents, negatives])
     scores = cos_sim(queries, candidates).float() * scale
+    if excluded is not None:
+        scores = scores.masked_fill(excluded, float("-inf"))
     return F.cross_entropy(scores, torch.arange(len(queries), device=scores.device), reduction="sum")
 
 

@@ -20,6 +20,8 @@ from tunesmith.evaluate.contenders import (
 from tunesmith.evaluate.items import chat_items, class_items, few_shot_system_prompt, pick_examples, require_items
 from tunesmith.evaluate.summary import build_rows, build_tests, choose_primary, preference_verdict, verdict
 
+BASELINES_WORD = {"embedding": "the base encoder and BM25"}  # what the verdict says fine-tuning was compared with
+
 
 def split_records(dataset, name: str) -> list[dict]:
     """A split of a PreparedDataset (or a plain {name: records} mapping); empty when it does not exist."""
@@ -69,7 +71,8 @@ def summarize(results: Sequence[ContenderResult], items: Sequence, task: str, se
     primary = choose_primary(results, settings.primary_metric, task)
     rows = build_rows(results, settings.bootstrap_samples, settings.seed)
     tests = build_tests(results, settings.bootstrap_samples, settings.seed)
-    said = " ".join(filter(None, [verdict(rows, tests, primary), preference_verdict(rows, tests, results, primary)]))
+    said = " ".join(filter(None, [verdict(rows, tests, primary, BASELINES_WORD.get(task, "prompting")),
+                                  preference_verdict(rows, tests, results, primary)]))
     return Comparison(task=task, split=split, primary=primary, rows=rows, tests=tests, verdict=said,
                       results=list(results), items=list(items), split_note=split_note,
                       caveat=split_caveat(split, settings.split))
@@ -159,6 +162,10 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
         for contender in _classifier_contenders(project, train_items, run_dirs, baselines, labels):
             results.append(score_classification(items, contender, settings, validation))
             del contender
+    elif task == "embedding":
+        from tunesmith.embeddings.evaluation import score_embedding_contenders
+
+        items, results = score_embedding_contenders(project, dataset, records, run_dirs, baselines, split)
     else:
         raise TunesmithError(f"evaluation of '{task}' projects is not supported",
                              "Set objective.task to chat or classification; raw-text runs report validation "

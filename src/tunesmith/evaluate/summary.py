@@ -14,14 +14,16 @@ from tunesmith.evaluate.tools import TOOL_METRICS
 # Per-item values kept for diagnostics, not quality metrics: never tested or compared.
 NOT_COMPARED = {"confidence"}
 LOWER_IS_BETTER = {"reference_nll", "perplexity", "expected_calibration_error"}
-PREFERRED_ORDER = ["tool_call_accuracy", "tool_name_accuracy", "tool_arguments_exact", "tool_called_when_should",
+PREFERRED_ORDER = ["recall@1", "mrr@10", "ndcg@10", "recall@5", "recall@10",
+                   "tool_call_accuracy", "tool_name_accuracy", "tool_arguments_exact", "tool_called_when_should",
                    "tool_answered_when_should", "tool_schema_valid", "fact_accuracy", "accuracy", "f1_macro",
                    "token_f1", "rouge_l", "exact_match", "chrf_sentence",
                    "json_valid", "json_field_accuracy", "judge", "reference_nll"]
 # The range of each per-item metric: an interval for n identical values is built from it. Metrics missing
 # here (reference_nll, log-prob margins) are unbounded: identical values on every item get no interval.
 UNIT_METRICS = {"accuracy", "exact_match", "token_f1", "rouge_l", "fact_accuracy", "json_valid",
-                "json_field_accuracy", "judge", "preference_accuracy", *TOOL_METRICS}
+                "json_field_accuracy", "judge", "preference_accuracy", *TOOL_METRICS,
+                "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"}  # retrieval (evaluate/retrieval.py)
 RANGES = {"chrf_sentence": (0.0, 100.0)}
 
 
@@ -52,7 +54,8 @@ def choose_primary(results: Sequence[ContenderResult], requested: str | None, ta
                               f"Use one of: {', '.join(sorted(available))}.")
         return requested
     chat = ["tool_call_accuracy", "fact_accuracy", "token_f1"]  # tool use, when items offer tools, is the point
-    for candidate in (["accuracy"] if task == "classification" else chat):
+    candidates = {"classification": ["accuracy"], "embedding": ["recall@1"]}.get(task, chat)
+    for candidate in candidates:
         if candidate in available:
             return candidate
     return sorted(available)[0]
@@ -137,8 +140,9 @@ def _fmt(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
 
 
-def verdict(rows: Sequence[Row], tests: Sequence[PairedTest], primary: str) -> str:
-    """Did fine-tuning beat prompting, by how much, and is the difference more than noise?"""
+def verdict(rows: Sequence[Row], tests: Sequence[PairedTest], primary: str, baselines_word: str = "prompting") -> str:
+    """Did fine-tuning beat prompting (or, for embeddings, the base model and BM25), by how much, and is the
+    difference more than noise?"""
     runs = [r for r in rows if r.kind == "run" and primary in r.metrics]
     baselines = [r for r in rows if r.kind != "run" and primary in r.metrics]
     if not runs and not baselines:
@@ -156,8 +160,8 @@ def verdict(rows: Sequence[Row], tests: Sequence[PairedTest], primary: str) -> s
     best_base = max(baselines, key=lambda r: sign * r.metrics[primary].mean)
     test = next((t for t in tests if t.metric == primary and t.a == best_run.name and t.b == best_base.name), None)
     run_mean, base_mean = best_run.metrics[primary].mean, best_base.metrics[primary].mean
-    head = (f"Fine-tuning beat prompting on {primary}" if _better(primary, run_mean, base_mean)
-            else f"Fine-tuning did not beat prompting on {primary}")
+    head = (f"Fine-tuning beat {baselines_word} on {primary}" if _better(primary, run_mean, base_mean)
+            else f"Fine-tuning did not beat {baselines_word} on {primary}")
     text = (f"{head}: {best_run.name} scored {_fmt(run_mean)} vs {_fmt(base_mean)} for {best_base.name} "
             "(the best baseline)")
     if test is None or test.difference.n == 0:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from tunesmith.methods.low_rank import blocks_flops
-from tunesmith.methods.registry import Costs, Family, Method, MethodOptions, register
+from tunesmith.methods.registry import EMBEDDING_TASKS, Costs, Family, Method, MethodOptions, register
 from tunesmith.progress import console
 
 if TYPE_CHECKING:
@@ -99,4 +99,4 @@ def load(base: torch.nn.Module, folder: Path) -> torch.nn.Module:
 METHOD = register(Method(
     name="full", summary="Every weight trains: most capacity, most memory, largest output.",
     options=FullOptions, family=Family.WHOLE_MODEL, apply=apply, save=save, load=load, costs=FullCosts(),
-    load_overrides=load_overrides))
+    load_overrides=load_overrides, tasks=EMBEDDING_TASKS))

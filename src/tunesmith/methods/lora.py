@@ -8,7 +8,7 @@ from pydantic import Field
 
 from tunesmith.methods import low_rank
 from tunesmith.methods import peft_common as common
-from tunesmith.methods.registry import Family, Method, register
+from tunesmith.methods.registry import EMBEDDING_TASKS, Family, Method, register
 
 
 class LoraOptions(low_rank.LowRankOptions):
@@ -27,4 +27,4 @@ METHOD = register(Method(
     name="lora", summary="Low-rank updates on the chosen linear layers; the usual best trade-off.",
     options=LoraOptions, family=Family.SHARED_BASE, apply=apply, save=common.save, load=common.load,
     merge=common.merge, costs=low_rank.LowRankCosts(), rank_options=low_rank.rank_options,
-    base_only=common.base_only))
+    base_only=common.base_only, tasks=EMBEDDING_TASKS))

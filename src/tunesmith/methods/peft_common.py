@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 def task_type(task: str):
     from peft import TaskType
 
+    if task == "embedding":
+        return TaskType.FEATURE_EXTRACTION
     return TaskType.SEQ_CLS if task == "classification" else TaskType.CAUSAL_LM
 
 

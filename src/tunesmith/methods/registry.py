@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 CHAT_TASKS = frozenset({"chat", "text"})
 ALL_TASKS = frozenset({"chat", "text", "classification"})
+EMBEDDING_TASKS = ALL_TASKS | {"embedding"}  # methods tested on embedding encoders (full, lora)
 # Sequence-classification heads are new weights every method must train (PEFT names them the same).
 HEAD_NAMES = ("classifier", "score")
 

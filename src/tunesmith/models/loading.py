@@ -50,6 +50,15 @@ def load_causal_lm(model: ResolvedModel | str | Path, dtype: str = "float32", tr
         **config_overrides)
 
 
+def load_encoder(model: ResolvedModel | str | Path, dtype: str = "float32", trust_remote_code: bool = False,
+                 **config_overrides):
+    """The bare encoder (token vectors, no head): what an embedding model trains and pools."""
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(_path(model, trust_remote_code), dtype=DTYPES[dtype], use_safetensors=True,
+                                     trust_remote_code=trust_remote_code, **config_overrides)
+
+
 def load_classifier(model: ResolvedModel | str | Path, labels: list[str], dtype: str = "float32",
                     trust_remote_code: bool = False, **config_overrides):
     from transformers import AutoModelForSequenceClassification

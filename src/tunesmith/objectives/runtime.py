@@ -239,6 +239,11 @@ class Preference:
 def for_config(config: ProjectConfig) -> Sft | Preference:
     from tunesmith.objectives import get_objective
 
+    if config.objective.task == "embedding":  # pairs of texts and a contrastive loss (embeddings/objective.py)
+        from tunesmith.embeddings.objective import objective_for
+
+        return objective_for(config)
+
     objective = get_objective(config.training.objective)
     if objective.options is None:
         return Sft()

@@ -16,6 +16,11 @@ def token_counts(config: ProjectConfig, records: list[dict]) -> tuple[list[int],
     from tunesmith.train.encode import encode_records, label_list
 
     task = config.objective.task
+    if task == "embedding":
+        from tunesmith.errors import TunesmithError
+
+        raise TunesmithError("the planner does not model embedding training (pairs of texts through an encoder)",
+                             "Train directly: a MiniLM-sized encoder trains thousands of pairs in minutes on a CPU.")
     tokenizer = load_tokenizer(config.model.name, trust_remote_code=config.model.trust_remote_code)
     labels = label_list(records) if task == "classification" else None
     examples = encode_records(tokenizer, records, task, config.model.max_length, labels,

@@ -133,8 +133,9 @@ class ModelRegistry:
     """Model ids → sources; loads on first use. Call `acquire` from one thread (the engine's)."""
 
     def __init__(self, sources: list[ModelSource], max_loaded: int = 4, dtype: str = "float32",
-                 linear_kernel: str = "torch"):
-        if not sources:
+                 linear_kernel: str = "torch", allow_empty: bool = False):
+        """allow_empty: a server of embedding runs only (/v1/embeddings) has no generative model."""
+        if not sources and not allow_empty:
             raise TunesmithError("no models to serve.", "Pass a run folder, a model folder or a catalog name.")
         self.sources = {s.model_id: s for s in sources}
         if len(self.sources) < len(sources):

@@ -99,6 +99,7 @@ def build_server(models: Sequence[str | Path] = (), *, project=None, settings: S
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v}
     settings = settings.model_copy(update=updates) if updates else settings
     sources = named_runs(models, project)
+    embedding_runs: dict[str, str] = {}
     if production:
         if project is None:
             raise TunesmithError("--production needs a project: no tunesmith.yaml here.", "Pass --project DIR.")
@@ -116,8 +117,21 @@ def build_server(models: Sequence[str | Path] = (), *, project=None, settings: S
                 raise TunesmithError("nothing to serve: no models given and no tunesmith.yaml here.",
                                      "Pass a run folder or model name, or --project DIR.")
             sources = project_models(project)
-        registry, engine = _backend(sources, settings)
+        from tunesmith.embeddings.load import split_embedding_sources
+
+        sources, embedding_runs = split_embedding_sources(sources)  # served on /v1/embeddings
+        if sources or not embedding_runs:
+            registry, engine = _backend(sources, settings)
+        else:
+            from tunesmith.serve.registry import ModelRegistry
+
+            registry, engine = ModelRegistry([], allow_empty=True), None
     server = Server(create_app(registry, settings, engine=engine), settings)
+    if not production and embedding_runs:
+        from tunesmith.serve.embeddings import attach_embeddings
+
+        attach_embeddings(server.app, embedding_runs)
+        server.mounted.append("/v1/embeddings")
     if project is not None:
         _mount_project(server, project, store, finetune_options or {})
     if not server.keyed and settings.host not in LOOPBACK:

@@ -129,7 +129,8 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     batches = Batches(train_ex, tokenizer.pad_token_id, task == "classification", tc.batch_size,
                       tc.gradient_accumulation, tc.seed, tc.group_by_length, world, objective.collate)
     planned = total_steps(config, len(batches.epoch(0)))
-    if world.size == 1 and state.step == 0:  # the planner's calibration, checked on this run's first steps
+    # the planner's calibration, checked on this run's first steps (it does not model pair encoders)
+    if world.size == 1 and state.step == 0 and task != "embedding":
         from tunesmith.plan.watch import first_steps_check
 
         watch = first_steps_check(config, train_ex, batches.epoch(0), len(labels or []))

@@ -12,7 +12,7 @@ from tunesmith.config import ProjectConfig
 from tunesmith.errors import ConfigError
 from tunesmith.methods import Method, check_supported, get_method
 from tunesmith.models.catalog import ResolvedModel, resolve
-from tunesmith.models.loading import load_causal_lm, load_classifier, load_tokenizer
+from tunesmith.models.loading import load_causal_lm, load_classifier, load_encoder, load_tokenizer
 
 
 @contextlib.contextmanager
@@ -39,6 +39,11 @@ def load_base(config: ProjectConfig, task: str, labels: list[str] | None, resolv
         if task == "classification":
             model = load_classifier(resolved, labels or [], **options)
             model.config.pad_token_id = tokenizer.pad_token_id
+        elif task == "embedding":
+            if resolved.kind != "encoder":
+                raise ConfigError(f"model '{config.model.name}' is not an encoder; the embedding task trains one",
+                                  "Set model.name: minilm-l6 (or another encoder such as a BERT folder).")
+            model = load_encoder(resolved, **options)
         else:
             if resolved.kind == "encoder":
                 raise ConfigError(f"model '{config.model.name}' is an encoder; the '{task}' task needs a causal LM",
