@@ -127,3 +127,14 @@ def test_config_command_shows_the_resolved_whole(tmp_path):
     save_config(parse_config({"name": "p"}), tmp_path)
     shown = yaml.safe_load(CliRunner().invoke(app, ["config", "-p", str(tmp_path)]).output)
     assert shown == ProjectConfig(name="p").model_dump(mode="json")
+
+
+def test_a_retired_setting_is_a_warning_and_an_unknown_one_an_error(tmp_path, capsys):
+    from tunesmith.errors import ConfigError
+
+    (tmp_path / "tunesmith.yaml").write_text("training:\n  overfit_gap: 0.25\n  epochs: 2\n")
+    assert load_config(tmp_path).training.epochs == 2
+    assert "'training.overfit_gap' is no longer a setting" in capsys.readouterr().err
+    (tmp_path / "tunesmith.yaml").write_text("training:\n  overfit_gapp: 0.25\n")
+    with pytest.raises(ConfigError, match="unknown key 'overfit_gapp'"):
+        load_config(tmp_path)

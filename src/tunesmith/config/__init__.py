@@ -100,6 +100,26 @@ def _yaml_value(key: str, raw: str) -> Any:
                           f"Quote it to pass text: --set '{one_line(key)}=\"...\"'.") from None
 
 
+# Settings a later version removed, with what replaced them. A project file that still sets one loads, with a
+# warning (a file written by an older `tunesmith init` spelled out every default); a key never known stays an
+# error. Saved run configs go further (tunesmith.runs.saved_config drops anything unknown).
+RETIRED = {
+    ("training", "overfit_gap"): "replaced by training.overfit_patience: the overfitting warning now fires when "
+                                 "validation loss rises that many evaluations in a row while training loss falls",
+}
+
+
+def drop_retired(data: dict[str, Any], source: str) -> tuple[dict[str, Any], list[str]]:
+    """`data` without retired settings, and one warning per setting dropped (pure)."""
+    data, notes = dict(data), []
+    for (section, key), why in RETIRED.items():
+        if isinstance(data.get(section), dict) and key in data[section]:
+            data[section] = {k: v for k, v in data[section].items() if k != key}
+            notes.append(f"{source}: '{section}.{key}' is no longer a setting ({why}); ignoring it. "
+                         f"Delete the line to silence this warning.")
+    return data, notes
+
+
 def load_config(path: str | Path) -> ProjectConfig:
     path = Path(path)
     if path.is_dir():
@@ -117,7 +137,15 @@ def load_config(path: str | Path) -> ProjectConfig:
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: the project file must be a mapping of sections",
                           "Start from `tunesmith quickstart` for an example.")
-    return parse_config(data or {}, str(path))
+    data, notes = drop_retired(data or {}, str(path))
+    if notes:
+        from rich.markup import escape
+
+        from tunesmith.progress import console
+
+        for note in notes:
+            console.print(f"[yellow]warning:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+    return parse_config(data, str(path))
 
 
 def save_config(config: ProjectConfig, path: str | Path) -> Path:
