@@ -56,12 +56,6 @@ class Objective:
         """Sequences trained per example (a pair trains its chosen and its rejected answer)."""
         return 2 if self.data == "pairs" else 1
 
-    @property
-    def chunked_logits(self) -> bool:
-        """sft's loss is train/loss.py's chunked cross-entropy; an objective with its own loss scores sequences
-        with objectives.runtime.sequence_logps, which builds the logits of every loss position at once."""
-        return self.loss is None
-
 
 REGISTRY: dict[str, Objective] = {}
 _discovered = False

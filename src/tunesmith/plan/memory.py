@@ -67,15 +67,12 @@ def activation_bytes(shape: ModelShape, method: MethodOptions, step: StepShape, 
     return ACTIVATION_RETENTION * (blocks + embeddings)
 
 
-def logits_bytes(shape: ModelShape, step: StepShape, whole: bool = False, chunked: bool = True) -> float:
-    """fp32 logits of the loss; `whole` when the model's own forward makes them for every position, not
-    `chunked` when the loss makes them for every loss position at once (a preference objective's log-probs)."""
+def logits_bytes(shape: ModelShape, step: StepShape, whole: bool = False) -> float:
+    """fp32 logits of the loss; `whole` when the model's own forward makes them for every position."""
     if shape.kind != "causal-lm":
         return 0.0
     if whole:
         return LOGIT_COPIES * step.tokens * shape.vocab * 4.0
-    if not chunked:
-        return LOGIT_COPIES * step.targets * shape.vocab * 4.0
     from tunesmith.train.loss import chunk_rows  # the loss owns the chunk size (imported late: torch)
 
     rows = min(step.targets, chunk_rows(shape.vocab))
@@ -108,11 +105,11 @@ class MemoryBreakdown:
 
 def peak_memory(shape: ModelShape, method: MethodOptions, step: StepShape, trainable: int, total: int,
                 baseline: float, dtype: str = "float32", optimizer: str = "adamw",
-                checkpointing: bool = False, chunked_logits: bool = True) -> MemoryBreakdown:
+                checkpointing: bool = False) -> MemoryBreakdown:
     width = DTYPE_BYTES[dtype]
     costs = get_method(method.name).costs
     return MemoryBreakdown(baseline=baseline, weights=costs.weight_bytes(shape, method, total, width),
                            states=state_bytes(trainable, optimizer),
                            activations=activation_bytes(shape, method, step, width, checkpointing),
-                           logits=logits_bytes(shape, step, get_method(method.name).virtual_tokens, chunked_logits),
+                           logits=logits_bytes(shape, step, get_method(method.name).virtual_tokens),
                            extra=costs.buffer_bytes(shape, method, width))

@@ -122,8 +122,7 @@ class Planner:
         # the reference pass) keep no activations and free their logits before the backward pass: no memory term.
         work = {s: objective_work(s, self.objective) for s in set(shapes)}
         breakdowns = {s: peak_memory(self.shape, method, work[s].trained, trainable, self.shape.total_params,
-                                     baseline, dtype, optimizer, setting.gradient_checkpointing,
-                                     chunked_logits=work[s].chunked_logits) for s in set(shapes)}
+                                     baseline, dtype, optimizer, setting.gradient_checkpointing) for s in set(shapes)}
         worst: MemoryBreakdown = max(breakdowns.values(), key=lambda b: b.peak)
         epoch = sum(self._seconds(method, work[s].trained, trainable, setting.gradient_checkpointing)
                     + self._forward_seconds(method, work[s].forward_only) for s in shapes) * self.scale

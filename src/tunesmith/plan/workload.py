@@ -51,7 +51,6 @@ class ObjectiveWork:
     trained: StepShape  # sequences trained with gradients
     forward_only: StepShape | None = None  # sequences run forward without gradients every step (KTO's KL baseline)
     reference: StepShape | None = None  # sequences the reference model scores once, before training
-    chunked_logits: bool = True  # the loss holds one chunk of logits (sft), not every loss position's at once
 
 
 def objective_work(step: StepShape, objective: Objective) -> ObjectiveWork:
@@ -63,7 +62,7 @@ def objective_work(step: StepShape, objective: Objective) -> ObjectiveWork:
     trained = StepShape(step.batch_size * n, step.seq_len, step.targets * n)
     forward_only = step if objective.kl_pass else None
     if not objective.reference:
-        return ObjectiveWork(trained, forward_only, chunked_logits=objective.chunked_logits)
+        return ObjectiveWork(trained, forward_only)
     rows = trained.batch_size + (step.batch_size if objective.kl_pass else 0)
     targets = trained.targets + (step.targets if objective.kl_pass else 0)
-    return ObjectiveWork(trained, forward_only, StepShape(rows, step.seq_len, targets), objective.chunked_logits)
+    return ObjectiveWork(trained, forward_only, StepShape(rows, step.seq_len, targets))
