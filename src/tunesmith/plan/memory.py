@@ -4,11 +4,9 @@ peak = process baseline (interpreter + torch + transformers, measured by calibra
      + weights + gradients and optimizer state of the trainable parameters only
      + activations autograd saves for the backward pass, per token and per block (× the allocator's
        retention of the forward pass's short-lived tensors)
-     + the vocabulary-sized logits: computed only for positions that carry loss, one chunk of rows at a
-       time (train/loss.py `linear_cross_entropy`): two chunks of fp32 logits alive at once (the chunk
-       and logsumexp's temporary), plus the hidden rows and their gradient; flat in targets × vocab.
-       Methods with virtual tokens run the model's own forward: three [tokens × vocab] fp32 tensors are
-       alive at the start of the backward pass (logits, log-softmax output, its gradient).
+     + the vocabulary-sized logits: computed only for positions that carry loss, and at the start of
+       the backward pass three [targets × vocab] fp32 tensors are alive at once (log-softmax output,
+       its gradient, the logits' gradient); on small models this term dominates.
 
 Per-block activation coefficients were read off autograd's saved tensors (torch.autograd.graph.
 saved_tensors_hooks) for Llama- and BERT-style blocks; tests/plan checks them against that count.
@@ -25,8 +23,7 @@ from tunesmith.plan.shapes import ModelShape
 if TYPE_CHECKING:
     from tunesmith.methods import MethodOptions
 
-LOGIT_COPIES = 3  # whole logits (the model's own forward)
-CHUNK_COPIES = 2  # chunked logits (train/loss.py)
+LOGIT_COPIES = 3
 # The forward pass also makes short-lived tensors (pre-RoPE projections, masks, MLP intermediates) of
 # about the saved tensors' size; the C allocator keeps their ~MB-sized blocks, so resident memory after
 # the forward pass is ~1.8× the saved activations (measured on Llama blocks, tiny and 135M).
@@ -67,16 +64,10 @@ def activation_bytes(shape: ModelShape, method: MethodOptions, step: StepShape, 
     return ACTIVATION_RETENTION * (blocks + embeddings)
 
 
-def logits_bytes(shape: ModelShape, step: StepShape, whole: bool = False) -> float:
-    """fp32 logits of the loss; `whole` when the model's own forward makes them for every position."""
+def logits_bytes(shape: ModelShape, step: StepShape) -> float:
     if shape.kind != "causal-lm":
         return 0.0
-    if whole:
-        return LOGIT_COPIES * step.tokens * shape.vocab * 4.0
-    from tunesmith.train.loss import chunk_rows  # the loss owns the chunk size (imported late: torch)
-
-    rows = min(step.targets, chunk_rows(shape.vocab))
-    return CHUNK_COPIES * rows * shape.vocab * 4.0 + 2 * step.targets * shape.hidden * 4.0
+    return LOGIT_COPIES * step.targets * shape.vocab * 4.0 + step.targets * shape.hidden * 4.0
 
 
 def state_bytes(trainable: int, optimizer: str) -> float:
@@ -111,5 +102,4 @@ def peak_memory(shape: ModelShape, method: MethodOptions, step: StepShape, train
     return MemoryBreakdown(baseline=baseline, weights=costs.weight_bytes(shape, method, total, width),
                            states=state_bytes(trainable, optimizer),
                            activations=activation_bytes(shape, method, step, width, checkpointing),
-                           logits=logits_bytes(shape, step, get_method(method.name).virtual_tokens),
-                           extra=costs.buffer_bytes(shape, method, width))
+                           logits=logits_bytes(shape, step), extra=costs.buffer_bytes(shape, method, width))
