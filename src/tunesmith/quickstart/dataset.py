@@ -213,10 +213,15 @@ def support_examples(seed: int = 7) -> list[dict]:
     return records
 
 
-def write_support_dataset(path: Path, seed: int = 7) -> Path:
-    """Write the examples as OpenAI fine-tuning chat JSONL (one conversation a line)."""
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    """One record a line, UTF-8 as written (the example datasets' file format)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
-        for record in support_examples(seed):
+        for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     return path
+
+
+def write_support_dataset(path: Path, seed: int = 7) -> Path:
+    """Write the examples as OpenAI fine-tuning chat JSONL (one conversation a line)."""
+    return write_jsonl(path, support_examples(seed))

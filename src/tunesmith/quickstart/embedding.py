@@ -8,11 +8,10 @@ never saw, searching the same 16-document FAQ.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
-from tunesmith.quickstart.dataset import CONTEXTS, SUFFIXES, TOPICS
+from tunesmith.quickstart.dataset import CONTEXTS, SUFFIXES, TOPICS, write_jsonl
 
 VARIANTS_PER_QUESTION = 3
 
@@ -39,8 +38,4 @@ def faq_pairs(seed: int = 7) -> list[dict]:
 
 def write_faq_dataset(path: Path, seed: int = 7) -> Path:
     """(query, positive) JSONL, one pair a line."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for record in faq_pairs(seed):
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
+    return write_jsonl(path, faq_pairs(seed))

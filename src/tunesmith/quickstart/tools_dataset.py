@@ -16,6 +16,8 @@ import json
 import random
 from pathlib import Path
 
+from tunesmith.quickstart.dataset import write_jsonl
+
 SYSTEM = "You are the order and workshop assistant of Larkspur Cycles."
 BIKES = ("Commuter 2", "Trail X", "Cargo One")
 # Short schemas on purpose: the fallback format puts every tool's JSON in each prompt, so each token here is
@@ -117,8 +119,4 @@ def tool_examples(count: int = 240, seed: int = 11) -> list[dict]:
 
 def write_tools_dataset(path: Path, count: int = 240, seed: int = 11) -> Path:
     """Write the examples as OpenAI fine-tuning chat JSONL (one conversation with its tools a line)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for record in tool_examples(count, seed):
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
+    return write_jsonl(path, tool_examples(count, seed))
