@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import torch
-
 SYSTEM = "You are the parcel desk of Larkspur Cycles."
 COLOURS = ["red", "blue", "green", "gold", "black", "white", "pink", "gray"]
 
@@ -20,14 +18,9 @@ def parcel_records(n: int, start: int = 0, system: str | None = SYSTEM) -> list[
 
 def lively_base(folder):
     """The tiny Llama with wider random weights, so greedy answers differ per prompt."""
-    from tunesmith.models.tiny import tiny_causal_lm
+    from tunesmith.models.tiny import lively_causal_lm
 
-    model, tokenizer = tiny_causal_lm()
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            if parameter.dim() == 2:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    model, tokenizer = lively_causal_lm()
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tunesmith.config import parse_config
 
@@ -19,14 +18,9 @@ def _chat_records(n: int, seed: int = 0) -> list[dict]:
 @pytest.fixture(scope="session")
 def lively_base_dir(tmp_path_factory):
     """The tiny Llama with wider random weights, so greedy answers differ per prompt."""
-    from tunesmith.models.tiny import tiny_causal_lm
+    from tunesmith.models.tiny import lively_causal_lm
 
-    model, tokenizer = tiny_causal_lm()
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            if parameter.dim() == 2:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    model, tokenizer = lively_causal_lm()
     folder = tmp_path_factory.mktemp("lively-base")
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)

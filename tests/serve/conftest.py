@@ -11,16 +11,9 @@ from sdk_shapes import TOOL_ASK, WEATHER_TOOL
 
 
 def lively_tiny_lm(seed: int = 1):
-    """The tiny Llama with wider random weights, so greedy answers differ per prompt (not all '\\n')."""
-    from tunesmith.models.tiny import tiny_causal_lm
+    from tunesmith.models.tiny import lively_causal_lm
 
-    model, tokenizer = tiny_causal_lm()
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            if parameter.dim() == 2:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
-    return model, tokenizer
+    return lively_causal_lm(seed)
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,17 @@ def tiny_causal_lm(hidden: int = 64, layers: int = 2, seed: int = 0):
     return LlamaForCausalLM(config).eval(), tokenizer
 
 
+def lively_causal_lm(seed: int = 1):
+    """`tiny_causal_lm()` with wider random weights, so greedy answers differ per prompt (not all '\\n')."""
+    model, tokenizer = tiny_causal_lm()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() == 2:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    return model, tokenizer
+
+
 def tiny_encoder(hidden: int = 32, layers: int = 2, seed: int = 0):
     from transformers import BertConfig, BertModel
 
