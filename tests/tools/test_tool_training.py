@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-from test_tool_render import HERMES
 
 from tunesmith.inference import render_prompt
 from tunesmith.tools import ToolCall, format_calls, parse, tools_of
@@ -21,20 +20,6 @@ RECORD = {"tools": TOOLS, "messages": [
     {"role": "assistant", "content": "", "tool_calls": [CALL]},
     {"role": "tool", "tool_call_id": "call_1", "name": "lookup_order", "content": "RESULT-shipped-tuesday"},
     {"role": "assistant", "content": "It ships on Tuesday."}]}
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    from tunesmith.models.tiny import real_tokenizer
-
-    return real_tokenizer("smollm2-135m-instruct")
-
-
-@pytest.fixture(scope="module")
-def hermes(tokenizer):
-    native = copy.deepcopy(tokenizer)
-    native.chat_template = HERMES
-    return native
 
 
 def _scored_runs(tokenizer, example) -> list[str]:
