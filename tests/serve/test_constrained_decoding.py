@@ -187,3 +187,48 @@ def test_a_models_other_end_tokens_end_a_constrained_answer_too(tokenizer):
     assert _walk(constraint, tokenizer, "true") and bool(constraint.allowed(len(tokenizer))[0])
     constraint.accept(0)  # <|endoftext|> counts as the grammar's end token
     assert constraint.matcher.is_stopped()
+
+
+# forced tokens: appended without sampling, fed to the model together -------------------------------------------
+def _decode_counting_forwards(lively_lm_dir, params: list, monkeypatch, fast_forward: bool):
+    from tunesmith.inference import render_prompt
+    from tunesmith.serve.batch import RunningBatch, Sequence
+    from tunesmith.serve.registry import ModelRegistry
+
+    loaded = ModelRegistry.from_paths([lively_lm_dir]).acquire(lively_lm_dir.name)
+    monkeypatch.setattr(RunningBatch, "fast_forward", fast_forward)
+    forwards = []
+    forward = RunningBatch._forward
+    monkeypatch.setattr(RunningBatch, "_forward", lambda self, rows, **inputs: forwards.append(1) or
+                        forward(self, rows, **inputs))
+    prompt = loaded.tokenizer(render_prompt(loaded.tokenizer, ASK), add_special_tokens=False)["input_ids"]
+    seqs = [Sequence(lively_lm_dir.name, prompt, p, lambda _: None) for p in params]
+    batch = RunningBatch(loaded)
+    batch.add(seqs)
+    while len(batch):
+        batch.step()
+    return [list(s.ids) for s in seqs], len(forwards)
+
+
+def test_a_wholly_forced_tool_call_takes_one_forward_after_the_prompt(lively_lm_dir, monkeypatch):
+    from tunesmith.serve.sampling import SamplingParams
+
+    ping = [SamplingParams(max_tokens=40, grammar=tools_grammar(TOOLS[1:], True, False))]
+    slow, slow_forwards = _decode_counting_forwards(lively_lm_dir, ping, monkeypatch, fast_forward=False)
+    fast, fast_forwards = _decode_counting_forwards(lively_lm_dir, ping, monkeypatch, fast_forward=True)
+    assert fast == slow and len(fast[0]) > 10
+    assert slow_forwards == len(slow[0]) + 1  # the prefill, then one step per token (the last samples the end)
+    assert fast_forwards == 2  # the prefill, then one step that feeds the whole call and samples the end
+
+
+def test_fast_forward_changes_no_token_in_a_mixed_batch(lively_lm_dir, monkeypatch):
+    from tunesmith.serve.sampling import SamplingParams
+
+    params = [SamplingParams(max_tokens=48, grammar=json_grammar(SCHEMAS["refs"])),
+              SamplingParams(max_tokens=12),  # unconstrained: its rows are padded in steps that feed forced runs
+              SamplingParams(max_tokens=48, grammar=tools_grammar(TOOLS, True, True)),
+              SamplingParams(max_tokens=48, grammar=json_grammar(SCHEMAS["flat"]))]
+    slow, slow_forwards = _decode_counting_forwards(lively_lm_dir, params, monkeypatch, fast_forward=False)
+    fast, fast_forwards = _decode_counting_forwards(lively_lm_dir, params, monkeypatch, fast_forward=True)
+    assert fast == slow
+    assert fast_forwards < slow_forwards

@@ -58,6 +58,7 @@ class Sequence:
     loaded: object | None = None  # serve.registry.LoadedModel of this row (rows of one batch share a base)
     pending: list[TokenLogprob] = field(default_factory=list)  # logprobs of tokens whose text is not sent yet
     constraint: object | None = None  # serve.constrain.Constraint, when params.grammar is set
+    fed: int = 0  # answer tokens whose keys and values are in the batch's cache (the rest go in the next step)
 
     def start(self, tokenizer, eos_ids=()) -> TextStream:
         self.text = TextStream(lambda ids: tokenizer.decode(ids, skip_special_tokens=True), self.params.stop)
@@ -74,6 +75,15 @@ class Sequence:
             for token in generated[self.constraint.consumed:]:
                 self.constraint.accept(token)
         return adjusted_logits(logits, self.params, generated, self.constraint)
+
+    def forced(self, size: int) -> int | None:
+        """The next token when the request's grammar allows only one (None otherwise, and when the request asks
+        for logprobs, which need the model's distribution at every token)."""
+        if self.constraint is None or self.params.logprobs is not None:
+            return None
+        for token in self.ids[self.constraint.consumed:]:
+            self.constraint.accept(token)
+        return self.constraint.forced(size)
 
     def choose(self, logits: torch.Tensor) -> int:
         return next_token(self.adjust(logits, self.ids), self.params.temperature, self.params.top_p, self.generator)
@@ -100,6 +110,10 @@ class Sequence:
 
 
 class RunningBatch:
+    # Tokens a grammar forces are appended without sampling and fed to the model together in the next step, one
+    # forward for a whole `{"name": "` instead of one per token. Greedy answers are the same token for token.
+    fast_forward = True
+
     def __init__(self, loaded):
         self.loaded = loaded  # serve.registry.LoadedModel
         self.seqs: list[Sequence] = []
@@ -183,11 +197,20 @@ class RunningBatch:
 
     @torch.inference_mode()
     def step(self) -> None:
-        last = torch.tensor([[s.ids[-1]] for s in self.seqs])
-        self.mask = torch.cat([self.mask, torch.ones(len(self.seqs), 1, dtype=self.mask.dtype)], dim=1)
-        out = self._forward(self.seqs, input_ids=last, attention_mask=self.mask,
-                            position_ids=self.positions[:, None], cache=self.cache, use_cache=True)
-        self.positions = self.positions + 1
+        """One forward over each row's tokens not yet in the cache: the last one sampled, after the tokens its
+        grammar forced. Shorter rows are left-padded (masked out), so every row's next logits are the last."""
+        feed = [s.ids[s.fed:] for s in self.seqs]
+        lengths = torch.tensor([len(f) for f in feed])
+        width = int(lengths.max())
+        ids = torch.tensor([[self.loaded.pad_id] * (width - len(f)) + f for f in feed])
+        offsets = torch.arange(width)[None, :] - (width - lengths)[:, None]  # negative on the padding
+        self.mask = torch.cat([self.mask, (offsets >= 0).to(self.mask.dtype)], dim=1)
+        out = self._forward(self.seqs, input_ids=ids, attention_mask=self.mask,
+                            position_ids=self.positions[:, None] + offsets.clamp(min=0), cache=self.cache,
+                            use_cache=True, logits_to_keep=1)
+        self.positions = self.positions + lengths
+        for seq in self.seqs:
+            seq.fed = len(seq.ids)
         self._advance(out.logits[:, -1, :], first_new=0)
 
     def _advance(self, logits: torch.Tensor, first_new: int) -> None:
@@ -198,11 +221,10 @@ class RunningBatch:
                 continue
             try:
                 token = seq.choose(logits[row - first_new])
+                self._emit(seq, token, int(self.positions[row]), logits[row - first_new])
             except ConstraintError as err:  # this request's grammar failed; the other rows carry on
                 seq.done = True
                 seq.sink(Failed(err))
-                continue
-            self._emit(seq, token, int(self.positions[row]), logits[row - first_new])
         keep = [i for i, s in enumerate(self.seqs) if not s.done]
         if len(keep) < len(self.seqs):
             self.seqs = [self.seqs[i] for i in keep]
@@ -213,16 +235,25 @@ class RunningBatch:
                 self.cache = self.mask = self.positions = None
 
     def _emit(self, seq: Sequence, token: int, position: int, logits: torch.Tensor) -> None:
-        self.generated += 1
-        if token in seq.loaded.eos_ids:
-            seq.send(final=True)
-            seq.finish("stop")
-            return
-        seq.push(token, logits)
-        out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= seq.loaded.context_length
-        seq.send(final=out_of_room)
-        if seq.text.stopped or out_of_room:
-            seq.finish("stop" if seq.text.stopped else "length")
+        """Add a sampled token, then the tokens the grammar forces after it (fast_forward), until the answer ends
+        or the model has a choice again."""
+        size, row_logits = logits.shape[-1], logits
+        while True:
+            self.generated += 1
+            if token in seq.loaded.eos_ids:
+                seq.send(final=True)
+                seq.finish("stop")
+                return
+            seq.push(token, row_logits)
+            out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= seq.loaded.context_length
+            seq.send(final=out_of_room)
+            if seq.text.stopped or out_of_room:
+                seq.finish("stop" if seq.text.stopped else "length")
+                return
+            forced = seq.forced(size) if self.fast_forward else None
+            if forced is None:
+                return
+            token, position, row_logits = forced, position + 1, None
 
     def fail(self, error: BaseException) -> None:
         for seq in self.seqs:

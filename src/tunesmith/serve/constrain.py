@@ -100,10 +100,10 @@ class Constraint:
         allowed: a model would otherwise be free to spell forced text in odd pieces, one character per step."""
         import numpy as np
 
-        forced = self.matcher.compute_ff_tokens()
-        if forced and forced[0] < size:
+        forced = self.forced(size)
+        if forced is not None:
             allowed = torch.zeros(size, dtype=torch.bool)
-            allowed[forced[0]] = True
+            allowed[forced] = True
             return allowed
         bits = np.unpackbits(np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
         allowed = torch.zeros(size, dtype=torch.bool)
@@ -114,6 +114,12 @@ class Constraint:
         if self.matcher.is_error() or not bool(allowed.any()):
             raise ConstraintError(f"the grammar allows no next token ({self.matcher.get_error() or 'stopped'})")
         return allowed
+
+    def forced(self, size: int) -> int | None:
+        """The one token the grammar allows next (the first of the forced text's usual tokenization), or None
+        where the model has a choice. Never an end token: the end of an answer is the model's to sample."""
+        forced = self.matcher.compute_ff_tokens()
+        return forced[0] if forced and forced[0] < size and forced[0] not in self.ends else None
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.masked_fill(~self.allowed(logits.shape[-1]), float("-inf"))
