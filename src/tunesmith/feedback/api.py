@@ -37,6 +37,11 @@ class FeedbackIn(RequestBody):  # text that is not valid Unicode is refused, as 
     label: str | None = Field(None, description="The right label, for classification models.")
     comment: str = Field("", description="Free text.")
     messages: list[dict[str, Any]] | None = Field(None, description="The prompt, when requests are not logged.")
+    correction_tool_calls: list[dict[str, Any]] | None = Field(
+        None, description="The tool calls the model should have made, as OpenAI writes `tool_calls` (`correction`, "
+                          "if given, is what it says alongside).")
+    tools: list[dict[str, Any]] | None = Field(None, description="The tools the prompt offered, when requests are "
+                                               "not logged.")
 
 
 class FeedbackOut(BaseModel):
@@ -58,16 +63,28 @@ def feedback_router(store: Store | Callable[[], Store], dependencies: Sequence[A
             row = record_feedback(get_store(), **body.model_dump())
         except TunesmithError as err:
             raise HTTPException(422, detail={"message": str(err), "type": "invalid_request_error"}) from None
-        usable = bool(row.messages) and (row.correction is not None or row.label is not None)
+        usable = bool(row.messages) and (row.correction is not None or row.correction_tool_calls is not None or
+                                         row.label is not None)
         return FeedbackOut(id=f"fb-{row.id}", response_id=row.response_id, score=row.score,
                            usable_for_training=usable)
 
     return router
 
 
+def _add_call_delta(calls: dict[int, dict[str, Any]], delta: dict[str, Any]) -> None:
+    """Fold one streamed `tool_calls` delta into the calls so far (the id and name come first, arguments in
+    pieces)."""
+    call = calls.setdefault(int(delta.get("index") or 0), {"id": None, "type": "function",
+                                                            "function": {"name": "", "arguments": ""}})
+    call["id"] = delta.get("id") or call["id"]
+    function = delta.get("function") or {}
+    call["function"]["name"] += function.get("name") or ""
+    call["function"]["arguments"] += function.get("arguments") or ""
+
+
 def _body_from_sse(raw: bytes) -> dict[str, Any]:
-    """Reassemble a streamed chat completion into one response dict."""
-    text, response = [], {}
+    """Reassemble a streamed chat completion (its text and tool calls) into one response dict."""
+    text, calls, response = [], {}, {}
     for line in raw.decode("utf-8", "replace").splitlines():
         if not line.startswith("data:") or line.strip() == "data: [DONE]":
             continue
@@ -78,8 +95,14 @@ def _body_from_sse(raw: bytes) -> dict[str, Any]:
         response = {k: v for k, v in chunk.items() if k != "choices"} | {"usage": chunk.get("usage") or
                                                                           response.get("usage")}
         for choice in chunk.get("choices") or []:
-            text.append((choice.get("delta") or {}).get("content") or choice.get("text") or "")
-    response["choices"] = [{"message": {"role": "assistant", "content": "".join(text)}}]
+            delta = choice.get("delta") or {}
+            text.append(delta.get("content") or choice.get("text") or "")
+            for call in delta.get("tool_calls") or []:
+                _add_call_delta(calls, call)
+    message = {"role": "assistant", "content": "".join(text)}
+    if calls:
+        message["tool_calls"] = [calls[index] for index in sorted(calls)]
+    response["choices"] = [{"message": message}]
     return response
 
 

@@ -40,9 +40,14 @@ class FeedbackDataset:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
+_TOOL_KEYS = ("tool_calls", "tool_call_id", "name")  # what a tool-use turn carries besides role and content
+
+
 def _prompt(row: dict) -> list[dict]:
-    """The conversation before the rated answer (an answer sent along with the prompt is dropped)."""
-    prompt = [{"role": m.get("role", "user"), "content": m.get("content") or ""}
+    """The conversation before the rated answer (an answer sent along with the prompt is dropped), with its
+    tool calls and tool results."""
+    prompt = [{"role": m.get("role", "user"), "content": m.get("content") or "",
+               **{k: m[k] for k in _TOOL_KEYS if m.get(k)}}
               for m in row.get("messages") or [] if isinstance(m, dict)]
     while prompt and prompt[-1]["role"] == "assistant":
         prompt.pop()
@@ -53,15 +58,24 @@ def _same(a: str, b: str) -> bool:
     return " ".join(a.split()) == " ".join(b.split())
 
 
+def _uses_tools(row: dict) -> bool:
+    return bool(row.get("tools") or row.get("answer_tool_calls") or row.get("correction_tool_calls") or
+                any(m.get("tool_calls") or m["role"] == "tool" for m in _prompt(row)))
+
+
 def feedback_signal(row: dict, task: str) -> Signal | None:
     """What one feedback row can teach (pure): a pair (a correction of a known answer: the correction is chosen,
     the answer rejected), a demonstration (a correction alone), a rating (a known answer rated good or bad
-    without a correction; 3 of 5 stars is neither), or nothing."""
+    without a correction; 3 of 5 stars is neither), or nothing. Where tools are involved, a correction is a
+    demonstration (a tool-use conversation) and a rating alone teaches nothing: the preference formats carry no
+    tools."""
     if task == "classification":
         return "demonstration" if (row.get("label") or row.get("correction")) and row.get("messages") else None
     if task != "chat" or not _prompt(row):
         return None
     answer, correction = row.get("answer"), row.get("correction")
+    if _uses_tools(row):
+        return "demonstration" if correction or row.get("correction_tool_calls") else None
     if correction:
         return "pair" if answer and not _same(answer, correction) else "demonstration"
     score = row.get("score")
@@ -127,8 +141,10 @@ def feedback_records(rows: Sequence[dict], task: str, objective: str = "sft") ->
             continue
         prompt = _prompt(row)
         if objective == "sft":
-            records.append({"id": key, "messages": [*prompt, {"role": "assistant", "content": row["correction"]}],
-                            "meta": meta})
+            calls = {"tool_calls": row["correction_tool_calls"]} if row.get("correction_tool_calls") else {}
+            tools = {"tools": row["tools"]} if row.get("tools") else {}
+            fixed = {"role": "assistant", "content": row.get("correction") or "", **calls}
+            records.append({"id": key, "messages": [*prompt, fixed], **tools, "meta": meta})
         elif objective == "dpo":
             records.append({"id": key, "input": {"messages": prompt},
                             "preferred_output": [{"role": "assistant", "content": row["correction"]}],

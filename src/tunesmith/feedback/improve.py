@@ -89,10 +89,13 @@ def _feedback_rows(store: Store) -> list[dict]:
     """Every piece of feedback that may train: corrections, labels, and ratings of a known answer."""
     with store.session() as session:
         rows = session.scalars(select(Feedback).where(
-            (Feedback.correction.isnot(None)) | (Feedback.label.isnot(None)) |
+            (Feedback.correction.isnot(None)) | (Feedback.correction_tool_calls.isnot(None)) |
+            (Feedback.label.isnot(None)) |
             ((Feedback.score.isnot(None)) & (Feedback.answer.isnot(None)))).order_by(Feedback.id)).all()
         return [{"id": r.id, "response_id": r.response_id, "messages": r.messages, "correction": r.correction,
-                 "answer": r.answer, "score": r.score, "label": r.label} for r in rows]
+                 "answer": r.answer, "score": r.score, "label": r.label, "tools": r.tools,
+                 "answer_tool_calls": r.answer_tool_calls, "correction_tool_calls": r.correction_tool_calls}
+                for r in rows]
 
 
 def _mark_used(store: Store, feedback_ids: list[int], label: str) -> None:

@@ -58,12 +58,34 @@ def mask_text(text: str) -> str:
     return _PHONE.sub(_mask_phone, text)
 
 
+def mask_calls(calls: list[Any] | None) -> list[Any] | None:
+    """OpenAI `tool_calls` with every string inside their arguments masked (a call copies what the user said)."""
+    from tunesmith.data.tool_records import map_argument_strings
+
+    if not calls:
+        return calls
+    masked = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            try:
+                arguments = map_argument_strings(function["arguments"], mask_text)
+            except ValueError:  # not JSON: masked as text
+                arguments = mask_text(function["arguments"])
+            call = {**call, "function": {**function, "arguments": arguments}}
+        masked.append(call)
+    return masked
+
+
 def mask_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Chat messages with every string `content` masked (other fields kept as they are)."""
+    """Chat messages with every string `content` and the arguments of their tool calls masked (other fields kept
+    as they are)."""
     masked = []
     for message in messages:
         copy = dict(message)
         if isinstance(copy.get("content"), str):
             copy["content"] = mask_text(copy["content"])
+        if isinstance(copy.get("tool_calls"), list):
+            copy["tool_calls"] = mask_calls(copy["tool_calls"])
         masked.append(copy)
     return masked

@@ -81,6 +81,8 @@ class RequestLog(Base):
     model_version_id: Mapped[int | None] = mapped_column(Integer)
     messages: Mapped[list[Any]] = mapped_column(default=list)
     response_text: Mapped[str] = mapped_column(Text, default="")
+    tools: Mapped[list[Any] | None] = mapped_column(JSON)  # the request's OpenAI `tools`, when it offered any
+    response_tool_calls: Mapped[list[Any] | None] = mapped_column(JSON)  # the answer's OpenAI `tool_calls`
     status: Mapped[int] = mapped_column(Integer, default=200)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
@@ -100,6 +102,9 @@ class Feedback(Base):
     correction: Mapped[str | None] = mapped_column(Text)
     answer: Mapped[str | None] = mapped_column(Text)  # the answer that was rated (served, or sent with the prompt)
     label: Mapped[str | None] = mapped_column(Text)
+    tools: Mapped[list[Any] | None] = mapped_column(JSON)  # the tools the prompt offered (OpenAI `tools`)
+    answer_tool_calls: Mapped[list[Any] | None] = mapped_column(JSON)  # the calls the rated answer made
+    correction_tool_calls: Mapped[list[Any] | None] = mapped_column(JSON)  # the calls it should have made
     comment: Mapped[str] = mapped_column(Text, default="")
     messages: Mapped[list[Any]] = mapped_column(default=list)
     model_version_id: Mapped[int | None] = mapped_column(Integer)
