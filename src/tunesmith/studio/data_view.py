@@ -77,7 +77,8 @@ def preview_pieces(project, dataset, limit: int = 3) -> list[tuple[str, str | No
         labels = Counter(r.get("label") for r in dataset.split("train"))
         for record in records:
             pieces += [(record.get("text", "") + "  →  ", None), (str(record.get("label")), "learned"), ("\n\n", None)]
-        pieces.append((f"labels in train: {dict(labels)}", None))
+        pieces.append(("examples per label in train: " + ", ".join(f"{label} {n}" for label, n in labels.most_common()),
+                       None))
         return pieces
     if task == "text":
         for record in records:
