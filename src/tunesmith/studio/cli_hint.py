@@ -35,7 +35,7 @@ def markdown(*commands: str) -> str:
     return f"**Same from a terminal:**\n\n```shell\n{lines}\n```"
 
 
-def hint_box(page: str, *commands: str) -> gr.Markdown:
-    """The page's 'Same from a terminal' block (`#cli-PAGE`); pages update it as the user's choices change."""
-    return controls.with_caption(gr.Markdown(markdown(*commands), elem_classes=[HINT_CLASS], elem_id=f"cli-{page}"),
-                                 HINT_HELP)
+def hint_box(page: str, text: str) -> gr.Markdown:
+    """The page's 'Same from a terminal' block (`#cli-PAGE`) showing `text` (from `markdown`); pages update it
+    as the user's choices change."""
+    return controls.with_caption(gr.Markdown(text, elem_classes=[HINT_CLASS], elem_id=f"cli-{page}"), HINT_HELP)
