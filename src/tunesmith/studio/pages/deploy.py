@@ -27,7 +27,7 @@ def parity_markdown(parity: dict) -> str:
                       for k, v in rows.items())
     return (f"**{controls.term('Parity check', PARITY_MEANING)} {verdict}**: the export answers held-out prompts "
             f"{'like' if parity.get('passed') else 'differently from'} the model you trained.\n\n"
-            f"| | |\n|---|---|\n{table}")
+            f"| measure | value |\n|---|---|\n{table}")
 
 
 def servable(ctx: StudioContext) -> list[str]:
