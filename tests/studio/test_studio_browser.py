@@ -276,6 +276,7 @@ def walk_through_the_lifecycle(page, root, data_file, tiny_lm_dir, artifacts):
     click(page, "Promote to production")
     page.get_by_text("is now in production").wait_for()
     wait_text(page, "#versions-table", r"\bproduction\b")
+    page.get_by_text("No model in production yet").wait_for(state="hidden")
     click(page, "Refresh monitor")
     wait_text(page, "#monitor-summary", r"feedback: 1\b", timeout=60_000)
     wait_text(page, "#monitor-summary", "request logging is off")
@@ -285,6 +286,7 @@ def walk_through_the_lifecycle(page, root, data_file, tiny_lm_dir, artifacts):
     wait_text(page, "#build-progress", "Last build finished", timeout=TRAIN_TIMEOUT_MS)
     finished = page.locator("#build-progress").inner_text()
     assert re.search(r"(promoted|kept|skipped):", finished), finished
+    wait_text(page, "#versions-table", r"\bv2\b")  # the candidate is listed without a click
     shot(page, artifacts, "7-improve-next-version")
 
 

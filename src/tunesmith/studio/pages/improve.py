@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import gradio as gr
 
@@ -168,55 +168,54 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     hint = cli_hint.hint_box("improve", improve_commands(ctx, "auto", None))
     timer = gr.Timer(2.0)
 
+    def tables_now() -> tuple:
+        """(state line, versions table, feedback table) as the store holds them now."""
+        versions_now, feedback_now = version_rows(ctx), feedback_rows(ctx)
+        return (empty_state(ctx, bool(versions_now), bool(feedback_now)),
+                gr.update(value=versions_now, visible=bool(versions_now)),
+                gr.update(value=feedback_now, visible=bool(feedback_now)))
+
     def refresh(current_run, setting):
         finished = ctx.finished_runs()
         chosen = current_run if current_run in finished else (finished[0] if finished else None)
         last = jobs.list_jobs(ctx.root, "improve")
         try:
-            versions_now, feedback_now = version_rows(ctx), feedback_rows(ctx)
-            tables = (gr.update(value=versions_now, visible=bool(versions_now)),
-                      gr.update(value=feedback_now, visible=bool(feedback_now)),
-                      signals_markdown(ctx, setting or "auto"))
-            said = empty_state(ctx, bool(versions_now), bool(feedback_now))
+            shown = (*tables_now(), signals_markdown(ctx, setting or "auto"))
         except TunesmithError as err:  # no project or no feedback API yet: say what to do
-            tables, said = (gr.skip(), gr.skip(), ""), (empty_state(ctx, True, True) or error_line(err))
-        return (said, gr.update(choices=finished, value=chosen), *tables, last[0].log_tail() if last else "",
-                build_progress(ctx), improve_commands(ctx, setting, chosen))
+            shown = (empty_state(ctx, True, True) or error_line(err), gr.skip(), gr.skip(), "")
+        return (shown[0], gr.update(choices=finished, value=chosen), *shown[1:],
+                last[0].log_tail() if last else "", build_progress(ctx), improve_commands(ctx, setting, chosen))
 
     def poll(building):
         """While a build runs, its progress and log; once it ends, the tables it changed (one refresh)."""
         alive = bool(jobs.running_jobs(ctx.root, "improve"))
         if not alive and not building:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), False
+            return *[gr.skip()] * 5, False
         last = jobs.list_jobs(ctx.root, "improve")
-        table = gr.skip()
+        tables = (gr.skip(),) * 3
         if not alive:
-            try:
-                rows = version_rows(ctx)
-                table = gr.update(value=rows, visible=bool(rows))
-            except TunesmithError:
-                pass
-        return build_progress(ctx), last[0].log_tail() if last else "", table, gr.skip(), alive
+            with suppress(TunesmithError):
+                tables = tables_now()
+        return build_progress(ctx), last[0].log_tail() if last else "", *tables, alive
 
     @reports_errors(1)
     def on_objective(setting):
         return signals_markdown(ctx, setting or "auto")
 
-    @reports_errors(2)
+    @reports_errors(4)
     def on_promote(run_name):
         run_name = run_name or next(iter(ctx.finished_runs()), None)
         if not run_name:
             raise TunesmithError("no finished run to promote.", "Train one on the Train page first.")
         with project_store(ctx) as store:
             version = api("feedback", "promote")(store, ctx.run_folder(run_name).path, reason="promoted in the studio")
-        return f"{version.name} ({run_name}) is now in production.", gr.update(value=version_rows(ctx), visible=True)
+        return f"{version.name} ({run_name}) is now in production.", *tables_now()
 
-    @reports_errors(2)
+    @reports_errors(4)
     def on_rollback():
         with project_store(ctx) as store:
             version = api("feedback", "rollback")(store, reason="rolled back in the studio")
-        return (f"Production is back to {version.name} ({version.run_id}).",
-                gr.update(value=version_rows(ctx), visible=True))
+        return f"Production is back to {version.name} ({version.run_id}).", *tables_now()
 
     @reports_errors(2)
     def on_build(setting):
@@ -233,14 +232,14 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return ("Monitor refreshed.", *monitor(ctx))
 
     building = gr.State(False)
-    promote.click(on_promote, run, [status, versions])
-    rollback.click(on_rollback, None, [status, versions])
+    promote.click(on_promote, run, [status, state, versions, feedback])
+    rollback.click(on_rollback, None, [status, state, versions, feedback])
     build_next.click(on_build, objective, [status, building])
     objective.change(on_objective, objective, signals)
     refresh_monitor.click(on_monitor, None, [status, monitor_summary, monitor_report])
     for choice in (run, objective):
         choice.input(lambda r, o: improve_commands(ctx, o, r), [run, objective], hint, show_progress="hidden")
-    timer.tick(poll, building, [build_state, log, versions, status, building], show_progress="hidden",
+    timer.tick(poll, building, [build_state, log, state, versions, feedback, building], show_progress="hidden",
                concurrency_limit=None)
     shown = [state, run, versions, feedback, signals, log, build_state, hint]
     tab.select(refresh, [run, objective], shown)
