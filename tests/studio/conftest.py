@@ -12,7 +12,6 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-ARTIFACTS = REPO / "test-artifacts" / "studio"
 
 
 def free_port() -> int:
@@ -56,6 +55,9 @@ def studio(tmp_path):
 
 
 @pytest.fixture
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
+def artifacts(tmp_path) -> Path:
+    """Where a browser test saves its screenshots: under the test's own pytest output folder."""
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    print(f"screenshots: {folder}")
+    return folder

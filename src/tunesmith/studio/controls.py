@@ -7,6 +7,7 @@ test can check that nothing the user sees is unexplained.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import gradio as gr
@@ -58,3 +59,8 @@ def with_caption(component: Any, help_text: str) -> Any:
 def status_box(label: str = "Status") -> gr.Markdown:
     """Where a page reports what happened (or the one-line error and what to do)."""
     return gr.Markdown("", label=label, elem_classes=["ts-status"])
+
+
+def term(word: str, meaning: str) -> str:
+    """A technical word in Markdown, explained in a tooltip: plain words first, the jargon on hover."""
+    return f'<abbr title="{html.escape(meaning, quote=True)}">{word}</abbr>'

@@ -36,23 +36,23 @@ def check_sources(project) -> SourceCheck:
     return SourceCheck("\n".join(lines), issues, state.errors.total)
 
 
-def _table(mapping: dict[str, Any]) -> str:
+def _table(mapping: dict[str, Any], headers: tuple[str, str]) -> str:
     rows = "\n".join(f"| {key.replace('_', ' ')} | {value} |" for key, value in mapping.items())
-    return f"| | |\n|---|---|\n{rows}"
+    return f"| {headers[0]} | {headers[1]} |\n|---|---|\n{rows}"
 
 
 def manifest_markdown(dataset) -> str:
     """Split sizes, per-source formats, cleaning counts and warnings from the manifest."""
     manifest = dataset.manifest
     sizes = {name: len(dataset.split(name)) for name in ("train", "validation", "test")}
-    parts = [f"#### Dataset version {dataset.version}", _table(sizes)]
+    parts = [f"#### Dataset version {dataset.version}", _table(sizes, ("part", "examples"))]
     sources = manifest.get("sources") or []
     if sources:
         parts.append("\n".join(f"- `{s.get('path')}`: format **{s.get('format')}**, {s.get('records')} record(s), "
                                f"{s.get('rejected', 0)} rejected" for s in sources))
     counts = manifest.get("counts") or {}
     if counts:
-        parts += ["**Cleaning and de-duplication**", _table(counts)]
+        parts += ["**Cleaning and de-duplication**", _table(counts, ("step", "examples"))]
     warnings = manifest.get("warnings") or []
     if warnings:
         parts += ["**Warnings**", "\n".join(f"- {w if isinstance(w, str) else w.get('message', w)}"
@@ -77,7 +77,8 @@ def preview_pieces(project, dataset, limit: int = 3) -> list[tuple[str, str | No
         labels = Counter(r.get("label") for r in dataset.split("train"))
         for record in records:
             pieces += [(record.get("text", "") + "  →  ", None), (str(record.get("label")), "learned"), ("\n\n", None)]
-        pieces.append((f"labels in train: {dict(labels)}", None))
+        pieces.append(("examples per label in train: " + ", ".join(f"{label} {n}" for label, n in labels.most_common()),
+                       None))
         return pieces
     if task == "text":
         for record in records:

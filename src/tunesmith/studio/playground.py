@@ -1,8 +1,10 @@
 """Side-by-side chat: the same conversation sent to the base model and to a fine-tuned run.
 
-Models stay loaded between messages (at most a few, keyed by folder) because loading costs seconds. A run
-answers under its inference contract, as every deployment of it does: its trained system prompt when the
-conversation brings none, and its generation defaults (evaluation's: greedy, its token limit).
+Models stay loaded between messages (at most a few, keyed by folder) because loading costs seconds. Both sides
+answer under the run's inference contract, as every deployment of the run does: its trained system prompt when
+the conversation brings none, and its generation defaults (evaluation's: greedy, its token limit), each model
+rendering the conversation with its own chat template. So the only difference between the two answers is the
+fine-tuning.
 """
 
 from __future__ import annotations
@@ -70,18 +72,44 @@ def classify(model_tokenizer_labels: Loaded, text: str, max_length: int) -> str:
     return f"**{best[0]}** ({best[1]:.0%})" + (f", then {runner_up[0]} ({runner_up[1]:.0%})" if runner_up else "")
 
 
-def reply(loaded: Loaded, history: list[dict], max_new_tokens: int) -> str:
-    """The model's answer to the conversation; a run's under its contract (`max_new_tokens` is the base's)."""
+def reply(loaded: Loaded, history: list[dict], max_new_tokens: int, contract=None) -> str:
+    """The model's answer to the conversation under `contract` (default: the loaded run's own; none for a base
+    model); `max_new_tokens` applies when there is no contract or it sets no limit."""
     from tunesmith.inference import generate_chat
 
     messages = [{"role": m["role"], "content": _text(m["content"])} for m in history]
-    contract, settings = loaded.contract, {"max_new_tokens": max_new_tokens}
+    contract = contract if contract is not None else loaded.contract
+    settings = {"max_new_tokens": max_new_tokens}
     if contract is not None:
         messages = contract.conversation(messages)
         settings = {"max_new_tokens": contract.max_new_tokens or max_new_tokens,
                     "temperature": contract.temperature, "stop": contract.stop, "seed": 0}
     answer = generate_chat(loaded.model, loaded.tokenizer, [messages], **settings)[0].text.strip()
     return answer or "(the model answered with an empty message)"
+
+
+@dataclass
+class SideBySide:
+    base: str
+    tuned: str
+    contract: object  # the run's InferenceContract, which both answers were generated under
+
+
+def side_by_side(project, run_dir: Path, base_history: list[dict], tuned_history: list[dict]) -> SideBySide:
+    """The base model's and the run's answers, both under the run's inference contract."""
+    limit = project.config.evaluation.max_new_tokens
+    tuned = run_model(run_dir)
+    return SideBySide(reply(base_model(project), base_history, limit, contract=tuned.contract),
+                      reply(tuned, tuned_history, limit), tuned.contract)
+
+
+def contract_note(contract) -> str:
+    """One plain line under the chat: what both models were asked with."""
+    limit = f"at most {contract.max_new_tokens} new tokens" if contract.max_new_tokens else "the default length"
+    how = "the most likely words (no randomness)" if not contract.temperature else \
+        f"sampling at temperature {contract.temperature:g}"
+    return (f"Both models answer exactly as the deployed run will: {contract.describe()}; {limit}; {how}. "
+            "The only difference is the fine-tuning.")
 
 
 def _text(content) -> str:

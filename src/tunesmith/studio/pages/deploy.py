@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from tunesmith.errors import TunesmithError
-from tunesmith.studio import controls, jobs, serving
+from tunesmith.studio import cli_hint, controls, jobs, serving
 from tunesmith.studio.context import StudioContext, api, error_line, read_json, reports_errors
 
 FORMAT_HELP = "hf: one merged Hugging Face folder; adapter: only the small fine-tuned part (needs the base model); " \
               "gguf: one file for llama.cpp / Ollama (with a Modelfile)."
 
 
+PARITY_MEANING = ("Parity check: the exported files are asked the same held-out questions as the model you trained, "
+                  "and must answer the same way.")
+
+
 def parity_markdown(parity: dict) -> str:
     if not parity:
         return ""
-    verdict = "passed ✅" if parity.get("passed") else "FAILED ❌"
+    verdict = "passed" if parity.get("passed") else "FAILED"
     rows = {k: v for k, v in parity.items() if isinstance(v, (int, float, str, bool)) and k != "passed"}
     table = "\n".join(f"| {k.replace('_', ' ')} | {f'{v:.3f}' if isinstance(v, float) else v} |"
                       for k, v in rows.items())
-    return (f"**Parity check {verdict}**: the export answers held-out prompts like the model you trained.\n\n"
-            f"| | |\n|---|---|\n{table}")
+    return (f"**{controls.term('Parity check', PARITY_MEANING)} {verdict}**: the export answers held-out prompts "
+            f"{'like' if parity.get('passed') else 'differently from'} the model you trained.\n\n"
+            f"| measure | value |\n|---|---|\n{table}")
 
 
 def servable(ctx: StudioContext) -> list[str]:
@@ -44,9 +51,35 @@ def server_state(ctx: StudioContext) -> tuple[str, str, str, str]:
             f"(process {job.pid}).", curl, python, job.log_tail())
 
 
+def deploy_commands(ctx: StudioContext, run: str | None, format_name: str | None, model: str | None,
+                    port) -> str:
+    """Export the chosen run in the chosen format; serve the chosen model on the chosen port."""
+    export = cli_hint.command("export", ctx.root, run or "latest", format=format_name or "hf")
+    serve = cli_hint.command("serve", ctx.root, _relative(ctx, model) if model else None,
+                             port=int(port) if port else None)
+    return cli_hint.markdown(export, serve)
+
+
+def _relative(ctx: StudioContext, path: str) -> str:
+    try:
+        return str(Path(path).relative_to(ctx.root))
+    except ValueError:
+        return path
+
+
+def empty_state(ctx: StudioContext) -> str:
+    if not ctx.has_project():
+        return "**No project yet.** Start on the **Objective** page."
+    if not ctx.finished_runs():
+        return ("**Nothing to deploy yet.** When a run has finished on the **Train** page, you can export it here "
+                "as files, or start a server that apps can talk to.")
+    return ""
+
+
 def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr.Markdown("### Export\nTurn a finished run into files you can ship; each export is checked against the model "
-                "you trained (parity).")
+                "you trained.")
+    state = gr.Markdown("", elem_id="deploy-state")
     run = controls.dropdown("Run to export", "A finished training run.")
     fmt = controls.dropdown("Format", FORMAT_HELP, choices=["hf", "adapter", "gguf"], value="hf")
     export = controls.button("Export", "Writes the export under exports/ and replays held-out prompts through it.",
@@ -70,8 +103,9 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     correction = controls.textbox("Better answer (optional)", "What the model should have said; sent as a "
                                   "correction, it becomes training data on the Improve page.", lines=2)
     with gr.Row():
-        good = controls.button("👍 Good answer", "Sends a thumbs-up for the last answer to the server.")
-        bad = controls.button("👎 Needs fixing", "Sends a thumbs-down, with your better answer if you typed one.")
+        good = controls.button("Good answer", "Thumbs up: tells the server the last answer was right.")
+        bad = controls.button("Needs fixing", "Thumbs down: tells the server the last answer was wrong, with your "
+                              "better answer if you typed one.")
     feedback_status = gr.Markdown("", elem_id="feedback-status")
     with gr.Row(elem_id="deploy-snippets"):
         with gr.Column():
@@ -82,18 +116,19 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                                                    interactive=False), "Copy into a Python program.")
     log = controls.textbox("Server log", "The last lines printed by the server.", lines=4, max_lines=10,
                            interactive=False)
+    hint = cli_hint.hint_box("deploy", deploy_commands(ctx, None, "hf", None, None))
 
-    def refresh(current_run, current_model, current_port):
+    def refresh(current_run, current_format, current_model, current_port):
         finished, models = ctx.finished_runs(), servable(ctx)
         try:
             default_port = ctx.project().config.serve.port
         except TunesmithError:
             default_port = None
-        return (gr.update(choices=finished, value=current_run if current_run in finished
-                          else (finished[0] if finished else None)),
-                gr.update(choices=models, value=current_model if current_model in models
-                          else (models[0] if models else None)),
-                current_port or default_port, *server_state(ctx))
+        run = current_run if current_run in finished else (finished[0] if finished else None)
+        served = current_model if current_model in models else (models[0] if models else None)
+        port = current_port or default_port
+        return (empty_state(ctx), gr.update(choices=finished, value=run), gr.update(choices=models, value=served),
+                port, *server_state(ctx), deploy_commands(ctx, run, current_format, served, port))
 
     @reports_errors(2)
     def on_export(run_name, format_name):
@@ -163,6 +198,10 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     ask.click(on_ask, question, [answer, last_exchange])
     good.click(rate("up"), [last_exchange, correction], feedback_status)
     bad.click(rate("down"), [last_exchange, correction], feedback_status)
-    tab.select(refresh, [run, model, port], [run, model, port, *state_outputs])
-    demo.load(refresh, [run, model, port], [run, model, port, *state_outputs])
+    for choice in (run, fmt, model, port):
+        choice.input(lambda *values: deploy_commands(ctx, *values), [run, fmt, model, port], hint,
+                     show_progress="hidden")
+    shown = [state, run, model, port, *state_outputs, hint]
+    tab.select(refresh, [run, fmt, model, port], shown)
+    demo.load(refresh, [run, fmt, model, port], shown)
 
