@@ -139,3 +139,31 @@ def test_v1_classifications_serves_the_fewshot_run(fewshot_run):
         models = client.get("/v1/models").json()["data"]
     assert [r["label"] for r in body.json()["data"]] == [loaded.labels[i] for i in expected]
     assert [(m["id"], m["kind"]) for m in models] == [(run_dir.name, "classifier")]
+
+
+def test_plan_says_which_recipe_and_why_and_costs_its_contrastive_stage(tiny_encoder_dir, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from tunesmith.cli import _register_commands, app
+
+    rows = [{"text": t, "label": label} for label, texts in INTENTS.items() for t in texts]
+    (tmp_path / "intents.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "tunesmith.yaml").write_text(yaml.safe_dump({
+        "objective": {"task": "classification"}, "data": {"sources": [{"path": "intents.jsonl"}]},
+        "model": {"name": str(tiny_encoder_dir), "max_length": 32}, "method": {"name": "full"}}))
+    _register_commands()
+
+    shown = CliRunner().invoke(app, ["plan", "-p", str(tmp_path), "--target", "t4"])  # prepares the data too
+    assert "Recipe: embedding (the median class has" in shown.output, shown.output
+
+    def plan(*extra):  # a GPU target: no calibration of this machine
+        shown = CliRunner().invoke(app, ["plan", "-p", str(tmp_path), "--target", "t4", "--json", *extra])
+        assert shown.exit_code == 0, shown.output
+        return json.loads(shown.output)
+
+    chosen, plain = plan(), plan("--set", "few_shot.recipe=head")
+    assert chosen["recipe"]["name"] == "embedding"
+    assert "fewer than few_shot.embedding_below" in chosen["recipe"]["reason"]
+    assert plain["recipe"] == {"name": "head", "reason": "few_shot.recipe is head"}
+    assert chosen["total_steps"] > plain["total_steps"]  # 10 pairs of 2 texts per example vs 1 text per example

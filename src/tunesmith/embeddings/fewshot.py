@@ -111,3 +111,16 @@ def contrastive_config(config):
     data["training"].update(epochs=settings.epochs, learning_rate=settings.learning_rate,
                             batch_size=settings.batch_size)
     return ProjectConfig.model_validate(data)
+
+
+def contrastive_workload(config, records: Sequence[dict], lengths: Sequence[int]) -> tuple[object, list[int]]:
+    """What the planner should cost for the embedding recipe: its contrastive stage, which runs both texts of
+    every pair through the encoder (as a classification pass over 2 × pairs texts, in batches of 2 ×
+    few_shot.batch_size, for few_shot.epochs; the logistic head takes seconds). `lengths` are the token
+    lengths of `records`, in order; returns the config to plan and the texts' lengths."""
+    settings = config.few_shot
+    length_of = {record["text"]: n for record, n in zip(records, lengths, strict=True)}
+    pairs = contrastive_pairs(records, settings.pairs_per_example, config.training.seed)
+    texts = [length_of[pair[key]] for pair in pairs for key in ("query", "positive")]
+    training = config.training.model_copy(update={"epochs": settings.epochs, "batch_size": 2 * settings.batch_size})
+    return config.model_copy(update={"training": training}), texts
