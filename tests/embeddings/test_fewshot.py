@@ -167,3 +167,13 @@ def test_plan_says_which_recipe_and_why_and_costs_its_contrastive_stage(tiny_enc
     assert "fewer than few_shot.embedding_below" in chosen["recipe"]["reason"]
     assert plain["recipe"] == {"name": "head", "reason": "few_shot.recipe is head"}
     assert chosen["total_steps"] > plain["total_steps"]  # 10 pairs of 2 texts per example vs 1 text per example
+
+
+def test_export_of_a_fewshot_run_is_refused_in_one_line(fewshot_run, tmp_path):
+    from tunesmith.deploy import export
+    from tunesmith.errors import TunesmithError
+
+    _, _, run_dir = fewshot_run
+    with pytest.raises(TunesmithError, match="embedding recipe") as refused:
+        export(run_dir, "hf", folder=tmp_path / "export")
+    assert "few_shot.recipe: head" in refused.value.hint
