@@ -126,14 +126,7 @@ def markdown(rows: list[dict], args, settings: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--intents", type=int, default=20, help="intents to draw (150: all)")
-    parser.add_argument("--shots", type=int, nargs="+", default=[8, 16])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args(argv)
+def run_all(args) -> list[dict]:
     import torch
 
     torch.set_num_threads(args.threads)
@@ -143,16 +136,37 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             train, test = sample(data, args.intents, shots, seed)
             setfit, head = (run_case(recipe, train, test, args.threads) for recipe in ("embedding", "head"))
-            summary = summarise(setfit, head)
-            rows.append({"shots": shots, "seed": seed, "summary": summary})
+            rows.append({"shots": shots, "seed": seed, "intents": args.intents, "summary": summarise(setfit, head)})
             print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--intents", type=int, default=20, help="intents to draw (150: all)")
+    parser.add_argument("--shots", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--rows-out", type=Path, help="also write the rows as JSON here (for --merge)")
+    parser.add_argument("--merge", type=Path, nargs="+", help="write the results from the --rows-out files of "
+                        "earlier runs (e.g. one process per K on a busy machine) instead of running")
+    args = parser.parse_args(argv)
+    if args.merge:
+        rows = [row for path in args.merge for row in json.loads(path.read_text(encoding="utf-8"))]
+        rows.sort(key=lambda row: (row["shots"], row["seed"]))
+        args.shots, args.seeds = sorted({r["shots"] for r in rows}), sorted({r["seed"] for r in rows})
+    else:
+        rows = run_all(args)
+    if args.rows_out:
+        args.rows_out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     embedding_config = config_for("embedding", args.threads)
     settings = {"few_shot": embedding_config.few_shot.model_dump(mode="json"),
                 "training (plain head)": embedding_config.training.model_dump(mode="json")}
     if not args.no_write:
         RESULTS.write_text(markdown(rows, args, settings), encoding="utf-8")
-        RESULTS.with_suffix(".json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n",
-                                                encoding="utf-8")
+        RESULTS.with_suffix(".json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2,
+                                                           default=str) + "\n", encoding="utf-8")
     return 0
 
 
