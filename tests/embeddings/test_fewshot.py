@@ -177,3 +177,22 @@ def test_export_of_a_fewshot_run_is_refused_in_one_line(fewshot_run, tmp_path):
     with pytest.raises(TunesmithError, match="embedding recipe") as refused:
         export(run_dir, "hf", folder=tmp_path / "export")
     assert "few_shot.recipe: head" in refused.value.hint
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+def test_the_linear_head_gives_the_logistic_regressions_probabilities(classes):
+    import numpy as np
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from tunesmith.embeddings.fewshot_run import fit_logistic_head
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 6))
+    targets = [f"c{i % classes}" for i in range(40)]
+    labels = [f"c{i}" for i in range(classes)] + ["never-seen"]
+    weight, bias = fit_logistic_head(vectors, targets, labels, seed=0)
+    probabilities = torch.softmax(torch.from_numpy(vectors).float() @ weight.T + bias, dim=1).numpy()
+    expected = LogisticRegression(max_iter=2000, random_state=0).fit(vectors, targets).predict_proba(vectors)
+    np.testing.assert_allclose(probabilities[:, :classes], expected, atol=1e-5)
+    assert probabilities[:, classes].max() < 1e-6  # a label the head never saw is never predicted
