@@ -101,14 +101,15 @@ def summarise(setfit: dict, head: dict) -> dict:
 
 def markdown(rows: list[dict], args, settings: dict) -> str:
     lines = ["# Few examples per class: SetFit-style embedding recipe vs the plain classification head", "",
-             f"`bench/embedding_fewshot.py --intents {args.intents} --shots {' '.join(map(str, args.shots))} "
-             f"--seeds {' '.join(map(str, args.seeds))}` on CLINC150 (data_full.json: {args.intents} of 150 "
-             "intents drawn at random per seed, K train queries per intent, all 30 test queries per intent), "
+             "`bench/embedding_fewshot.py` on CLINC150 (data_full.json: N of its 150 intents drawn at random with "
+             "the seed, K train queries per intent, all 30 test queries per intent), "
              f"bundled {MODEL}, method full, no validation split. Accuracy on the test queries, 95% BCa "
              f"bootstrap intervals ({SAMPLES} resamples); the difference is paired (same queries), with the exact "
              "McNemar p.", "",
-             "| K per intent | seed | test queries | embedding recipe | plain head | difference | McNemar p | "
-             "train s (emb / head) |", "|---|---|---|---|---|---|---|---|"]
+             "| intents N | K per intent | seed | test queries | embedding recipe | plain head | difference | "
+             "McNemar p | train s (emb / head) |", "|---|---|---|---|---|---|---|---|---|"]
+    if args.note:
+        lines[3:3] = [args.note, ""]
 
     def fmt(e: dict) -> str:
         return f"{e['mean']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
@@ -116,7 +117,8 @@ def markdown(rows: list[dict], args, settings: dict) -> str:
     for row in rows:
         s = row["summary"]
         d, seconds = s["difference"], s["train_seconds"]
-        lines.append(f"| {row['shots']} | {row['seed']} | {s['n_test']} | {fmt(s['embedding'])} | {fmt(s['head'])} | "
+        lines.append(f"| {row['intents']} | {row['shots']} | {row['seed']} | {s['n_test']} | "
+                     f"{fmt(s['embedding'])} | {fmt(s['head'])} | "
                      f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | {s['mcnemar_p']:.2g} | "
                      f"{seconds['embedding']:.0f} / {seconds['head']:.0f} |")
     lines += ["", "Settings (the config schema's defaults unless named on the command line):", "",
@@ -148,14 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--note", default="", help="a paragraph for the results (what ran, and why)")
     parser.add_argument("--rows-out", type=Path, help="also write the rows as JSON here (for --merge)")
     parser.add_argument("--merge", type=Path, nargs="+", help="write the results from the --rows-out files of "
                         "earlier runs (e.g. one process per K on a busy machine) instead of running")
     args = parser.parse_args(argv)
     if args.merge:
         rows = [row for path in args.merge for row in json.loads(path.read_text(encoding="utf-8"))]
-        rows.sort(key=lambda row: (row["shots"], row["seed"]))
-        args.shots, args.seeds = sorted({r["shots"] for r in rows}), sorted({r["seed"] for r in rows})
+        rows.sort(key=lambda row: (row["intents"], row["shots"], row["seed"]))
     else:
         rows = run_all(args)
     if args.rows_out:
