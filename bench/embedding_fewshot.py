@@ -109,7 +109,7 @@ def markdown(rows: list[dict], args, settings: dict) -> str:
              "| intents N | K per intent | seed | test queries | embedding recipe | plain head | difference | "
              "McNemar p | train s (emb / head) |", "|---|---|---|---|---|---|---|---|---|"]
     if args.note:
-        lines[3:3] = [args.note, ""]
+        lines[4:4] = [args.note, ""]
 
     def fmt(e: dict) -> str:
         return f"{e['mean']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
