@@ -16,6 +16,8 @@ from pathlib import Path
 from tunesmith.errors import ConfigError
 from tunesmith.methods import get_method
 
+RECIPE_KEY = "recipe"  # run.json: "embedding" for a run of this recipe (absent: a plain classification head)
+
 
 @dataclass(frozen=True)
 class RecipeChoice:

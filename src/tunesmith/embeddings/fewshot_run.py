@@ -17,10 +17,9 @@ import numpy as np
 import torch
 
 from tunesmith.embeddings.encoder import SentenceEncoder, embed_tokens
-from tunesmith.embeddings.fewshot import RecipeChoice, contrastive_config, contrastive_pairs
+from tunesmith.embeddings.fewshot import RECIPE_KEY, RecipeChoice, contrastive_config, contrastive_pairs
 
 HEAD_FILE = "logistic_head.safetensors"  # in the run's artifact folder (adapter/ or model/): weight, bias
-RECIPE_KEY = "recipe"  # run.json: "embedding" for this recipe (absent: a plain classification head)
 
 
 class EmbeddingClassifier(torch.nn.Module):

@@ -137,7 +137,9 @@ def _classifier_contenders(project, train, run_dirs, baselines: bool, labels: li
         run_labels = list(getattr(loaded, "labels", None) or labels)
         yield model_classifier(Path(run_dir).name, loaded.model, loaded.tokenizer, run_labels, settings,
                                run_dir=Path(run_dir))
-        fewshot = loaded.info.raw.get("recipe") == "embedding"
+        from tunesmith.embeddings.fewshot import RECIPE_KEY
+
+        fewshot = loaded.info.raw.get(RECIPE_KEY) == "embedding"
         del loaded
         _release()
         if fewshot and baselines and config.few_shot.compare_head and not compared_head:

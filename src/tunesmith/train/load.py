@@ -43,7 +43,9 @@ def load_run(run_dir: str | Path | RunFolder, merge: bool = True, action: str = 
     if info.method is None:
         raise TunesmithError(f"run {folder.run_id} does not say which method trained it",
                              "The run folder is incomplete: train again.")
-    if info.raw.get("recipe") == "embedding":  # few examples per class: an encoder + logistic head (SetFit-style)
+    from tunesmith.embeddings.fewshot import RECIPE_KEY
+
+    if info.raw.get(RECIPE_KEY) == "embedding":  # few examples per class: an encoder + logistic head (SetFit-style)
         from tunesmith.embeddings.fewshot_run import load_embedding_recipe
 
         return load_embedding_recipe(folder, info, config, merge)
