@@ -159,3 +159,25 @@ def test_tunesmith_serve_offers_an_embedding_run_on_v1_embeddings(trained):
     finally:
         server.app.state.embeddings.stop()
     np.testing.assert_allclose(body["data"][0]["embedding"], tunesmith.embed("apple now", model=run_dir), atol=1e-5)
+
+
+def test_v1_models_lists_the_embedding_models_of_an_embedding_only_server(trained):
+    import openai
+    from fastapi.testclient import TestClient
+
+    from tunesmith.serve import build_server
+
+    _, _, run_dir = trained
+    server = build_server([str(run_dir)])
+    try:
+        with TestClient(server.app) as http:
+            client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", max_retries=0, http_client=http)
+            listed = {m.id: m for m in client.models.list()}
+            assert list(listed) == [run_dir.name]
+            assert listed[run_dir.name].model_extra["kind"] == "embedding"
+            assert client.models.retrieve(run_dir.name).id == run_dir.name
+            assert client.embeddings.create(model=listed[run_dir.name].id, input="apple now").data
+            with pytest.raises(openai.NotFoundError):
+                client.models.retrieve("nope")
+    finally:
+        server.app.state.embeddings.stop()

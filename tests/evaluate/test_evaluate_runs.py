@@ -84,7 +84,8 @@ def test_classifier_run_against_baselines(tmp_path, tiny_encoder_dir):
     splits = intent_splits()
     config = parse_config({"objective": {"task": "classification"}, "model": {"name": str(tiny_encoder_dir),
                                                                               "max_length": 32},
-                           "training": TRAINING, "evaluation": {"bootstrap_samples": 200, "few_shot_k": 2}})
+                           "training": TRAINING, "evaluation": {"bootstrap_samples": 200, "few_shot_k": 2},
+                           "few_shot": {"recipe": "head"}})  # the plain head (auto would pick embedding here)
     project = Project.create(tmp_path / "intents", config)
     run = run_training(config, splits["train"], splits["validation"], project.runs_dir / "run-cls")
     comparison = compare(project, splits, [run.run_dir])

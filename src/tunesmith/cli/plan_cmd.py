@@ -37,12 +37,25 @@ def plan_command(
     config = apply_overrides(project.config, overrides) if overrides else project.config
     records = prepare(project).split("train")
     lengths, targets, labels = token_counts(config, records)
+    recipe = None
+    if config.objective.task == "classification":  # which recipe train will use, and why
+        from tunesmith.embeddings.fewshot import choose_recipe, contrastive_workload
+
+        recipe = choose_recipe(config, records)
+        if recipe.recipe == "embedding":  # its cost is the contrastive stage: both texts of every pair
+            config, lengths = contrastive_workload(config, records, lengths)
+            targets = [1] * len(lengths)
     calibration = None if target else calibrate(force=recalibrate)
     result = plan(config, len(lengths), lengths, target=target, target_lengths=targets, labels=labels,
                   price_per_hour=price_per_hour, calibration=calibration)
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2, default=str))
+        data = result.to_json()
+        if recipe is not None:
+            data["recipe"] = {"name": recipe.recipe, "reason": recipe.reason}
+        typer.echo(json.dumps(data, indent=2, default=str))
         return
+    if recipe is not None:
+        Console(soft_wrap=True).print(f"Recipe: {recipe.recipe} ({recipe.reason})", markup=False, highlight=False)
     _render(result)
 
 

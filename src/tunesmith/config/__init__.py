@@ -15,6 +15,7 @@ from tunesmith.config.data import DataConfig
 from tunesmith.config.embedding import EmbeddingConfig
 from tunesmith.config.evaluation import EvaluationConfig
 from tunesmith.config.feedback import FeedbackConfig
+from tunesmith.config.few_shot import FewShotConfig
 from tunesmith.config.finetune_api import FinetuneApiConfig
 from tunesmith.config.method import MethodConfig, clean_location, default_method
 from tunesmith.config.model import ModelConfig
@@ -40,6 +41,7 @@ class ProjectConfig(Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     preference: PreferenceConfig = Field(default_factory=PreferenceConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    few_shot: FewShotConfig = Field(default_factory=FewShotConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)

@@ -47,6 +47,13 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
     if format == "gguf":
         raise TunesmithError("GGUF export is for generative models; this run is a classifier.",
                              "Export it with --format hf (or adapter).")
+    from tunesmith.embeddings.fewshot import RECIPE_KEY
+
+    if run.info.raw.get(RECIPE_KEY) == "embedding":  # an encoder + logistic head: no transformers class holds it
+        raise TunesmithError(f"run {run.run_dir.name} was trained with the embedding recipe (encoder + logistic "
+                             "head), which cannot be exported yet.",
+                             f"Serve the run itself (`tunesmith serve {run.run_dir.name}`, /v1/classifications), "
+                             "or train with few_shot.recipe: head to export a transformers classifier.")
     labels = list(run.labels or [])
     texts, source = held_out_texts(run, settings.parity_prompts)
     reference = _labels(run.model, run.tokenizer, texts, labels)

@@ -110,10 +110,11 @@ def _chat_contenders(project, train: list[dict], run_dirs: Sequence[Path], basel
         _release()
 
 
-def _classifier_contenders(project, train, run_dirs, baselines: bool, labels: list[str]):
+def _classifier_contenders(project, train, run_dirs, baselines: bool, labels: list[str], validation=()):
     from tunesmith.evaluate.classifiers import centroid_classifier, majority_classifier, model_classifier
 
     config, settings = project.config, project.config.evaluation
+    compared_head = False  # an embedding-recipe run is compared with the plain head, trained once
     if baselines:
         from transformers import AutoModel
 
@@ -136,8 +137,17 @@ def _classifier_contenders(project, train, run_dirs, baselines: bool, labels: li
         run_labels = list(getattr(loaded, "labels", None) or labels)
         yield model_classifier(Path(run_dir).name, loaded.model, loaded.tokenizer, run_labels, settings,
                                run_dir=Path(run_dir))
+        from tunesmith.embeddings.fewshot import RECIPE_KEY
+
+        fewshot = loaded.info.raw.get(RECIPE_KEY) == "embedding"
         del loaded
         _release()
+        if fewshot and baselines and config.few_shot.compare_head and not compared_head:
+            from tunesmith.embeddings.fewshot_run import plain_head_contenders
+
+            compared_head = True
+            yield from plain_head_contenders(config, train, validation, labels, settings)
+            _release()
 
 
 def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: bool = True) -> Comparison:
@@ -159,7 +169,7 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
         train_items = class_items(train)
         validation = class_items(split_records(dataset, "validation")) if split != "validation" else []
         labels = sorted({i.label for i in train_items} | {i.label for i in items})
-        for contender in _classifier_contenders(project, train_items, run_dirs, baselines, labels):
+        for contender in _classifier_contenders(project, train_items, run_dirs, baselines, labels, validation):
             results.append(score_classification(items, contender, settings, validation))
             del contender
     elif task == "embedding":

@@ -78,6 +78,7 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
 
     app = ServerApp(title="tunesmith", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.engine, app.state.registry, app.state.config = engine, registry, config
+    app.state.mounted_models = {}  # model id → kind, for routers mounted later (embedding models): listed too
     app.state.keys = KeyRing.from_settings(config)
     app.state.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
     app.state.metrics = metrics = Metrics(engine)
@@ -93,24 +94,28 @@ def create_app(models: list[str | Path] | ModelRegistry, config: ServeConfig | N
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "models": list(registry.sources), "queued": engine.queued}
+        return {"status": "ok", "models": [*registry.sources, *app.state.mounted_models], "queued": engine.queued}
 
     @app.get("/metrics")
     async def prometheus():
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    def listed() -> dict[str, str]:
+        """Every model id this server answers for → its kind (the registry's, then mounted routers')."""
+        return {**{s.model_id: s.kind for s in registry.sources.values()}, **app.state.mounted_models}
+
+    def model_object(model_id: str, kind: str) -> dict:
+        return {"id": model_id, "object": "model", "created": int(time.time()), "owned_by": "tunesmith",
+                "kind": kind}
+
     @app.get("/v1/models")
     async def list_models():
-        created = int(time.time())
-        return {"object": "list", "data": [
-            {"id": s.model_id, "object": "model", "created": created, "owned_by": "tunesmith", "kind": s.kind}
-            for s in registry.sources.values()]}
+        return {"object": "list", "data": [model_object(i, kind) for i, kind in listed().items()]}
 
     @app.get("/v1/models/{model_id:path}")
     async def retrieve_model(model_id: str):
-        source = lookup(model_id)
-        return {"id": source.model_id, "object": "model", "created": int(time.time()), "owned_by": "tunesmith",
-                "kind": source.kind}
+        kind = app.state.mounted_models.get(model_id)
+        return model_object(model_id, kind) if kind else model_object(model_id, lookup(model_id).kind)
 
     def lookup(model: str):
         try:

@@ -142,5 +142,8 @@ def attach_embeddings(app: FastAPI, sources: Mapping[str, str | Path], *, max_te
     descriptions = {model_id: functools.cache(functools.partial(describe_source, source))
                     for model_id, source in sources.items()}
     app.include_router(create_embeddings_router(batcher, descriptions))
+    listed = getattr(app.state, "mounted_models", None)  # the server app's /v1/models lists them
+    if listed is not None:
+        listed.update(dict.fromkeys(sources, "embedding"))
     app.state.embeddings = batcher
     return batcher

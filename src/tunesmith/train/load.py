@@ -43,6 +43,12 @@ def load_run(run_dir: str | Path | RunFolder, merge: bool = True, action: str = 
     if info.method is None:
         raise TunesmithError(f"run {folder.run_id} does not say which method trained it",
                              "The run folder is incomplete: train again.")
+    from tunesmith.embeddings.fewshot import RECIPE_KEY
+
+    if info.raw.get(RECIPE_KEY) == "embedding":  # few examples per class: an encoder + logistic head (SetFit-style)
+        from tunesmith.embeddings.fewshot_run import load_embedding_recipe
+
+        return load_embedding_recipe(folder, info, config, merge)
     method = get_method(info.method)
     task, labels = info.task or config.objective.task, info.labels
     base, _, _ = load_base(config, task, labels)
@@ -50,9 +56,12 @@ def load_run(run_dir: str | Path | RunFolder, merge: bool = True, action: str = 
         model = method.load(base, folder.path / method.artifact)
     if merge and method.merge is not None:
         model = method.merge(model)
-    tokenizer = _tokenizer(folder.tokenizer_dir) if folder.tokenizer_dir.exists() else load_tokenizer(
-        config.model.name)
-    return LoadedRun(model.eval(), tokenizer, config, task, labels, folder.path, info)
+    return LoadedRun(model.eval(), run_tokenizer(folder, config), config, task, labels, folder.path, info)
+
+
+def run_tokenizer(folder: RunFolder, config: ProjectConfig):
+    """The tokenizer the run saved, else its base model's."""
+    return _tokenizer(folder.tokenizer_dir) if folder.tokenizer_dir.exists() else load_tokenizer(config.model.name)
 
 
 def _tokenizer(folder: Path):

@@ -90,6 +90,15 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
         torch.set_num_threads(tc.num_threads)
     if not train_records:
         raise DataError("the train split is empty", "Add examples and run `tunesmith prepare` again.")
+    if task == "classification":
+        from tunesmith.embeddings.fewshot import choose_recipe
+
+        choice = choose_recipe(config, train_records)
+        if choice.recipe == "embedding":  # few examples per class: contrastive pairs on this loop, then a head
+            from tunesmith.embeddings.fewshot_run import train_embedding_recipe
+
+            return train_embedding_recipe(config, choice, train_records, validation_records, run_dir, resume,
+                                          dataset_version, callbacks)
     identity = _identity(config, task, train_records, dataset_version)
     start = _resume_point(run_dir, identity, strategy, world) if resume else None
     labels = label_list(train_records) if task == "classification" else None

@@ -1,0 +1,32 @@
+"""Classification with few examples per class: the SetFit-style `embedding` recipe and when it is chosen."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tunesmith.config.base import Section
+
+
+class FewShotConfig(Section):
+    recipe: Literal["auto", "head", "embedding"] = Field(
+        "auto", description="How a classification project trains. head: the model with a classification layer, "
+        "fine-tuned end to end; embedding (SetFit-style): the encoder is first tuned so that texts of one label "
+        "embed close together and texts of different labels apart (pairs of training texts, cosine loss), then a "
+        "logistic-regression head is fitted on its embeddings; it learns more from a few examples per class. "
+        "auto: embedding when the median class has fewer than few_shot.embedding_below training examples and "
+        "the model is an encoder, head otherwise (`tunesmith plan` says which and why).")
+    embedding_below: int = Field(
+        30, ge=1, description="recipe auto picks embedding when the median class has fewer training examples "
+        "than this.")
+    pairs_per_example: int = Field(
+        10, ge=2, description="embedding recipe: contrastive pairs drawn per training text, half with a text of "
+        "the same label (target similarity 1), half with a text of another label (0).")
+    epochs: int = Field(1, ge=1, description="embedding recipe: passes over the contrastive pairs.")
+    learning_rate: float = Field(2e-5, gt=0, allow_inf_nan=False,
+                                 description="embedding recipe: learning rate of the contrastive stage.")
+    batch_size: int = Field(16, ge=1, description="embedding recipe: pairs per step of the contrastive stage.")
+    compare_head: bool = Field(
+        True, description="`tunesmith eval` of an embedding-recipe run also trains the plain classification head "
+        "on the same training split and reports it beside the run (paired test, verdict).")
