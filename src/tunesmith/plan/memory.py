@@ -53,15 +53,40 @@ def block_floats_per_token(shape: ModelShape, method: MethodOptions, seq_len: in
     return base + get_method(method.name).costs.saved_floats(shape, method, seq_len)
 
 
+@dataclass(frozen=True)
+class Activations:
+    """What autograd keeps alive at the start of the backward pass (bytes), and the allocator's share on top."""
+
+    per_block: float  # one block's saved tensors for the whole micro-batch
+    blocks: int  # blocks whose saved tensors are alive at once (1 under checkpointing: the one recomputed)
+    block_inputs: float  # checkpointing: each block's input, kept to recompute it
+    embeddings: float
+
+    @property
+    def saved(self) -> float:
+        return self.per_block * self.blocks + self.block_inputs + self.embeddings
+
+    @property
+    def retained(self) -> float:
+        """Freed short-lived forward tensors whose memory the C allocator keeps."""
+        return (ACTIVATION_RETENTION - 1) * self.saved
+
+    @property
+    def total(self) -> float:
+        return self.saved + self.retained
+
+
+def activations(shape: ModelShape, method: MethodOptions, step: StepShape, act_bytes: int = 4,
+                checkpointing: bool = False) -> Activations:
+    per_block = block_floats_per_token(shape, method, step.seq_len) * act_bytes * step.tokens
+    inputs = shape.layers * shape.hidden * act_bytes * step.tokens if checkpointing else 0.0
+    return Activations(per_block=per_block, blocks=1 if checkpointing else shape.layers, block_inputs=inputs,
+                       embeddings=2 * shape.hidden * act_bytes * step.tokens)
+
+
 def activation_bytes(shape: ModelShape, method: MethodOptions, step: StepShape, act_bytes: int = 4,
                      checkpointing: bool = False) -> float:
-    per_block = block_floats_per_token(shape, method, step.seq_len) * act_bytes * step.tokens
-    if checkpointing:  # only each block's input is kept; one block is recomputed at a time
-        blocks = shape.layers * shape.hidden * act_bytes * step.tokens + per_block
-    else:
-        blocks = shape.layers * per_block
-    embeddings = 2 * shape.hidden * act_bytes * step.tokens
-    return ACTIVATION_RETENTION * (blocks + embeddings)
+    return activations(shape, method, step, act_bytes, checkpointing).total
 
 
 def logits_bytes(shape: ModelShape, step: StepShape) -> float:
@@ -80,9 +105,11 @@ class MemoryBreakdown:
     baseline: float
     weights: float
     states: float
-    activations: float
+    activations: float  # saved activations and the allocator's retention of the forward pass (detail: saved)
     logits: float
     extra: float  # method-specific fixed buffers (Costs.buffer_bytes: DoRA's weight norms)
+    saved: Activations | None = None  # the activations term, part by part (for `plan --explain-memory`)
+    step: StepShape | None = None  # the micro-batch this breakdown is for
 
     @property
     def peak(self) -> float:
@@ -99,7 +126,8 @@ def peak_memory(shape: ModelShape, method: MethodOptions, step: StepShape, train
                 checkpointing: bool = False) -> MemoryBreakdown:
     width = DTYPE_BYTES[dtype]
     costs = get_method(method.name).costs
+    saved = activations(shape, method, step, width, checkpointing)
     return MemoryBreakdown(baseline=baseline, weights=costs.weight_bytes(shape, method, total, width),
-                           states=state_bytes(trainable, optimizer),
-                           activations=activation_bytes(shape, method, step, width, checkpointing),
-                           logits=logits_bytes(shape, step), extra=costs.buffer_bytes(shape, method, width))
+                           states=state_bytes(trainable, optimizer), activations=saved.total,
+                           logits=logits_bytes(shape, step), extra=costs.buffer_bytes(shape, method, width),
+                           saved=saved, step=step)
