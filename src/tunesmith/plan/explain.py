@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from tunesmith.plan.memory import ACTIVATION_RETENTION, state_bytes
+from tunesmith.plan.memory import ALLOCATOR_RETENTION, state_bytes
 
 if TYPE_CHECKING:
     from tunesmith.plan.planner import Estimate, Planner
@@ -87,8 +87,8 @@ def explain_memory(planner: Planner, estimate: Estimate) -> list[MemoryRow]:
                   f"none: {setting.method} keeps no fixed buffers",
                   "method.name: lora keeps none" if memory.extra else "—"),
         MemoryRow("allocator retention", saved.retained,
-                  f"freed short-lived forward tensors whose memory the C allocator keeps "
-                  f"(~{ACTIVATION_RETENTION - 1:.1f}× the saved activations)",
-                  "shrinks with the activations: the same levers"),
+                  f"freed short-lived forward tensors whose memory the C allocator keeps (~{ALLOCATOR_RETENTION:.1f}× "
+                  "every block's forward activations, with or without checkpointing)",
+                  "a smaller training.batch_size or model.max_length (fewer tokens per micro-batch)"),
     ]
     return rows
