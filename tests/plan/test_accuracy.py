@@ -19,10 +19,12 @@ STEPS = ((4, 96), (8, 64), (4, 128))  # (batch, sequence length) per model size;
 LORA = {"name": "lora", "r": 16, "alpha": 32, "dropout": 0.05}
 
 
-def predicted(model_dir, calibration: Calibration, batch_size: int, seq_len: int, measured: dict) -> dict:
+def predicted(model_dir, calibration: Calibration, batch_size: int, seq_len: int, measured: dict,
+              checkpointing: bool = False) -> dict:
     shape, method = model_shape(str(model_dir)), method_config(**LORA)
     step = StepShape(batch_size, seq_len, measured["targets"])
-    memory = peak_memory(shape, method, step, measured["trainable"], measured["total"], calibration.process_baseline)
+    memory = peak_memory(shape, method, step, measured["trainable"], measured["total"], calibration.process_baseline,
+                         checkpointing=checkpointing)
     return {"memory": memory.peak, "seconds": step_seconds(shape, method, step, measured["trainable"],
                                                            calibration.rates)}
 
@@ -45,6 +47,16 @@ def fresh_calibration(tmp_path_factory):
 def test_three_tiny_sizes_peak_memory_within_25_percent(tiny_lms, fresh_calibration):
     errors = memory_errors([(d, b, n) for d, (b, n) in zip(tiny_lms, STEPS, strict=True)], fresh_calibration)
     assert all(abs(e) <= TOLERANCE for e in errors.values()), errors
+
+
+def test_checkpointing_peak_memory_within_25_percent(tiny_lms, fresh_calibration):
+    """Activations dominate here (8,192 tokens, 2 % of them carrying loss). Checkpointing keeps one block's saved
+    tensors, but the C allocator still keeps a share of every block's forward tensors: a model without that
+    retention under-predicted this peak by 31 % (and SmolLM2-135M's quickstart step by 37 %)."""
+    measured = measure_step(str(tiny_lms[-1]), batch_size=32, seq_len=256, target_share=0.02, steps=2, threads=1,
+                            method=LORA, checkpointing=True)
+    memory = predicted(tiny_lms[-1], fresh_calibration, 32, 256, measured, checkpointing=True)["memory"]
+    assert abs(memory / measured["peak_rss"] - 1) <= TOLERANCE, (memory, measured["peak_rss"])
 
 
 def test_predicted_step_time_grows_with_the_work_of_a_step(tiny_lms, fake_calibration):

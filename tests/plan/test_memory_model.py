@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tunesmith.config import ProjectConfig
-from tunesmith.plan.memory import ACTIVATION_RETENTION, StepShape, activation_bytes, peak_memory
+from tunesmith.plan.memory import StepShape, activations, peak_memory
 from tunesmith.plan.shapes import model_shape
 from tunesmith.train.loss import unwrap
 from tunesmith.train.setup import prepare_model
@@ -38,8 +38,8 @@ def test_block_activations_match_autograd(tiny_lms, method):
         model, _, _, _ = prepare_model(config, "chat")
         ids = torch.randint(0, 1000, (2, 48))
         measured = saved_activation_bytes(model, ids)
-        predicted = activation_bytes(model_shape(str(folder)), config.method, StepShape(2, 48, 0))
-        assert predicted / ACTIVATION_RETENTION == pytest.approx(measured, rel=0.15), folder.name
+        predicted = activations(model_shape(str(folder)), config.method, StepShape(2, 48, 0)).saved
+        assert predicted == pytest.approx(measured, rel=0.15), folder.name
 
 
 def test_logits_dominate_small_models_and_scale_with_targets(tiny_lm_dir):

@@ -25,6 +25,8 @@ def plan_command(
                                         "--set training.batch_size=4 (repeatable)."),
     recalibrate: bool = typer.Option(False, "--recalibrate", help="Measure this machine again (~20 s)."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    explain_memory: bool = typer.Option(False, "--explain-memory", help="Break the peak memory down: each "
+                                        "component, what it is and the setting that lowers it."),
 ) -> None:
     """Predict peak memory, time per epoch, total time and cost; recommend settings that fit."""
     from tunesmith.config import apply_overrides
@@ -57,6 +59,21 @@ def plan_command(
     if recipe is not None:
         Console(soft_wrap=True).print(f"Recipe: {recipe.recipe} ({recipe.reason})", markup=False, highlight=False)
     _render(result)
+    if explain_memory:
+        _render_memory(result)
+
+
+def _render_memory(result) -> None:
+    from tunesmith.plan.report import gigabytes
+
+    table = Table(title="Where the peak memory goes (the widest micro-batch)")
+    for column, style in (("component", "bold"), ("size", None), ("what it is", None), ("what lowers it", None)):
+        table.add_column(column, style=style, overflow="fold")
+    for row in result.memory_explained:
+        table.add_row(row["component"], gigabytes(row["bytes"]), row["what"], row["lever"])
+    table.add_row("peak", gigabytes(result.estimate.peak_memory), "the sum: the process's predicted peak RSS", "",
+                  style="bold")
+    Console().print(table)
 
 
 def _render(result) -> None:

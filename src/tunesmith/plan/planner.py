@@ -49,6 +49,7 @@ class Estimate:
     steps_per_epoch: int
     trainable_params: int
     reference_seconds: float = 0.0  # once, before training: the reference model's log-probs (dpo, kto)
+    breakdown: MemoryBreakdown | None = field(default=None, repr=False)  # the peak's terms, for explain_memory
 
     def fits(self, available: float) -> bool:
         return self.peak_memory <= available * MEMORY_HEADROOM
@@ -68,6 +69,7 @@ class Plan:
     price_per_hour: float | None = None
     recommendations: list[Estimate] = field(default_factory=list)
     larger_models: list[dict] = field(default_factory=list)
+    memory_explained: list[dict] = field(default_factory=list)  # explain.MemoryRow's, summing to the peak
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -82,6 +84,8 @@ class Plan:
 
     def to_json(self) -> dict:
         data = asdict(self)
+        for estimate in [data["estimate"], *data["recommendations"]]:
+            estimate.pop("breakdown")  # `memory` holds its totals; memory_explained its parts
         data.update(fits=self.fits, cost=self.cost, peak_memory=self.estimate.peak_memory,
                     seconds_per_step=self.estimate.seconds_per_step, seconds_per_epoch=self.estimate.seconds_per_epoch)
         return data
@@ -130,7 +134,8 @@ class Planner:
         reference = sum(self._forward_seconds(method, work[s].reference) for s in shapes) * self.scale / self.devices
         per_step_examples = setting.batch_size * setting.gradient_accumulation * self.devices
         steps = max(1, math.ceil(len(self.lengths) * self.scale / per_step_examples))
-        return Estimate(setting, worst.peak, worst.as_dict(), epoch / steps, epoch, steps, trainable, reference)
+        return Estimate(setting, worst.peak, worst.as_dict(), epoch / steps, epoch, steps, trainable, reference,
+                        worst)
 
     def _seconds(self, method: MethodOptions, step: StepShape, trainable: int, checkpointing: bool) -> float:
         if self.target:
@@ -169,6 +174,7 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
          calibration: Calibration | None = None, threads: int | None = None, advise: bool = True) -> Plan:
     """Predict peak memory, time and cost of training `config` on data with these token lengths."""
     from tunesmith.plan.advice import larger_models, recommend
+    from tunesmith.plan.explain import explain_memory
 
     if not token_lengths:
         from tunesmith.errors import DataError
@@ -191,6 +197,7 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
                   total_seconds=steps * estimate.seconds_per_step + estimate.reference_seconds,
                   available_memory=available_memory(gpu),
                   price_per_hour=price_per_hour)
+    result.memory_explained = [asdict(row) for row in explain_memory(planner, estimate)]
     if advise:
         result.recommendations = recommend(planner, result.available_memory)
         result.larger_models = larger_models(planner, result.available_memory)

@@ -23,6 +23,7 @@ from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.overfitting import Evaluation, find_overfitting
 from tunesmith.objectives.runtime import Sft
 from tunesmith.train import checkpoint as ckpt
+from tunesmith.train.allocator import release_freed_memory
 from tunesmith.train.batching import Step, collate, epoch_steps
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import Example
@@ -220,6 +221,7 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
     outcome = "completed"
 
     def checkpoint() -> None:
+        release_freed_memory()  # the step's activations, kept by the C allocator, are not needed to save
         weights, optimizer_state = save_weights(), strategy.optimizer_state(optimizer)
         # (whole tensors on the main process only: it decides, every process hears the verdict)
         broken = world.main and not all(bool(torch.isfinite(value).all()) for value in weights.values())
@@ -235,6 +237,7 @@ def run_loop(*, config: ProjectConfig, model, optimizer, batches: Batches, val_e
         """Returns True when early stopping says stop."""
         if not val_examples:
             return False
+        release_freed_memory()
         result = evaluate(model, val_examples, batches.pad_id, task, virtual_tokens, tc.batch_size, world, strategy,
                           objective)
         train_loss = sum(window) / len(window) if window else state.last_train_loss or float("nan")
