@@ -19,6 +19,7 @@ from tunesmith.config.auto import RangeTest
 from tunesmith.config.training import TrainingConfig
 
 SMOOTHING = 0.8  # exponential moving average of the step losses (bias-corrected)
+MIN_DROP = 0.03  # the lowest smoothed loss must be this share below the first, or the sweep found nothing
 DIVERGED = 4.0  # the sweep stops once the smoothed loss exceeds this multiple of its lowest value
 
 
@@ -48,13 +49,13 @@ def smoothed(losses: list[float]) -> list[float]:
 
 
 def pick_learning_rate(rates: list[float], losses: list[float]) -> float | None:
-    """A tenth of the rate at the lowest smoothed loss (pure); None when the loss never fell below its start.
+    """A tenth of the rate at the lowest smoothed loss (pure); None when the loss never fell clearly below its start.
     `losses` may be shorter than `rates` (the sweep stopped when the loss blew up)."""
     curve = smoothed([loss for loss in losses if math.isfinite(loss)][:len(rates)])
     if len(curve) < 2:
         return None
     best = min(range(len(curve)), key=curve.__getitem__)
-    if best == 0:
+    if curve[best] > (1 - MIN_DROP) * curve[0]:  # noise, not descent: no rate to read off this curve
         return None
     return max(rates[0], rates[best] / 10)
 

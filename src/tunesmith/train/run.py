@@ -146,7 +146,7 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
                       tc.gradient_accumulation, tc.seed, tc.group_by_length, world, objective.collate)
     search = None
     if needs_range_test(tc):
-        search = _range_test(model, batches, tc, facts, world, len(batches.epoch(0)),
+        search = _range_test(model, batches, tc, facts, world,
                              lambda m, params, opt, step: train_step(m, params, opt, batches, step, task,
                                                                      method.virtual_tokens, tc.max_grad_norm,
                                                                      strategy, objective)[0])
@@ -234,12 +234,11 @@ def _resolve(config: ProjectConfig, facts: DataFacts, resumed: Path | None) -> P
     return config.model_copy(update={"training": resolve_training(config.training, facts, measured)})
 
 
-def _range_test(model, batches: Batches, tc, facts: DataFacts, world: World, steps_per_epoch: int,
-                step_fn) -> RangeTestResult:
+def _range_test(model, batches: Batches, tc, facts: DataFacts, world: World, step_fn) -> RangeTestResult:
     test = range_test(facts.trains_base)
     if world.size > 1:  # the sweep's steps would need every process in step; the fixed rate does
         return RangeTestResult(test.fallback, 0, 0.0, False)
-    return find_learning_rate(model, batches, test, tc, step_fn, test.steps(steps_per_epoch))
+    return find_learning_rate(model, batches, test, tc, step_fn, test.steps)
 
 
 def _searched(search: RangeTestResult) -> str:
