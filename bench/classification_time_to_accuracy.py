@@ -225,6 +225,16 @@ def render(rows: list[dict], args: argparse.Namespace, context: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write(rows: list[dict], args: argparse.Namespace, context: dict) -> None:
+    context = {**context, "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg())}
+    if os.getloadavg()[0] > (os.cpu_count() or 1) * 0.5:
+        context["notes"] = [*context["notes"], "the machine was shared with other work while this ran (see the load "
+                            "averages): wall times are inflated and only roughly comparable between rows."]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render(rows, args, context), encoding="utf-8")
+    args.out.with_suffix(".json").write_text(json.dumps({"rows": rows, "context": context}, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -237,24 +247,18 @@ def main(argv: list[str] | None = None) -> int:
                "intents": len(labels), "sizes": {k: len(v) for k, v in splits.items()},
                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
                "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg()), "notes": []}
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows.append(tunesmith_run(splits, Path(tmp) / "tunesmith"))
-        print(json.dumps(rows[-1]), flush=True)
-        for lr in args.lrs:
-            for batch in args.batches:
-                rows.append(hf_run(splits, labels, lr, batch, args.epochs, Path(tmp) / f"hf-{lr}-{batch}"))
-                print(json.dumps(rows[-1]), flush=True)
-    context["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    rows: list[dict] = []
     if args.quick:
         context["notes"].append("a --quick run (a subset of intents, 1 HF epoch): it shows the mechanism, not the "
                                 "issue's target, which is judged on the full set with 3 HF epochs on a quiet machine.")
-    if os.getloadavg()[0] > (os.cpu_count() or 1) * 0.5:
-        context["notes"].append("the machine was shared with other work while this ran (see the load averages): "
-                                "wall times are inflated and only roughly comparable between rows.")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(rows, args, context), encoding="utf-8")
-    args.out.with_suffix(".json").write_text(json.dumps({"rows": rows, "context": context}, indent=2) + "\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        contenders = [lambda: tunesmith_run(splits, Path(tmp) / "tunesmith")] + [
+            (lambda lr=lr, batch=batch: hf_run(splits, labels, lr, batch, args.epochs, Path(tmp) / f"hf-{lr}-{batch}"))
+            for lr in args.lrs for batch in args.batches]
+        for contender in contenders:
+            rows.append(contender())
+            print(json.dumps(rows[-1]), flush=True)
+            write(rows, args, context)  # after every row: a run cut short still leaves what it measured
     print(f"wrote {args.out}")
     return 0
 
