@@ -66,3 +66,18 @@ def test_checks_during_training_read_the_subset_and_the_end_reads_every_example(
     assert info["validation_subset"] == 20 and "learning_rate_search" not in info
     assert result.metrics["checked_on"] == 20
     assert read[-1] == ("end", 60) and set(read[:-1]) == {("during", 20)} and len(read) > 1
+
+
+def test_a_resumed_run_keeps_the_learning_rate_its_range_test_found(tmp_path):
+    from tunesmith.config.auto import DataFacts
+    from tunesmith.runs import CONFIG_FILE
+    from tunesmith.runs.saved_config import save_run_config
+    from tunesmith.train.run import _resolve
+
+    facts = DataFacts("classification", 2_000, 200, 4, trains_base=True)
+    config = parse_config({"objective": {"task": "classification"}})
+    assert _resolve(config, facts, None).training.learning_rate == "auto"  # a new run measures it
+    measured = config.model_copy(update={"training": config.training.model_copy(update={"learning_rate": 3e-5})})
+    save_run_config(measured, tmp_path / CONFIG_FILE)
+    resumed = _resolve(config, facts, tmp_path)
+    assert resumed.training.learning_rate == 3e-5 and resumed.training.batch_size == 32
