@@ -38,7 +38,7 @@ def test_minilm_classifier_report_shows_per_class_metrics_and_confusion_matrix(t
     for label in TEMPLATES:
         row = re.search(rf"<td>{label}</td>\s*<td class=\"num\">([\d.]+)</td><td class=\"num\">([\d.]+)</td>", section)
         assert row, f"no precision/recall row for {label}"
-        per_class = comparison.results[-1].details["per_class"][label]
+        per_class = next(r for r in comparison.results if r.name == "minilm-lora").details["per_class"][label]
         assert float(row.group(1)) == pytest.approx(per_class["precision"], abs=1e-3)
         assert float(row.group(2)) == pytest.approx(per_class["recall"], abs=1e-3)
     image = re.search(r'<img class="confusion" alt="confusion matrix of minilm-lora" src="data:image/png;base64,'

@@ -34,7 +34,7 @@ def test_unknown_settings_are_dropped_with_one_warning_each():
 
 def test_values_no_longer_accepted_take_the_default():
     config, warnings = upgrade({"training": {"epochs": -1, "scheduler": "polynomial", "batch_size": 2}})
-    assert (config.training.epochs, config.training.scheduler, config.training.batch_size) == (3.0, "cosine", 2)
+    assert (config.training.epochs, config.training.scheduler, config.training.batch_size) == ("auto", "cosine", 2)
     assert [w.split(" is not valid")[0] for w in warnings] == ["config.yaml: 'training.epochs'",
                                                                 "config.yaml: 'training.scheduler'"]
 

@@ -78,9 +78,11 @@ def test_panel_round_trips_and_rejects_bad_values(tmp_path):
     assert schema_form.config_from_values(specs, values) == config
 
     index = [s.path for s in specs].index("training.epochs")
-    values[index] = 1.5
+    values[index] = "1.5"  # a number-or-"auto" setting is a one-line box: what the user types is read as YAML
     assert schema_form.config_from_values(specs, values).training.epochs == 1.5
-    values[index] = -1
+    values[index] = "auto"
+    assert schema_form.config_from_values(specs, values).training.epochs == "auto"
+    values[index] = "-1"
     with pytest.raises(ConfigError, match=r"training\.epochs"):
         schema_form.config_from_values(specs, values)
 

@@ -37,7 +37,8 @@ def plan_command(
 
     project = Project.load(pick_project(project_dir, legacy_project))
     config = apply_overrides(project.config, overrides) if overrides else project.config
-    records = prepare(project).split("train")
+    dataset = prepare(project)
+    records = dataset.split("train")
     lengths, targets, labels = token_counts(config, records)
     recipe = None
     if config.objective.task == "classification":  # which recipe train will use, and why
@@ -49,7 +50,8 @@ def plan_command(
             targets = [1] * len(lengths)
     calibration = None if target else calibrate(force=recalibrate)
     result = plan(config, len(lengths), lengths, target=target, target_lengths=targets, labels=labels,
-                  price_per_hour=price_per_hour, calibration=calibration)
+                  price_per_hour=price_per_hour, calibration=calibration,
+                  validation_examples=len(dataset.split("validation")))
     if as_json:
         data = result.to_json()
         if recipe is not None:

@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PlainValidator, model_validator
 
 from tunesmith.config.base import Section
 from tunesmith.config.preference import ObjectiveName
+
+AUTO = "auto"  # resolved from the task and the data by config/auto.py, before training or planning
+
+
+def _auto_or(kind: type, low: float, above: bool) -> Any:
+    """A setting that is "auto" or a number of `kind` at least `low` (above it, when `above`): checked in one
+    place, so a bad value gets one message rather than one per member of a union."""
+    bound = f"{'above' if above else 'at least'} {low:g}"
+
+    def check(value: Any) -> Any:
+        if value == AUTO:
+            return AUTO
+        number = value
+        if isinstance(value, str):  # e.g. --set training.learning_rate=1e-4 (YAML reads that as text)
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise ValueError(f"must be 'auto' or a number {bound}, got {value!r}") from None
+        if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+            raise ValueError(f"must be 'auto' or a finite number {bound}, got {value!r}")
+        if kind is int and number != int(number):
+            raise ValueError(f"must be 'auto' or a whole number {bound}, got {value!r}")
+        if number < low or (above and number == low):
+            raise ValueError(f"must be 'auto' or a number {bound}, got {value!r}")
+        return kind(number)
+
+    return Annotated[kind | Literal["auto"], PlainValidator(check, json_schema_input_type=kind | Literal["auto"])]
+
+
+Positive = _auto_or(float, 0, above=True)
+Count = _auto_or(int, 1, above=False)
 
 
 class TrainingConfig(Section):
@@ -15,10 +47,14 @@ class TrainingConfig(Section):
         "sft", description="What training optimises: sft learns the demonstrated answers; dpo (IPO as its loss "
         "variant), orpo and simpo learn from chosen/rejected pairs, kto from answers rated good or bad (their "
         "options: the preference section).")
-    epochs: float = Field(3.0, gt=0, description="Passes over the training data.")
+    epochs: Positive = Field(AUTO, description="Passes over the training data; auto: from the task and the "
+                                 "data size (config/auto.py; `tunesmith plan` shows the value).")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
-    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
-    batch_size: int = Field(8, ge=1, description="Sequences per micro-batch (per process).")
+    learning_rate: Positive = Field(AUTO, description="Peak learning rate; auto: classification measures it "
+                                        "with a short learning-rate range test before training (recorded in the "
+                                        "run's config.yaml), other tasks take a fixed value (config/auto.py).")
+    batch_size: Count = Field(AUTO, description="Sequences per micro-batch (per process); auto: from the "
+                                   "task and the data size (config/auto.py).")
     gradient_accumulation: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
     scheduler: Literal["cosine", "linear", "constant"] = Field("cosine", description="LR schedule after warmup.")
@@ -35,9 +71,14 @@ class TrainingConfig(Section):
                           "front, so only worth it for long runs.")
     train_on_prompt: bool = Field(False, description="Chat: also put loss on system/user tokens (default: "
                                   "assistant answers only).")
-    eval_every: int = Field(50, ge=1, description="Validate (and checkpoint) every N optimizer steps.")
-    early_stopping_patience: int | None = Field(None, ge=1, description="Stop after N validations "
-                                                "without improvement; off when empty.")
+    eval_every: Count = Field(AUTO, description="Validate (and checkpoint) every N optimizer steps; auto: "
+                                   "a fraction of an epoch for classification, a fixed count otherwise.")
+    validation_subset: Count | None = Field(
+        AUTO, description="Validate during training on at most this many validation examples (stratified by "
+        "label, the same ones each time, so checks compare), then once on all of them at the end; empty: all of "
+        "them every time; auto: a capped subset for classification, all for other tasks.")
+    early_stopping_patience: Count | None = Field(AUTO, description="Stop after N validations without "
+                                                       "improvement; off when empty; auto: on for classification.")
     early_stopping_metric: Literal["val_loss", "val_accuracy"] = Field(
         "val_loss", description="What early stopping and best-checkpoint restore watch (accuracy: "
         "classification only).")

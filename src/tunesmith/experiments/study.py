@@ -21,6 +21,13 @@ from tunesmith.experiments.tune import (
 from tunesmith.progress import console
 
 
+def _eval_every(config) -> int:
+    """Steps between validations; "auto" counts as one step, so the pruner's warm-up (in steps) is at least
+    `warmup_validations` steps rather than a guess at a cadence the data decides (config/auto.py)."""
+    every = config.training.eval_every
+    return every if isinstance(every, int) else 1
+
+
 def open_study(project, create: bool = True):
     import optuna
 
@@ -30,7 +37,7 @@ def open_study(project, create: bool = True):
     storage = f"sqlite:///{folder / 'study.db'}"
     direction = "minimize" if tc.metric == "val_loss" else "maximize"
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=tc.startup_trials,
-                                          n_warmup_steps=tc.warmup_validations * project.config.training.eval_every)
+                                          n_warmup_steps=tc.warmup_validations * _eval_every(project.config))
               if tc.prune else optuna.pruners.NopPruner())
     if not create and not (folder / "study.db").exists():
         raise TunesmithError(f"no search in {folder}", "Start one with `tunesmith tune`.")

@@ -73,7 +73,7 @@ def resolve_hyperparameters(requested: dict[str, Any], config: ProjectConfig, me
         raise bad_request(f"unknown hyperparameter '{sorted(unknown)[0]}' for method {method}; valid: "
                           f"{', '.join(limits)}.", "hyperparameters")
     checked = {name: _checked(name, requested.get(name), limits) for name in limits}
-    training = config.training
+    training = _chat_training(config)
     epochs = checked["n_epochs"]
     resolved = {
         "n_epochs": epochs if epochs != "auto" else max(1, round(training.epochs)),
@@ -98,13 +98,21 @@ def training_config(config: ProjectConfig, base_model: str, hyper: dict[str, Any
     data["training"]["objective"] = OBJECTIVES[method]
     if method == "dpo":
         data["preference"]["dpo"]["beta"] = hyper["beta"]
-    steps_per_epoch = max(1, math.ceil(train_examples / (hyper["batch_size"] * config.training.gradient_accumulation)))
+    training = _chat_training(config, train_examples)
+    steps_per_epoch = max(1, math.ceil(train_examples / (hyper["batch_size"] * training.gradient_accumulation)))
     # OpenAI jobs are sized in epochs, so a project's step cap (e.g. from a quick preset) does not apply
     data["training"].update(epochs=float(hyper["n_epochs"]), batch_size=int(hyper["batch_size"]), seed=seed,
                             max_steps=None,
-                            learning_rate=config.training.learning_rate * hyper["learning_rate_multiplier"],
-                            eval_every=min(config.training.eval_every, steps_per_epoch))
+                            learning_rate=training.learning_rate * hyper["learning_rate_multiplier"],
+                            eval_every=min(training.eval_every, steps_per_epoch))
     return ProjectConfig.model_validate(data)
+
+
+def _chat_training(config: ProjectConfig, train_examples: int = 0):
+    """The project's training settings with "auto" resolved for the chat task jobs train."""
+    from tunesmith.config.auto import DataFacts, resolve_training
+
+    return resolve_training(config.training, DataFacts("chat", train_examples))
 
 
 def checked_suffix(suffix: Any) -> str | None:

@@ -76,7 +76,8 @@ def measure_in_process(model_dir: str, method: dict | None = None, batch_size: i
     config = ProjectConfig.model_validate({
         "objective": {"task": task}, "model": {"name": str(model_dir), "max_length": max(16, seq_len)},
         "method": method or {"name": "lora"},
-        "training": {"batch_size": batch_size, "gradient_checkpointing": checkpointing, "objective": objective}})
+        "training": {"batch_size": batch_size, "gradient_checkpointing": checkpointing, "objective": objective,
+                     "learning_rate": 1e-4}})  # (any rate: the steps are timed, not judged)
     run = for_config(config)
     names = [f"label{i}" for i in range(labels)] if task == "classification" else None
     model, tokenizer, chosen, _ = prepare_model(config, task, names)

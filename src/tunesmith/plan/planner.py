@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from tunesmith.config import ProjectConfig
+from tunesmith.config.auto import DataFacts, describe, needs_range_test, range_test, resolve_training
 from tunesmith.config.method import switch_method
+from tunesmith.methods import get_method
 from tunesmith.objectives import get_objective
 from tunesmith.plan.calibrate import Calibration, calibrate
 from tunesmith.plan.memory import MemoryBreakdown, StepShape, peak_memory
@@ -71,6 +73,7 @@ class Plan:
     larger_models: list[dict] = field(default_factory=list)
     memory_explained: list[dict] = field(default_factory=list)  # explain.MemoryRow's, summing to the peak
     notes: list[str] = field(default_factory=list)
+    training: str = ""  # the training settings as resolved from the data (config/auto.py), in words
 
     @property
     def fits(self) -> bool:
@@ -171,8 +174,10 @@ def available_memory(target: Target | None) -> float:
 
 def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int], target: str | None = None,
          target_lengths: list[int] | None = None, price_per_hour: float | None = None, labels: int = 0,
-         calibration: Calibration | None = None, threads: int | None = None, advise: bool = True) -> Plan:
-    """Predict peak memory, time and cost of training `config` on data with these token lengths."""
+         calibration: Calibration | None = None, threads: int | None = None, advise: bool = True,
+         validation_examples: int = 0) -> Plan:
+    """Predict peak memory, time and cost of training `config` on data with these token lengths; "auto" training
+    settings are resolved for this data first, as training resolves them."""
     from tunesmith.plan.advice import larger_models, recommend
     from tunesmith.plan.explain import explain_memory
 
@@ -185,6 +190,13 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
 
     gpu = parse_target(target) if target else None
     task = config.objective.task
+    facts = DataFacts(task, n_train_examples, validation_examples, labels, get_method(config.method.name).trains_base)
+    training = resolve_training(config.training, facts)
+    if needs_range_test(training):  # (time and memory do not depend on the rate)
+        config = config.model_copy(update={"training": training.model_copy(
+            update={"learning_rate": range_test(facts.trains_base).fallback})})
+    else:
+        config = config.model_copy(update={"training": training})
     targets = list(target_lengths) if target_lengths is not None else default_targets(token_lengths, task)
     threads = threads or config.training.num_threads or torch.get_num_threads()
     shape = model_shape(config.model.name, config.model.trust_remote_code)
@@ -196,7 +208,7 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
                   model=config.model.name, total_params=shape.total_params, estimate=estimate, total_steps=steps,
                   total_seconds=steps * estimate.seconds_per_step + estimate.reference_seconds,
                   available_memory=available_memory(gpu),
-                  price_per_hour=price_per_hour)
+                  price_per_hour=price_per_hour, training=describe(training, facts))
     result.memory_explained = [asdict(row) for row in explain_memory(planner, estimate)]
     if advise:
         result.recommendations = recommend(planner, result.available_memory)

@@ -34,6 +34,7 @@ def summary_rows(result: Plan) -> list[tuple[str, str]]:
             ("model", f"{result.model} ({result.total_params / 1e6:.1f} M parameters, "
                       f"{e.trainable_params:,} trained)"),
             ("setting", setting_text(e)),
+            *([("training", result.training)] if result.training else []),
             ("peak memory", f"{gigabytes(e.peak_memory)} of {gigabytes(result.available_memory)}"
                             + ("" if result.fits else "  [bold red]does not fit[/bold red]")),
             ("memory breakdown", ", ".join(f"{k.replace('_', ' ')} {gigabytes(v)}" for k, v in e.memory.items()

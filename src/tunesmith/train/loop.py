@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
-from tunesmith.config import ProjectConfig, TrainingConfig
+from tunesmith.config import ProjectConfig
+from tunesmith.config.auto import GENERATIVE
 from tunesmith.errors import TunesmithError
 from tunesmith.evaluate.overfitting import Evaluation, find_overfitting
 from tunesmith.objectives.runtime import Sft
@@ -38,7 +39,7 @@ class Diverged(TunesmithError):
     """Training produced inf or NaN; the run stops at that step and is marked failed."""
 
     def __init__(self, step: int, what: str, learning_rate: float):
-        lower = min(learning_rate / 10, TrainingConfig.model_fields["learning_rate"].default)
+        lower = min(learning_rate / 10, GENERATIVE["learning_rate"])
         super().__init__(f"training diverged at step {step}: {what} (training.learning_rate is {learning_rate:g}).",
                          f"Lower the learning rate (e.g. --set training.learning_rate={lower:g}) or check the data "
                          "for extreme values, then train again, or continue from the last checkpoint with --resume "

@@ -17,22 +17,26 @@ from pathlib import Path
 import torch
 
 from tunesmith.config import ProjectConfig
+from tunesmith.config.auto import DataFacts, describe, needs_range_test, range_test, resolve_training
 from tunesmith.errors import DataError, TunesmithError
 from tunesmith.methods import count_parameters
 from tunesmith.objectives.runtime import attach_reference, for_config
 from tunesmith.progress import console
 from tunesmith.project import ensure_writable
 from tunesmith.resources import peak_rss
-from tunesmith.runs import CHECKPOINTS_DIR, RUN_FILE, training_contract, with_contract
+from tunesmith.runs import CHECKPOINTS_DIR, CONFIG_FILE, RUN_FILE, training_contract, with_contract
+from tunesmith.runs.saved_config import read_saved
 from tunesmith.train import checkpoint as ckpt
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import label_list
 from tunesmith.train.loggers import Loggers
-from tunesmith.train.loop import Batches, LoopState, StepCallback, run_loop, total_steps
+from tunesmith.train.loop import Batches, LoopState, StepCallback, evaluate, run_loop, total_steps, train_step
+from tunesmith.train.lr_range import RangeTestResult, find_learning_rate
 from tunesmith.train.optim import build_optimizer
 from tunesmith.train.run_folder import finish_artifact, read_run, write_card, write_config, write_json
 from tunesmith.train.setup import prepare_model
 from tunesmith.train.sharding import choose
+from tunesmith.train.subset import stratified_subset
 
 
 @dataclass
@@ -103,6 +107,9 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     start = _resume_point(run_dir, identity, strategy, world) if resume else None
     labels = label_list(train_records) if task == "classification" else None
     model, tokenizer, method, resolved = prepare_model(config, task, labels)
+    facts = DataFacts(task, len(train_records), len(validation_records), len(labels or []), method.trains_base)
+    config = _resolve(config, facts, run_dir if start is not None else None)
+    tc = config.training
     trainable, total = count_parameters(model)
     template = getattr(tokenizer, "chat_template", None)
     contract = training_contract(config, train_records, template if isinstance(template, str) else None, labels)
@@ -119,13 +126,22 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     objective = for_config(config)
     train_ex = objective.encode(tokenizer, train_records, task, length, labels, tc.train_on_prompt)
     val_ex = objective.encode(tokenizer, validation_records, task, length, labels, tc.train_on_prompt)
+    checked_ex = val_ex  # what validation during training reads: a fixed stratified subset when capped
+    if tc.validation_subset and len(validation_records) > tc.validation_subset:
+        keep = stratified_subset([r.get("label") for r in validation_records], tc.validation_subset, tc.seed)
+        checked_ex = objective.encode(tokenizer, [validation_records[i] for i in keep], task, length, labels,
+                                      tc.train_on_prompt)
     if not train_ex:
         raise DataError("no training example has a token to learn from after encoding",
                         "Check that chat records end with an assistant message.")
     # Reference log-probs (dpo, kto) from the model as prepared, before any step or restored checkpoint.
-    attach_reference(objective, model, method, train_ex + val_ex, tokenizer.pad_token_id,
+    attach_reference(objective, model, method, train_ex + val_ex + (checked_ex if checked_ex is not val_ex else []),
+                     tokenizer.pad_token_id,
                      next(model.parameters()).device, method.virtual_tokens)
-    model, optimizer = strategy.setup(model, lambda m: build_optimizer(m, tc))
+    # (a rate to build the optimizer with; the loop sets every step's rate, from the range test's answer)
+    provisional = tc.model_copy(update={"learning_rate": range_test(method.trains_base).fallback}) \
+        if needs_range_test(tc) else tc
+    model, optimizer = strategy.setup(model, lambda m: build_optimizer(m, provisional))
     state = LoopState(identity=identity)
     if start is not None:
         state = LoopState.from_saved(ckpt.load_checkpoint(start, model, optimizer))
@@ -137,6 +153,16 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
         _compile(model)
     batches = Batches(train_ex, tokenizer.pad_token_id, task == "classification", tc.batch_size,
                       tc.gradient_accumulation, tc.seed, tc.group_by_length, world, objective.collate)
+    search = None
+    if needs_range_test(tc):
+        search = _range_test(model, batches, tc, facts, world,
+                             lambda m, params, opt, step: train_step(m, params, opt, batches, step, task,
+                                                                     method.virtual_tokens, tc.max_grad_norm,
+                                                                     strategy, objective)[0])
+        config = config.model_copy(update={"training": tc.model_copy(update={"learning_rate": search.learning_rate})})
+        tc = config.training
+    if world.main and start is None and task == "classification":
+        _say(f"training: {describe(tc, facts)}" + (f" ({_searched(search)})" if search else ""))
     planned = total_steps(config, len(batches.epoch(0)))
     # the planner's calibration, checked on this run's first steps (it does not model pair encoders)
     if world.size == 1 and state.step == 0 and task != "embedding":
@@ -151,6 +177,10 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
             "artifact": method.artifact, "train_examples": len(train_ex), "validation_examples": len(val_ex),
             "planned_steps": planned, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "world_size": world.size,
             "distributed": strategy.name, "inference": contract.to_json()}
+    if search is not None:
+        info["learning_rate_search"] = search.to_json()
+    if checked_ex is not val_ex:
+        info["validation_subset"] = len(checked_ex)
     ensure_writable(run_dir)  # everything before this line may fail and leave no folder behind
     if world.main:
         write_config(run_dir, config)
@@ -159,7 +189,7 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     loggers = Loggers(tc.report_to, run_dir, config.model_dump(mode="json"))
     try:
         state, outcome = run_loop(
-            config=config, model=model, optimizer=optimizer, batches=batches, val_examples=val_ex, task=task,
+            config=config, model=model, optimizer=optimizer, batches=batches, val_examples=checked_ex, task=task,
             virtual_tokens=method.virtual_tokens, state=state, run_dir=run_dir, world=world, callbacks=callbacks,
             save_weights=lambda: strategy.weights(model), strategy=strategy,
             attach=loggers.attach, objective=objective)
@@ -175,6 +205,9 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
         ckpt.load_weights(best, model)
         restored = state.best_step
     metrics = _metrics(state, restored)
+    if outcome != "interrupted" and checked_ex is not val_ex:  # the checks read a subset: score all of it once
+        metrics.update(evaluate(model, val_ex, tokenizer.pad_token_id, task, method.virtual_tokens, tc.batch_size,
+                                world, strategy, objective), checked_on=len(checked_ex))
     info.update(status="interrupted" if outcome == "interrupted" else "completed", metrics=metrics,
                 steps=state.step, tokens=state.tokens, seconds=round(state.seconds, 2),
                 padding_share=metrics["padding_share"], warnings=state.warnings,
@@ -198,6 +231,30 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
             console.print(f"interrupted at step {state.step}; continue with `tunesmith train --resume`")
     world.barrier()
     return RunResult(run_dir, metrics, outcome == "stopped_early", info["status"])
+
+
+def _resolve(config: ProjectConfig, facts: DataFacts, resumed: Path | None) -> ProjectConfig:
+    """The config with its "auto" training settings resolved (config/auto.py); a resumed run keeps the learning
+    rate its range test found (its config.yaml has it)."""
+    measured = None
+    if resumed is not None and needs_range_test(resolve_training(config.training, facts)):
+        saved = read_saved(resumed / CONFIG_FILE).get("training", {}).get("learning_rate")
+        measured = float(saved) if isinstance(saved, int | float) and not isinstance(saved, bool) else None
+    return config.model_copy(update={"training": resolve_training(config.training, facts, measured)})
+
+
+def _range_test(model, batches: Batches, tc, facts: DataFacts, world: World, step_fn) -> RangeTestResult:
+    test = range_test(facts.trains_base)
+    if world.size > 1:  # the sweep's steps would need every process in step; the fixed rate does
+        return RangeTestResult(test.fallback, 0, 0.0, False)
+    return find_learning_rate(model, batches, test, tc, step_fn, test.steps)
+
+
+def _searched(search: RangeTestResult) -> str:
+    if not search.measured:
+        return "no range test under several processes" if not search.steps else \
+            "the range test found no rate that lowered the loss: the fixed fallback"
+    return f"range test: {search.steps} steps, {search.seconds:.1f} s"
 
 
 def _resume_point(run_dir: Path, identity: dict, strategy, world: World) -> Path | None:

@@ -1,0 +1,114 @@
+"""The values of training settings left at "auto": one pure function of the task and the data's size.
+
+`resolve_training` is the only place they are decided; the user's explicit settings pass through untouched.
+Training resolves before it starts (the run's config.yaml records the concrete values) and `tunesmith plan`
+shows the same resolution. Generative tasks (chat, text, embedding) keep the fixed values they always had.
+
+Classification is sized from the data, since a fixed recipe is wrong at one end or the other: a batch that
+grows with the data set (fewer, better-used steps), validation a few times per epoch on a capped stratified
+subset (a full pass every 50 steps cost more than training on an 8,000-example set), more epochs for small
+sets with early stopping to end them, and a learning rate measured by a short range test on the training data
+(train/lr_range.py), since one number overfits one task (2e-4 full fine-tuning of a binary sentiment set)
+and underfits another.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tunesmith.config.training import AUTO, TrainingConfig
+
+# What generative tasks get for "auto" (their long-standing defaults).
+GENERATIVE = {"epochs": 3.0, "learning_rate": 2e-4, "batch_size": 8, "eval_every": 50,
+              "validation_subset": None, "early_stopping_patience": None}
+
+CHECKS_PER_EPOCH = 4  # classification validates this often per epoch ...
+MIN_STEPS_BETWEEN_CHECKS = 10  # ... but not more often than this (tiny sets would validate every step)
+PATIENCE = 3  # validations without improvement before stopping (three quarters of an epoch)
+SUBSET_PER_LABEL = 8  # mid-training validation examples per label, clamped to:
+SUBSET_LIMITS = (512, 1024)
+
+
+@dataclass(frozen=True)
+class RangeTest:
+    """The learning-rate range test's sweep for one kind of method (whole model, or an adapter)."""
+
+    low: float
+    high: float
+    fallback: float  # when the test cannot run (several processes), or no step lowered the loss
+    # Optimizer steps of the sweep: fewer read noise (a model learning from scratch shows no descent in 20)
+    steps: int = 60
+
+
+# The sweeps run past any useful rate (the test stops once the loss blows up); the fallbacks are common choices.
+RANGE_TESTS = {True: RangeTest(1e-6, 1e-2, 5e-5),  # full fine-tuning (every weight trains)
+               False: RangeTest(1e-5, 1e-1, 5e-4)}  # adapters (LoRA and its kin)
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the resolution reads about the data and the run."""
+
+    task: str
+    train_examples: int
+    validation_examples: int = 0
+    labels: int = 0
+    trains_base: bool = False  # the method trains every weight (full fine-tuning), not an adapter
+
+
+def classification_batch_size(train_examples: int) -> int:
+    return 8 if train_examples < 200 else 16 if train_examples < 1000 else 32
+
+
+def classification_epochs(train_examples: int) -> float:
+    return 5.0 if train_examples < 1000 else 3.0 if train_examples < 5000 else 2.0
+
+
+def validation_subset_size(validation_examples: int, labels: int) -> int | None:
+    """A cap on mid-training validation, or None when the whole split is already that small."""
+    low, high = SUBSET_LIMITS
+    cap = min(high, max(low, SUBSET_PER_LABEL * labels))
+    return cap if validation_examples > cap else None
+
+
+def range_test(trains_base: bool) -> RangeTest:
+    return RANGE_TESTS[trains_base]
+
+
+def resolve_training(training: TrainingConfig, facts: DataFacts, measured_lr: float | None = None) -> TrainingConfig:
+    """`training` with every "auto" replaced by its value for this data. The learning rate of classification
+    stays "auto" until `measured_lr` (the range test's answer) is given: `needs_range_test` says so."""
+    chosen = {name: getattr(training, name) for name in GENERATIVE}
+    if facts.task != "classification":
+        values = dict(GENERATIVE)
+    else:
+        batch = chosen["batch_size"]
+        if batch == AUTO:
+            batch = classification_batch_size(facts.train_examples)
+        steps_per_epoch = max(1, math.ceil(facts.train_examples / (batch * training.gradient_accumulation)))
+        values = {"epochs": classification_epochs(facts.train_examples),
+                  "learning_rate": measured_lr if measured_lr is not None else AUTO,
+                  "batch_size": batch,
+                  "eval_every": max(min(MIN_STEPS_BETWEEN_CHECKS, steps_per_epoch),
+                                    math.ceil(steps_per_epoch / CHECKS_PER_EPOCH)),
+                  "validation_subset": validation_subset_size(facts.validation_examples, facts.labels),
+                  "early_stopping_patience": PATIENCE}
+    updates = {name: values[name] for name, value in chosen.items() if value == AUTO}
+    return training.model_copy(update=updates) if updates else training
+
+
+def needs_range_test(training: TrainingConfig) -> bool:
+    return training.learning_rate == AUTO
+
+
+def describe(training: TrainingConfig, facts: DataFacts) -> str:
+    """One line of the resolved values, for `tunesmith plan` and the start of training."""
+    lr = (f"found by a range test ({range_test(facts.trains_base).low:g} to {range_test(facts.trains_base).high:g})"
+          if needs_range_test(training) else f"{training.learning_rate:g}")
+    subset = (f" on {training.validation_subset} stratified examples (all at the end)"
+              if training.validation_subset else "")
+    stop = (f", early stopping after {training.early_stopping_patience} without improvement"
+            if training.early_stopping_patience else "")
+    return (f"batch {training.batch_size}, learning rate {lr}, {training.epochs:g} epochs, validation every "
+            f"{training.eval_every} steps{subset}{stop}")

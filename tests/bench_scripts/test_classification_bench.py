@@ -1,0 +1,64 @@
+"""bench/classification_time_to_accuracy.py: its options, the abstention threshold and the report, from synthetic
+numbers (the bench itself reads CLINC150 and needs minutes to hours)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("clf_bench", ROOT / "bench" / "classification_time_to_accuracy.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["clf_bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load()
+
+
+def test_quick_is_a_subset_and_one_hf_epoch():
+    quick, full = bench.parse_args(["--quick"]), bench.parse_args([])
+    assert (quick.intents, quick.epochs) == (30, 1.0) and (full.intents, full.epochs) == (None, 3.0)
+    assert full.lrs == [2e-5, 5e-5, 1e-4] and full.batches == [16, 32]
+    assert bench.parse_args(["--quick", "--epochs", "2"]).epochs == 2.0
+
+
+def test_the_threshold_separates_confident_in_scope_from_unsure_out_of_scope():
+    confidence_in = np.array([0.9, 0.8, 0.95, 0.3])
+    correct_in = np.array([True, True, True, False])
+    confidence_oos = np.array([0.2, 0.4, 0.5])
+    threshold = bench.best_threshold(confidence_in, correct_in, confidence_oos)
+    assert 0.5 < threshold <= 0.8  # every out-of-scope query abstained on, every right answer kept
+
+
+def test_scores_fit_on_validation_and_report_on_test():
+    rng = np.random.default_rng(0)
+    sure = np.eye(3)[rng.integers(0, 3, 60)] * 8
+    targets = {"val": sure.argmax(1), "test": sure.argmax(1)}
+    unsure = rng.normal(0, 0.1, (20, 3))
+    logits = {"val": sure, "test": sure, "oos_val": unsure, "oos_test": unsure[::-1]}
+    result = bench.scores(logits, targets)
+    assert result["test_accuracy"] == 1.0 and result["oos_recall"] == 1.0
+    assert result["test_accuracy_abstaining"] == 1.0
+
+
+def test_the_report_names_the_best_sweep_run_and_the_time_ratio():
+    common = {"test_accuracy_abstaining": 0.8, "abstain_below": 0.5, "oos_recall": 0.4, "epochs": 1.0, "steps": 10}
+    rows = [{"recipe": "tunesmith defaults", "learning_rate": 1e-4, "batch_size": 32, "wall_s": 50.0,
+             "test_accuracy": 0.95, "stopped_early": False, "eval_every": 5, "validation_subset": 512,
+             "range_test_s": 3.0, **common},
+            {"recipe": "HF Trainer", "learning_rate": 5e-5, "batch_size": 16, "wall_s": 100.0, "test_accuracy": 0.94,
+             **common},
+            {"recipe": "HF Trainer", "learning_rate": 2e-5, "batch_size": 32, "wall_s": 80.0, "test_accuracy": 0.90,
+             **common}]
+    args = bench.parse_args(["--quick"])
+    context = {"argv": ["--quick"], "date": "d", "intents": 30, "machine": "m", "load_before": "1", "load_after": "2",
+               "sizes": {"train": 3000, "val": 600, "test": 900, "oos_val": 100, "oos_test": 1000}, "notes": ["n"]}
+    text = bench.render(rows, args, context)
+    assert "Best HF run: lr 5e-05, batch 16: 94.00 %" in text and "**0.50×**" in text and "+1.00 points" in text
+    assert text.count("| HF Trainer |") == 2 and "Note: n" in text

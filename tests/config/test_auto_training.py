@@ -1,0 +1,63 @@
+"""config/auto.py: the "auto" training settings resolved from the task and the data (pure, synthetic sizes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tunesmith.config import parse_config
+from tunesmith.config.auto import GENERATIVE, DataFacts, describe, needs_range_test, resolve_training
+
+
+def training(**chosen):
+    return parse_config({"training": chosen}).training
+
+
+@pytest.mark.parametrize("task", ["chat", "text", "embedding"])
+def test_generative_tasks_keep_their_fixed_values_at_any_size(task):
+    for size in (10, 100_000):
+        resolved = resolve_training(training(), DataFacts(task, size, size // 10, 0))
+        assert {name: getattr(resolved, name) for name in GENERATIVE} == GENERATIVE
+
+
+@pytest.mark.parametrize(("examples", "batch"), [(50, 8), (600, 16), (8_000, 32), (15_000, 32)])
+def test_classification_batch_grows_with_the_data(examples, batch):
+    assert resolve_training(training(), DataFacts("classification", examples, 100, 2)).batch_size == batch
+
+
+def test_classification_validates_a_few_times_per_epoch_on_a_capped_stratified_subset():
+    resolved = resolve_training(training(), DataFacts("classification", 8_000, 3_000, 150, trains_base=True))
+    steps_per_epoch = 250  # 8,000 / 32
+    assert resolved.eval_every == 63  # a quarter epoch, not a fixed 50 steps
+    assert 8_000 / 32 / resolved.eval_every == pytest.approx(steps_per_epoch / 63)
+    assert resolved.validation_subset == 1024  # 8 per label, capped
+    assert resolved.early_stopping_patience == 3 and resolved.epochs == 2.0
+    small = resolve_training(training(), DataFacts("classification", 100, 40, 2))
+    assert small.validation_subset is None  # the whole split is smaller than any cap
+    assert small.eval_every == 10  # a tiny set does not validate every other step
+    assert small.epochs > resolved.epochs  # small sets get more passes, early stopping ends them
+
+
+def test_the_learning_rate_waits_for_the_range_test_and_then_takes_its_answer():
+    facts = DataFacts("classification", 2_000, 200, 4, trains_base=True)
+    pending = resolve_training(training(), facts)
+    assert needs_range_test(pending) and "range test" in describe(pending, facts)
+    measured = resolve_training(training(), facts, measured_lr=3e-5)
+    assert measured.learning_rate == 3e-5 and not needs_range_test(measured)
+
+
+def test_explicit_settings_pass_through_untouched():
+    chosen = training(batch_size=8, learning_rate=1e-4, epochs=7, eval_every=5, validation_subset=None,
+                      early_stopping_patience=None)
+    resolved = resolve_training(chosen, DataFacts("classification", 8_000, 3_000, 150), measured_lr=3e-5)
+    assert (resolved.batch_size, resolved.learning_rate, resolved.epochs, resolved.eval_every,
+            resolved.validation_subset, resolved.early_stopping_patience) == (8, 1e-4, 7.0, 5, None, None)
+    # the cadence follows the chosen batch: 1,000 steps per epoch at batch 8
+    assert resolve_training(training(batch_size=8), DataFacts("classification", 8_000, 0, 2)).eval_every == 250
+
+
+def test_auto_values_are_checked_with_one_message():
+    from tunesmith.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"training\.batch_size: must be 'auto' or a whole number at least 1"):
+        training(batch_size=2.5)
+    assert training(learning_rate="1e-4").learning_rate == 1e-4  # YAML reads 1e-4 as text
