@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunesmith.errors import TunesmithError
 from tunesmith.studio.context import api
 
 
@@ -117,3 +118,29 @@ def _text(content) -> str:
     if isinstance(content, list):
         return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
     return str(content)
+
+
+SEARCH_RESULTS = 3  # documents shown per side
+
+
+def search(project, dataset, run_dir: Path, query: str) -> SideBySide:
+    """The corpus of `dataset` (every document of every split) ranked for `query` by the base encoder and by the
+    embedding run: the side-by-side of a search model, as the evaluation scores it (the same corpus, cosine)."""
+    import numpy as np
+
+    from tunesmith.embeddings import api as embeddings
+    from tunesmith.embeddings.evaluation import corpus_of
+    from tunesmith.evaluate.compare import split_records
+
+    corpus = corpus_of([split_records(dataset, name) for name in ("train", "validation", "test")])
+    if not corpus:
+        raise TunesmithError("this dataset has no documents to search.",
+                             "Prepare a dataset of (query, positive) pairs on the Data page.")
+
+    def ranked(model) -> str:
+        vectors = embeddings.embed(corpus, model=model)
+        scores = vectors @ embeddings.embed(query, model=model)
+        best = np.argsort(-scores, kind="stable")[:SEARCH_RESULTS]
+        return "\n".join(f"{rank}. ({scores[i]:.2f}) {corpus[i]}" for rank, i in enumerate(best, 1))
+
+    return SideBySide(ranked(project.config.model.name), ranked(run_dir), None)

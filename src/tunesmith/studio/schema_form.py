@@ -109,8 +109,8 @@ def to_widget_value(spec: FieldSpec, value: Any) -> Any:
 
 
 def from_widget_value(spec: FieldSpec, value: Any) -> Any:
-    if spec.kind == "yaml":
-        return yaml.safe_load(value) if str(value).strip() else None
+    if spec.kind == "yaml":  # typed text is read as YAML; a value set from code (a number) is taken as it is
+        return (yaml.safe_load(value) if value.strip() else None) if isinstance(value, str) else value
     if spec.kind == "text" and spec.optional and value == "":
         return None
     if spec.kind == "int" and value is not None:

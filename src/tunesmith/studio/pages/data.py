@@ -40,6 +40,7 @@ EXAMPLE_LINE = {
             '{"role": "assistant", "content": "The red frame costs 20 euros."}]}',
     "classification": '{"text": "My order never arrived", "label": "delivery"}',
     "text": '{"text": "A paragraph of your documents."}',
+    "embedding": '{"query": "How long is the warranty?", "positive": "Every frame has a five-year warranty."}',
 }
 
 

@@ -160,7 +160,17 @@ def build(ctx: StudioContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         base_history = [*(base_history or []), turn]
         tuned_history = [*(tuned_history or []), turn]
         run_dir = ctx.run_folder(selected_run).path
-        if ctx.run_folder(selected_run).info().task == "classification":
+        task = ctx.run_folder(selected_run).info().task
+        if task == "embedding":  # a search model: both rank the dataset's documents for the message
+            version = next(iter(ctx.dataset_versions()), None)
+            if not version:
+                raise TunesmithError("no prepared dataset to search.", "Prepare one on the Data page first.")
+            found = playground.search(project, api("data", "load_prepared")(ctx.root / "data" / version), run_dir,
+                                      message)
+            base_answer, tuned_answer = found.base, found.tuned
+            note = (f"Both rank the {version} dataset's documents for your message (best first, with their "
+                    "similarity); the evaluation scores the same search.")
+        elif task == "classification":
             base_answer = ("A base encoder has no classifier for your labels; the comparison table's baselines show "
                            "what it can do without fine-tuning.")
             tuned_answer = playground.classify(playground.run_model(run_dir), message, project.config.model.max_length)

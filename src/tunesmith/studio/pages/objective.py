@@ -15,11 +15,13 @@ TASK_CHOICES = [
     ("Answer questions or chat in a certain way", "chat"),
     ("Sort texts into categories (labels)", "classification"),
     ("Learn the words and style of my documents", "text"),
+    ("Find the right document for a question (search)", "embedding"),
 ]
-MODEL_KIND_FOR_TASK = {"chat": "causal-lm", "text": "causal-lm", "classification": "encoder"}
+MODEL_KIND_FOR_TASK = {"chat": "causal-lm", "text": "causal-lm", "classification": "encoder", "embedding": "encoder"}
 METHOD_MEANING = "A way of fine-tuning that trains a small add-on instead of the whole model: fast and light on memory."
-TASK_HELP = ("Pick the closest: answering questions (a chat model), sorting texts into your categories, or writing "
-             "like your documents. The studio picks a model that fits.")
+TASK_HELP = ("Pick the closest: answering questions (a chat model), sorting texts into your categories, writing "
+             "like your documents, or finding the document that answers a question (search). The studio picks a "
+             "model that fits.")
 NO_PROJECT = ("**No project in this folder yet.** Answer the questions below and press **Write tunesmith.yaml** "
               "to start one.")
 
