@@ -215,6 +215,38 @@ def llama_cpp_single_stream(model_dir: str, max_tokens: int, repeats: int, threa
             f"| ratio served / direct | | | {served / direct:.2f} |"]
 
 
+def run_environment(args, load_before: tuple[float, float, float]) -> list[str]:
+    """What this run ran with, so a rerun elsewhere can be told apart from a regression: the machine and the
+    libraries, the thread and allocator settings the server inherits, the commit, and the load around it."""
+    import subprocess
+
+    import torch
+
+    from tunesmith.plan.calibrate import machine_key
+
+    machine = machine_key()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent, check=False).stdout.strip() or "unknown"
+    variables = {name: os.environ[name] for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KMP_AFFINITY",
+                                                     "LD_PRELOAD", "MALLOC_ARENA_MAX", "DNNL_MAX_CPU_ISA")
+                 if name in os.environ}
+    load_after = os.getloadavg()
+    return ["", "## Ran with", "",
+            f"- machine: {machine['cpu']}, {os.cpu_count()} logical CPUs; python {machine['python']}, torch "
+            f"{machine['torch']} (oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}), "
+            f"transformers {machine['transformers']}; commit {commit}",
+            f"- threads: {args.threads} intra-op for the baseline and the server, "
+            f"{torch.get_num_interop_threads()} inter-op; environment: "
+            f"{', '.join(f'{k}={v}' for k, v in variables.items()) or 'no thread/allocator variables set'}",
+            f"- warm-up: one untimed request before the baseline and before each server phase; time limit per "
+            f"phase {args.time_limit:.0f} s; requests per phase: {args.budget_8} (8 clients), {args.budget_32} "
+            "(32 clients)",
+            f"- load average (1, 5, 15 min) before: {' '.join(f'{x:.1f}' for x in load_before)}, after: "
+            f"{' '.join(f'{x:.1f}' for x in load_after)}"
+            + (" — other work was running: compare ratios only with a run under similar load"
+               if max(load_before[0], load_after[0]) > 1.5 else "")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
@@ -238,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     from tunesmith.models.catalog import resolve
 
     torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
     model_dir = str(resolve(args.model).path)
     rows, base_tps = [], None
     if args.torch:
@@ -269,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         lines += ["", "llama-cpp-python is not installed: the llama.cpp comparison was not run "
                   "(pip install 'tunesmith[llamacpp]')."]
+    lines += run_environment(args, load_before)
     text = "\n".join(lines) + "\n"
     print(text)
     out = Path(args.out)
