@@ -1,0 +1,176 @@
+"""Embedding throughput and memory (issue 19): training pairs/s and peak RSS of bundled minilm-l6 at batch 32
+and at batch 128 (GradCache: 32 texts encoded at a time), then `/v1/embeddings` against
+`SentenceTransformer.encode` called in a loop, one text at a time, single stream and with 8 clients.
+
+Each training case runs in a fresh process (its VmHWM is that run's alone). Serving: the server runs in its own
+process with 1 torch thread; the SentenceTransformer loop runs in this process with 1 thread too, on the same
+exported model. Peak RSS does not depend on other load; the speeds do (the report records the load).
+Run: .venv/bin/python bench/embedding_throughput.py [--texts 200]  → bench/results/embedding_throughput.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+RESULTS = Path(__file__).parent / "results" / "embedding_throughput.md"
+TRAIN_ONE = """
+import json, sys
+from tunesmith.config import ProjectConfig
+from tunesmith.quickstart.embedding import faq_pairs
+from tunesmith.train.run import run_training
+batch, run_dir = int(sys.argv[1]), sys.argv[2]
+pairs = [{"query": p["query"], "positive": p["positive"]} for p in faq_pairs()]
+config = ProjectConfig.model_validate({
+    "objective": {"task": "embedding"}, "model": {"name": "minilm-l6", "max_length": 64},
+    "method": {"name": "full"}, "embedding": {"cache_batch_size": 32},
+    "training": {"epochs": 1, "batch_size": batch, "learning_rate": 2e-5, "eval_every": 100000,
+                 "num_threads": 1, "seed": 0}})
+run_training(config, pairs, [], run_dir)
+info = json.load(open(f"{run_dir}/run.json"))
+print(json.dumps({"pairs": len(pairs), "seconds": info["seconds"], "peak_rss": info["peak_rss"],
+                  "steps": info["steps"]}))
+"""
+
+
+def train_case(batch: int, run_dir: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", TRAIN_ONE, str(batch), str(run_dir)], capture_output=True,
+                          text=True, check=False)
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _serve(run_dir: str, port: int, ready) -> None:
+    from tunesmith.config.serve import ServeConfig
+    from tunesmith.serve import build_server
+    from tunesmith.serve.runner import run
+
+    server = build_server([run_dir], settings=ServeConfig(port=port, threads=1))
+    ready.set()
+    run(server.app, "127.0.0.1", port, log_level="warning")
+
+
+def start_server(run_dir: Path) -> tuple[str, object]:
+    import httpx
+
+    from tunesmith.serve import free_port
+
+    port = free_port()
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    process = context.Process(target=_serve, args=(str(run_dir), port, ready), daemon=True)
+    process.start()
+    ready.wait(300)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return url, process
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise RuntimeError("server did not start")
+
+
+def served(url: str, model: str, texts: list[str], clients: int) -> float:
+    """Texts per second with `clients` threads, each request one text (what an application sends)."""
+    import httpx
+
+    httpx.post(f"{url}/v1/embeddings", json={"model": model, "input": "warm-up"}, timeout=120)
+    pending, lock, errors = list(texts), threading.Lock(), []
+
+    def worker() -> None:
+        with httpx.Client(timeout=120) as http:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    text = pending.pop()
+                response = http.post(f"{url}/v1/embeddings", json={"model": model, "input": text})
+                if response.status_code != 200:
+                    errors.append(response.status_code)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests: {errors[:5]}")
+    return len(texts) / (time.perf_counter() - started)
+
+
+def sentence_transformers_loop(folder: Path, texts: list[str]) -> float:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(1)
+    model = SentenceTransformer(str(folder), device="cpu")
+    model.encode("warm-up")
+    started = time.perf_counter()
+    for text in texts:
+        model.encode(text)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=200, help="texts sent per serving measurement")
+    args = parser.parse_args(argv)
+    from tunesmith.embeddings.export import write_sentence_transformers
+    from tunesmith.embeddings.load import encoder_for_run
+    from tunesmith.quickstart.embedding import faq_pairs
+    from tunesmith.train import load_run
+
+    load_before, started = os.getloadavg(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    texts = [p["query"] for p in faq_pairs()][: args.texts]
+    lines = ["# Embedding throughput and memory", "",
+             f"Measured {started}, bundled `minilm-l6`, full fine-tuning on the embedding quickstart's 390 FAQ "
+             "pairs (multiple-negatives ranking, max_length 64, 1 epoch, 1 torch thread), each case in a fresh "
+             "process.", "", "| batch | texts encoded at once | steps | pairs/s | peak RSS (GB) |",
+             "|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as folder:
+        runs = {}
+        for batch in (32, 128):
+            runs[batch] = Path(folder) / f"run-{batch}"
+            case = train_case(batch, runs[batch])
+            lines.append(f"| {batch} | 32{' (GradCache)' if batch > 32 else ''} | {case['steps']} | "
+                         f"{case['pairs'] / case['seconds']:.1f} | {case['peak_rss'] / 1e9:.2f} |")
+            print(lines[-1], flush=True)
+        export = write_sentence_transformers(encoder_for_run(load_run(runs[32])), Path(folder) / "st")
+        baseline = sentence_transformers_loop(export, texts)
+        url, process = start_server(runs[32])
+        try:
+            single = served(url, runs[32].name, texts, clients=1)
+            eight = served(url, runs[32].name, texts, clients=8)
+        finally:
+            process.terminate()
+            process.join(30)
+    lines += ["", f"Serving {len(texts)} queries, one text per call, 1 torch thread on each side:", "",
+              "| path | texts/s | vs SentenceTransformer loop | target |", "|---|---|---|---|",
+              f"| `SentenceTransformer.encode` in a loop (same exported model) | {baseline:.1f} | 1.00× | |",
+              f"| `/v1/embeddings`, 1 client | {single:.1f} | {single / baseline:.2f}× | ≥ 1× |",
+              f"| `/v1/embeddings`, 8 clients (batched across clients) | {eight:.1f} | {eight / baseline:.2f}× "
+              "| ≥ 2× |",
+              "", f"Load average (1, 5, 15 min) before: {' '.join(f'{x:.1f}' for x in load_before)}, after: "
+              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} logical CPUs."]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(RESULTS.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
