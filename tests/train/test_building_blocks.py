@@ -46,7 +46,7 @@ def test_schedule_warms_up_then_decays():
 @pytest.mark.parametrize("name", ["adamw", "adafactor"])
 def test_optimizer_state_round_trips_without_pickle(name, tmp_path):
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
-    optimizer = build_optimizer(model, TrainingConfig(optimizer=name, weight_decay=0.1))
+    optimizer = build_optimizer(model, TrainingConfig(optimizer=name, weight_decay=0.1, learning_rate=1e-3))
     for _ in range(2):
         model(torch.randn(5, 4)).sum().backward()
         optimizer.step()
@@ -54,7 +54,7 @@ def test_optimizer_state_round_trips_without_pickle(name, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [ckpt.MARKER, ckpt.WEIGHTS, ckpt.OPTIMIZER, ckpt.STATE, "optimizer.json", "rng.safetensors"])
     fresh = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
-    restored = build_optimizer(fresh, TrainingConfig(optimizer=name, weight_decay=0.1))
+    restored = build_optimizer(fresh, TrainingConfig(optimizer=name, weight_decay=0.1, learning_rate=1e-3))
     assert ckpt.load_checkpoint(folder, fresh, restored) == {"step": 2}
     for a, b in zip(model.parameters(), fresh.parameters(), strict=True):
         assert torch.equal(a, b)
@@ -68,7 +68,7 @@ def test_optimizer_state_round_trips_without_pickle(name, tmp_path):
 
 def test_incomplete_checkpoints_are_ignored_and_pruning_keeps_the_best(tmp_path):
     model = torch.nn.Linear(2, 2)
-    optimizer = build_optimizer(model, TrainingConfig())
+    optimizer = build_optimizer(model, TrainingConfig(learning_rate=1e-3))
     for step in (1, 2, 3, 4):
         ckpt.save_checkpoint(tmp_path / f"step-{step}", dict(model.named_parameters()), optimizer, {"step": step})
     (tmp_path / "step-5").mkdir()  # a crash before the marker: never resumed from
@@ -79,3 +79,10 @@ def test_incomplete_checkpoints_are_ignored_and_pruning_keeps_the_best(tmp_path)
     assert not (tmp_path / ".step-6-tmp").exists()
     with pytest.raises(Exception, match="incomplete"):
         ckpt.load_checkpoint(tmp_path / "step-5", model, None)
+
+
+def test_an_unresolved_auto_learning_rate_is_refused_in_one_line():
+    from tunesmith.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"training\.learning_rate is still \"auto\""):
+        build_optimizer(torch.nn.Linear(2, 2), TrainingConfig())

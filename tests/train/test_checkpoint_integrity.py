@@ -9,7 +9,7 @@ from tunesmith.train.optim import build_optimizer
 
 def _save(root, steps):
     model = torch.nn.Linear(3, 3)
-    optimizer = build_optimizer(model, TrainingConfig())
+    optimizer = build_optimizer(model, TrainingConfig(learning_rate=1e-3))
     model(torch.ones(1, 3)).sum().backward()
     optimizer.step()
     for step in steps:
