@@ -1,24 +1,8 @@
 """bench/classification_time_to_accuracy.py: its options, the abstention threshold and the report, from synthetic
 numbers (the bench itself reads CLINC150 and needs minutes to hours)."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import classification_time_to_accuracy as bench  # bench/ is on sys.path (conftest.py)
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("clf_bench", ROOT / "bench" / "classification_time_to_accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["clf_bench"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
 
 
 def test_quick_is_a_subset_and_one_hf_epoch():

@@ -7,20 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gpu_check  # bench/ is on sys.path (conftest.py)
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "bench" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_check"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-gpu_check = _load()
 
 
 def test_defaults_and_bad_train_size(capsys):

@@ -2,25 +2,13 @@
 nothing in the record told the two runs apart): machine, libraries, threads, environment, commit and load."""
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("serve_load", ROOT / "bench" / "serve_load.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["serve_load"] = module
-    spec.loader.exec_module(module)
-    return module
+import serve_load as bench  # bench/ is on sys.path (conftest.py)
 
 
 def test_the_report_names_threads_environment_and_load(monkeypatch):
     import torch
 
-    bench = _load()
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     args = argparse.Namespace(threads=2, time_limit=120.0, budget_8=10, budget_32=20)
     text = "\n".join(bench.run_environment(args, (4.0, 3.0, 2.0)))

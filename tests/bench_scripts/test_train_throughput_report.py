@@ -1,23 +1,9 @@
 """bench/train_throughput.py's report: the TRL column, the tunesmith/TRL ratio and executed-FLOPs MFU, from
 synthetic child results (the bench itself needs a quiet machine)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("train_throughput", ROOT / "bench" / "train_throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_throughput"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+import train_throughput as bench  # bench/ is on sys.path (conftest.py)
 
 
 def _result(recipe, tokens, wall, positions=None, head=None):
