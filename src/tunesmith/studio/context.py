@@ -18,6 +18,8 @@ from tunesmith.errors import TunesmithError
 from tunesmith.project import RUNS_DIR, Project
 from tunesmith.runs import RunFolder
 
+NO_PROJECT_YET = "**No project yet.** Start on the **Objective** page."  # the empty state of pages after it
+
 
 class ApiNotReady(TunesmithError):
     """A page needs a part of the Python API that this installation does not have yet."""

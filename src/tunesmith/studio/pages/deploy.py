@@ -8,7 +8,7 @@ import gradio as gr
 
 from tunesmith.errors import TunesmithError
 from tunesmith.studio import cli_hint, controls, jobs, serving
-from tunesmith.studio.context import StudioContext, api, error_line, read_json, reports_errors
+from tunesmith.studio.context import NO_PROJECT_YET, StudioContext, api, error_line, read_json, reports_errors
 
 FORMAT_HELP = "hf: one merged Hugging Face folder; adapter: only the small fine-tuned part (needs the base model); " \
               "gguf: one file for llama.cpp / Ollama (with a Modelfile)."
@@ -69,7 +69,7 @@ def _relative(ctx: StudioContext, path: str) -> str:
 
 def empty_state(ctx: StudioContext) -> str:
     if not ctx.has_project():
-        return "**No project yet.** Start on the **Objective** page."
+        return NO_PROJECT_YET
     if not ctx.finished_runs():
         return ("**Nothing to deploy yet.** When a run has finished on the **Train** page, you can export it here "
                 "as files, or start a server that apps can talk to.")

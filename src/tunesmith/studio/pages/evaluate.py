@@ -6,7 +6,7 @@ import gradio as gr
 
 from tunesmith.errors import TunesmithError
 from tunesmith.studio import cli_hint, controls, playground
-from tunesmith.studio.context import StudioContext, api, read_json, reports_errors
+from tunesmith.studio.context import NO_PROJECT_YET, StudioContext, api, read_json, reports_errors
 from tunesmith.studio.data_view import report_frame
 
 
@@ -82,7 +82,7 @@ def evaluate_commands(ctx: StudioContext, version: str | None, runs: list[str], 
 
 def empty_state(ctx: StudioContext) -> str:
     if not ctx.has_project():
-        return "**No project yet.** Start on the **Objective** page."
+        return NO_PROJECT_YET
     if not ctx.finished_runs():
         return ("**Nothing to compare yet.** Train a model on the **Train** page; when it has finished, come back "
                 "here to see whether it beats the model you started from.")

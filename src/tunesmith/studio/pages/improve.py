@@ -9,7 +9,7 @@ import gradio as gr
 
 from tunesmith.errors import TunesmithError
 from tunesmith.studio import cli_hint, controls, jobs
-from tunesmith.studio.context import StudioContext, api, error_line, reports_errors
+from tunesmith.studio.context import NO_PROJECT_YET, StudioContext, api, error_line, reports_errors
 from tunesmith.studio.data_view import report_frame
 
 VERSION_HEADERS = ["version", "stage", "run", "dataset", "created", "note"]
@@ -106,7 +106,7 @@ def improve_commands(ctx: StudioContext, objective: str | None, run: str | None)
 
 def empty_state(ctx: StudioContext, has_versions: bool, has_feedback: bool) -> str:
     if not ctx.has_project():
-        return "**No project yet.** Start on the **Objective** page."
+        return NO_PROJECT_YET
     parts = []
     if not has_versions:
         parts.append("**No model in production yet.** Pick a finished run below and press **Promote to "

@@ -10,7 +10,7 @@ import gradio as gr
 
 from tunesmith.errors import TunesmithError
 from tunesmith.studio import cli_hint, controls, jobs
-from tunesmith.studio.context import StudioContext, reports_errors
+from tunesmith.studio.context import NO_PROJECT_YET, StudioContext, reports_errors
 from tunesmith.studio.run_view import RUN_HEADERS, loss_points, read_metrics, run_row
 
 POLL_SECONDS = 1.5
@@ -39,7 +39,7 @@ def train_commands(ctx: StudioContext, run: str | None) -> str:
 
 def no_runs_text(ctx: StudioContext) -> str:
     if not ctx.has_project():
-        return "**No project yet.** Start on the **Objective** page."
+        return NO_PROJECT_YET
     if not ctx.dataset_versions():
         return "**No runs yet.** First prepare your examples on the **Data** page; then press **Start training**."
     return ("**No runs yet.** Press **Start training**: a tiny model takes minutes, a real one can take hours; "
