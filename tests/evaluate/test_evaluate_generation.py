@@ -69,3 +69,16 @@ def test_sampled_answers_do_not_depend_on_which_prompts_share_the_batch(tiny):
                              batch_size=3)
     alone = generate_chat(model, tokenizer, CONVERSATIONS, max_new_tokens=6, temperature=1.0, seed=7, batch_size=1)
     assert [a.text for a in together] == [a.text for a in alone]
+
+
+def test_evaluation_decodes_generation_rows_answers_at_once(tiny, monkeypatch):
+    from tunesmith.config.evaluation import EvaluationConfig
+    from tunesmith.evaluate.contenders import model_contender
+    from tunesmith.serve import batch
+
+    rows = []
+    original = batch.RunningBatch.step
+    monkeypatch.setattr(batch.RunningBatch, "step", lambda self: rows.append(len(self)) or original(self))
+    settings = EvaluationConfig(generation_rows=3, batch_size=1, max_new_tokens=4)
+    model_contender("base", *tiny, settings).answer(CONVERSATIONS * 2)
+    assert max(rows) == 3, "generation decodes generation_rows answers together, not batch_size"
