@@ -74,6 +74,36 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
+def transformers_greedy(model, tokenizer, conversations, max_new_tokens: int = 8, tools=None):
+    """An oracle independent of tunesmith's decoding: each conversation alone through `model.generate`, greedy,
+    stopping at the same end-of-turn tokens. Tests compare the engine and everything built on it against this."""
+    import torch
+
+    from tunesmith.inference import Completion, render_prompt
+    from tunesmith.models.loading import end_of_turn_ids
+
+    eos = sorted(end_of_turn_ids(tokenizer, getattr(model, "generation_config", None)))
+    results = []
+    for i, conversation in enumerate(conversations):
+        prompt = render_prompt(tokenizer, conversation, tools[i] if tools else ())
+        ids = torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]])
+        with torch.inference_mode():
+            out = model.eval().generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                        max_new_tokens=max_new_tokens, eos_token_id=eos or None,
+                                        pad_token_id=tokenizer.pad_token_id)
+        new = out[0, ids.shape[1]:].tolist()
+        ended = next((k for k, t in enumerate(new) if t in eos), None)
+        answer = new[:ended] if ended is not None else new
+        results.append(Completion(tokenizer.decode(answer, skip_special_tokens=True).strip(), ids.shape[1],
+                                  len(answer), "stop" if ended is not None else "length"))
+    return results
+
+
+@pytest.fixture(scope="session")
+def hf_greedy():
+    return transformers_greedy
+
+
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory):
     """A 2-layer, hidden-64 Llama with SmolLM2's tokenizer and chat template, as an HF folder."""

@@ -1,17 +1,16 @@
-"""Batched generation shared by evaluation, export parity and serving.
+"""Generation for evaluation, export parity, the studio playground and paraphrasing: the serving engine's path.
 
 Prompts are rendered with the tokenizer's chat template (through `tunesmith.tools.render`, so tools offered
-to a conversation appear exactly as training and serving show them), left-padded and decoded together with the
-KV cache. Greedy by default, so results are reproducible; sampling takes an explicit seed.
+to a conversation appear exactly as training and serving show them) and decoded by the same batch loop as
+`tunesmith serve` (`tunesmith.serve.local`): what is evaluated is what is served. Greedy by default, so
+results are reproducible; sampling takes an explicit seed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import torch
 
 from tunesmith.tools import Tool, render
 
@@ -31,45 +30,21 @@ def render_prompt(tokenizer, messages: Messages, tools: Sequence[Tool] = ()) -> 
     return render(tokenizer, messages, tools)
 
 
-def _cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
-    cuts = [text.index(s) for s in stop if s and s in text]
-    return (text[: min(cuts)], True) if cuts else (text, False)
-
-
-@torch.inference_mode()
 def generate_texts(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 96,
                    temperature: float = 0.0, top_p: float = 1.0, stop: Sequence[str] = (),
-                   seed: int | None = None, batch_size: int = 8) -> list[Completion]:
-    """Complete raw prompt strings, `batch_size` at a time."""
-    previous_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    results: list[Completion] = []
-    try:
-        for start in range(0, len(prompts), batch_size):
-            chunk = list(prompts[start: start + batch_size])
-            enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
-            kwargs = {"max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id,
-                      "eos_token_id": tokenizer.eos_token_id}
-            if temperature > 0:
-                if seed is not None:
-                    torch.manual_seed(seed + start)
-                kwargs.update(do_sample=True, temperature=temperature, top_p=top_p)
-            else:
-                kwargs.update(do_sample=False)
-            out = model.generate(**enc, **kwargs)
-            new_tokens = out[:, enc["input_ids"].shape[1]:]
-            for row, prompt_mask in zip(new_tokens, enc["attention_mask"], strict=True):
-                ids = row.tolist()
-                ended = tokenizer.eos_token_id in ids
-                if ended:
-                    ids = ids[: ids.index(tokenizer.eos_token_id)]
-                text = tokenizer.decode(ids, skip_special_tokens=True)
-                text, stopped = _cut_at_stop(text, stop)
-                results.append(Completion(text.strip(), int(prompt_mask.sum()), len(ids),
-                                          "stop" if ended or stopped else "length"))
-    finally:
-        tokenizer.padding_side = previous_side
-    return results
+                   seed: int | None = None, batch_size: int = 8,
+                   on_done: Callable[[], None] = lambda: None) -> list[Completion]:
+    """Complete raw prompt strings through the serving engine's batch loop, `batch_size` rows at a time (prompt
+    i samples with `seed + i`, so an answer does not depend on which prompts share its batch)."""
+    from tunesmith.serve.local import loaded_for, run_prompts
+    from tunesmith.serve.sampling import SamplingParams
+
+    ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    params = [SamplingParams(max_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop),
+                             seed=None if seed is None else seed + i) for i in range(len(prompts))]
+    answers = run_prompts(loaded_for(model, tokenizer), ids, params, max_batch=batch_size, on_done=on_done)
+    return [Completion(a.text.strip(), a.finished.prompt_tokens, a.finished.completion_tokens, a.finished.reason)
+            for a in answers]
 
 
 def generate_chat(model, tokenizer, conversations: Sequence[Messages],

@@ -42,3 +42,43 @@ def test_reference_nll_is_independent_of_batching_and_matches_a_plain_forward(ti
     log_probs = torch.log_softmax(logits[len(prompt) - 1: -1].float(), dim=-1)
     expected = -log_probs[torch.arange(len(answer)), torch.tensor(answer)].sum()
     assert batched[2] == (pytest.approx(float(expected), rel=1e-4), len(answer))
+
+
+def test_answers_equal_transformers_greedy_generate_token_for_token(tiny, hf_greedy):
+    model, tokenizer = tiny
+    conversations = CONVERSATIONS * 3  # more prompts than rows: finished rows make room for waiting ones
+    answers = generate_chat(model, tokenizer, conversations, max_new_tokens=12, batch_size=4)
+    expected = hf_greedy(model, tokenizer, conversations, max_new_tokens=12)
+    assert [(a.text, a.completion_tokens, a.finish_reason) for a in answers] == \
+        [(e.text, e.completion_tokens, e.finish_reason) for e in expected]
+
+
+def test_evaluation_decodes_through_the_serving_engines_batch_loop(tiny, monkeypatch):
+    from tunesmith.serve import batch
+
+    steps = []
+    original = batch.RunningBatch.step
+    monkeypatch.setattr(batch.RunningBatch, "step", lambda self: steps.append(len(self)) or original(self))
+    generate_answers(*tiny, CONVERSATIONS, max_new_tokens=4, batch_size=2)
+    assert steps and max(steps) <= 2
+
+
+def test_sampled_answers_do_not_depend_on_which_prompts_share_the_batch(tiny):
+    model, tokenizer = tiny
+    together = generate_chat(model, tokenizer, CONVERSATIONS, max_new_tokens=6, temperature=1.0, seed=7,
+                             batch_size=3)
+    alone = generate_chat(model, tokenizer, CONVERSATIONS, max_new_tokens=6, temperature=1.0, seed=7, batch_size=1)
+    assert [a.text for a in together] == [a.text for a in alone]
+
+
+def test_evaluation_decodes_generation_rows_answers_at_once(tiny, monkeypatch):
+    from tunesmith.config.evaluation import EvaluationConfig
+    from tunesmith.evaluate.contenders import model_contender
+    from tunesmith.serve import batch
+
+    rows = []
+    original = batch.RunningBatch.step
+    monkeypatch.setattr(batch.RunningBatch, "step", lambda self: rows.append(len(self)) or original(self))
+    settings = EvaluationConfig(generation_rows=3, batch_size=1, max_new_tokens=4)
+    model_contender("base", *tiny, settings).answer(CONVERSATIONS * 2)
+    assert max(rows) == 3, "generation decodes generation_rows answers together, not batch_size"

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from tunesmith.inference import generate_chat
 from tunesmith.models.loading import load_causal_lm, load_tokenizer
 
 ASK = [{"role": "user", "content": "Can I change my delivery address?"}]
 
 
-def _expected(base_dir, adapter_dir=None):
+def _expected(hf_greedy, base_dir, adapter_dir=None):
     from peft import PeftModel
 
     model = load_causal_lm(str(base_dir))
     if adapter_dir is not None:
         model = PeftModel.from_pretrained(model, str(adapter_dir))
-    return generate_chat(model, load_tokenizer(str(base_dir)), [ASK], max_new_tokens=8)[0].text
+    return hf_greedy(model, load_tokenizer(str(base_dir)), [ASK], max_new_tokens=8)[0].text
 
 
-def test_each_adapter_answers_like_its_own_peft_model(lively_lm_dir, adapter_dirs, start_server):
-    expected = {d.name: _expected(lively_lm_dir, d) for d in adapter_dirs[:2]}
-    expected[lively_lm_dir.name] = _expected(lively_lm_dir)
+def test_each_adapter_answers_like_its_own_peft_model(lively_lm_dir, adapter_dirs, start_server, hf_greedy):
+    expected = {d.name: _expected(hf_greedy, lively_lm_dir, d) for d in adapter_dirs[:2]}
+    expected[lively_lm_dir.name] = _expected(hf_greedy, lively_lm_dir)
     assert len(set(expected.values())) == 3, "adapters must change the answer for this test to mean anything"
     with start_server(adapter_dirs[:2], max_loaded_models=1) as (client, _, app):
         listed = {m.id for m in client.models.list().data}

@@ -9,12 +9,11 @@ import pytest
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Where is my parcel?"}]
 
 
-def _reference(model_dir, messages, max_tokens):
-    from tunesmith.inference import generate_chat
+def _reference(model_dir, messages, max_tokens, hf_greedy):
     from tunesmith.models.loading import load_causal_lm, load_tokenizer
 
     model, tokenizer = load_causal_lm(str(model_dir)), load_tokenizer(str(model_dir))
-    return generate_chat(model, tokenizer, [messages], max_new_tokens=max_tokens)[0]
+    return hf_greedy(model, tokenizer, [messages], max_new_tokens=max_tokens)[0]
 
 
 def test_models_list_names_the_served_model(server, lively_lm_dir):
@@ -22,10 +21,10 @@ def test_models_list_names_the_served_model(server, lively_lm_dir):
     assert [m.id for m in client.models.list().data] == [lively_lm_dir.name]
 
 
-def test_chat_greedy_matches_plain_generate(server, lively_lm_dir):
+def test_chat_greedy_matches_plain_generate(server, lively_lm_dir, hf_greedy):
     client, _, _ = server
     reply = client.chat.completions.create(model=lively_lm_dir.name, messages=CHAT, max_tokens=12, temperature=0)
-    expected = _reference(lively_lm_dir, CHAT, 12)
+    expected = _reference(lively_lm_dir, CHAT, 12, hf_greedy)
     assert reply.choices[0].message.content.strip() == expected.text
     assert reply.choices[0].finish_reason == "length"
     assert reply.usage.prompt_tokens == expected.prompt_tokens

@@ -43,9 +43,7 @@ async def _run_all(engine, model_id, jobs, stagger: float = 0.0):
     return await asyncio.gather(*(one(ids, params, i * stagger) for i, (ids, params) in enumerate(jobs)))
 
 
-def test_batched_and_joining_requests_match_sequential_generate(registry, lively_lm_dir, plain):
-    from tunesmith.inference import generate_chat
-
+def test_batched_and_joining_requests_match_sequential_generate(registry, lively_lm_dir, plain, hf_greedy):
     model_id = lively_lm_dir.name
     lengths = [5, 14, 9, 3, 11, 7]  # rows finish at different steps; later ones join a running batch
     jobs = [(_prompt_ids(registry, model_id, q), SamplingParams(max_tokens=n)) for q, n in zip(QUESTIONS, lengths,
@@ -57,7 +55,7 @@ def test_batched_and_joining_requests_match_sequential_generate(registry, lively
         engine.stop()
     assert registry.acquire(model_id).model.tunesmith_onednn, "the engine ran on oneDNN linear layers"
     for question, n, (text, done) in zip(QUESTIONS, lengths, results, strict=True):
-        expected = generate_chat(*plain, [[{"role": "user", "content": question}]], max_new_tokens=n)[0]
+        expected = hf_greedy(*plain, [[{"role": "user", "content": question}]], max_new_tokens=n)[0]
         assert text.strip() == expected.text, question
         assert done.completion_tokens == n
     assert engine.stats.decode_steps < sum(lengths), "requests should have shared decode steps"
@@ -82,8 +80,8 @@ def test_releasable_holds_back_partial_stop_strings_and_broken_characters():
 
 
 @pytest.mark.parametrize("max_kept", [1024, 12])  # 12: only the first 12 tokens of the last prompt are kept
-def test_prefix_reuse_gives_the_same_answers_as_a_full_prefill(registry, lively_lm_dir, plain, max_kept, monkeypatch):
-    from tunesmith.inference import generate_chat
+def test_prefix_reuse_gives_the_same_answers_as_a_full_prefill(registry, lively_lm_dir, plain, max_kept, monkeypatch,
+                                                                hf_greedy):
     from tunesmith.serve import prefix
     from tunesmith.serve.batch import RunningBatch, Sequence
 
@@ -108,5 +106,5 @@ def test_prefix_reuse_gives_the_same_answers_as_a_full_prefill(registry, lively_
     assert prefix.MIN_SHARED <= shared <= max_kept, "chat prompts share the template's opening; it should be reused"
     reused = answer(later)
     for question, ids in zip(later, reused, strict=True):
-        expected = generate_chat(*plain, [[{"role": "user", "content": question}]], max_new_tokens=8)[0]
+        expected = hf_greedy(*plain, [[{"role": "user", "content": question}]], max_new_tokens=8)[0]
         assert loaded.tokenizer.decode(ids, skip_special_tokens=True).strip() == expected.text, question

@@ -34,14 +34,13 @@ def runs(lively_lm_dir, tiny_encoder_dir, tmp_path_factory):
     return root / "support-lora", root / "intent-cls", root / "support-prompt"
 
 
-def test_lora_run_and_classifier_run_are_served_like_load_run(runs, lively_lm_dir, start_server):
-    from tunesmith.inference import generate_chat
+def test_lora_run_and_classifier_run_are_served_like_load_run(runs, lively_lm_dir, start_server, hf_greedy):
     from tunesmith.train import load_run
 
     lora_dir, classifier_dir, _ = runs
     ask = [{"role": "user", "content": "Track parcel 3"}]
     trained = load_run(lora_dir)
-    expected = generate_chat(trained.model, trained.tokenizer, [ask], max_new_tokens=8)[0].text
+    expected = hf_greedy(trained.model, trained.tokenizer, [ask], max_new_tokens=8)[0].text
     classifier = load_run(classifier_dir)
     with start_server([lora_dir, classifier_dir], api_keys=["k"]) as (client, url, _):
         ids = {m.id: m.kind for m in client.models.list().data}
@@ -65,14 +64,13 @@ def test_lora_run_and_classifier_run_are_served_like_load_run(runs, lively_lm_di
         assert chat_on_classifier.status_code == 400
 
 
-def test_prompt_tuning_run_is_served_through_generate(runs, start_server):
-    from tunesmith.inference import generate_chat
+def test_prompt_tuning_run_is_served_through_generate(runs, start_server, hf_greedy):
     from tunesmith.train import load_run
 
     prompt_dir = runs[2]
     ask = [{"role": "user", "content": "Track parcel 5"}]
     trained = load_run(prompt_dir)
-    expected = generate_chat(trained.model, trained.tokenizer, [ask], max_new_tokens=6)[0].text
+    expected = hf_greedy(trained.model, trained.tokenizer, [ask], max_new_tokens=6)[0].text
     with start_server([prompt_dir]) as (client, _, _):
         reply = client.chat.completions.create(model=prompt_dir.name, messages=ask, max_tokens=6, temperature=0)
         assert reply.choices[0].message.content.strip() == expected

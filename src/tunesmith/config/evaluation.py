@@ -45,7 +45,12 @@ class EvaluationConfig(Section):
                        "that the numbers are optimistic (validation also chose the checkpoint).")
     max_examples: int | None = Field(None, ge=1, description="Evaluate on at most this many examples.")
     max_new_tokens: int = Field(96, ge=1, le=4096, description="Longest generated answer.")
-    batch_size: int = Field(8, ge=1, description="Prompts generated together.")
+    batch_size: int = Field(8, ge=1, description="Examples per forward pass when scoring: classification, "
+                            "reference perplexity, preference log-probs; and concurrent requests of eval --via.")
+    generation_rows: int = Field(32, ge=1, description="Answers decoded at once, as the server decodes them: a "
+                                 "finished answer makes room for the next prompt. More rows use the CPU better "
+                                 "(bench/results/eval_generation.md); each costs its KV cache "
+                                 "(SmolLM2-135M: 46 KB per token).")
     few_shot_k: int = Field(3, ge=0, le=16, description="Examples from train in the prompt-engineering baseline.")
     baselines: bool = Field(True, description="Also evaluate the base model zero-shot and few-shot.")
     bootstrap_samples: int = Field(1000, ge=100, description="Resamples for 95% confidence intervals.")

@@ -102,7 +102,7 @@ def _export_lm(run, format: str, folder: Path, settings: ExportConfig, prompts, 
     asked = [contract.client_messages(p) for p in prompts]  # what a client of the export sends
     steps = settings.parity_max_new_tokens
     with status(f"Answering {len(prompts)} held-out prompts with the training-time model"):
-        reference = parity.transformers_runtime(run.model, run.tokenizer, steps)(
+        reference = parity.engine_runtime(run.model, run.tokenizer, steps)(
             [contract.conversation(p) for p in prompts])
     if format == "adapter":
         if write:

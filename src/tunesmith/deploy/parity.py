@@ -107,6 +107,22 @@ def transformers_runtime(model, tokenizer, max_new_tokens: int, chat_template: s
     return run
 
 
+def engine_runtime(model, tokenizer, max_new_tokens: int) -> Runtime:
+    """The training-time model answering as `tunesmith serve` and evaluation decode (the reference every export
+    is held to), greedy."""
+    from tunesmith.serve.local import loaded_for, run_prompts
+    from tunesmith.serve.sampling import SamplingParams
+
+    def run(prompts: Sequence[Messages]) -> list[Answer]:
+        ids = [tokenizer(render(tokenizer, p), add_special_tokens=False)["input_ids"] for p in prompts]
+        params = [SamplingParams(max_tokens=max_new_tokens)] * len(ids)
+        answers = run_prompts(loaded_for(model, tokenizer), ids, params)
+        return [Answer(prompt, tokenizer.decode(a.ids, skip_special_tokens=True).strip(), a.ids,
+                       a.finished.end_token) for prompt, a in zip(ids, answers, strict=True)]
+
+    return run
+
+
 def folder_tokenizer(folder: Path):
     """The tokenizer saved in an export folder, exactly as a user would load it."""
     from transformers import AutoTokenizer

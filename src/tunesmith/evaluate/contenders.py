@@ -61,7 +61,7 @@ def model_contender(name: str, model, tokenizer, settings: EvaluationConfig, *, 
 
     def answer(conversations: list[Messages], tools=None) -> list[str]:
         return generate_answers(model, tokenizer, conversations, max_new_tokens=settings.max_new_tokens,
-                                batch_size=settings.batch_size, label=f"{name}: generating", tools=tools)
+                                batch_size=settings.generation_rows, label=f"{name}: generating", tools=tools)
 
     def nll(conversations: list[Messages], references: list[str], tools=None) -> list[tuple[float, int]]:
         return reference_nll(model, tokenizer, conversations, references, batch_size=settings.batch_size,

@@ -37,20 +37,16 @@ def _length_order(tokenizer, conversations: Sequence[Messages], tools: Offered =
 
 def generate_answers(model, tokenizer, conversations: Sequence[Messages], *, max_new_tokens: int,
                      batch_size: int, label: str = "generating", tools: Offered = None) -> list[str]:
-    """Greedy answers to each conversation (with `tools[i]` offered), in input order, `batch_size` at a time."""
-    model.eval()
+    """Greedy answers to each conversation (with `tools[i]` offered), in input order, decoded as the server
+    decodes them (continuous batching, at most `batch_size` rows at once)."""
     offered = _offered(tools, len(conversations))
     order = _length_order(tokenizer, conversations, offered)
     answers: list[str] = [""] * len(conversations)
     with progress_bar(label, len(conversations)) as advance:
-        for start in range(0, len(order), batch_size):
-            chunk = order[start: start + batch_size]
-            completions = generate_chat(model, tokenizer, [conversations[i] for i in chunk],
-                                        [offered[i] for i in chunk], max_new_tokens=max_new_tokens,
-                                        batch_size=batch_size)
-            for index, completion in zip(chunk, completions, strict=True):
-                answers[index] = completion.text
-            advance(len(chunk))
+        completions = generate_chat(model, tokenizer, [conversations[i] for i in order], [offered[i] for i in order],
+                                    max_new_tokens=max_new_tokens, batch_size=batch_size, on_done=advance)
+    for index, completion in zip(order, completions, strict=True):
+        answers[index] = completion.text
     return answers
 
 

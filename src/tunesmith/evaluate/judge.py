@@ -45,7 +45,7 @@ def judge_results(project, items: Sequence[ChatItem], results) -> None:
     tokenizer = load_tokenizer(name, config.model.trust_remote_code)
 
     def ask(conversations: list[Messages]) -> list[str]:
-        return generate_answers(model, tokenizer, conversations, batch_size=config.evaluation.batch_size,
+        return generate_answers(model, tokenizer, conversations, batch_size=config.evaluation.generation_rows,
                                 max_new_tokens=config.evaluation.judge.max_new_tokens, label="judge")
 
     for result in results:

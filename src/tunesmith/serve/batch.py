@@ -37,6 +37,7 @@ class Finished:
     prompt_tokens: int
     completion_tokens: int
     logprobs: list[TokenLogprob] | None = None  # the whole answer's, filled in by Engine.complete
+    end_token: int | None = None  # the end-of-turn token that closed a "stop" answer (None: a stop string)
 
 
 @dataclass
@@ -104,9 +105,9 @@ class Sequence:
                 logprobs, self.pending = self.pending, []
             self.sink(Delta(delta, logprobs))
 
-    def finish(self, reason: str) -> None:
+    def finish(self, reason: str, end_token: int | None = None) -> None:
         self.done = True
-        self.sink(Finished(reason, len(self.prompt_ids), len(self.ids)))
+        self.sink(Finished(reason, len(self.prompt_ids), len(self.ids), end_token=end_token))
 
 
 class RunningBatch:
@@ -242,7 +243,7 @@ class RunningBatch:
             self.generated += 1
             if token in seq.loaded.eos_ids:
                 seq.send(final=True)
-                seq.finish("stop")
+                seq.finish("stop", token)
                 return
             seq.push(token, row_logits)
             out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= seq.loaded.context_length
@@ -296,5 +297,5 @@ def plain_generate(loaded, seq: Sequence) -> int:
             logprobs = [token_logprob(out.logits[i][0], token, params.logprobs)
                         for i, token in enumerate(seq.ids[:shown])]
         seq.sink(Delta(text, logprobs))
-    seq.finish("stop" if ended is not None or stopped else "length")
+    seq.finish("stop" if ended is not None or stopped else "length", new[ended] if ended is not None else None)
     return len(new)
