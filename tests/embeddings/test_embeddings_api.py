@@ -121,6 +121,40 @@ def test_requests_from_many_clients_share_a_forward(tiny_encoder_dir, reference)
                                    rtol=1e-5, atol=1e-6)
 
 
+def test_a_lone_client_is_answered_at_once_and_a_crowd_waits_for_its_members(reference):
+    """Adaptive batching, no clock involved: the collection window is 10 minutes, so any request that waited for
+    it would miss the 60 s result deadline. A lone request goes at once; requests queued behind a running batch
+    go together; after a batch of three, a request waits until three are there."""
+    entered, release = threading.Event(), threading.Event()
+    sizes = []
+
+    class Spy:
+        tokenizer, max_length = reference.tokenizer, reference.max_length
+
+        def encode_ids(self, ids, batch_size=64, dimensions=None):
+            sizes.append(len(ids))
+            return reference.encode_ids(ids, batch_size, dimensions)
+
+    def gated_load(model_id):
+        entered.set()
+        release.wait(timeout=60)
+        return Spy()
+
+    batcher = EmbeddingBatcher(gated_load, max_texts=64, window_ms=600_000)
+    try:
+        lone = batcher.submit("tiny", ["alone"])
+        assert entered.wait(timeout=60)  # the worker took it without waiting for company, and is loading
+        queued = [batcher.submit("tiny", [f"queued {i}"]) for i in range(3)]
+        release.set()
+        [f.result(timeout=60) for f in [lone, *queued]]
+        crowd = [batcher.submit("tiny", [f"crowd {i}"]) for i in range(3)]
+        [f.result(timeout=60) for f in crowd]
+    finally:
+        release.set()
+        batcher.stop()
+    assert sizes == [1, 3, 3]
+
+
 def test_a_batch_never_exceeds_max_texts(reference):
     batcher = EmbeddingBatcher(lambda _: reference, max_texts=4, window_ms=0)
     sizes = []

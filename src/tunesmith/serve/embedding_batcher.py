@@ -1,7 +1,10 @@
 """Embedding requests from many clients, encoded together: one worker thread, one forward per batch.
 
-A request waits at most `window_ms` for company; then every waiting request for the same model joins the
-batch until it holds `max_texts` texts (a request is never split). Texts of the whole batch are sorted by
+Batching adapts to the traffic: the worker expects as many requests as its previous batch held. A lone client
+(previous batch: one request) is answered at once, never made to wait; with several clients a batch waits at
+most `window_ms` for that many to arrive, and requests that arrive while a batch runs are simply batched
+next. Every waiting request for the same model then joins the batch until it holds `max_texts` texts (a
+request is never split). Texts of the whole batch are sorted by
 length and padded per chunk, so eight clients sending one sentence each cost one forward, not eight.
 The queue is bounded: full means 429. Encoders load on this thread, least recently used evicted.
 """
@@ -60,6 +63,13 @@ class EmbeddingBatcher:
         self._loaded: OrderedDict[str, SentenceEncoder] = OrderedDict()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._expected = 1  # requests the previous batch held: the company worth waiting for
+
+    def ready(self) -> bool:
+        """Whether the waiting requests make a batch now (holding the lock): enough texts to fill one, or as
+        many requests as the previous batch held."""
+        return (len(self._pending) >= self._expected
+                or sum(len(r.texts) for r in self._pending) >= self.max_texts)
 
     def start(self) -> EmbeddingBatcher:
         if self._thread is None:
@@ -103,7 +113,7 @@ class EmbeddingBatcher:
             if self._stopped:
                 return None
             deadline = time.monotonic() + self.window
-            while not self._stopped and sum(len(r.texts) for r in self._pending) < self.max_texts:
+            while not self._stopped and not self.ready():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -118,6 +128,7 @@ class EmbeddingBatcher:
                 else:
                     keep.append(request)
             self._pending.extendleft(reversed(keep))
+            self._expected = len(batch)
             return batch
 
     def _work(self) -> None:
