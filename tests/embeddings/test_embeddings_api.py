@@ -121,10 +121,10 @@ def test_requests_from_many_clients_share_a_forward(tiny_encoder_dir, reference)
                                    rtol=1e-5, atol=1e-6)
 
 
-def test_a_lone_client_is_answered_at_once_and_a_crowd_waits_for_its_members(reference):
-    """Adaptive batching, no clock involved: the collection window is 10 minutes, so any request that waited for
-    it would miss the 60 s result deadline. A lone request goes at once; requests queued behind a running batch
-    go together; after a batch of three, a request waits until three are there."""
+def test_a_lone_client_is_answered_at_once_and_returning_clients_are_batched_together(reference):
+    """Adaptive batching, no clock involved: the collection window is 10 minutes, so any batch that waited for
+    it would miss the 60 s result deadline. A lone request goes at once. Requests queued behind a running batch
+    wait for its client to come back, then go together (not as alternating halves); a crowd of four goes as one."""
     entered, release = threading.Event(), threading.Event()
     sizes = []
 
@@ -146,13 +146,15 @@ def test_a_lone_client_is_answered_at_once_and_a_crowd_waits_for_its_members(ref
         assert entered.wait(timeout=60)  # the worker took it without waiting for company, and is loading
         queued = [batcher.submit("tiny", [f"queued {i}"]) for i in range(3)]
         release.set()
-        [f.result(timeout=60) for f in [lone, *queued]]
-        crowd = [batcher.submit("tiny", [f"crowd {i}"]) for i in range(3)]
+        lone.result(timeout=60)
+        returning = batcher.submit("tiny", ["alone again"])
+        [f.result(timeout=60) for f in [*queued, returning]]
+        crowd = [batcher.submit("tiny", [f"crowd {i}"]) for i in range(4)]
         [f.result(timeout=60) for f in crowd]
     finally:
         release.set()
         batcher.stop()
-    assert sizes == [1, 3, 3]
+    assert sizes == [1, 4, 4]
 
 
 def test_a_batch_never_exceeds_max_texts(reference):
