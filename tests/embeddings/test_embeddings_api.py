@@ -157,6 +157,42 @@ def test_a_lone_client_is_answered_at_once_and_returning_clients_are_batched_tog
     assert sizes == [1, 4, 4]
 
 
+def test_requests_left_over_by_a_batch_go_next_without_waiting(reference):
+    """A batch holds one model's requests; the others have waited through it and go next at once (the window is
+    10 minutes: waiting for it would miss the 60 s result deadline)."""
+    entered, release = threading.Event(), threading.Event()
+    batches = []
+
+    class Spy:
+        tokenizer, max_length = reference.tokenizer, reference.max_length
+
+        def __init__(self, name):
+            self.name = name
+
+        def encode_ids(self, ids, batch_size=64, dimensions=None):
+            batches.append((self.name, len(ids)))
+            return reference.encode_ids(ids, batch_size, dimensions)
+
+    def gated_load(model_id):
+        entered.set()
+        release.wait(timeout=60)
+        return Spy(model_id)
+
+    batcher = EmbeddingBatcher(gated_load, max_texts=64, window_ms=600_000)
+    try:
+        first = batcher.submit("a", ["first"])
+        assert entered.wait(timeout=60)
+        queued = [batcher.submit("b", ["other model"]), batcher.submit("a", ["a again"])]
+        release.set()
+        first.result(timeout=60)
+        returning = batcher.submit("a", ["first's client is back"])
+        [f.result(timeout=60) for f in [*queued, returning]]
+    finally:
+        release.set()
+        batcher.stop()
+    assert batches == [("a", 1), ("b", 1), ("a", 2)]
+
+
 def test_a_batch_never_exceeds_max_texts(reference):
     batcher = EmbeddingBatcher(lambda _: reference, max_texts=4, window_ms=0)
     sizes = []

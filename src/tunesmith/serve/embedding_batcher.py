@@ -5,7 +5,8 @@ starts as soon as that many new requests have arrived (or `max_texts` texts wait
 `window_ms`. So a lone client (previous batch: its one request) is answered at once, never made to wait;
 requests that arrive while a batch runs are batched next, together with the returning clients, so eight
 clients settle into one batch of eight rather than alternating halves. Every waiting request for the same
-model joins the batch until it holds `max_texts` texts (a request is never split). Texts of the whole batch
+model joins the batch until it holds `max_texts` texts (a request is never split); requests a batch left
+waiting (another model, or no room) go next without waiting again. Texts of the whole batch
 are sorted by length and padded per chunk, so eight clients sending one sentence each cost one forward.
 The queue is bounded: full means 429. Encoders load on this thread, least recently used evicted.
 """
@@ -67,11 +68,12 @@ class EmbeddingBatcher:
         self._expected = 1  # requests the previous batch held: the clients expected back
         self._arrivals = 0  # requests submitted so far
         self._arrivals_when_done = 0  # ... when the previous batch was done
+        self._left_over = False  # the previous batch left requests waiting (another model, or no room)
 
     def _ready(self) -> bool:
-        """(Holding the lock.) Whether a batch starts now: as many requests arrived since the previous batch
-        was done as it held, or enough texts wait to fill one."""
-        return (self._arrivals - self._arrivals_when_done >= self._expected
+        """(Holding the lock.) Whether a batch starts now: requests have already waited through a whole batch,
+        as many requests arrived since the previous batch was done as it held, or enough texts wait to fill one."""
+        return (self._left_over or self._arrivals - self._arrivals_when_done >= self._expected
                 or sum(len(r.texts) for r in self._pending) >= self.max_texts)
 
     def start(self) -> EmbeddingBatcher:
@@ -132,7 +134,7 @@ class EmbeddingBatcher:
                 else:
                     keep.append(request)
             self._pending.extendleft(reversed(keep))
-            self._expected = len(batch)
+            self._expected, self._left_over = len(batch), bool(keep)
             return batch
 
     def _work(self) -> None:
