@@ -121,6 +121,78 @@ def test_requests_from_many_clients_share_a_forward(tiny_encoder_dir, reference)
                                    rtol=1e-5, atol=1e-6)
 
 
+def test_a_lone_client_is_answered_at_once_and_returning_clients_are_batched_together(reference):
+    """Adaptive batching, no clock involved: the collection window is 10 minutes, so any batch that waited for
+    it would miss the 60 s result deadline. A lone request goes at once. Requests queued behind a running batch
+    wait for its client to come back, then go together (not as alternating halves); a crowd of four goes as one."""
+    entered, release = threading.Event(), threading.Event()
+    sizes = []
+
+    class Spy:
+        tokenizer, max_length = reference.tokenizer, reference.max_length
+
+        def encode_ids(self, ids, batch_size=64, dimensions=None):
+            sizes.append(len(ids))
+            return reference.encode_ids(ids, batch_size, dimensions)
+
+    def gated_load(model_id):
+        entered.set()
+        release.wait(timeout=60)
+        return Spy()
+
+    batcher = EmbeddingBatcher(gated_load, max_texts=64, window_ms=600_000)
+    try:
+        lone = batcher.submit("tiny", ["alone"])
+        assert entered.wait(timeout=60)  # the worker took it without waiting for company, and is loading
+        queued = [batcher.submit("tiny", [f"queued {i}"]) for i in range(3)]
+        release.set()
+        lone.result(timeout=60)
+        returning = batcher.submit("tiny", ["alone again"])
+        [f.result(timeout=60) for f in [*queued, returning]]
+        crowd = [batcher.submit("tiny", [f"crowd {i}"]) for i in range(4)]
+        [f.result(timeout=60) for f in crowd]
+    finally:
+        release.set()
+        batcher.stop()
+    assert sizes == [1, 4, 4]
+
+
+def test_requests_left_over_by_a_batch_go_next_without_waiting(reference):
+    """A batch holds one model's requests; the others have waited through it and go next at once (the window is
+    10 minutes: waiting for it would miss the 60 s result deadline)."""
+    entered, release = threading.Event(), threading.Event()
+    batches = []
+
+    class Spy:
+        tokenizer, max_length = reference.tokenizer, reference.max_length
+
+        def __init__(self, name):
+            self.name = name
+
+        def encode_ids(self, ids, batch_size=64, dimensions=None):
+            batches.append((self.name, len(ids)))
+            return reference.encode_ids(ids, batch_size, dimensions)
+
+    def gated_load(model_id):
+        entered.set()
+        release.wait(timeout=60)
+        return Spy(model_id)
+
+    batcher = EmbeddingBatcher(gated_load, max_texts=64, window_ms=600_000)
+    try:
+        first = batcher.submit("a", ["first"])
+        assert entered.wait(timeout=60)
+        queued = [batcher.submit("b", ["other model"]), batcher.submit("a", ["a again"])]
+        release.set()
+        first.result(timeout=60)
+        returning = batcher.submit("a", ["first's client is back"])
+        [f.result(timeout=60) for f in [*queued, returning]]
+    finally:
+        release.set()
+        batcher.stop()
+    assert batches == [("a", 1), ("b", 1), ("a", 2)]
+
+
 def test_a_batch_never_exceeds_max_texts(reference):
     batcher = EmbeddingBatcher(lambda _: reference, max_texts=4, window_ms=0)
     sizes = []

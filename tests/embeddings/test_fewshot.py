@@ -141,6 +141,37 @@ def test_v1_classifications_serves_the_fewshot_run(fewshot_run):
     assert [(m["id"], m["kind"]) for m in models] == [(run_dir.name, "classifier")]
 
 
+def test_only_the_main_process_fits_the_head_and_rewrites_the_run(tiny_encoder_dir, tmp_path, monkeypatch):
+    """Under torchrun every process finishes the contrastive stage; a process other than the main one leaves the
+    run folder as that stage wrote it (the main one fits the head and records the classifier) and waits."""
+    from tunesmith.embeddings import fewshot_run
+    from tunesmith.embeddings.fewshot import RecipeChoice
+    from tunesmith.runs import RunFolder
+
+    waited = []
+
+    class SecondProcess:
+        main = False
+
+        @classmethod
+        def from_env(cls):
+            return cls()
+
+        def barrier(self):
+            waited.append(True)
+
+    # run_training keeps its own (this process) world: the contrastive stage is written as on any run
+    monkeypatch.setattr(fewshot_run, "World", SecondProcess, raising=False)
+    config = _config(str(tiny_encoder_dir), pairs_per_example=2, epochs=1, batch_size=8)
+    run_dir = tmp_path / "run"
+    result = fewshot_run.train_embedding_recipe(config, RecipeChoice("embedding", "test"), RECORDS, [], run_dir,
+                                                resume=False, dataset_version=None)
+    assert result.status == "completed" and waited == [True]
+    info = RunFolder(run_dir).info()
+    assert info.task == "embedding" and "recipe" not in info.raw
+    assert not list(run_dir.rglob(fewshot_run.HEAD_FILE))
+
+
 def test_plan_says_which_recipe_and_why_and_costs_its_contrastive_stage(tiny_encoder_dir, tmp_path):
     import yaml
     from typer.testing import CliRunner

@@ -18,6 +18,7 @@ import torch
 
 from tunesmith.embeddings.encoder import SentenceEncoder, embed_tokens
 from tunesmith.embeddings.fewshot import RECIPE_KEY, RecipeChoice, contrastive_config, contrastive_pairs
+from tunesmith.train.distributed import World
 
 HEAD_FILE = "logistic_head.safetensors"  # in the run's artifact folder (adapter/ or model/): weight, bias
 
@@ -64,14 +65,8 @@ def fit_logistic_head(vectors: np.ndarray, targets: Sequence[str], labels: Seque
 def train_embedding_recipe(config, choice: RecipeChoice, train_records: list[dict], validation_records: list[dict],
                            run_dir: Path, resume: bool, dataset_version: str | None, callbacks: Sequence = ()):
     """The whole recipe for `run_training` (train/run.py), which it calls again for the contrastive stage."""
-    from safetensors.torch import save_file
-
-    from tunesmith.embeddings.load import load_embedder
     from tunesmith.progress import console
-    from tunesmith.runs import RUN_FILE
-    from tunesmith.train.encode import label_list
     from tunesmith.train.run import run_training
-    from tunesmith.train.run_folder import read_run, write_card, write_config, write_json
 
     seed = config.training.seed
     console.print(f"classification recipe: embedding ({choice.reason})", soft_wrap=True, markup=False,
@@ -80,9 +75,29 @@ def train_embedding_recipe(config, choice: RecipeChoice, train_records: list[dic
     held = contrastive_pairs(validation_records, 2, seed + 1) if validation_records else []
     result = run_training(contrastive_config(config), pairs, held, run_dir, resume=resume,
                           dataset_version=dataset_version, callbacks=callbacks)
-    info = read_run(run_dir)
     if result.status != "completed":
         return result
+    # Under torchrun / accelerate every process gets here; the main one fits the head and rewrites the run as
+    # a classifier (as run_training writes its files), the others wait until it is done.
+    world = World.from_env()
+    if world.main:
+        _fit_head(config, choice, train_records, validation_records, run_dir, pairs, result)
+    world.barrier()
+    return result
+
+
+def _fit_head(config, choice: RecipeChoice, train_records: list[dict], validation_records: list[dict],
+              run_dir: Path, pairs: list[dict], result) -> None:
+    """The logistic head on the tuned encoder's embeddings, and the run folder recorded as a classifier."""
+    from safetensors.torch import save_file
+
+    from tunesmith.embeddings.load import load_embedder
+    from tunesmith.runs import RUN_FILE
+    from tunesmith.train.encode import label_list
+    from tunesmith.train.run_folder import read_run, write_card, write_config, write_json
+
+    seed = config.training.seed
+    info = read_run(run_dir)
     labels = label_list(train_records)
     encoder = load_embedder(run_dir)
     vectors = encoder.encode([r["text"] for r in train_records])
@@ -98,7 +113,6 @@ def train_embedding_recipe(config, choice: RecipeChoice, train_records: list[dic
     write_config(run_dir, config)
     write_json(Path(run_dir) / RUN_FILE, info)
     write_card(run_dir)
-    return result
 
 
 def _accuracy(encoder: SentenceEncoder, weight: torch.Tensor, bias: torch.Tensor, records: Sequence[dict],

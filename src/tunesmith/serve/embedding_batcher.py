@@ -1,8 +1,13 @@
 """Embedding requests from many clients, encoded together: one worker thread, one forward per batch.
 
-A request waits at most `window_ms` for company; then every waiting request for the same model joins the
-batch until it holds `max_texts` texts (a request is never split). Texts of the whole batch are sorted by
-length and padded per chunk, so eight clients sending one sentence each cost one forward, not eight.
+Batching adapts to the traffic. When a batch is done, the worker expects its clients back: the next batch
+starts as soon as that many new requests have arrived (or `max_texts` texts wait), and waits for them at most
+`window_ms`. So a lone client (previous batch: its one request) is answered at once, never made to wait;
+requests that arrive while a batch runs are batched next, together with the returning clients, so eight
+clients settle into one batch of eight rather than alternating halves. Every waiting request for the same
+model joins the batch until it holds `max_texts` texts (a request is never split); requests a batch left
+waiting (another model, or no room) go next without waiting again. Texts of the whole batch
+are sorted by length and padded per chunk, so eight clients sending one sentence each cost one forward.
 The queue is bounded: full means 429. Encoders load on this thread, least recently used evicted.
 """
 
@@ -60,6 +65,16 @@ class EmbeddingBatcher:
         self._loaded: OrderedDict[str, SentenceEncoder] = OrderedDict()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._expected = 1  # requests the previous batch held: the clients expected back
+        self._arrivals = 0  # requests submitted so far
+        self._arrivals_when_done = 0  # ... when the previous batch was done
+        self._left_over = False  # the previous batch left requests waiting (another model, or no room)
+
+    def _ready(self) -> bool:
+        """(Holding the lock.) Whether a batch starts now: requests have already waited through a whole batch,
+        as many requests arrived since the previous batch was done as it held, or enough texts wait to fill one."""
+        return (self._left_over or self._arrivals - self._arrivals_when_done >= self._expected
+                or sum(len(r.texts) for r in self._pending) >= self.max_texts)
 
     def start(self) -> EmbeddingBatcher:
         if self._thread is None:
@@ -83,6 +98,7 @@ class EmbeddingBatcher:
                 raise QueueFullError(f"the embedding queue is full ({self.max_queue} waiting requests)",
                                      "Retry after a short pause.")
             self._pending.append(request)
+            self._arrivals += 1
             self._cond.notify_all()
         self.start()
         return request.future
@@ -103,7 +119,7 @@ class EmbeddingBatcher:
             if self._stopped:
                 return None
             deadline = time.monotonic() + self.window
-            while not self._stopped and sum(len(r.texts) for r in self._pending) < self.max_texts:
+            while not self._stopped and not self._ready():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -118,27 +134,33 @@ class EmbeddingBatcher:
                 else:
                     keep.append(request)
             self._pending.extendleft(reversed(keep))
+            self._expected, self._left_over = len(batch), bool(keep)
             return batch
 
     def _work(self) -> None:
         while (batch := self._take()) is not None:
             try:
-                self._run(batch)
+                answers = self._run(batch)
             except Exception as err:  # a failed load or forward fails its requests, never the thread
-                for request in batch:
-                    if not request.future.done():
-                        request.future.set_exception(err)
+                answers = [(request.future, err) for request in batch]
+            with self._cond:  # before anyone is answered: later arrivals are its clients coming back (or new)
+                self._arrivals_when_done = self._arrivals
+            for future, answer in answers:
+                if isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
 
-    def _run(self, batch: list[_Request]) -> None:
+    def _run(self, batch: list[_Request]) -> list[tuple[Future, Embedded | Exception]]:
         encoder = self.encoder(batch[0].model)
         ids = encoder.tokenizer([t for r in batch for t in r.texts], truncation=False)["input_ids"]
-        accepted, rows, start = [], [], 0
+        answers, accepted, rows, start = [], [], [], 0
         for request in batch:
             own = ids[start:start + len(request.texts)]
             start += len(request.texts)
             too_long = next(((i, len(x)) for i, x in enumerate(own) if len(x) > encoder.max_length), None)
             if too_long:
-                request.future.set_exception(InputTooLong(*too_long, encoder.max_length))
+                answers.append((request.future, InputTooLong(*too_long, encoder.max_length)))
                 continue
             accepted.append((request, len(rows), len(own), sum(map(len, own))))
             rows += own
@@ -146,5 +168,5 @@ class EmbeddingBatcher:
         self.stats.batches += 1
         self.stats.requests += len(batch)
         self.stats.texts += len(rows)
-        for request, offset, count, tokens in accepted:
-            request.future.set_result(Embedded(vectors[offset:offset + count], tokens))
+        return answers + [(request.future, Embedded(vectors[offset:offset + count], tokens))
+                          for request, offset, count, tokens in accepted]
