@@ -191,7 +191,7 @@ def predict(config, train: list) -> dict:
 
 def run_case(case: str, args) -> dict:
     config = build_config(case, args.steps, args.threads, args.checkpointing)
-    train, val = globals()[CASES[case][3]](config, args.steps, 32)
+    train, val = globals()[CASES[case][3]](config, args.steps, args.val)
     prediction = predict(config, train)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump([train, val], handle)
@@ -234,6 +234,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--only", nargs="*", choices=list(CASES))
     parser.add_argument("--threads", type=int, help="training.num_threads (default: all cores)")
+    parser.add_argument("--val", type=int, default=32, help="validation examples (a batch of 8 shows its peak)")
     parser.add_argument("--checkpointing", action="store_true", help="training.gradient_checkpointing: true")
     parser.add_argument("--env", nargs="*", default=[], help="extra environment for the children, KEY=VALUE")
     parser.add_argument("--no-write", action="store_true")
