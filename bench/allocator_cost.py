@@ -5,8 +5,10 @@ chats, repeated), so steps differ only by the condition each is run under. Condi
 after one warm-up step: the mmap threshold fixed at 128 KiB (train/allocator.py) or at 32 MiB (glibc's
 ceiling for its dynamic threshold, which is where the default settles once a step has freed its MB-sized
 tensors), × gradient checkpointing on or off. Reports the median step time of each, relative to
-"32 MiB, no checkpointing" (the allocator's default behaviour). Ratios within one process are indicative on a
-loaded machine; absolute times are not reported.
+"32 MiB, no checkpointing" (the allocator's default behaviour). Steps are timed in process CPU time (user +
+system, so the page faults and mmap calls of the fixed threshold count), one thread: other load on the machine
+stretches wall time but hardly CPU time. Ratios within one process are indicative; absolute times are not
+reported.
 
     .venv/bin/python bench/allocator_cost.py [--rounds 3] [--threads 1]
 """
@@ -58,11 +60,11 @@ def main() -> int:
         libc = allocator._glibc()
         libc.mallopt(allocator.M_MMAP_THRESHOLD, condition[0])
         _checkpointing(model, condition[1])
-        started = time.perf_counter()
+        started = time.process_time()
         result = original(model, *rest_args, **kwargs)
         if n:
-            times[condition].append(time.perf_counter() - started)
-        print(f"step {n} {condition}: {time.perf_counter() - started:.2f} s", file=sys.stderr, flush=True)
+            times[condition].append(time.process_time() - started)
+        print(f"step {n} {condition}: {time.process_time() - started:.2f} CPU s", file=sys.stderr, flush=True)
         return result
 
     loop.train_step = timed

@@ -96,14 +96,19 @@ def _texts(long: bool, n: int) -> list[dict]:
     return records
 
 
+def _split(records: list[dict], steps: int, val: int) -> tuple[list, list]:
+    """Training rows for `steps` batches; validation rows only of labels training saw (training refuses others)."""
+    train = records[:steps * 8]
+    seen = {r["label"] for r in train}
+    return train, [r for r in records[steps * 8:] if r["label"] in seen][:val]
+
+
 def short_texts(config, steps: int, val: int) -> tuple[list, list]:
-    records = _texts(False, steps * 8 + val)
-    return records[:steps * 8], records[steps * 8:]
+    return _split(_texts(False, steps * 8 + 4 * val), steps, val)
 
 
 def long_texts(config, steps: int, val: int) -> tuple[list, list]:
-    records = _texts(True, steps * 8 + val)
-    return records[:steps * 8], records[steps * 8:]
+    return _split(_texts(True, steps * 8 + 4 * val), steps, val)
 
 
 def build_config(case: str, steps: int, threads: int | None, checkpointing: bool | str = "auto"):
