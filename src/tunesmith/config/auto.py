@@ -75,7 +75,7 @@ def validation_subset_size(validation_examples: int, labels: int) -> int | None:
 
 def checkpointing(facts: DataFacts) -> bool:
     """Adapters on a language model recompute the forward pass: their saved activations are most of the peak
-    (SmolLM2-135M LoRA, quickstart: 3.1 GB peak without, 1.4 GB with, for ~1.3× the step time;
+    (SmolLM2-135M LoRA, quickstart: 3.1 GB peak without, 1.4 GB with, for ~1.3× the CPU time per step;
     bench/results/train_memory.md), while fully fine-tuned and encoder models are dominated by weights and
     optimizer state and would pay the recomputation for little."""
     return facts.task in CAUSAL_LM_TASKS and not facts.trains_base
