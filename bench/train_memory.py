@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 RESULTS = Path(__file__).parent / "results" / "train_memory.md"
 GB = 1e9
 PREDICTION_TOLERANCE = 0.15
@@ -40,10 +42,10 @@ CASES = {
                  {"model": {"name": LM, "max_length": 350}, "method": LORA}, "long_chats"),
     "minilm-short": ("full FT minilm-l6 classification, ~15-token texts, batch 8", 0.8 * GB,
                      {"objective": {"task": "classification"}, "model": {"name": "minilm-l6", "max_length": 256},
-                      "method": {"name": "full"}}, "short_texts"),
+                      "method": {"name": "full"}, "few_shot": {"recipe": "head"}}, "short_texts"),
     "minilm-221": ("full FT minilm-l6 classification, 221-token texts, batch 8", 0.8 * GB,
                    {"objective": {"task": "classification"}, "model": {"name": "minilm-l6", "max_length": 221},
-                    "method": {"name": "full"}}, "long_texts"),
+                    "method": {"name": "full"}, "few_shot": {"recipe": "head"}}, "long_texts"),
 }
 PHASES = ("load", "first step", "steady state", "validation", "save")
 
@@ -94,17 +96,22 @@ def _texts(long: bool, n: int) -> list[dict]:
     return records
 
 
+def _split(records: list[dict], steps: int, val: int) -> tuple[list, list]:
+    """Training rows for `steps` batches; validation rows only of labels training saw (training refuses others)."""
+    train = records[:steps * 8]
+    seen = {r["label"] for r in train}
+    return train, [r for r in records[steps * 8:] if r["label"] in seen][:val]
+
+
 def short_texts(config, steps: int, val: int) -> tuple[list, list]:
-    records = _texts(False, steps * 8 + val)
-    return records[:steps * 8], records[steps * 8:]
+    return _split(_texts(False, steps * 8 + 4 * val), steps, val)
 
 
 def long_texts(config, steps: int, val: int) -> tuple[list, list]:
-    records = _texts(True, steps * 8 + val)
-    return records[:steps * 8], records[steps * 8:]
+    return _split(_texts(True, steps * 8 + 4 * val), steps, val)
 
 
-def build_config(case: str, steps: int, threads: int | None, checkpointing: bool = False):
+def build_config(case: str, steps: int, threads: int | None, checkpointing: bool | str = "auto"):
     from tunesmith.config import parse_config
 
     raw = CASES[case][2]
@@ -155,7 +162,7 @@ class PhaseMeter:
         setattr(module, name, wrapped)
 
 
-def child(case: str, data_file: Path, steps: int, threads: int | None, checkpointing: bool) -> dict:
+def child(case: str, data_file: Path, steps: int, threads: int | None, checkpointing: str) -> dict:
     meter = PhaseMeter()
     from tunesmith.train import checkpoint, loop, run
 
@@ -169,9 +176,10 @@ def child(case: str, data_file: Path, steps: int, threads: int | None, checkpoin
     with tempfile.TemporaryDirectory() as folder:
         result = run.run_training(config, train, val, Path(folder) / "run")
         info = json.loads((result.run_dir / "run.json").read_text())
+        saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())["training"]["gradient_checkpointing"]
         meter.enter("end")
     return {"case": case, "phases": {k: v for k, v in meter.peaks.items() if k in PHASES},
-            "peak": max(meter.peaks.values()), "steps": info["steps"],
+            "peak": max(meter.peaks.values()), "steps": info["steps"], "resolved_checkpointing": saved,
             "seconds": time.perf_counter() - started, "threads": threads or os.cpu_count(),
             "checkpointing": checkpointing}
 
@@ -191,14 +199,14 @@ def predict(config, train: list) -> dict:
 
 def run_case(case: str, args) -> dict:
     config = build_config(case, args.steps, args.threads, args.checkpointing)
-    train, val = globals()[CASES[case][3]](config, args.steps, 32)
+    train, val = globals()[CASES[case][3]](config, args.steps, args.val)
     prediction = predict(config, train)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump([train, val], handle)
     try:
         cmd = [sys.executable, __file__, "--child", case, "--data", handle.name, "--steps", str(args.steps)]
         cmd += ["--threads", str(args.threads)] if args.threads else []
-        cmd += ["--checkpointing"] if args.checkpointing else []
+        cmd += ["--checkpointing", args.checkpointing]
         # the child's stderr (its per-phase peaks as they happen) passes through, so a cut-off run says something
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, **args.env})
     finally:
@@ -218,7 +226,7 @@ def report(results: list[dict], args) -> str:
              "planner | error | ok |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         phases = " | ".join(f"{r['phases'].get(p, 0) / GB:.2f}" for p in PHASES)
-        what = r["what"] + (", gradient checkpointing" if r.get("checkpointing") else "")
+        what = r["what"] + f", gradient checkpointing {r['resolved_checkpointing']}"
         lines.append(f"| {r['case']}: {what} | {phases} | {r['peak'] / GB:.2f} "
                      f"| ≤ {r['target'] / GB:.1f} | {r['prediction']['peak'] / GB:.2f} | {r['error']:+.1%} | "
                      f"{'yes' if r['ok'] else '**no**'} |")
@@ -234,7 +242,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--only", nargs="*", choices=list(CASES))
     parser.add_argument("--threads", type=int, help="training.num_threads (default: all cores)")
-    parser.add_argument("--checkpointing", action="store_true", help="training.gradient_checkpointing: true")
+    parser.add_argument("--val", type=int, default=32, help="validation examples (a batch of 8 shows its peak)")
+    parser.add_argument("--checkpointing", choices=("auto", "true", "false"), default="auto",
+                        help="training.gradient_checkpointing (auto: what training resolves it to)")
     parser.add_argument("--env", nargs="*", default=[], help="extra environment for the children, KEY=VALUE")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child")

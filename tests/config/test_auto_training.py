@@ -61,3 +61,25 @@ def test_auto_values_are_checked_with_one_message():
     with pytest.raises(ConfigError, match=r"training\.batch_size: must be 'auto' or a whole number at least 1"):
         training(batch_size=2.5)
     assert training(learning_rate="1e-4").learning_rate == 1e-4  # YAML reads 1e-4 as text
+
+
+@pytest.mark.parametrize(("task", "trains_base", "on"), [("chat", False, True), ("text", False, True),
+                                                          ("chat", True, False), ("classification", False, False),
+                                                          ("classification", True, False), ("embedding", False, False)])
+def test_checkpointing_is_on_by_default_for_adapters_on_a_language_model(task, trains_base, on):
+    assert training().gradient_checkpointing == "auto"
+    resolved = resolve_training(training(), DataFacts(task, 300, 30, 2, trains_base=trains_base))
+    assert resolved.gradient_checkpointing is on
+
+
+@pytest.mark.parametrize("chosen", [False, True, "false", "true"])
+def test_an_explicit_checkpointing_choice_passes_through(chosen):
+    resolved = resolve_training(training(gradient_checkpointing=chosen), DataFacts("chat", 300))
+    assert resolved.gradient_checkpointing is (chosen in (True, "true"))
+
+
+def test_checkpointing_takes_only_auto_or_a_switch():
+    from tunesmith.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"training\.gradient_checkpointing: must be 'auto', true or false"):
+        training(gradient_checkpointing="sometimes")

@@ -62,6 +62,7 @@ def test_gradient_checkpointing_and_adafactor_give_the_same_training(tiny_lm_dir
         run_training(config, chat_records(12), chat_records(4), tmp_path / name)
         return load_file(str(tmp_path / name / "adapter" / "adapter_model.safetensors"))
 
-    plain, recomputed = adapter("plain"), adapter("checkpointed", gradient_checkpointing=True)
+    plain = adapter("plain", gradient_checkpointing=False)
+    recomputed = adapter("checkpointed", gradient_checkpointing=True)
     for name in plain:
         torch.testing.assert_close(plain[name], recomputed[name], atol=1e-5, rtol=1e-4)

@@ -23,6 +23,7 @@ from tunesmith.config.training import AUTO, TrainingConfig
 GENERATIVE = {"epochs": 3.0, "learning_rate": 2e-4, "batch_size": 8, "eval_every": 50,
               "validation_subset": None, "early_stopping_patience": None}
 
+CAUSAL_LM_TASKS = ("chat", "text")  # gradient checkpointing's "auto" is on for adapters on these
 CHECKS_PER_EPOCH = 4  # classification validates this often per epoch ...
 MIN_STEPS_BETWEEN_CHECKS = 10  # ... but not more often than this (tiny sets would validate every step)
 PATIENCE = 3  # validations without improvement before stopping (three quarters of an epoch)
@@ -72,6 +73,14 @@ def validation_subset_size(validation_examples: int, labels: int) -> int | None:
     return cap if validation_examples > cap else None
 
 
+def checkpointing(facts: DataFacts) -> bool:
+    """Adapters on a language model recompute the forward pass: their saved activations are most of the peak
+    (SmolLM2-135M LoRA, quickstart: 3.1 GB peak without, 1.4 GB with, for ~1.3× the CPU time per step;
+    bench/results/train_memory.md), while fully fine-tuned and encoder models are dominated by weights and
+    optimizer state and would pay the recomputation for little."""
+    return facts.task in CAUSAL_LM_TASKS and not facts.trains_base
+
+
 def range_test(trains_base: bool) -> RangeTest:
     return RANGE_TESTS[trains_base]
 
@@ -95,6 +104,8 @@ def resolve_training(training: TrainingConfig, facts: DataFacts, measured_lr: fl
                   "validation_subset": validation_subset_size(facts.validation_examples, facts.labels),
                   "early_stopping_patience": PATIENCE}
     updates = {name: values[name] for name, value in chosen.items() if value == AUTO}
+    if training.gradient_checkpointing == AUTO:
+        updates["gradient_checkpointing"] = checkpointing(facts)
     return training.model_copy(update=updates) if updates else training
 
 

@@ -42,6 +42,18 @@ Positive = _auto_or(float, 0, above=True)
 Count = _auto_or(int, 1, above=False)
 
 
+def _auto_or_switch(value: Any) -> Any:
+    if value == AUTO or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):  # --set training.x=true
+        return value.strip().lower() == "true"
+    raise ValueError(f"must be 'auto', true or false, got {value!r}")
+
+
+Switch = Annotated[bool | Literal["auto"],
+                   PlainValidator(_auto_or_switch, json_schema_input_type=bool | Literal["auto"])]
+
+
 class TrainingConfig(Section):
     objective: ObjectiveName = Field(
         "sft", description="What training optimises: sft learns the demonstrated answers; dpo (IPO as its loss "
@@ -65,8 +77,10 @@ class TrainingConfig(Section):
     seed: int = Field(42, description="Seed for initialisation, data order and dropout.")
     group_by_length: bool = Field(True, description="Batch sequences of similar length to waste little "
                                   "compute on padding.")
-    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: "
-                                         "less memory, ~20% slower.")
+    gradient_checkpointing: Switch = Field(AUTO, description="Recompute activations in the backward pass: "
+                                           "less memory, slower steps; auto: on for adapters (LoRA and its kin) "
+                                           "on a language model, whose activations dwarf what they train "
+                                           "(config/auto.py).")
     compile: bool = Field(False, description="torch.compile the model: a minute or more of compiling up "
                           "front, so only worth it for long runs.")
     train_on_prompt: bool = Field(False, description="Chat: also put loss on system/user tokens (default: "

@@ -13,7 +13,15 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
+
+
+def _scipy_stats():
+    """scipy.stats, imported on first use: training imports this package (evaluate.overfitting), and scipy.stats
+    at import would cost every training process ~65 MB of resident memory."""
+    from scipy import stats
+
+    return stats
+
 
 WILSON = "Wilson score"
 NEWCOMBE = "Newcombe hybrid score"
@@ -113,7 +121,7 @@ def mean_interval(values, samples: int = 1000, seed: int = 0, level: float = 0.9
 
 def proportion_interval(successes: int, n: int, level: float = 0.95) -> Estimate:
     """Wilson score interval: never zero width, and 31/31 gives [0.890, 1] rather than [1, 1]."""
-    ci = stats.binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")
+    ci = _scipy_stats().binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")
     return Estimate(successes / n, float(ci.low), float(ci.high), n, WILSON)
 
 
@@ -128,8 +136,8 @@ def bootstrap_interval(values, samples: int = 1000, seed: int = 0, level: float 
         with warnings.catch_warnings():
             # BCa's acceleration is 0/0 on some near-constant samples: the NaN bounds are checked below.
             warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-            ci = stats.bootstrap((arr,), np.mean, n_resamples=samples, confidence_level=level, batch=_BATCH,
+            warnings.simplefilter("ignore", _scipy_stats().DegenerateDataWarning)
+            ci = _scipy_stats().bootstrap((arr,), np.mean, n_resamples=samples, confidence_level=level, batch=_BATCH,
                                  method="BCa" if bca else "percentile", rng=np.random.default_rng(seed))
         low, high = float(ci.confidence_interval.low), float(ci.confidence_interval.high)
         if math.isfinite(low) and math.isfinite(high) and low < high:
@@ -143,7 +151,7 @@ def all_equal_interval(value: float, n: int, level: float = 0.95,
     the share that could; each such item lies at most the metric's range away. Unbounded: no interval."""
     if bounds is None:
         return Estimate(value, NAN, NAN, n, NOT_ESTIMABLE)
-    share = float(stats.binomtest(0, n).proportion_ci(confidence_level=level, method="exact").high)
+    share = float(_scipy_stats().binomtest(0, n).proportion_ci(confidence_level=level, method="exact").high)
     low, high = bounds
     return Estimate(value, value - share * (value - low), value + share * (high - value), n, ALL_EQUAL)
 
@@ -180,7 +188,7 @@ def mcnemar_p_value(a, b) -> float:
     _, only_a, only_b, _ = _table(np.asarray(a), np.asarray(b))
     if only_a + only_b == 0:
         return 1.0
-    return float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return float(_scipy_stats().binomtest(only_a, only_a + only_b, 0.5).pvalue)
 
 
 def _sign_flip_is_exact(n: int, samples: int) -> bool:

@@ -26,7 +26,7 @@ from tunesmith.plan.speed import Rates, step_seconds
 from tunesmith.progress import status
 
 CALIBRATION_FILE = "calibration.json"
-CALIBRATION_VERSION = 4  # bump when what is measured changes, so stale caches are measured again
+CALIBRATION_VERSION = 5  # bump when what is measured changes, so stale caches are measured again
 PROBE_MODEL = {"hidden": 96, "layers": 3}
 PROBE_STEP = {"batch_size": 8, "seq_len": 64, "target_share": 1.0, "steps": 4}  # logits beyond the cache
 PROBE_OVERHEAD_STEP = {"batch_size": 1, "seq_len": 8, "target_share": 0.5, "steps": 6}  # almost no compute

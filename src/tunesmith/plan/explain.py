@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from tunesmith.plan.memory import ALLOCATOR_RETENTION, state_bytes
+from tunesmith.plan.memory import state_bytes
 
 if TYPE_CHECKING:
     from tunesmith.plan.planner import Estimate, Planner
@@ -55,11 +55,15 @@ def explain_memory(planner: Planner, estimate: Estimate) -> list[MemoryRow]:
               + (f" being recomputed, + each of the {shape.layers} blocks' input ({_mb(saved.block_inputs)})"
                  if saved.block_inputs else "s"))
     activation_levers = []
+    other = planner.estimate(replace(setting, gradient_checkpointing=not setting.gradient_checkpointing))
     if not setting.gradient_checkpointing:
-        lean = planner.estimate(replace(setting, gradient_checkpointing=True))
         activation_levers.append(
-            f"training.gradient_checkpointing: true would cut activations to {_gb(lean.breakdown.saved.saved)} "
-            f"(peak {_gb(lean.peak_memory)}) for recomputing the forward pass")
+            f"training.gradient_checkpointing: true would cut activations to {_gb(other.breakdown.saved.saved)} "
+            f"(peak {_gb(other.peak_memory)}) for recomputing the forward pass")
+    else:
+        activation_levers.append(
+            f"training.gradient_checkpointing: false would skip recomputing the forward pass but keep "
+            f"{_gb(other.breakdown.saved.saved)} of activations (peak {_gb(other.peak_memory)})")
     if setting.batch_size > 1:
         half = setting.batch_size // 2
         smaller = planner.estimate(replace(setting, batch_size=half,
@@ -86,9 +90,5 @@ def explain_memory(planner: Planner, estimate: Estimate) -> list[MemoryRow]:
                   "fixed buffers the method keeps during a step (DoRA's weight norms)" if memory.extra else
                   f"none: {setting.method} keeps no fixed buffers",
                   "method.name: lora keeps none" if memory.extra else "—"),
-        MemoryRow("allocator retention", saved.retained,
-                  f"freed short-lived forward tensors whose memory the C allocator keeps (~{ALLOCATOR_RETENTION:.1f}× "
-                  "every block's forward activations, with or without checkpointing)",
-                  "a smaller training.batch_size or model.max_length (fewer tokens per micro-batch)"),
     ]
     return rows

@@ -65,6 +65,9 @@ def measure_in_process(model_dir: str, method: dict | None = None, batch_size: i
     sequences, as `objectives.runtime.attach_reference` runs before training) is timed too."""
     import torch
 
+    from tunesmith.train.allocator import bound_retention
+
+    bound_retention()  # as training does, first thing (train/run.py)
     torch.set_num_threads(threads)
     from tunesmith.config import ProjectConfig
     from tunesmith.methods import count_parameters

@@ -4,13 +4,17 @@ peak = process baseline (interpreter + torch + transformers, measured by calibra
      + weights + gradients and optimizer state of the trainable parameters only
      + activations autograd saves for the backward pass, per token and per block (one block and every
        block's input under activation checkpointing)
-     + the allocator's retention: a share of every block's forward activations, with or without checkpointing
      + the vocabulary-sized logits: computed only for positions that carry loss, and at the start of
        the backward pass three [targets × vocab] fp32 tensors are alive at once (log-softmax output,
        its gradient, the logits' gradient); on small models this term dominates.
 
 Per-block activation coefficients were read off autograd's saved tensors (torch.autograd.graph.
 saved_tensors_hooks) for Llama- and BERT-style blocks; tests/plan checks them against that count.
+
+The forward pass's short-lived tensors cost nothing here because training bounds glibc's mmap threshold
+(train/allocator.py): before it did, the C allocator kept ~0.6 × every block's forward activations, with or
+without checkpointing (SmolLM2-135M LoRA at the quickstart's settings: 4.0 GB peak, 2.2 GB checkpointed;
+now 3.1 and 1.4 GB, within 2 % of this model; bench/results/train_memory.md).
 """
 
 from __future__ import annotations
@@ -25,12 +29,6 @@ if TYPE_CHECKING:
     from tunesmith.methods import MethodOptions
 
 LOGIT_COPIES = 3
-# The forward pass also makes short-lived tensors (pre-RoPE projections, masks, MLP intermediates); the C
-# allocator keeps their ~MB-sized blocks. It does so for every block even under activation checkpointing,
-# which discards the saved tensors but not that retention: SmolLM2-135M, LoRA, 8 × 103 tokens kept
-# 3.07 GB above the loaded model after the forward pass without checkpointing and 1.61 GB with it,
-# where the saved tensors are 1.72 and 0.12 GB (bench/results/train_memory.md).
-ALLOCATOR_RETENTION = 0.6  # × the forward pass's activations of every block
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 OPTIMIZER_STATES = {"adamw": 2.0, "adafactor": 0.1}  # fp32 values kept per trainable parameter
 
@@ -58,21 +56,16 @@ def block_floats_per_token(shape: ModelShape, method: MethodOptions, seq_len: in
 
 @dataclass(frozen=True)
 class Activations:
-    """What autograd keeps alive at the start of the backward pass (bytes), and the allocator's share on top."""
+    """What autograd keeps alive at the start of the backward pass (bytes)."""
 
     per_block: float  # one block's saved tensors for the whole micro-batch
     blocks: int  # blocks whose saved tensors are alive at once (1 under checkpointing: the one recomputed)
     block_inputs: float  # checkpointing: each block's input, kept to recompute it
     embeddings: float
-    retained: float  # freed short-lived forward tensors whose memory the C allocator keeps
 
     @property
     def saved(self) -> float:
         return self.per_block * self.blocks + self.block_inputs + self.embeddings
-
-    @property
-    def total(self) -> float:
-        return self.saved + self.retained
 
 
 def activations(shape: ModelShape, method: MethodOptions, step: StepShape, act_bytes: int = 4,
@@ -81,7 +74,7 @@ def activations(shape: ModelShape, method: MethodOptions, step: StepShape, act_b
     inputs = shape.layers * shape.hidden * act_bytes * step.tokens if checkpointing else 0.0
     embeddings = 2 * shape.hidden * act_bytes * step.tokens
     return Activations(per_block=per_block, blocks=1 if checkpointing else shape.layers, block_inputs=inputs,
-                       embeddings=embeddings, retained=ALLOCATOR_RETENTION * (shape.layers * per_block + embeddings))
+                       embeddings=embeddings)
 
 
 def logits_bytes(shape: ModelShape, step: StepShape) -> float:
@@ -100,7 +93,7 @@ class MemoryBreakdown:
     baseline: float
     weights: float
     states: float
-    activations: float  # saved activations and the allocator's retention of the forward pass (detail: saved)
+    activations: float  # saved for the backward pass (detail: saved)
     logits: float
     extra: float  # method-specific fixed buffers (Costs.buffer_bytes: DoRA's weight norms)
     saved: Activations | None = None  # the activations term, part by part (for `plan --explain-memory`)
@@ -123,6 +116,6 @@ def peak_memory(shape: ModelShape, method: MethodOptions, step: StepShape, train
     costs = get_method(method.name).costs
     saved = activations(shape, method, step, width, checkpointing)
     return MemoryBreakdown(baseline=baseline, weights=costs.weight_bytes(shape, method, total, width),
-                           states=state_bytes(trainable, optimizer), activations=saved.total,
+                           states=state_bytes(trainable, optimizer), activations=saved.saved,
                            logits=logits_bytes(shape, step), extra=costs.buffer_bytes(shape, method, width),
                            saved=saved, step=step)

@@ -19,7 +19,7 @@ import torch
 from tunesmith.config import ProjectConfig
 from tunesmith.config.auto import DataFacts, describe, needs_range_test, range_test, resolve_training
 from tunesmith.errors import DataError, TunesmithError
-from tunesmith.methods import count_parameters
+from tunesmith.methods import count_parameters, get_method
 from tunesmith.objectives.runtime import attach_reference, for_config
 from tunesmith.progress import console
 from tunesmith.project import ensure_writable
@@ -27,6 +27,7 @@ from tunesmith.resources import peak_rss
 from tunesmith.runs import CHECKPOINTS_DIR, CONFIG_FILE, RUN_FILE, training_contract, with_contract
 from tunesmith.runs.saved_config import read_saved
 from tunesmith.train import checkpoint as ckpt
+from tunesmith.train.allocator import bound_retention
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import label_list
 from tunesmith.train.loggers import Loggers
@@ -92,6 +93,7 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     strategy = choose(tc, world)  # before loading anything: a missing DeepSpeed or GPU fails here
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
+    bound_retention()  # before the model loads: freed activations then go back to the OS as they are freed
     if not train_records:
         raise DataError("the train split is empty", "Add examples and run `tunesmith prepare` again.")
     if task == "classification":
@@ -106,10 +108,11 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     identity = _identity(config, task, train_records, dataset_version)
     start = _resume_point(run_dir, identity, strategy, world) if resume else None
     labels = label_list(train_records) if task == "classification" else None
-    model, tokenizer, method, resolved = prepare_model(config, task, labels)
-    facts = DataFacts(task, len(train_records), len(validation_records), len(labels or []), method.trains_base)
-    config = _resolve(config, facts, run_dir if start is not None else None)
+    facts = DataFacts(task, len(train_records), len(validation_records), len(labels or []),
+                      get_method(config.method.name).trains_base)
+    config = _resolve(config, facts, run_dir if start is not None else None)  # before loading: checkpointing
     tc = config.training
+    model, tokenizer, method, resolved = prepare_model(config, task, labels)
     trainable, total = count_parameters(model)
     template = getattr(tokenizer, "chat_template", None)
     contract = training_contract(config, train_records, template if isinstance(template, str) else None, labels)

@@ -62,7 +62,7 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
     torch.manual_seed(config.training.seed)
     overrides = method.load_overrides(config.method, base_config(resolved, config)) if method.load_overrides else {}
     model, tokenizer, resolved = load_base(config, task, labels, resolved, overrides)
-    if config.training.gradient_checkpointing:
+    if config.training.gradient_checkpointing is True:  # "auto" unresolved (a bare model build): off
         # transformers renamed it; the old name warns and goes away in v6.
         enable = getattr(model, "activation_checkpointing_enable", None)
         if enable is not None:
