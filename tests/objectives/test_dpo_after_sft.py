@@ -1,6 +1,25 @@
 """Acceptance (slow, the bundled model): SFT learns the quickstart's facts, then DPO on top of the SFT run (its
 reference) learns the house sign-off from pairs; on held-out questions DPO raises preference accuracy beyond SFT
-and does not lower fact accuracy beyond its interval."""
+and does not lower fact accuracy beyond its interval.
+
+The held-out questions are new wordings of topics whose facts SFT trains on (split_by_question holds out
+questions, meta.group = topic-number, never whole topics: every topic keeps 6-9 trained questions), so the facts
+are knowable and the split is leak-free by wording. What failed before was SFT itself: 10 steps (80 examples over
+16 topics) left fact accuracy at 0.062, facts barely learned, which DPO then erased. Measured on the same data and
+seeds (SFT lr 1e-3, batch 8; DPO 8 steps of 4 pairs, beta 0.1; 24 held-out items; one thread, machine loaded):
+
+| SFT steps | DPO lr | dpo.sft_weight | pref. acc. SFT → DPO | fact acc. SFT → DPO (diff, 95% CI) |
+|---|---|---|---|---|
+| 10 | 1e-3 | 0 | ? → 1.000 | 0.062 → 0.000 (-0.062, -0.146 to -0.021: dropped; a clean-clone run) |
+| 40 | 1e-3 | 0 | 0.000 → 1.000 | 0.396 → 0.396 (+0.000, -0.146 to +0.208) <- this test |
+| 40 | 1e-3 | 1 | 0.000 → 1.000 | 0.396 → 0.250 (-0.146, -0.333 to +0.042) |
+| 40 | 1e-4 | 0 | 0.000 → 0.250 (p = 0.031) | 0.396 → 0.312 (-0.083, -0.250 to +0.000) |
+| 40 | 1e-4 | 1 | 0.000 → 0.167 (n.s.) | 0.396 → 0.312 (-0.083, -0.250 to +0.000) |
+
+So more SFT is the fix; the DPO recipe and the defaults stay: an RPO term (sft_weight 1) did not keep more facts
+(lower, within noise), and at a tenth of the rate (improve's preference_learning_rate_multiplier) 8 steps barely
+move the preference. With 24 items fact-accuracy differences under ~0.15 are noise.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +34,13 @@ from tunesmith.project import Project
 from tunesmith.quickstart.preferences import split_by_question, support_demonstrations, support_pairs
 from tunesmith.train import run_training
 
+SFT_STEPS = 40  # about one pass over the training questions' demonstrations: enough to learn most facts
+
 RECIPE = {
     "name": "larkspur-dpo", "model": {"name": "smollm2-135m-instruct", "max_length": 128},
     "method": {"name": "lora", "r": 16, "alpha": 32, "dropout": 0.05},
-    "training": {"batch_size": 8, "max_steps": 10, "learning_rate": 1e-3, "warmup_ratio": 0.0, "eval_every": 1000,
-                 "num_threads": 2, "restore_best": False},
+    "training": {"batch_size": 8, "max_steps": SFT_STEPS, "learning_rate": 1e-3, "warmup_ratio": 0.0,
+                 "eval_every": 1000, "num_threads": 2, "restore_best": False},
     "evaluation": {"max_new_tokens": 40, "batch_size": 12, "baselines": False, "perplexity": False,
                    "bootstrap_samples": 1000},
     "serve": {"export": {"parity_prompts": 2, "parity_max_new_tokens": 8}},
@@ -27,7 +48,7 @@ RECIPE = {
 
 
 def dpo_after_sft(root, threads: int = 2):
-    """SFT on 80 demonstrations (10 steps), then DPO from its export on 32 pairs (8 steps); both compared on 24
+    """SFT on 320 demonstrations (40 steps), then DPO from its export on 32 pairs (8 steps); both compared on 24
     held-out questions. Returns the comparison."""
     rng = random.Random(0)
     train_pairs, test_pairs = split_by_question(support_pairs(), test_questions=8)
@@ -36,7 +57,7 @@ def dpo_after_sft(root, threads: int = 2):
     config = apply_overrides(parse_config(RECIPE), [f"training.num_threads={threads}"])
     project = Project.create(root, config)
 
-    sft = run_training(config, rng.sample(demonstrations, 80), [], project.runs_dir / "sft")
+    sft = run_training(config, rng.sample(demonstrations, SFT_STEPS * 8), [], project.runs_dir / "sft")
     start = merged_start(sft.run_dir)  # the SFT run as a model folder: DPO's starting point and reference
     dpo_config = apply_overrides(config, [f"model.name={start}", "training.objective=dpo", "training.batch_size=4",
                                           "training.max_steps=8"])
@@ -45,12 +66,7 @@ def dpo_after_sft(root, threads: int = 2):
 
 
 @pytest.mark.slow
-# Known gap (issue 18 stays open): on a clean-clone run, DPO after SFT reached preference accuracy 1.000 but fact
-# accuracy fell from 0.062 to 0.000 (difference CI -0.146 to -0.021). Only a missed target is expected: a crash
-# or any other error still fails; meeting the target shows as XPASS.
-@pytest.mark.xfail(raises=AssertionError, strict=False,
-                   reason="DPO after SFT lowers fact accuracy on the bundled model at the default settings")
-@pytest.mark.timeout(3600)  # 18 steps and 48 generations on a 135M model: under load ~9 on 2 cores it passed 900 s
+@pytest.mark.timeout(3600)  # 48 steps, 48 generations (135M): ~3 min quiet (estimated), 30-50 min under load 6-9
 def test_dpo_after_sft_raises_preference_accuracy_and_keeps_the_facts(tmp_path):
     comparison = dpo_after_sft(tmp_path / "project")
 
