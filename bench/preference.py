@@ -5,9 +5,10 @@ pairs (the quickstart's support answers with the house sign-off chosen over a ge
 tunesmith.quickstart.preferences), batch 4, one epoch, constant learning rate. SFT trains the chosen side of
 each pair (what tunesmith's sft does with a pair file); DPO (beta 0.1) trains both sides. tunesmith computes the
 reference log-probs once before training (timed separately); TRL computes them in every step with the adapter
-off (its default, precompute_ref_log_probs=False); TRL runs with bf16 and gradient checkpointing off, like
-tunesmith here. Each measurement is one child process (peak RSS is per process); the recipes run interleaved,
-round after round, in one invocation, because the machine is shared: compare the ratios. Usage:
+off (its default, precompute_ref_log_probs=False); TRL runs without bf16 and with gradient checkpointing on, like
+tunesmith here (checkpointing is tunesmith's default for adapters on chat data, set explicitly below). Each
+measurement is one child process (peak RSS is per process); the recipes run interleaved, round after round, in
+one invocation, because the machine is shared: compare the ratios. Usage:
 
     .venv/bin/python bench/preference.py [--pairs 32] [--batch 4] [--rounds 2] [--threads 1]
 
@@ -82,7 +83,7 @@ def run_tunesmith(objective: str, args) -> dict:
                            "training": {"objective": objective, "batch_size": args.batch, "epochs": 1,
                                         "learning_rate": LEARNING_RATE, "scheduler": "constant", "warmup_ratio": 0,
                                         "eval_every": 10_000, "seed": SEED, "num_threads": args.threads,
-                                        "restore_best": False},
+                                        "restore_best": False, "gradient_checkpointing": True},
                            "preference": {"dpo": {"beta": BETA}}})
     clock, reference = StepClock(), {}
     attach = run_module.attach_reference
@@ -130,7 +131,7 @@ def run_trl(args) -> dict:
         config = DPOConfig(output_dir=tmp, per_device_train_batch_size=args.batch, num_train_epochs=1,
                            learning_rate=LEARNING_RATE, lr_scheduler_type="constant", warmup_steps=0, beta=BETA,
                            max_length=MAX_LENGTH, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
-                           bf16=False, fp16=False, gradient_checkpointing=False, seed=SEED, dataloader_num_workers=0)
+                           bf16=False, fp16=False, gradient_checkpointing=True, seed=SEED, dataloader_num_workers=0)
         trainer = DPOTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                              processing_class=tokenizer, callbacks=[Clock()],
                              peft_config=LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"],
