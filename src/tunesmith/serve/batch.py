@@ -81,9 +81,19 @@ class Sequence:
         for logprobs, which need the model's distribution at every token)."""
         if self.constraint is None or self.params.logprobs is not None:
             return None
+        self._follow()
+        return self.constraint.forced(size)
+
+    def must_end(self) -> bool:
+        """Whether the request's grammar allows nothing but the end of the answer now."""
+        if self.constraint is None:
+            return False
+        self._follow()
+        return self.constraint.only_end()
+
+    def _follow(self) -> None:
         for token in self.ids[self.constraint.consumed:]:
             self.constraint.accept(token)
-        return self.constraint.forced(size)
 
     def choose(self, logits: torch.Tensor) -> int:
         return next_token(self.adjust(logits, self.ids), self.params.temperature, self.params.top_p, self.generator)
@@ -111,7 +121,8 @@ class Sequence:
 
 class RunningBatch:
     # Tokens a grammar forces are appended without sampling and fed to the model together in the next step, one
-    # forward for a whole `{"name": "` instead of one per token. Greedy answers are the same token for token.
+    # forward for a whole `{"name": "` instead of one per token; an end it forces finishes the answer at once.
+    # Greedy answers are the same token for token.
     fast_forward = True
 
     def __init__(self, loaded):
@@ -235,8 +246,8 @@ class RunningBatch:
                 self.cache = self.mask = self.positions = None
 
     def _emit(self, seq: Sequence, token: int, position: int, logits: torch.Tensor) -> None:
-        """Add a sampled token, then the tokens the grammar forces after it (fast_forward), until the answer ends
-        or the model has a choice again."""
+        """Add a sampled token, then the tokens the grammar forces after it (fast_forward), the end included,
+        until the answer ends or the model has a choice again."""
         size, row_logits = logits.shape[-1], logits
         while True:
             self.generated += 1
@@ -245,10 +256,13 @@ class RunningBatch:
                 seq.finish("stop")
                 return
             seq.push(token, row_logits)
+            # A grammar that allows only the end forces it too: the answer is whole, even where it also fills
+            # max_tokens, and no forward is spent sampling the end token.
+            complete = self.fast_forward and seq.must_end()
             out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= seq.loaded.context_length
-            seq.send(final=out_of_room)
-            if seq.text.stopped or out_of_room:
-                seq.finish("stop" if seq.text.stopped else "length")
+            seq.send(final=out_of_room or complete)
+            if seq.text.stopped or out_of_room or complete:
+                seq.finish("length" if out_of_room and not (seq.text.stopped or complete) else "stop")
                 return
             forced = seq.forced(size) if self.fast_forward else None
             if forced is None:
