@@ -42,3 +42,27 @@ def test_reference_nll_is_independent_of_batching_and_matches_a_plain_forward(ti
     log_probs = torch.log_softmax(logits[len(prompt) - 1: -1].float(), dim=-1)
     expected = -log_probs[torch.arange(len(answer)), torch.tensor(answer)].sum()
     assert batched[2] == (pytest.approx(float(expected), rel=1e-4), len(answer))
+
+
+def test_prompts_sharing_a_long_start_get_its_kv_once_and_the_same_answers(monkeypatch):
+    """Held-out prompts share the system prompt, tool schemas and few-shot examples: a batch computes that
+    prefix once and each row only its own end, and greedy answers are those of each prompt alone."""
+    import tunesmith.inference as inference
+    from tunesmith.models.tiny import lively_causal_lm
+
+    model, tokenizer = lively_causal_lm(1)  # greedy answers that differ from prompt to prompt
+    system = {"role": "system", "content": "You are the order and workshop assistant of Larkspur Cycles. " * 6}
+    conversations = [[system, {"role": "user", "content": ask}] for ask in
+                     ("Hi", "Where is my order LK-10001?", "Cancel order LK-20002, I changed my mind.")]
+    fed = []  # tokens computed per forward (a hook: generate() reads the forward's signature)
+    model.register_forward_pre_hook(lambda _, args, kwargs: fed.append(kwargs["input_ids"].numel()), with_kwargs=True)
+    shared = generate_chat(model, tokenizer, conversations, max_new_tokens=6, batch_size=3)
+    shared_fed, fed[:] = sum(fed), []
+    monkeypatch.setattr(inference, "SHARED_PREFIX_MIN", 10 ** 6)
+    plain = generate_chat(model, tokenizer, conversations, max_new_tokens=6, batch_size=3)
+    plain_fed = sum(fed)
+    alone = [generate_chat(model, tokenizer, [c], max_new_tokens=6)[0] for c in conversations]
+    assert [c.text for c in shared] == [c.text for c in plain] == [c.text for c in alone]
+    assert len({c.text for c in alone}) > 1
+    assert [c.prompt_tokens for c in shared] == [c.prompt_tokens for c in alone]
+    assert shared_fed < plain_fed / 2  # the prefix once instead of once per row
