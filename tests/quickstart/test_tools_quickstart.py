@@ -23,6 +23,22 @@ def test_every_example_is_a_valid_tool_conversation():
         assert issues == [] and record["tools"] == TOOLS
 
 
+def test_the_recipes_leave_room_for_the_longest_reference_turn():
+    """A generation limit below a reference's length scores that item wrong for every contender alike (the fast
+    recipe once cut every book_service call at 40 of its 49 tokens)."""
+    from tunesmith.config import apply_overrides, parse_config
+    from tunesmith.evaluate.items import chat_item
+    from tunesmith.models.tiny import real_tokenizer
+    from tunesmith.quickstart.run import TOOLS_FAST
+
+    tokenizer = real_tokenizer(TOOLS_RECIPE["model"]["name"])
+    longest = max(len(tokenizer(chat_item(r).reference, add_special_tokens=False)["input_ids"])
+                  for r in tool_examples())
+    recipe = parse_config(TOOLS_RECIPE, "quickstart recipe")
+    for config in (recipe, apply_overrides(recipe, TOOLS_FAST)):
+        assert config.evaluation.max_new_tokens > longest
+
+
 def test_tools_quickstart_on_a_tiny_model(tmp_path, tiny_lm_dir):
     result = run_quickstart(tmp_path / "qs", fast=True, task="tools", overrides=[
         f"model.name={tiny_lm_dir}", "evaluation.max_examples=6", "evaluation.max_new_tokens=8",
