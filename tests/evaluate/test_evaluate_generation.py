@@ -82,3 +82,27 @@ def test_evaluation_decodes_generation_rows_answers_at_once(tiny, monkeypatch):
     settings = EvaluationConfig(generation_rows=3, batch_size=1, max_new_tokens=4)
     model_contender("base", *tiny, settings).answer(CONVERSATIONS * 2)
     assert max(rows) == 3, "generation decodes generation_rows answers together, not batch_size"
+
+
+def test_prompts_sharing_a_long_start_get_its_kv_once_and_the_same_answers(monkeypatch):
+    """Held-out prompts share the system prompt, tool schemas and few-shot examples: a batch computes that
+    prefix once and each row only its own end, and greedy answers are those of each prompt alone."""
+    from tunesmith.models.tiny import lively_causal_lm
+    from tunesmith.serve import prefix
+
+    model, tokenizer = lively_causal_lm(1)  # greedy answers that differ from prompt to prompt
+    system = {"role": "system", "content": "You are the order and workshop assistant of Larkspur Cycles. " * 6}
+    conversations = [[system, {"role": "user", "content": ask}] for ask in
+                     ("Hi", "Where is my order LK-10001?", "Cancel order LK-20002, I changed my mind.")]
+    fed = []  # tokens computed per forward (a hook: generate() reads the forward's signature)
+    model.register_forward_pre_hook(lambda _, args, kwargs: fed.append(kwargs["input_ids"].numel()), with_kwargs=True)
+    shared = generate_chat(model, tokenizer, conversations, max_new_tokens=6, batch_size=3)
+    shared_fed, fed[:] = sum(fed), []
+    monkeypatch.setattr(prefix, "GROUP_MIN_SHARED", 10 ** 6)
+    plain = generate_chat(model, tokenizer, conversations, max_new_tokens=6, batch_size=3)
+    plain_fed = sum(fed)
+    alone = [generate_chat(model, tokenizer, [c], max_new_tokens=6)[0] for c in conversations]
+    assert [c.text for c in shared] == [c.text for c in plain] == [c.text for c in alone]
+    assert len({c.text for c in alone}) > 1
+    assert [c.prompt_tokens for c in shared] == [c.prompt_tokens for c in alone]
+    assert shared_fed < plain_fed / 2  # the prefix once instead of once per row

@@ -5,6 +5,7 @@ that `data prepare` takes, in the format the tools recipe trains on."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
@@ -147,3 +148,48 @@ def test_pii_in_tool_call_arguments_is_masked():
     assert json.loads(masked[0]["tool_calls"][0]["function"]["arguments"]) == {"to": "[EMAIL]", "copies": 2}
     assert call["function"]["arguments"] == '{"to": "ann@example.com", "copies": 2}'  # the input is not changed
 
+
+
+def test_imported_feedback_carries_tool_use_checked_as_training_data(store, tmp_path):
+    from tunesmith.errors import DataError
+    from tunesmith.feedback import import_feedback
+    from tunesmith.feedback.capture import feedback_count
+    from tunesmith.feedback.improve import _feedback_rows
+
+    called = [*ASK, {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", **RIGHT_CALL}]},
+              {"role": "tool", "tool_call_id": "call_1", "content": '{"cancelled": true}'}]
+    jsonl = tmp_path / "support.jsonl"
+    jsonl.write_text(json.dumps({"messages": ASK, "tools": TOOLS, "rating": "down",
+                                 "correction_tool_calls": [RIGHT_CALL]}) + "\n" +
+                     json.dumps({"messages": called, "tools": TOOLS, "rating": "down",
+                                 "correction": "Order LK-20002 is cancelled."}) + "\n")
+    csv_file = tmp_path / "support.csv"
+    cells = [json.dumps(ASK), json.dumps(TOOLS), json.dumps([RIGHT_CALL])]
+    csv_file.write_text("messages,tools,correction_tool_calls,rating\n" +
+                        ",".join('"' + cell.replace('"', '""') + '"' for cell in cells) + ",down\n")
+    assert import_feedback(store, jsonl) == 2 and import_feedback(store, csv_file) == 1
+
+    records = feedback_records(_feedback_rows(store), "chat", "sft")
+    assert len(records) == 3 and all(r["tools"] == TOOLS for r in records)
+    assert [r["messages"][-1].get("tool_calls", [{}])[0].get("function") for r in records] == [
+        RIGHT_CALL["function"], None, RIGHT_CALL["function"]]
+    tool_turn = records[1]["messages"][2]  # the result, named after the call it answers, as data prepare has it
+    assert tool_turn == {"role": "tool", "content": '{"cancelled": true}', "tool_call_id": "call_1",
+                         "name": "cancel_order"}
+
+    bad = tmp_path / "bad.jsonl"
+    undeclared = [*ASK, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c", "type": "function", "function": {"name": "refund", "arguments": "{}"}}]}]
+    unanswered = [*ASK, {"role": "tool", "tool_call_id": "call_9", "content": "{}"}]
+    for messages, says in [(undeclared, "messages[1].tool_calls[0].function.name: calls 'refund', which the row "
+                                        "does not declare"),
+                           (unanswered, "messages[1].tool_call_id: the result answers no")]:
+        bad.write_text(json.dumps({"messages": ASK, "rating": "up"}) + "\n" +
+                       json.dumps({"messages": messages, "tools": TOOLS, "rating": "down"}) + "\n")
+        with pytest.raises(DataError, match=rf"bad.jsonl:2: {re.escape(says)}"):
+            import_feedback(store, bad)
+    wrong_call = {"type": "function", "function": {"name": "cancel_order", "arguments": '{"order_id": 7}'}}
+    bad.write_text(json.dumps({"messages": ASK, "tools": TOOLS, "correction_tool_calls": [wrong_call]}) + "\n")
+    with pytest.raises(DataError, match=r"bad.jsonl:1: correction_tool_calls\[0\]"):
+        import_feedback(store, bad)
+    assert feedback_count(store) == 3  # nothing of a refused file is stored

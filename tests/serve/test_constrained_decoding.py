@@ -190,9 +190,10 @@ def test_a_models_other_end_tokens_end_a_constrained_answer_too(tokenizer):
 
 
 # forced tokens: appended without sampling, fed to the model together -------------------------------------------
-def _decode_counting_forwards(lively_lm_dir, params: list, monkeypatch, fast_forward: bool):
+def _decode_counting_forwards(lively_lm_dir, params: list, monkeypatch, fast_forward: bool, reasons=None):
+    """Each sequence's tokens and the forwards run; `reasons` (a list) gets each one's finish reason."""
     from tunesmith.inference import render_prompt
-    from tunesmith.serve.batch import RunningBatch, Sequence
+    from tunesmith.serve.batch import Finished, RunningBatch, Sequence
     from tunesmith.serve.registry import ModelRegistry
 
     loaded = ModelRegistry.from_paths([lively_lm_dir]).acquire(lively_lm_dir.name)
@@ -202,11 +203,15 @@ def _decode_counting_forwards(lively_lm_dir, params: list, monkeypatch, fast_for
     monkeypatch.setattr(RunningBatch, "_forward", lambda self, rows, **inputs: forwards.append(1) or
                         forward(self, rows, **inputs))
     prompt = loaded.tokenizer(render_prompt(loaded.tokenizer, ASK), add_special_tokens=False)["input_ids"]
-    seqs = [Sequence(lively_lm_dir.name, prompt, p, lambda _: None) for p in params]
+    finished = {}
+    seqs = [Sequence(lively_lm_dir.name, prompt, p, lambda event, i=i: finished.setdefault(i, event.reason)
+                     if isinstance(event, Finished) else None) for i, p in enumerate(params)]
     batch = RunningBatch(loaded)
     batch.add(seqs)
     while len(batch):
         batch.step()
+    if reasons is not None:
+        reasons.extend(finished[i] for i in range(len(seqs)))
     return [list(s.ids) for s in seqs], len(forwards)
 
 
@@ -218,7 +223,23 @@ def test_a_wholly_forced_tool_call_takes_one_forward_after_the_prompt(lively_lm_
     fast, fast_forwards = _decode_counting_forwards(lively_lm_dir, ping, monkeypatch, fast_forward=True)
     assert fast == slow and len(fast[0]) > 10
     assert slow_forwards == len(slow[0]) + 1  # the prefill, then one step per token (the last samples the end)
-    assert fast_forwards == 2  # the prefill, then one step that feeds the whole call and samples the end
+    assert fast_forwards == 1  # the prefill picks the first token; the rest of the call and its end are forced
+
+
+def test_an_end_the_grammar_forces_finishes_the_answer_there(lively_lm_dir, monkeypatch):
+    """A closed required call allows only the end: the answer stops there ("stop", so tool_calls), even when the
+    call fills max_tokens exactly; sampling the end token instead would call that answer cut off ("length")."""
+    from tunesmith.serve.sampling import SamplingParams
+
+    grammar = tools_grammar(TOOLS[1:], True, False)
+    call, _ = _decode_counting_forwards(lively_lm_dir, [SamplingParams(max_tokens=40, grammar=grammar)],
+                                        monkeypatch, fast_forward=True)
+    exact = [SamplingParams(max_tokens=len(call[0]), grammar=grammar)]
+    slow_reasons, fast_reasons = [], []
+    slow, _ = _decode_counting_forwards(lively_lm_dir, exact, monkeypatch, fast_forward=False, reasons=slow_reasons)
+    fast, _ = _decode_counting_forwards(lively_lm_dir, exact, monkeypatch, fast_forward=True, reasons=fast_reasons)
+    assert fast == slow == call
+    assert slow_reasons == ["length"] and fast_reasons == ["stop"]
 
 
 def test_fast_forward_changes_no_token_in_a_mixed_batch(lively_lm_dir, monkeypatch):

@@ -151,7 +151,20 @@ def _meta(value: dict, schema_keys: tuple[str, ...]) -> dict:
     return meta
 
 
-def _openai(value: dict, check: _Check, task: str) -> dict | None:
+def convert_prompt(messages: Any, tools: Any, file: str, line: int) -> tuple[dict | None, list[Issue]]:
+    """A conversation that may stop before its answer (a feedback row's prompt) and the tools it offered, checked
+    and converted as an OpenAI training row's are: ({"messages"?, "tools"?}, []) or (None, every issue found).
+    `messages` None: only the tools."""
+    check = _Check(file, line)
+    if messages is None:  # the prompt is elsewhere (a logged request): only the tools to check
+        tools = tool_records.convert_tools(tools, check)
+        body = {"tools": tools} if tools else {}
+    else:
+        body = _openai({"messages": messages, "tools": tools}, check, "chat", answered=False)
+    return (None, check.issues) if check.issues or body is None else (body, [])
+
+
+def _openai(value: dict, check: _Check, task: str, answered: bool = True) -> dict | None:
     messages = value["messages"]
     if not isinstance(messages, list) or not messages:
         check.error("messages", f"expected a non-empty array of messages, got {_type_name(messages)}",
@@ -195,15 +208,17 @@ def _openai(value: dict, check: _Check, task: str) -> dict | None:
                 item["weight"] = int(weight)
         out.append(item)
         fields.append(where)
-    return _chat_body(out, fields, tools, "messages", check)
+    return _chat_body(out, fields, tools, "messages", check, answered)
 
 
 def _chat_body(messages: list[dict], fields: list[str], tools: list[dict] | None, field: str,
-               check: _Check) -> dict | None:
-    """The converted messages (+ tools) as a record body, once the tool calls and results check out."""
+               check: _Check, answered: bool = True) -> dict | None:
+    """The converted messages (+ tools) as a record body, once the tool calls and results check out
+    (`answered`: and an assistant turn is there to learn)."""
     if not check.issues:
         tool_records.check_conversation(messages, tools, fields, check)
-    _needs_assistant(messages, field, check)
+    if answered:
+        _needs_assistant(messages, field, check)
     return {"messages": messages, **({"tools": tools} if tools else {})}
 
 

@@ -2,7 +2,10 @@
 
 Each row has any of: response_id, rating, correction, answer (the answer that was rated), label, comment, and
 the prompt as `messages` (a list of chat messages, or its JSON text in a CSV cell) or as plain text in
-`prompt`/`input`/`text`.
+`prompt`/`input`/`text`. Tool use is written as OpenAI writes it: `tools` offered to the prompt, assistant
+`tool_calls` and `tool` results in `messages`, and `correction_tool_calls`, the calls the model should have made
+(JSON text in a CSV cell too). The prompt and its tools are checked and converted as training data is
+(data.formats), so a row that the improve loop could not train on is refused here, with its line.
 """
 
 from __future__ import annotations
@@ -43,22 +46,31 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def _messages(row: dict[str, Any], where: str) -> list[dict[str, Any]] | None:
-    messages = row.get("messages")
-    if isinstance(messages, str):
+def _array(row: dict[str, Any], key: str, where: str) -> Any:
+    """messages, tools, correction_tool_calls: JSON arrays, or their JSON text (a CSV cell)."""
+    value = row.get(key)
+    if isinstance(value, str):
         try:
-            messages = json.loads(messages)
+            return json.loads(value)
         except json.JSONDecodeError:
-            raise DataError(f"{where}: 'messages' is not JSON", "Write the chat messages as a JSON list.") from None
-    if messages is not None:
-        if not isinstance(messages, list) or not all(isinstance(m, dict) and "content" in m for m in messages):
-            raise DataError(f"{where}: 'messages' must be a list of {{role, content}} objects",
-                            'Example: [{"role": "user", "content": "..."}]')
-        return messages
-    for key in _PROMPT_KEYS:
-        if row.get(key):
-            return [{"role": "user", "content": str(row[key])}]
-    return None
+            raise DataError(f"{where}: '{key}' is not JSON", f"Write {key} as a JSON array.") from None
+    return value
+
+
+def _prompt(row: dict[str, Any], path: Path, number: int) -> dict[str, Any]:
+    """The row's prompt `messages` (None when it names only a response id) and `tools`, as training data has them."""
+    from tunesmith.data.formats import convert_prompt
+
+    messages, tools = _array(row, "messages", f"{path}:{number}"), _array(row, "tools", f"{path}:{number}")
+    if messages is None:
+        text = next((str(row[key]) for key in _PROMPT_KEYS if row.get(key)), None)
+        messages = [{"role": "user", "content": text}] if text else None
+    body, issues = convert_prompt(messages, tools, str(path), number)
+    if issues:  # the first problem, with its field and what to do, as `data prepare` would name it
+        first = issues[0]
+        raise DataError(f"{first.location}: " + (f"{first.field}: " if first.field else "") + first.message,
+                        first.hint)
+    return {"messages": body.get("messages"), "tools": body.get("tools")}
 
 
 def import_feedback(store: Store, path: str | Path) -> int:
@@ -68,7 +80,11 @@ def import_feedback(store: Store, path: str | Path) -> int:
     for number, row in _rows(path):
         where = f"{path}:{number}"
         fields = {key: row[key] for key in _FIELDS if row.get(key) not in (None, "")}
-        fields["messages"] = _messages(row, where)
+        fields |= _prompt(row, path, number)
+        fields["correction_tool_calls"] = _array(row, "correction_tool_calls", where)
+        if fields["correction_tool_calls"] is not None and not isinstance(fields["correction_tool_calls"], list):
+            raise DataError(f"{where}: 'correction_tool_calls' must be an array of calls",
+                            'Write it as OpenAI writes tool_calls: [{"type": "function", "function": {...}}].')
         parsed.append((where, fields))
     if not parsed:
         raise DataError(f"{path} has no feedback rows", "Add one JSON object per line, or CSV rows under a header.")

@@ -93,7 +93,7 @@ def _call_conversation(number: int, rng: random.Random, with_result: bool) -> li
     return messages
 
 
-def tool_examples(count: int = 240, seed: int = 11) -> list[dict]:
+def tool_examples(count: int = 480, seed: int = 11) -> list[dict]:
     """`count` conversations, deterministic for a seed: SHARES of them call a tool (some with its result and the
     answer after it), the rest are questions answered in words."""
     rng = random.Random(seed)
@@ -117,6 +117,6 @@ def tool_examples(count: int = 240, seed: int = 11) -> list[dict]:
     return records
 
 
-def write_tools_dataset(path: Path, count: int = 240, seed: int = 11) -> Path:
+def write_tools_dataset(path: Path, count: int = 480, seed: int = 11) -> Path:
     """Write the examples as OpenAI fine-tuning chat JSONL (one conversation with its tools a line)."""
     return write_jsonl(path, tool_examples(count, seed))

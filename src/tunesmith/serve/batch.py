@@ -82,9 +82,19 @@ class Sequence:
         for logprobs, which need the model's distribution at every token)."""
         if self.constraint is None or self.params.logprobs is not None:
             return None
+        self._follow()
+        return self.constraint.forced(size)
+
+    def must_end(self) -> bool:
+        """Whether the request's grammar allows nothing but the end of the answer now."""
+        if self.constraint is None:
+            return False
+        self._follow()
+        return self.constraint.only_end()
+
+    def _follow(self) -> None:
         for token in self.ids[self.constraint.consumed:]:
             self.constraint.accept(token)
-        return self.constraint.forced(size)
 
     def choose(self, logits: torch.Tensor) -> int:
         return next_token(self.adjust(logits, self.ids), self.params.temperature, self.params.top_p, self.generator)
@@ -112,7 +122,8 @@ class Sequence:
 
 class RunningBatch:
     # Tokens a grammar forces are appended without sampling and fed to the model together in the next step, one
-    # forward for a whole `{"name": "` instead of one per token. Greedy answers are the same token for token.
+    # forward for a whole `{"name": "` instead of one per token; an end it forces finishes the answer at once.
+    # Greedy answers are the same token for token.
     fast_forward = True
 
     def __init__(self, loaded):
@@ -167,6 +178,9 @@ class RunningBatch:
             distinct, rows = {(i,): i for i in range(len(seqs))}, list(range(len(seqs)))  # rows cannot be copied
         firsts = [seqs[rows.index(r)] for r in range(len(distinct))]
         prompts = [s.prompt_ids for s in firsts]
+        start = prefix.group_start(loaded.prefix, prompts)
+        if start and kvcache.supports_reshaping(DynamicCache(config=config)):
+            self._remember_start(firsts[0], prompts[0][:start])
         entry = loaded.prefix
         shared = prefix.shared_length(entry, prompts)
         suffixes = [p[shared:] for p in prompts]
@@ -195,6 +209,21 @@ class RunningBatch:
             self.cache, self.mask, self.positions = cache, mask, positions[:, -1] + 1
         self.seqs.extend(seqs)
         self._advance(logits, first_new=len(self.seqs) - len(seqs))
+
+    def _remember_start(self, seq: Sequence, ids: list[int]) -> None:
+        """Prefill the group's shared start alone and make it the model's prefix entry (reusing what the current
+        entry already holds of it)."""
+        from transformers import DynamicCache
+
+        loaded = seq.loaded
+        config = loaded.model.config
+        shared = prefix.shared_length(loaded.prefix, [ids])  # group_start made sure it leaves >= 32 to compute
+        cache = prefix.seeded_cache(config, loaded.prefix, shared, 1) if shared else DynamicCache(config=config)
+        self._forward([seq], input_ids=torch.tensor([ids[shared:]]), attention_mask=torch.ones(1, len(ids),
+                      dtype=torch.long), position_ids=torch.arange(shared, len(ids))[None, :], cache=cache,
+                      use_cache=True, logits_to_keep=1)
+        self.prefilled += len(ids) - shared
+        loaded.prefix = prefix.remember(cache, [ids])
 
     @torch.inference_mode()
     def step(self) -> None:
@@ -236,8 +265,8 @@ class RunningBatch:
                 self.cache = self.mask = self.positions = None
 
     def _emit(self, seq: Sequence, token: int, position: int, logits: torch.Tensor) -> None:
-        """Add a sampled token, then the tokens the grammar forces after it (fast_forward), until the answer ends
-        or the model has a choice again."""
+        """Add a sampled token, then the tokens the grammar forces after it (fast_forward), the end included,
+        until the answer ends or the model has a choice again."""
         size, row_logits = logits.shape[-1], logits
         while True:
             self.generated += 1
@@ -246,10 +275,13 @@ class RunningBatch:
                 seq.finish("stop", token)
                 return
             seq.push(token, row_logits)
+            # A grammar that allows only the end forces it too: the answer is whole, even where it also fills
+            # max_tokens, and no forward is spent sampling the end token.
+            complete = self.fast_forward and seq.must_end()
             out_of_room = len(seq.ids) >= seq.params.max_tokens or position + 1 >= seq.loaded.context_length
-            seq.send(final=out_of_room)
-            if seq.text.stopped or out_of_room:
-                seq.finish("stop" if seq.text.stopped else "length")
+            seq.send(final=out_of_room or complete)
+            if seq.text.stopped or out_of_room or complete:
+                seq.finish("length" if out_of_room and not (seq.text.stopped or complete) else "stop")
                 return
             forced = seq.forced(size) if self.fast_forward else None
             if forced is None:

@@ -117,9 +117,13 @@ class Constraint:
 
     def forced(self, size: int) -> int | None:
         """The one token the grammar allows next (the first of the forced text's usual tokenization), or None
-        where the model has a choice. Never an end token: the end of an answer is the model's to sample."""
+        where the model has a choice. Never an end token: `only_end` says when the answer must end."""
         forced = self.matcher.compute_ff_tokens()
         return forced[0] if forced and forced[0] < size and forced[0] not in self.ends else None
+
+    def only_end(self) -> bool:
+        """Whether the grammar is complete and allows nothing but an end token (a required call, closed)."""
+        return self.matcher.is_stopped() and not self.matcher.is_error()
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.masked_fill(~self.allowed(logits.shape[-1]), float("-inf"))

@@ -16,6 +16,9 @@ import torch
 
 MIN_SHARED = 8  # below this, copying the prefix saves too little to bother
 MAX_KEPT = 1024  # tokens of the last prompt kept (SmolLM2-135M: ~46 KB of KV per token)
+# A group of newcomers whose prompts share this many more tokens than the entry holds gets that start prefilled
+# once, alone, first (evaluation's held-out prompts: system prompt, tool schemas, few-shot examples).
+GROUP_MIN_SHARED = 32
 
 
 @dataclass
@@ -40,6 +43,16 @@ def shared_length(entry: PrefixEntry | None, prompts: list[list[int]]) -> int:
         return 0
     shared = min(min(_common(entry.ids, p) for p in prompts), min(len(p) for p in prompts) - 1)
     return shared if shared >= MIN_SHARED else 0
+
+
+def group_start(entry: PrefixEntry | None, prompts: list[list[int]]) -> int:
+    """Tokens the group's prompts share with each other (leaving one of each to compute) when that is
+    GROUP_MIN_SHARED more than they share with the entry, else 0."""
+    if len(prompts) < 2:
+        return 0
+    first = prompts[0]
+    common = min(min(_common(first, p) for p in prompts[1:]), min(len(p) for p in prompts) - 1, MAX_KEPT)
+    return common if common - shared_length(entry, prompts) >= GROUP_MIN_SHARED else 0
 
 
 def seeded_cache(config, entry: PrefixEntry, shared: int, rows: int):
