@@ -67,6 +67,7 @@ def dpo_after_sft(root, threads: int = 2):
 
 
 @pytest.mark.slow
+@pytest.mark.acceptance
 @pytest.mark.timeout(3600)  # 48 steps, 48 generations (135M): ~3 min quiet (estimated), 30-50 min under load 6-9
 def test_dpo_after_sft_raises_preference_accuracy_and_keeps_the_facts(tmp_path):
     comparison = dpo_after_sft(tmp_path / "project")

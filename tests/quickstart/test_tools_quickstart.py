@@ -60,6 +60,7 @@ def test_an_unknown_task_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.acceptance
 # Issue 20's bundled-model check, on all ~95 held-out items. Measured (2026-12-07, the fast recipe's run scored
 # with its settings): tuned 0.69 vs base few-shot 0.41 tool-call accuracy, +0.28 [0.14, 0.41] (Newcombe), McNemar
 # p = 0.0002. On a machine at load 9, one torch thread: 16 min of training, 20 min (6 CPU min) of scoring.
