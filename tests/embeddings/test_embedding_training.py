@@ -181,3 +181,31 @@ def test_v1_models_lists_the_embedding_models_of_an_embedding_only_server(traine
                 client.models.retrieve("nope")
     finally:
         server.app.state.embeddings.stop()
+
+
+def test_production_server_serves_the_promoted_embedding_run(trained, tmp_path):
+    """`serve --production` of an embedding project: the promoted run answers /v1/embeddings under the
+    project's name (and its versioned id), behind the server's keys, and /v1/models lists it."""
+    from fastapi.testclient import TestClient
+
+    import tunesmith
+    from tunesmith.feedback import open_project_store, promote
+    from tunesmith.feedback.serving import create_production_app
+
+    project, _, run_dir = trained
+    store = open_project_store(project)
+    version = promote(store, run_dir)
+    alias = project.config.name
+    app = create_production_app(project, store=store)
+    assert app.state.embeddings.window == project.config.serve.batch_window_ms / 1000  # the server's settings
+    with TestClient(app) as client:
+        body = client.post("/v1/embeddings", json={"model": alias, "input": ["apple now"]}).json()
+        versioned = client.post("/v1/embeddings", json={"model": f"{alias}@v{version.id}", "input": "apple now"})
+        listed = [m["id"] for m in client.get("/v1/models").json()["data"]]
+        chat = client.post("/v1/chat/completions", json={"model": alias, "messages": [{"role": "user",
+                                                                                        "content": "hi"}]})
+    assert body["model"] == alias
+    np.testing.assert_allclose(body["data"][0]["embedding"], tunesmith.embed("apple now", model=run_dir), atol=1e-5)
+    assert versioned.status_code == 200, versioned.text
+    assert alias in listed
+    assert chat.status_code == 404, chat.text

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from tunesmith.config import ProjectConfig
 
-COMPONENTS = ["process baseline", "weights", "gradients + optimizer", "activations", "logits", "method buffers"]
+COMPONENTS = ["process baseline", "weights", "gradients + optimizer", "activations", "logits", "method buffers",
+              "allocator retention"]
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def project(tiny_lm_dir, fake_calibration, monkeypatch, tmp_path):
     (folder / "tunesmith.yaml").write_text(yaml.safe_dump({
         "objective": {"task": "chat"}, "data": {"sources": [{"path": "chats.jsonl"}]},
         "model": {"name": str(tiny_lm_dir), "max_length": 64},
-        "training": {"batch_size": 8, "gradient_checkpointing": False}}))
+        "training": {"batch_size": 8, "gradient_checkpointing": False, "release_memory": False}}))
     _register_commands()
     return folder
 
@@ -67,6 +68,15 @@ def test_components_sum_to_the_peak_and_levers_are_the_same_model(project):
     # and with checkpointing on, the lever back quotes the peak without it
     plain_peak = f"(peak {data['peak_memory'] / 1e9:.2f} GB)"
     assert plain_peak in {row["component"]: row for row in lean["memory_explained"]}["activations"]["lever"]
+
+
+def test_bounding_the_allocator_drops_its_retention_and_only_that(project):
+    kept = invoke_json(str(project))
+    bounded = invoke_json(str(project), "--set", "training.release_memory=true")
+    rows = {row["component"]: row["bytes"] for row in kept["memory_explained"]}
+    assert "allocator retention" not in {row["component"] for row in bounded["memory_explained"]}
+    assert rows["allocator retention"] == pytest.approx(0.6 * rows["activations"])  # every block's, not checkpointed
+    assert bounded["peak_memory"] == pytest.approx(kept["peak_memory"] - rows["allocator retention"])
 
 
 def test_full_fine_tuning_points_at_a_parameter_efficient_method(tiny_lm_dir, fake_calibration):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from train_helpers import chat_records, tiny_config
 
 from tunesmith.train import allocator, loop, run, run_training
@@ -33,15 +34,24 @@ def test_release_gives_a_fragmented_heap_back():
     assert freed - released > 100  # of the ~180 MB freed
 
 
-def test_training_bounds_retention_and_releases_before_each_validation_and_checkpoint(tiny_lm_dir, tmp_path,
-                                                                                      monkeypatch):
+@pytest.mark.parametrize("release", [True, False])
+def test_training_bounds_retention_when_told_and_releases_before_each_validation_and_checkpoint(
+        tiny_lm_dir, tmp_path, monkeypatch, release):
     calls, bounded = [], []
     monkeypatch.setattr(loop, "release_freed_memory", lambda: calls.append(1) or release_freed_memory())
-    monkeypatch.setattr(run, "bound_retention", lambda: bounded.append(1) or bound_retention())
-    run_training(tiny_config(tiny_lm_dir, epochs=1, eval_every=3), chat_records(12), chat_records(4, seed=3),
-                 tmp_path / "run")
+    monkeypatch.setattr(run, "bound_retention", lambda: bounded.append(1))  # (a real call would bind the suite)
+    config = tiny_config(tiny_lm_dir, epochs=1, eval_every=3)
+    config = config.model_copy(update={"training": config.training.model_copy(update={"release_memory": release})})
+    result = run_training(config, chat_records(12), chat_records(4, seed=3), tmp_path / "run")
     assert len(calls) == 2  # step 3: one validation and one checkpoint
-    assert len(bounded) == 1  # once, at the start
+    assert len(bounded) == (1 if release else 0)  # once, at the start
+    assert yaml.safe_load((result.run_dir / "config.yaml").read_text())["training"]["release_memory"] is release
+
+
+def test_auto_bounds_the_allocator_only_where_memory_is_short():
+    assert allocator.resolve_release("auto", available=4e9) is True  # a laptop with a browser open
+    assert allocator.resolve_release("auto", available=20e9) is False  # steps ~1.6x faster unbounded
+    assert allocator.resolve_release(True, available=20e9) is True and allocator.resolve_release(False, 1e9) is False
 
 # In a fresh process: a freed 4 MiB mapped block raises glibc's dynamic mmap threshold to 4 MiB, so by default
 # the next 1 MiB request comes from the heap (and stays there once freed); with the threshold bounded it is

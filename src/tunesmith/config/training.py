@@ -81,6 +81,12 @@ class TrainingConfig(Section):
                                            "less memory, slower steps; auto: on for adapters (LoRA and its kin) "
                                            "on a language model, whose activations dwarf what they train "
                                            "(config/auto.py).")
+    release_memory: Switch = Field(
+        AUTO, description="Give freed activation memory back to the operating system at once (glibc's mmap "
+        "threshold fixed at 128 KiB; train/allocator.py): SmolLM2-135M LoRA at the quickstart's settings peaks at "
+        "1.4 GB instead of 2.5 GB, but its steps take ~1.6× as long (every MB-sized tensor is mapped and faulted "
+        "in anew). auto: on when less than 8 GB of memory is available at training start (a laptop), off "
+        "otherwise.")
     compile: bool = Field(False, description="torch.compile the model: a minute or more of compiling up "
                           "front, so only worth it for long runs.")
     train_on_prompt: bool = Field(False, description="Chat: also put loss on system/user tokens (default: "

@@ -9,10 +9,12 @@ promotion or rollback switches the next request and the old version is evicted b
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from tunesmith.embeddings.load import is_embedding_run, split_embedding_sources
 from tunesmith.errors import TunesmithError
 from tunesmith.feedback.api import attach_feedback
 from tunesmith.feedback.registry import cached_production
@@ -63,17 +65,68 @@ class ProductionRegistry(ModelRegistry):
         return loaded if loaded.model_id == model_id else dataclasses.replace(loaded, model_id=model_id)
 
 
+class ProductionEmbeddings(Mapping):
+    """For /v1/embeddings when the production model is an embedding run: the alias (and its versioned id)
+    → the run in production now, re-read like `ProductionRegistry`'s, plus the given embedding runs."""
+
+    def __init__(self, store: Store, alias: str, extra: Mapping[str, str] | None = None):
+        self.store, self.alias, self.extra = store, alias, dict(extra or {})
+
+    def resolve(self, model_id: str) -> str:
+        """The id vectors for `model_id` come from: the alias becomes `<alias>@v<N>`, so a promotion loads the
+        new version under its own id and the old one ages out of the batcher's loaded models."""
+        version = cached_production(self.store)
+        return f"{self.alias}@v{version.id}" if model_id == self.alias and version else model_id
+
+    def __getitem__(self, model_id: str) -> str:
+        if model_id in self.extra:
+            return self.extra[model_id]
+        version = cached_production(self.store)
+        if version and model_id in (self.alias, f"{self.alias}@v{version.id}") and is_embedding_run(version.run_path):
+            return version.run_path
+        raise KeyError(model_id)
+
+    def __iter__(self):
+        return iter([*self.extra, self.alias])
+
+    def __len__(self) -> int:
+        return len(self.extra) + 1
+
+
 def production_registry(project, store: Store, extra_models: list[str | Path] = (),
                         settings=None) -> ProductionRegistry:
     """The registry `build_server(production=True)` serves: the production version under the project's name,
     plus `extra_models` (ID=PATH names one)."""
     settings = settings or project.config.serve
-    if cached_production(store) is None:
-        raise TunesmithError(f"no model of {project.root} is in production",
-                             "Promote a run first: `tunesmith models promote runs/<run-id>`.")
+    _require_production(project, store)
     extra = [describe(*reversed(str(m).split("=", 1))) if "=" in str(m) else describe(m) for m in extra_models]
     return ProductionRegistry(store, project.config.name, extra, settings.max_loaded_models, settings.dtype,
                               settings.linear_kernel)
+
+
+def production_models(project, store: Store, extra_models: list[str] = (),
+                      settings=None) -> tuple[ModelRegistry, ProductionEmbeddings | None]:
+    """What a production server serves: the language/classification registry, and the embedding models (None
+    when there are none). An embedding run in production is served on /v1/embeddings under the alias; given
+    embedding runs join it there, the other given models go to the registry."""
+    settings = settings or project.config.serve
+    extra, embedding_runs = split_embedding_sources([str(m) for m in extra_models])
+    if not is_embedding_run(_require_production(project, store).run_path):
+        registry = production_registry(project, store, extra, settings)
+        embeddings = ProductionEmbeddings(store, project.config.name, embedding_runs) if embedding_runs else None
+        return registry, embeddings
+    sources = [describe(*reversed(m.split("=", 1))) if "=" in m else describe(m) for m in extra]
+    registry = ModelRegistry(sources, settings.max_loaded_models, settings.dtype, settings.linear_kernel,
+                             allow_empty=True)
+    return registry, ProductionEmbeddings(store, project.config.name, embedding_runs)
+
+
+def _require_production(project, store: Store):
+    version = cached_production(store)
+    if version is None:
+        raise TunesmithError(f"no model of {project.root} is in production",
+                             "Promote a run first: `tunesmith models promote runs/<run-id>`.")
+    return version
 
 
 def create_production_app(project, extra_models: list[str | Path] = (), store: Store | None = None) -> FastAPI:

@@ -11,10 +11,10 @@ peak = process baseline (interpreter + torch + transformers, measured by calibra
 Per-block activation coefficients were read off autograd's saved tensors (torch.autograd.graph.
 saved_tensors_hooks) for Llama- and BERT-style blocks; tests/plan checks them against that count.
 
-The forward pass's short-lived tensors cost nothing here because training bounds glibc's mmap threshold
-(train/allocator.py): before it did, the C allocator kept ~0.6 × every block's forward activations, with or
-without checkpointing (SmolLM2-135M LoRA at the quickstart's settings: 4.0 GB peak, 2.2 GB checkpointed;
-now 3.1 and 1.4 GB, within 2 % of this model; bench/results/train_memory.md).
+     + the C allocator's retention, when training does not bound it (`training.release_memory` off, the
+       default where 8 GB or more is available; train/allocator.py): glibc keeps ~0.6 × every block's
+       forward activations, with or without checkpointing (SmolLM2-135M LoRA at the quickstart's settings:
+       4.0 GB peak, 2.5 GB checkpointed; bounded 3.1 and 1.4 GB; bench/results/train_memory.md).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tunesmith.methods import MethodOptions
 
 LOGIT_COPIES = 3
+ALLOCATOR_RETENTION = 0.6  # × the forward pass's activations of every block, kept by glibc when not bounded
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 OPTIMIZER_STATES = {"adamw": 2.0, "adafactor": 0.1}  # fp32 values kept per trainable parameter
 
@@ -98,24 +99,28 @@ class MemoryBreakdown:
     extra: float  # method-specific fixed buffers (Costs.buffer_bytes: DoRA's weight norms)
     saved: Activations | None = None  # the activations term, part by part (for `plan --explain-memory`)
     step: StepShape | None = None  # the micro-batch this breakdown is for
+    retained: float = 0.0  # freed forward tensors the C allocator keeps (0 when training bounds it)
 
     @property
     def peak(self) -> float:
-        return self.baseline + self.weights + self.states + self.activations + self.logits + self.extra
+        return (self.baseline + self.weights + self.states + self.activations + self.logits + self.extra
+                + self.retained)
 
     def as_dict(self) -> dict[str, float]:
         return {"baseline": self.baseline, "weights": self.weights, "gradients_and_optimizer": self.states,
                 "activations": self.activations, "logits": self.logits, "method_buffers": self.extra,
-                "peak": self.peak}
+                "allocator_retention": self.retained, "peak": self.peak}
 
 
 def peak_memory(shape: ModelShape, method: MethodOptions, step: StepShape, trainable: int, total: int,
                 baseline: float, dtype: str = "float32", optimizer: str = "adamw",
-                checkpointing: bool = False) -> MemoryBreakdown:
+                checkpointing: bool = False, retains: bool = False) -> MemoryBreakdown:
+    """retains: the C allocator is not bounded (training.release_memory off), so it keeps its share."""
     width = DTYPE_BYTES[dtype]
     costs = get_method(method.name).costs
     saved = activations(shape, method, step, width, checkpointing)
+    forward = saved.per_block * shape.layers + saved.embeddings  # every block's, checkpointed or not
     return MemoryBreakdown(baseline=baseline, weights=costs.weight_bytes(shape, method, total, width),
                            states=state_bytes(trainable, optimizer), activations=saved.saved,
                            logits=logits_bytes(shape, step), extra=costs.buffer_bytes(shape, method, width),
-                           saved=saved, step=step)
+                           saved=saved, step=step, retained=ALLOCATOR_RETENTION * forward if retains else 0.0)

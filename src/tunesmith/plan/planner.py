@@ -23,6 +23,7 @@ from tunesmith.plan.speed import Rates, forward_seconds, matmul_flops, step_seco
 from tunesmith.plan.targets import GPU_PROCESS_BASELINE, GPU_UTILISATION, Target, parse_target
 from tunesmith.plan.trainable import trainable_params
 from tunesmith.plan.workload import default_targets, micro_batches, objective_work
+from tunesmith.train.allocator import resolve_release
 
 if TYPE_CHECKING:
     from tunesmith.methods import MethodOptions
@@ -112,6 +113,8 @@ class Planner:
         self.calibration, self.threads = calibration, threads
         self.devices = target.count if target else 1
         self.objective = get_objective(config.training.objective)
+        # CPU memory only: what glibc keeps when training leaves it unbounded (as it will here, resolved now)
+        self.retains = target is None and not resolve_release(config.training.release_memory)
 
     def estimate(self, setting: Setting) -> Estimate:
         method = self.config.method
@@ -129,7 +132,8 @@ class Planner:
         # the reference pass) keep no activations and free their logits before the backward pass: no memory term.
         work = {s: objective_work(s, self.objective) for s in set(shapes)}
         breakdowns = {s: peak_memory(self.shape, method, work[s].trained, trainable, self.shape.total_params,
-                                     baseline, dtype, optimizer, setting.gradient_checkpointing) for s in set(shapes)}
+                                     baseline, dtype, optimizer, setting.gradient_checkpointing, self.retains)
+                      for s in set(shapes)}
         worst: MemoryBreakdown = max(breakdowns.values(), key=lambda b: b.peak)
         epoch = sum(self._seconds(method, work[s].trained, trainable, setting.gradient_checkpointing)
                     + self._forward_seconds(method, work[s].forward_only) for s in shapes) * self.scale

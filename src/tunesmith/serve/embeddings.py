@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from pydantic import Field
 
+from tunesmith.config.serve import ServeConfig
 from tunesmith.embeddings.encoder import SentenceEncoder
 from tunesmith.serve.embedding_batcher import EmbeddingBatcher, InputTooLong
 from tunesmith.serve.engine import QueueFullError
@@ -70,14 +71,17 @@ def _truncate(vectors: np.ndarray, dimensions: int | None, normalize: bool) -> n
     return cut / np.linalg.norm(cut, axis=1, keepdims=True).clip(min=1e-12) if normalize else cut
 
 
-def create_embeddings_router(batcher: EmbeddingBatcher, models: Mapping[str, Callable[[], dict]]) -> APIRouter:
+def create_embeddings_router(batcher: EmbeddingBatcher, models: Mapping[str, Callable[[], dict]],
+                             resolve: Callable[[str], str] = str) -> APIRouter:
     """`models`: model id → a cheap description ({"dimension", "matryoshka_dims", "normalize"}), known
-    without loading weights."""
+    without loading weights. `resolve` maps the id a request names to the one its vectors come from (the
+    production alias to the version in production now); the answer keeps the requested id."""
     router = APIRouter()
 
     @router.post("/v1/embeddings")
     async def embeddings(body: EmbeddingRequest):
-        describe = models.get(body.model)
+        served = resolve(body.model)
+        describe = models.get(served)
         if describe is None:
             raise APIError(404, f"The model '{body.model}' does not exist or is not an embedding model. "
                            f"Embedding models here: {', '.join(models) or 'none'}.", code="model_not_found",
@@ -94,7 +98,7 @@ def create_embeddings_router(batcher: EmbeddingBatcher, models: Mapping[str, Cal
                                f"(trained sizes: {', '.join(map(str, trained))}).", param="dimensions",
                                code="invalid_value")
         try:
-            future = batcher.submit(body.model, texts)
+            future = batcher.submit(served, texts)
         except QueueFullError as err:
             raise APIError(429, str(err), "server_overloaded", "queue_full", headers={"Retry-After": "1"}) from None
         try:
@@ -137,19 +141,37 @@ def describe_source(source: str | Path) -> dict:
             "normalize": True if normalizes is None else normalizes}
 
 
-def attach_embeddings(app: FastAPI, sources: Mapping[str, str | Path], *, max_texts: int = 64, window_ms: int = 5,
-                      max_queue: int = 256, max_loaded: int = 4,
-                      load: Callable[[str | Path], SentenceEncoder] | None = None) -> EmbeddingBatcher:
-    """Mount `/v1/embeddings` for `sources` (model id → run folder, export folder or catalog encoder)."""
-    import functools
+class _Descriptions(Mapping):
+    """Model id → its description, read from the source's JSON files once, on first use."""
 
+    def __init__(self, sources: Mapping[str, str | Path]):
+        self.sources, self._read = sources, {}
+
+    def __getitem__(self, model_id: str) -> Callable[[], dict]:
+        source = self.sources[model_id]
+        return lambda: self._read.get(source) or self._read.setdefault(source, describe_source(source))
+
+    def __iter__(self):
+        return iter(self.sources)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+def attach_embeddings(app: FastAPI, sources: Mapping[str, str | Path], *, settings: ServeConfig | None = None,
+                      max_texts: int = 64, resolve: Callable[[str], str] = str,
+                      load: Callable[[str | Path], SentenceEncoder] | None = None) -> EmbeddingBatcher:
+    """Mount `/v1/embeddings` for `sources` (model id → run folder, export folder or catalog encoder; any
+    Mapping, so one may answer for ids that change, as production's does with `resolve`). The batching window,
+    queue bound and models kept loaded are the server's `settings` (serve.batch_window_ms, max_queue,
+    max_loaded_models)."""
     from tunesmith.embeddings.load import load_embedder
 
+    settings = settings or ServeConfig()
     loader = load or load_embedder
-    batcher = EmbeddingBatcher(lambda model_id: loader(sources[model_id]), max_texts, window_ms, max_queue, max_loaded)
-    descriptions = {model_id: functools.cache(functools.partial(describe_source, source))
-                    for model_id, source in sources.items()}
-    app.include_router(create_embeddings_router(batcher, descriptions))
+    batcher = EmbeddingBatcher(lambda model_id: loader(sources[model_id]), max_texts, settings.batch_window_ms,
+                               settings.max_queue, settings.max_loaded_models)
+    app.include_router(create_embeddings_router(batcher, _Descriptions(sources), resolve))
     listed = getattr(app.state, "mounted_models", None)  # the server app's /v1/models lists them
     if listed is not None:
         listed.update(dict.fromkeys(sources, "embedding"))

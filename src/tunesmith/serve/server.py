@@ -99,18 +99,17 @@ def build_server(models: Sequence[str | Path] = (), *, project=None, settings: S
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v}
     settings = settings.model_copy(update=updates) if updates else settings
     sources = named_runs(models, project)
-    embedding_runs: dict[str, str] = {}
     if production:
         if project is None:
             raise TunesmithError("--production needs a project: no tunesmith.yaml here.", "Pass --project DIR.")
         if settings.backend != "torch":
             raise TunesmithError("--production serves with the torch backend; serve.backend is llamacpp.",
                                  "Serve GGUF exports without --production, or set serve.backend: torch.")
-        from tunesmith.feedback.serving import production_registry
+        from tunesmith.feedback.serving import production_models
         from tunesmith.feedback.store import open_project_store
 
         store = store or open_project_store(project)
-        registry, engine = production_registry(project, store, sources, settings), None
+        (registry, embeddings), engine = production_models(project, store, sources, settings), None
     else:
         if not sources:
             if project is None:
@@ -126,11 +125,12 @@ def build_server(models: Sequence[str | Path] = (), *, project=None, settings: S
             from tunesmith.serve.registry import ModelRegistry
 
             registry, engine = ModelRegistry([], allow_empty=True), None
+        embeddings = embedding_runs or None  # model id → run, for /v1/embeddings
     server = Server(create_app(registry, settings, engine=engine), settings)
-    if not production and embedding_runs:
+    if embeddings is not None:
         from tunesmith.serve.embeddings import attach_embeddings
 
-        attach_embeddings(server.app, embedding_runs)
+        attach_embeddings(server.app, embeddings, settings=settings, resolve=getattr(embeddings, "resolve", str))
         server.mounted.append("/v1/embeddings")
     if project is not None:
         _mount_project(server, project, store, finetune_options or {})

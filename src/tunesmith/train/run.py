@@ -27,7 +27,7 @@ from tunesmith.resources import peak_rss
 from tunesmith.runs import CHECKPOINTS_DIR, CONFIG_FILE, RUN_FILE, training_contract, with_contract
 from tunesmith.runs.saved_config import read_saved
 from tunesmith.train import checkpoint as ckpt
-from tunesmith.train.allocator import bound_retention
+from tunesmith.train.allocator import bound_retention, resolve_release
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import label_list
 from tunesmith.train.loggers import Loggers
@@ -93,7 +93,11 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     strategy = choose(tc, world)  # before loading anything: a missing DeepSpeed or GPU fails here
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
-    bound_retention()  # before the model loads: freed activations then go back to the OS as they are freed
+    release = resolve_release(tc.release_memory)  # recorded in config.yaml as done
+    if release:  # before the model loads: freed activations then go back to the OS as they are freed
+        bound_retention()
+    config = config.model_copy(update={"training": tc.model_copy(update={"release_memory": release})})
+    tc = config.training
     if not train_records:
         raise DataError("the train split is empty", "Add examples and run `tunesmith prepare` again.")
     if task == "classification":
