@@ -111,13 +111,14 @@ def long_texts(config, steps: int, val: int) -> tuple[list, list]:
     return _split(_texts(True, steps * 8 + 4 * val), steps, val)
 
 
-def build_config(case: str, steps: int, threads: int | None, checkpointing: bool | str = "auto"):
+def build_config(case: str, steps: int, threads: int | None, checkpointing: bool | str = "auto",
+                 release: bool | str = True):
     from tunesmith.config import parse_config
 
     raw = CASES[case][2]
     training = {"batch_size": 8, "max_steps": steps, "eval_every": max(1, steps // 2), "seed": 42,
                 "learning_rate": 1e-3 if raw["method"]["name"] == "lora" else 5e-5, "num_threads": threads,
-                "gradient_checkpointing": checkpointing}
+                "gradient_checkpointing": checkpointing, "release_memory": release}
     return parse_config({**raw, "training": training}, case)
 
 
@@ -162,7 +163,7 @@ class PhaseMeter:
         setattr(module, name, wrapped)
 
 
-def child(case: str, data_file: Path, steps: int, threads: int | None, checkpointing: str) -> dict:
+def child(case: str, data_file: Path, steps: int, threads: int | None, checkpointing: str, release: str) -> dict:
     meter = PhaseMeter()
     from tunesmith.train import checkpoint, loop, run
 
@@ -171,15 +172,16 @@ def child(case: str, data_file: Path, steps: int, threads: int | None, checkpoin
     meter.around(checkpoint, "save_checkpoint", "save", after="steady state")
     meter.around(run, "run_loop", "first step", after="save")  # setup before the loop counts as load
     train, val = json.loads(data_file.read_text())
-    config = build_config(case, steps, threads, checkpointing)
+    config = build_config(case, steps, threads, checkpointing, release)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         result = run.run_training(config, train, val, Path(folder) / "run")
         info = json.loads((result.run_dir / "run.json").read_text())
-        saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())["training"]["gradient_checkpointing"]
+        saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())["training"]
         meter.enter("end")
     return {"case": case, "phases": {k: v for k, v in meter.peaks.items() if k in PHASES},
-            "peak": max(meter.peaks.values()), "steps": info["steps"], "resolved_checkpointing": saved,
+            "peak": max(meter.peaks.values()), "steps": info["steps"],
+            "resolved_checkpointing": saved["gradient_checkpointing"], "released": saved["release_memory"],
             "seconds": time.perf_counter() - started, "threads": threads or os.cpu_count(),
             "checkpointing": checkpointing}
 
@@ -198,7 +200,7 @@ def predict(config, train: list) -> dict:
 
 
 def run_case(case: str, args) -> dict:
-    config = build_config(case, args.steps, args.threads, args.checkpointing)
+    config = build_config(case, args.steps, args.threads, args.checkpointing, args.release)
     train, val = globals()[CASES[case][3]](config, args.steps, args.val)
     prediction = predict(config, train)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -206,7 +208,7 @@ def run_case(case: str, args) -> dict:
     try:
         cmd = [sys.executable, __file__, "--child", case, "--data", handle.name, "--steps", str(args.steps)]
         cmd += ["--threads", str(args.threads)] if args.threads else []
-        cmd += ["--checkpointing", args.checkpointing]
+        cmd += ["--checkpointing", args.checkpointing, "--release", args.release]
         # the child's stderr (its per-phase peaks as they happen) passes through, so a cut-off run says something
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, **args.env})
     finally:
@@ -226,7 +228,8 @@ def report(results: list[dict], args) -> str:
              "planner | error | ok |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         phases = " | ".join(f"{r['phases'].get(p, 0) / GB:.2f}" for p in PHASES)
-        what = r["what"] + f", gradient checkpointing {r['resolved_checkpointing']}"
+        what = r["what"] + (f", gradient checkpointing {r['resolved_checkpointing']}, release_memory "
+                            f"{r['released']}")
         lines.append(f"| {r['case']}: {what} | {phases} | {r['peak'] / GB:.2f} "
                      f"| ≤ {r['target'] / GB:.1f} | {r['prediction']['peak'] / GB:.2f} | {r['error']:+.1%} | "
                      f"{'yes' if r['ok'] else '**no**'} |")
@@ -245,13 +248,16 @@ def main() -> int:
     parser.add_argument("--val", type=int, default=32, help="validation examples (a batch of 8 shows its peak)")
     parser.add_argument("--checkpointing", choices=("auto", "true", "false"), default="auto",
                         help="training.gradient_checkpointing (auto: what training resolves it to)")
+    parser.add_argument("--release", choices=("auto", "true", "false"), default="true",
+                        help="training.release_memory (true: what auto resolves to on a laptop with < 8 GB free, "
+                             "which the targets are for)")
     parser.add_argument("--env", nargs="*", default=[], help="extra environment for the children, KEY=VALUE")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child")
     parser.add_argument("--data", type=Path)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.data, args.steps, args.threads, args.checkpointing)))
+        print(json.dumps(child(args.child, args.data, args.steps, args.threads, args.checkpointing, args.release)))
         return 0
     args.env = dict(item.split("=", 1) for item in args.env)
     results = [run_case(case, args) for case in (args.only or CASES)]

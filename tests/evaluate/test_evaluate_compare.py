@@ -26,6 +26,10 @@ def test_compare_runs_both_baselines_on_the_tiny_model(chat_project, chat_splits
     assert set(data) == {"schema_version", "created", "task", "split", "n_items", "primary_metric", "verdict",
                          "settings", "contenders", "paired_tests", "interval_methods", "diagnostics", "items",
                          "split_note", "caveat", "data", "next_steps"}
+    # the fixture's 6-token answers are shorter than its references: the report says so, not "models are bad"
+    assert data["data"]["long_references"] == 12 and data["data"]["max_new_tokens"] == 6
+    assert data["data"]["longest_reference"] > 6
+    assert any("evaluation.max_new_tokens (6 tokens)" in step for step in data["next_steps"])
     assert set(data["contenders"][0]) == {"name", "kind", "metrics", "corpus", "run_dir", "details"}
     assert set(data["contenders"][0]["metrics"]["token_f1"]) == {"mean", "low", "high", "n", "method"}
     assert data["contenders"][0]["details"]["judge_model"] == str(chat_project.config.model.name)

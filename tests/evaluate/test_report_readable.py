@@ -77,6 +77,9 @@ def test_next_steps_follow_the_diagnostics():
     advice = " ".join(next_steps(data))
     assert "'refund'" in advice and "'billing'" not in advice and "more training examples" in advice
     assert "fewer epochs" in advice and "model.max_length" in advice and "more (or more varied) training data" in advice
+    cut = next_steps({"data": {"long_references": 3, "references": 40, "max_new_tokens": 96,
+                               "longest_reference": 150}})
+    assert cut and "3 of 40 reference answers" in cut[0] and "raise evaluation.max_new_tokens to 150" in cut[0]
     quiet = {"verdict": "Fine-tuning beat prompting", "contenders": [],
              "diagnostics": {"runs": {"run-1": {"overfitting": "No overfitting: validation loss has levelled off"}}}}
     assert next_steps(quiet) == []

@@ -37,6 +37,12 @@ def next_steps(data: dict) -> list[str]:
     if truncated:
         advice.append(f"{truncated} training record(s) were longer than model.max_length and were cut or dropped: "
                       "raise model.max_length if the answers need the full text.")
+    facts = data.get("data") or {}
+    if facts.get("long_references"):
+        advice.append(f"{facts['long_references']} of {facts['references']} reference answers are longer than "
+                      f"evaluation.max_new_tokens ({facts['max_new_tokens']} tokens), so every model's answer to "
+                      f"them was cut short and scored lower: raise evaluation.max_new_tokens to "
+                      f"{facts['longest_reference']} (the longest reference) for a fair comparison.")
     verdict = data.get("verdict") or ""
     if runs and ("did not" in verdict or "not significant" in verdict):
         advice.append("The fine-tuned run did not clearly beat prompting: more (or more varied) training data "

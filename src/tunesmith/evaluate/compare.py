@@ -192,7 +192,21 @@ def evaluate_contenders(project, dataset, run_dirs: Sequence[Path], baselines: b
     comparison = summarize(results, items, task, settings, split, split_note(dataset, split))
     manifest = getattr(dataset, "manifest", None)
     comparison.data_tokens = dict((manifest or {}).get("tokens") or {}) if isinstance(manifest, dict) else {}
+    if task == "chat":
+        comparison.data_tokens |= _long_references(project.config, items, settings.max_new_tokens)
     return comparison
+
+
+def _long_references(config, items, max_new_tokens: int) -> dict:
+    """References longer than the answers may be: every contender's answer is cut there and scores lower, so
+    the report says so (evaluate/advice.py) rather than blame the models."""
+    from tunesmith.models.loading import load_tokenizer
+
+    tokenizer = load_tokenizer(config.model.name, config.model.trust_remote_code)
+    lengths = [len(tokenizer(item.reference, add_special_tokens=False)["input_ids"]) for item in items]
+    longer = [n for n in lengths if n > max_new_tokens]
+    return {"long_references": len(longer), "references": len(lengths), "max_new_tokens": max_new_tokens,
+            "longest_reference": max(lengths, default=0)}
 
 
 def compare(project, dataset, run_dirs: Sequence[Path], *, baselines: bool = True,

@@ -56,7 +56,9 @@ def report_data(comparison, settings: EvaluationConfig) -> dict:
         "paired_tests": [t.to_dict() for t in comparison.tests],
         "interval_methods": method_notes(comparison.rows, comparison.tests),
         "diagnostics": comparison.diagnostics,
-        "data": {key: comparison.data_tokens[key] for key in ("overlong", "max_length", "overlong_action")
+        "data": {key: comparison.data_tokens[key] for key in ("overlong", "max_length", "overlong_action",
+                                                               "long_references", "references", "max_new_tokens",
+                                                               "longest_reference")
                  if key in comparison.data_tokens},
         "items": items,
     })
