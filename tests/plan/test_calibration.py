@@ -173,6 +173,8 @@ def test_no_check_without_a_calibration_or_for_a_model_the_planner_cannot_descri
     assert first_steps_check(config, examples, steps, path=path) is None  # nothing cached: nothing measured
     cache(path, replace(fake_calibration, measured_at=NOW))
     assert isinstance(first_steps_check(config, examples, steps, path=path), FirstSteps)
+    bounded = config.model_copy(update={"training": config.training.model_copy(update={"release_memory": True})})
+    assert first_steps_check(bounded, examples, steps, path=path) is None  # its page faults are not modelled
 
     def undescribable(name):
         raise TunesmithError("the model's config.json has no hidden_size/num_hidden_layers")

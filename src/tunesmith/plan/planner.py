@@ -219,4 +219,7 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
         result.larger_models = larger_models(planner, result.available_memory)
     if not gpu:
         result.notes.append("Times assume this machine is otherwise idle; other load slows training down.")
+        if not planner.retains:
+            result.notes.append("training.release_memory is on (less than 8 GB available, or set): freed "
+                                "memory goes back at once, and steps take up to ~1.6× these times.")
     return result
