@@ -54,12 +54,12 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _config(epochs: float, compile_model: bool = False):
+def _config(epochs: float, compile_model: bool = False, checkpointing: str = "auto"):
     from tunesmith.config import parse_config
 
     return parse_config({"model": {"name": MODEL, "max_length": 256}, "method": {"name": "lora", **LORA},
                          "training": {**TRAINING, "epochs": epochs, "eval_every": 10_000,
-                                      "compile": compile_model}})
+                                      "compile": compile_model, "gradient_checkpointing": checkpointing}})
 
 
 def run_tunesmith(args) -> dict:
@@ -68,11 +68,13 @@ def run_tunesmith(args) -> dict:
     train, val = _data(args.train, args.validation)
     with tempfile.TemporaryDirectory() as tmp:
         started, cpu = time.perf_counter(), _cpu_seconds()
-        result = run_training(_config(args.epochs, args.compile), train, val, Path(tmp) / "run")
+        result = run_training(_config(args.epochs, args.compile, args.checkpointing), train, val, Path(tmp) / "run")
         wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     m = result.metrics
     head = _loss_positions(train) * args.epochs  # tunesmith projects onto the vocabulary only where there is loss
-    return {"recipe": "tunesmith" + (" + compile" if args.compile else ""), "wall_s": wall,
+    recipe = "tunesmith" + (" + compile" if args.compile else "") + (
+        f" (gradient checkpointing {args.checkpointing})" if args.checkpointing != "auto" else "")
+    return {"recipe": recipe, "wall_s": wall,
             "real_tokens": m["tokens"], "val_loss": m["val_loss"], "padding_share": m["padding_share"],
             "positions": m["tokens"] / max(1e-9, 1 - m["padding_share"]), "head_positions": head,
             "steps": m["steps"], "peak_rss_mb": _peak_rss_mb(), "cpu_s": cpu, "load": os.getloadavg()[0],
@@ -248,6 +250,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--with-compile", action="store_true", help="also run tunesmith with torch.compile")
+    parser.add_argument("--checkpointing", choices=("auto", "true", "false"), default="auto",
+                        help="tunesmith's training.gradient_checkpointing (auto: on for LoRA, the default)")
     parser.add_argument("--child", choices=sorted(CHILDREN))
     parser.add_argument("--peak-gflops", type=float, help="use this fp32 matmul peak instead of measuring "
                         "(measure on an idle machine: a busy one understates it)")

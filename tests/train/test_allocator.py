@@ -48,11 +48,6 @@ def test_training_bounds_retention_when_told_and_releases_before_each_validation
     assert yaml.safe_load((result.run_dir / "config.yaml").read_text())["training"]["release_memory"] is release
 
 
-def test_auto_bounds_the_allocator_only_where_memory_is_short():
-    assert allocator.resolve_release("auto", available=4e9) is True  # a laptop with a browser open
-    assert allocator.resolve_release("auto", available=20e9) is False  # steps ~1.6x faster unbounded
-    assert allocator.resolve_release(True, available=20e9) is True and allocator.resolve_release(False, 1e9) is False
-
 # In a fresh process: a freed 4 MiB mapped block raises glibc's dynamic mmap threshold to 4 MiB, so by default
 # the next 1 MiB request comes from the heap (and stays there once freed); with the threshold bounded it is
 # mapped on its own. Prints the bytes newly mapped for that 1 MiB request.

@@ -78,15 +78,16 @@ class TrainingConfig(Section):
     group_by_length: bool = Field(True, description="Batch sequences of similar length to waste little "
                                   "compute on padding.")
     gradient_checkpointing: Switch = Field(AUTO, description="Recompute activations in the backward pass: "
-                                           "less memory, slower steps; auto: on for adapters (LoRA and its kin) "
-                                           "on a language model, whose activations dwarf what they train "
-                                           "(config/auto.py).")
+                                           "less memory, slower steps (~1.7× the wall time on SmolLM2-135M "
+                                           "LoRA); auto: only for adapters (LoRA and its kin) on a language "
+                                           "model, and only when the run would not fit in half the memory "
+                                           "available without it (plan/savers.py).")
     release_memory: Switch = Field(
         AUTO, description="Give freed activation memory back to the operating system at once (glibc's mmap "
         "threshold fixed at 128 KiB; train/allocator.py): SmolLM2-135M LoRA at the quickstart's settings peaks at "
         "1.4 GB instead of 2.5 GB, but its steps take ~1.6× as long (every MB-sized tensor is mapped and faulted "
-        "in anew). auto: on when less than 8 GB of memory is available at training start (a laptop), off "
-        "otherwise.")
+        "in anew). auto: on only when the run would not fit in half the memory available at training start "
+        "without it (plan/savers.py decides it with gradient_checkpointing).")
     compile: bool = Field(False, description="torch.compile the model: a minute or more of compiling up "
                           "front, so only worth it for long runs.")
     train_on_prompt: bool = Field(False, description="Chat: also put loss on system/user tokens (default: "

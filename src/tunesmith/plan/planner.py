@@ -18,12 +18,12 @@ from tunesmith.methods import get_method
 from tunesmith.objectives import get_objective
 from tunesmith.plan.calibrate import Calibration, calibrate
 from tunesmith.plan.memory import MemoryBreakdown, StepShape, peak_memory
+from tunesmith.plan.savers import resolve_savers
 from tunesmith.plan.shapes import ModelShape, model_shape
 from tunesmith.plan.speed import Rates, forward_seconds, matmul_flops, step_seconds, thread_speedup
 from tunesmith.plan.targets import GPU_PROCESS_BASELINE, GPU_UTILISATION, Target, parse_target
 from tunesmith.plan.trainable import trainable_params
 from tunesmith.plan.workload import default_targets, micro_batches, objective_work
-from tunesmith.train.allocator import resolve_release
 
 if TYPE_CHECKING:
     from tunesmith.methods import MethodOptions
@@ -113,8 +113,8 @@ class Planner:
         self.calibration, self.threads = calibration, threads
         self.devices = target.count if target else 1
         self.objective = get_objective(config.training.objective)
-        # CPU memory only: what glibc keeps when training leaves it unbounded (as it will here, resolved now)
-        self.retains = target is None and not resolve_release(config.training.release_memory)
+        # CPU memory only: what glibc keeps when training leaves it unbounded (plan/savers.py decided it)
+        self.retains = target is None and config.training.release_memory is False
 
     def estimate(self, setting: Setting) -> Estimate:
         method = self.config.method
@@ -195,6 +195,9 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
     gpu = parse_target(target) if target else None
     task = config.objective.task
     facts = DataFacts(task, n_train_examples, validation_examples, labels, get_method(config.method.name).trains_base)
+    calibration = calibration or (None if gpu else calibrate())
+    if not gpu:  # as training will decide them here, now (a GPU's memory is another matter: the lean default)
+        config = resolve_savers(config, facts, baseline=calibration.process_baseline)
     training = resolve_training(config.training, facts)
     if needs_range_test(training):  # (time and memory do not depend on the rate)
         config = config.model_copy(update={"training": training.model_copy(
@@ -204,7 +207,6 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
     targets = list(target_lengths) if target_lengths is not None else default_targets(token_lengths, task)
     threads = threads or config.training.num_threads or torch.get_num_threads()
     shape = model_shape(config.model.name, config.model.trust_remote_code)
-    calibration = calibration or (None if gpu else calibrate())
     planner = Planner(config, list(token_lengths), targets, n_train_examples, shape, gpu, calibration, threads, labels)
     estimate = planner.estimate(planner.current())
     steps = total_steps(config, estimate.steps_per_epoch)
@@ -219,7 +221,7 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
         result.larger_models = larger_models(planner, result.available_memory)
     if not gpu:
         result.notes.append("Times assume this machine is otherwise idle; other load slows training down.")
-        if not planner.retains:
-            result.notes.append("training.release_memory is on (less than 8 GB available, or set): freed "
+        if config.training.release_memory is True:
+            result.notes.append("training.release_memory is on (memory is short here, or it was set): freed "
                                 "memory goes back at once, and steps take up to ~1.6× these times.")
     return result

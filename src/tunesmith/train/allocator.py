@@ -1,9 +1,9 @@
 """Bound the memory the C allocator keeps back from the operating system (glibc only; a no-op elsewhere).
 
-Bounding costs time, so `training.release_memory` decides (`resolve_release`): on a machine with less than
-LOW_MEMORY available at training start it is on, elsewhere off (measured on SmolLM2-135M LoRA, quickstart
-settings, 2 threads, checkpointing on: 1.39 GB peak and ~15 s per step bounded, 2.49 GB and ~9 s not;
-bench/results/train_memory.md). The planner adds the retention when training will not bound it.
+Bounding costs time, so `training.release_memory` decides; its "auto" is decided with gradient checkpointing
+by the memory available at training start (plan/savers.py). Measured on SmolLM2-135M LoRA, quickstart
+settings, 2 threads, checkpointing on: 1.39 GB peak and ~15 s per step bounded, 2.49 GB and ~9 s not
+(bench/results/train_memory.md). The planner adds the retention when training will not bound it.
 
 glibc serves a large request from the heap once a freed block of that size has raised its mmap threshold
 (up to 32 MiB), and then keeps the freed block for reuse. A training step makes hundreds of short-lived
@@ -25,7 +25,6 @@ import sys
 
 M_MMAP_THRESHOLD = -3  # mallopt parameters, from glibc's malloc.h
 MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, here kept fixed instead of rising with each free
-LOW_MEMORY = 8e9  # bytes available at training start below which "auto" bounds the retention
 
 
 @functools.cache
@@ -45,17 +44,6 @@ def bound_retention(libc: ctypes.CDLL | None = None) -> bool:
     """Fix glibc's mmap threshold for the rest of the process; returns whether it was set (False off glibc)."""
     libc = libc if libc is not None else _glibc()
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) if libc is not None else False
-
-
-def resolve_release(setting: bool | str, available: float | None = None) -> bool:
-    """`training.release_memory` as training applies it: "auto" is on when less than LOW_MEMORY is available."""
-    if setting != "auto":
-        return bool(setting)
-    if available is None:
-        import psutil
-
-        available = psutil.virtual_memory().available
-    return available < LOW_MEMORY
 
 
 def release_freed_memory() -> bool:

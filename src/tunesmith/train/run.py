@@ -21,13 +21,14 @@ from tunesmith.config.auto import DataFacts, describe, needs_range_test, range_t
 from tunesmith.errors import DataError, TunesmithError
 from tunesmith.methods import count_parameters, get_method
 from tunesmith.objectives.runtime import attach_reference, for_config
+from tunesmith.plan.savers import resolve_savers
 from tunesmith.progress import console
 from tunesmith.project import ensure_writable
 from tunesmith.resources import peak_rss
 from tunesmith.runs import CHECKPOINTS_DIR, CONFIG_FILE, RUN_FILE, training_contract, with_contract
 from tunesmith.runs.saved_config import read_saved
 from tunesmith.train import checkpoint as ckpt
-from tunesmith.train.allocator import bound_retention, resolve_release
+from tunesmith.train.allocator import bound_retention
 from tunesmith.train.distributed import World
 from tunesmith.train.encode import label_list
 from tunesmith.train.loggers import Loggers
@@ -93,11 +94,6 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     strategy = choose(tc, world)  # before loading anything: a missing DeepSpeed or GPU fails here
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
-    release = resolve_release(tc.release_memory)  # recorded in config.yaml as done
-    if release:  # before the model loads: freed activations then go back to the OS as they are freed
-        bound_retention()
-    config = config.model_copy(update={"training": tc.model_copy(update={"release_memory": release})})
-    tc = config.training
     if not train_records:
         raise DataError("the train split is empty", "Add examples and run `tunesmith prepare` again.")
     if task == "classification":
@@ -114,8 +110,11 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     labels = label_list(train_records) if task == "classification" else None
     facts = DataFacts(task, len(train_records), len(validation_records), len(labels or []),
                       get_method(config.method.name).trains_base)
-    config = _resolve(config, facts, run_dir if start is not None else None)  # before loading: checkpointing
+    # Before loading: checkpointing and the allocator's bound, by the memory this machine has now
+    config = _resolve(resolve_savers(config, facts), facts, run_dir if start is not None else None)
     tc = config.training
+    if tc.release_memory:  # freed activations then go back to the OS as they are freed
+        bound_retention()
     model, tokenizer, method, resolved = prepare_model(config, task, labels)
     trainable, total = count_parameters(model)
     template = getattr(tokenizer, "chat_template", None)
