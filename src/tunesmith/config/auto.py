@@ -74,10 +74,11 @@ def validation_subset_size(validation_examples: int, labels: int) -> int | None:
 
 
 def checkpointing(facts: DataFacts) -> bool:
-    """Adapters on a language model recompute the forward pass: their saved activations are most of the peak
-    (SmolLM2-135M LoRA, quickstart: 3.1 GB peak without, 1.4 GB with, for ~1.3× the CPU time per step;
-    bench/results/train_memory.md), while fully fine-tuned and encoder models are dominated by weights and
-    optimizer state and would pay the recomputation for little."""
+    """Whether recomputing the forward pass is worth it at all: for adapters on a language model the saved
+    activations are most of the peak (SmolLM2-135M LoRA, quickstart: 3.1 GB peak without, 1.4 GB with), while
+    fully fine-tuned and encoder models are dominated by weights and optimizer state. It costs ~1.7× the wall
+    time (bench/results/train_throughput.md), so training and `plan` turn it on only where memory is short
+    (plan/savers.py); this lean answer is what is left for "auto" without a machine to ask (GPU targets)."""
     return facts.task in CAUSAL_LM_TASKS and not facts.trains_base
 
 
