@@ -99,9 +99,8 @@ def production_registry(project, store: Store, extra_models: list[str | Path] = 
     plus `extra_models` (ID=PATH names one)."""
     settings = settings or project.config.serve
     _require_production(project, store)
-    extra = [describe(*reversed(str(m).split("=", 1))) if "=" in str(m) else describe(m) for m in extra_models]
-    return ProductionRegistry(store, project.config.name, extra, settings.max_loaded_models, settings.dtype,
-                              settings.linear_kernel)
+    return ProductionRegistry(store, project.config.name, _described(extra_models), settings.max_loaded_models,
+                              settings.dtype, settings.linear_kernel)
 
 
 def production_models(project, store: Store, extra_models: list[str] = (),
@@ -115,10 +114,14 @@ def production_models(project, store: Store, extra_models: list[str] = (),
         registry = production_registry(project, store, extra, settings)
         embeddings = ProductionEmbeddings(store, project.config.name, embedding_runs) if embedding_runs else None
         return registry, embeddings
-    sources = [describe(*reversed(m.split("=", 1))) if "=" in m else describe(m) for m in extra]
-    registry = ModelRegistry(sources, settings.max_loaded_models, settings.dtype, settings.linear_kernel,
+    registry = ModelRegistry(_described(extra), settings.max_loaded_models, settings.dtype, settings.linear_kernel,
                              allow_empty=True)
     return registry, ProductionEmbeddings(store, project.config.name, embedding_runs)
+
+
+def _described(models) -> list[ModelSource]:
+    """Model specs (PATH, or ID=PATH to name one) as registry sources."""
+    return [describe(*reversed(str(m).split("=", 1))) if "=" in str(m) else describe(m) for m in models]
 
 
 def _require_production(project, store: Store):

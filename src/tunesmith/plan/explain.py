@@ -95,6 +95,6 @@ def explain_memory(planner: Planner, estimate: Estimate) -> list[MemoryRow]:
         rows.append(MemoryRow(
             "allocator retention", memory.retained,
             "freed forward-pass tensors glibc keeps for reuse (0.6 × every block's forward activations), since "
-            "training.release_memory is off (auto: memory is plentiful here)",
+            "training.release_memory is off (set so, or auto with memory to spare)",
             "training.release_memory: true would give them back at once, for ~1.6× the time per step"))
     return rows

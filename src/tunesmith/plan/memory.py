@@ -11,8 +11,8 @@ peak = process baseline (interpreter + torch + transformers, measured by calibra
 Per-block activation coefficients were read off autograd's saved tensors (torch.autograd.graph.
 saved_tensors_hooks) for Llama- and BERT-style blocks; tests/plan checks them against that count.
 
-     + the C allocator's retention, when training does not bound it (`training.release_memory` off, the
-       default where 8 GB or more is available; train/allocator.py): glibc keeps ~0.6 × every block's
+     + the C allocator's retention, when training does not bound it (`training.release_memory` off, what
+       "auto" picks where the run fits in memory without it: plan/savers.py): glibc keeps ~0.6 × every block's
        forward activations, with or without checkpointing (SmolLM2-135M LoRA at the quickstart's settings:
        4.0 GB peak, 2.5 GB checkpointed; bounded 3.1 and 1.4 GB; bench/results/train_memory.md).
 """
