@@ -196,6 +196,9 @@ def test_production_server_serves_the_promoted_embedding_run(trained, tmp_path):
     store = open_project_store(project)
     version = promote(store, run_dir)
     alias = project.config.name
+    from tunesmith.serve.server import build_server
+
+    assert build_server(project=project, production=True, store=store).models == [alias]  # what the CLI prints
     app = create_production_app(project, store=store)
     assert app.state.embeddings.window == project.config.serve.batch_window_ms / 1000  # the server's settings
     with TestClient(app) as client:

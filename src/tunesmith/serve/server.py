@@ -40,7 +40,8 @@ class Server:
 
     @property
     def models(self) -> list[str]:
-        return list(self.app.state.registry.sources)
+        """Every model id it answers for: the registry's, then mounted routers' (embedding models)."""
+        return [*self.app.state.registry.sources, *self.app.state.mounted_models]
 
     @property
     def url(self) -> str:
