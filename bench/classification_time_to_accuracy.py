@@ -20,6 +20,7 @@ Wall time: model load to trained model (HF: load + Trainer.train with its valida
 
     .venv/bin/python bench/classification_time_to_accuracy.py [--quick] [--intents N] [--epochs 3]
         [--lrs 2e-5,5e-5,1e-4] [--batches 16,32] [--threads N] [--data PATH] [--out PATH]
+        [--only all|hf|tunesmith]
 
 `--quick`: 30 intents and 1 HF epoch (minutes, e.g. on a busy machine); the full run needs a quiet one.
 Writes bench/results/classification_time_to_accuracy.md (and .json).
@@ -57,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", choices=("all", "hf", "tunesmith"), default="all",
+                        help="run only these contenders; the others' rows are kept from --out's .json (same data)")
     args = parser.parse_args(argv)
     args.intents = args.intents or (30 if args.quick else None)
     args.epochs = args.epochs or (1.0 if args.quick else 3.0)
@@ -235,6 +238,22 @@ def write(rows: list[dict], args: argparse.Namespace, context: dict) -> None:
     args.out.with_suffix(".json").write_text(json.dumps({"rows": rows, "context": context}, indent=2) + "\n")
 
 
+def kept_rows(args: argparse.Namespace, context: dict) -> list[dict]:
+    """With --only, the other contenders' rows from the previous run of the same data (none if it differs)."""
+    if args.only == "all":
+        return []
+    saved = args.out.with_suffix(".json")
+    previous = json.loads(saved.read_text()) if saved.exists() else None
+    if previous is None or previous["context"]["sizes"] != context["sizes"]:
+        context["notes"].append(f"--only {args.only}: {saved.name} held no run of this data, so only its rows.")
+        return []
+    keep = "HF Trainer" if args.only == "tunesmith" else None
+    context["notes"].append(f"rows not run by this invocation (--only {args.only}) are kept from the run of "
+                            f"{previous['context']['date']} (load average then {previous['context']['load_before']}"
+                            f" / {previous['context']['load_after']}).")
+    return [r for r in previous["rows"] if (r["recipe"] == "HF Trainer") == (keep is not None)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -247,14 +266,14 @@ def main(argv: list[str] | None = None) -> int:
                "intents": len(labels), "sizes": {k: len(v) for k, v in splits.items()},
                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
                "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg()), "notes": []}
-    rows: list[dict] = []
+    rows = kept_rows(args, context)
     if args.quick:
         context["notes"].append("a --quick run (a subset of intents, 1 HF epoch): it shows the mechanism, not the "
                                 "issue's target, which is judged on the full set with 3 HF epochs on a quiet machine.")
     with tempfile.TemporaryDirectory() as tmp:
-        contenders = [lambda: tunesmith_run(splits, Path(tmp) / "tunesmith")] + [
+        contenders = [lambda: tunesmith_run(splits, Path(tmp) / "tunesmith")] * (args.only != "hf") + [
             (lambda lr=lr, batch=batch: hf_run(splits, labels, lr, batch, args.epochs, Path(tmp) / f"hf-{lr}-{batch}"))
-            for lr in args.lrs for batch in args.batches]
+            for lr in args.lrs for batch in args.batches] * (args.only != "tunesmith")
         for contender in contenders:
             rows.append(contender())
             print(json.dumps(rows[-1]), flush=True)
