@@ -162,6 +162,7 @@ def hf_run(splits: dict, labels: list[str], lr: float, batch: int, epochs: float
 def tunesmith_run(splits: dict, folder: Path) -> dict:
     from tunesmith.config import parse_config
     from tunesmith.train import load_run, run_training
+    from tunesmith.train.monitor import read_metrics
 
     config = parse_config({"name": "clinc", "objective": {"task": "classification"}, "model": {"name": MODEL},
                            "method": {"name": "full"}})
@@ -174,10 +175,12 @@ def tunesmith_run(splits: dict, folder: Path) -> dict:
     training = yaml.safe_load((folder / "run" / "config.yaml").read_text())["training"]
     loaded = load_run(folder / "run")
     search = info.get("learning_rate_search", {})
+    trained = [row for row in read_metrics(folder / "run") if row.get("split") == "train"]
     return {"recipe": "tunesmith defaults", "learning_rate": training["learning_rate"],
             "batch_size": training["batch_size"], "epochs": training["epochs"], "steps": result.metrics["steps"],
             "wall_s": wall, "stopped_early": result.stopped_early, "eval_every": training["eval_every"],
             "validation_subset": training["validation_subset"], "range_test_s": search.get("seconds"),
+            "step_s": round(trained[-1]["elapsed"], 1) if trained else None,
             **score_model(loaded.model, loaded.tokenizer, list(loaded.labels), splits)}
 
 
@@ -221,7 +224,8 @@ def render(rows: list[dict], args: argparse.Namespace, context: dict) -> str:
                   f"points) in {ours['wall_s']:.0f} s = **{ours['wall_s'] / best['wall_s']:.2f}×** its wall time "
                   "(target: ≥ its accuracy in ≤ 0.5×).", "",
                   f"tunesmith resolved: batch {ours['batch_size']}, learning rate {ours['learning_rate']:.3g} (range "
-                  f"test {ours['range_test_s']} s), {ours['epochs']:g} epochs, validation every {ours['eval_every']} "
+                  f"test {ours['range_test_s']} s), {ours['epochs']:g} epochs ({ours.get('step_s')} s in optimizer "
+                  f"steps), validation every {ours['eval_every']} "
                   f"steps on {ours['validation_subset'] or 'all'} examples, "
                   f"{'stopped early' if ours['stopped_early'] else 'ran every planned step'}.", ""]
     lines += [f"Note: {note}" for note in context["notes"]]

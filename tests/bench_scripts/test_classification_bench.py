@@ -46,3 +46,21 @@ def test_the_report_names_the_best_sweep_run_and_the_time_ratio():
     text = bench.render(rows, args, context)
     assert "Best HF run: lr 5e-05, batch 16: 94.00 %" in text and "**0.50×**" in text and "+1.00 points" in text
     assert text.count("| HF Trainer |") == 2 and "Note: n" in text
+
+
+def test_only_keeps_the_other_contenders_rows_of_the_same_data(tmp_path):
+    import json
+
+    out = tmp_path / "result.md"
+    sizes = {"train": 10, "val": 2}
+    rows = [{"recipe": "tunesmith defaults", "wall_s": 5.0}, {"recipe": "HF Trainer", "wall_s": 9.0}]
+    out.with_suffix(".json").write_text(json.dumps(
+        {"rows": rows, "context": {"sizes": sizes, "date": "d", "load_before": "1", "load_after": "1"}}))
+    for only, kept in (("tunesmith", ["HF Trainer"]), ("hf", ["tunesmith defaults"]), ("all", [])):
+        context = {"sizes": sizes, "notes": []}
+        got = bench.kept_rows(bench.parse_args(["--only", only, "--out", str(out)]), context)
+        assert [r["recipe"] for r in got] == kept
+        assert bool(context["notes"]) == (only != "all")
+    other = {"sizes": {"train": 11, "val": 2}, "notes": []}  # other data: nothing kept, and the report says so
+    assert bench.kept_rows(bench.parse_args(["--only", "hf", "--out", str(out)]), other) == []
+    assert "held no run of this data" in other["notes"][0]
