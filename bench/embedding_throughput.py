@@ -3,9 +3,11 @@ and at batch 128 (GradCache: 32 texts encoded at a time), then `/v1/embeddings` 
 `SentenceTransformer.encode` called in a loop, one text at a time, single stream and with 8 clients.
 
 Each training case runs in a fresh process (its VmHWM is that run's alone). Serving: the server runs in its own
-process with 1 torch thread; the SentenceTransformer loop runs in this process with 1 thread too, on the same
-exported model. Peak RSS does not depend on other load; the speeds do (the report records the load).
-Run: .venv/bin/python bench/embedding_throughput.py [--texts 200]  → bench/results/embedding_throughput.md
+process and the SentenceTransformer loop in this one, on the same exported model, with the same torch thread
+count (`--threads`, default all cores: what each uses when left alone), in interleaved rounds. Peak RSS does
+not depend on other load; the speeds do (the report records the load).
+Run: .venv/bin/python bench/embedding_throughput.py [--texts 200] [--rounds 3] [--threads N]
+  → bench/results/embedding_throughput.md
 """
 
 from __future__ import annotations
@@ -50,17 +52,17 @@ def train_case(batch: int, run_dir: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _serve(run_dir: str, port: int, ready) -> None:
+def _serve(run_dir: str, port: int, ready, threads: int) -> None:
     from tunesmith.config.serve import ServeConfig
     from tunesmith.serve import build_server
     from tunesmith.serve.runner import run
 
-    server = build_server([run_dir], settings=ServeConfig(port=port, threads=1))
+    server = build_server([run_dir], settings=ServeConfig(port=port, threads=threads))
     ready.set()
     run(server.app, "127.0.0.1", port, log_level="warning")
 
 
-def start_server(run_dir: Path) -> tuple[str, object]:
+def start_server(run_dir: Path, threads: int) -> tuple[str, object]:
     import httpx
 
     from tunesmith.serve import free_port
@@ -68,7 +70,7 @@ def start_server(run_dir: Path) -> tuple[str, object]:
     port = free_port()
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
-    process = context.Process(target=_serve, args=(str(run_dir), port, ready), daemon=True)
+    process = context.Process(target=_serve, args=(str(run_dir), port, ready, threads), daemon=True)
     process.start()
     ready.wait(300)
     url = f"http://127.0.0.1:{port}"
@@ -122,12 +124,7 @@ def http_stack() -> str:
     return f"uvicorn with {parser} and {loop}"
 
 
-def sentence_transformers_loop(folder: Path, texts: list[str]) -> float:
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    torch.set_num_threads(1)
-    model = SentenceTransformer(str(folder), device="cpu")
+def sentence_transformers_loop(model, texts: list[str]) -> float:
     model.encode("warm-up")
     started = time.perf_counter()
     for text in texts:
@@ -135,9 +132,53 @@ def sentence_transformers_loop(folder: Path, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
+def serving_rounds(export: Path, url: str, model: str, texts: list[str], rounds: int) -> list[dict]:
+    """Rounds of (SentenceTransformer loop, 1 client, 8 clients), back to back: each ratio is to its own round's
+    loop, so drift in the machine's speed between rounds does not enter a ratio."""
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(export), device="cpu")
+    out = []
+    for index in range(rounds):
+        row = {"round": index + 1, "baseline": sentence_transformers_loop(reference, texts)}
+        for clients in (1, 8):
+            row[clients], row[f"cpu{clients}"] = served(url, model, texts, clients)
+        out.append(row)
+        print(json.dumps(row), flush=True)
+    return out
+
+
+def serving_report(rounds: list[dict], texts: int, threads: int) -> list[str]:
+    """The medians over rounds (speeds, and each round's ratios to its own loop), then every round."""
+    from statistics import median
+
+    def ratio(clients: int) -> float:
+        return median(r[clients] / r["baseline"] for r in rounds)
+
+    lines = ["", f"Serving {texts} queries, one text per call, {threads} torch thread(s) on each side, {http_stack()}; "
+             "the clients are tasks of one `httpx.AsyncClient` in the bench's process, on the same machine. "
+             f"Medians of {len(rounds)} rounds; a ratio is to the same round's loop:", "",
+             "| path | texts/s | vs SentenceTransformer loop | target | client CPU ms per request |",
+             "|---|---|---|---|---|",
+             f"| `SentenceTransformer.encode` in a loop (same exported model) | "
+             f"{median(r['baseline'] for r in rounds):.1f} | 1.00× | | |",
+             f"| `/v1/embeddings`, 1 client | {median(r[1] for r in rounds):.1f} | {ratio(1):.2f}× | ≥ 1× | "
+             f"{median(r['cpu1'] for r in rounds):.1f} |",
+             f"| `/v1/embeddings`, 8 clients (batched across clients) | {median(r[8] for r in rounds):.1f} | "
+             f"{ratio(8):.2f}× | ≥ 2× | {median(r['cpu8'] for r in rounds):.1f} |", "",
+             "| round | loop texts/s | 1 client | 8 clients |", "|---|---|---|---|"]
+    lines += [f"| {r['round']} | {r['baseline']:.1f} | {r[1]:.1f} ({r[1] / r['baseline']:.2f}×) | {r[8]:.1f} "
+              f"({r[8] / r['baseline']:.2f}×) |" for r in rounds]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=200, help="texts sent per serving measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="serving rounds (loop, 1 client, 8 clients each)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="torch threads of the SentenceTransformer loop and of the server (default: all cores, "
+                        "what each uses when left alone)")
     args = parser.parse_args(argv)
     from tunesmith.embeddings.export import write_sentence_transformers
     from tunesmith.embeddings.load import encoder_for_run
@@ -160,22 +201,17 @@ def main(argv: list[str] | None = None) -> int:
                          f"{case['pairs'] / case['seconds']:.1f} | {case['peak_rss'] / 1e9:.2f} |")
             print(lines[-1], flush=True)
         export = write_sentence_transformers(encoder_for_run(load_run(runs[32])), Path(folder) / "st")
-        baseline = sentence_transformers_loop(export, texts)
-        url, process = start_server(runs[32])
+        import torch
+
+        torch.set_num_threads(args.threads)
+        url, process = start_server(runs[32], args.threads)
         try:
-            (single, single_cpu), (eight, eight_cpu) = (served(url, runs[32].name, texts, clients=n) for n in (1, 8))
+            rounds = serving_rounds(export, url, runs[32].name, texts, args.rounds)
         finally:
             process.terminate()
             process.join(30)
-    lines += ["", f"Serving {len(texts)} queries, one text per call, 1 torch thread on each side, {http_stack()}; "
-              "the clients are tasks of one `httpx.AsyncClient` in the bench's process, on the same 2 cores:", "",
-              "| path | texts/s | vs SentenceTransformer loop | target | client CPU ms per request |",
-              "|---|---|---|---|---|",
-              f"| `SentenceTransformer.encode` in a loop (same exported model) | {baseline:.1f} | 1.00× | | |",
-              f"| `/v1/embeddings`, 1 client | {single:.1f} | {single / baseline:.2f}× | ≥ 1× | {single_cpu:.1f} |",
-              f"| `/v1/embeddings`, 8 clients (batched across clients) | {eight:.1f} | {eight / baseline:.2f}× "
-              f"| ≥ 2× | {eight_cpu:.1f} |",
-              "", f"Load average (1, 5, 15 min) before: {' '.join(f'{x:.1f}' for x in load_before)}, after: "
+    lines += serving_report(rounds, len(texts), args.threads)
+    lines += ["", f"Load average (1, 5, 15 min) before: {' '.join(f'{x:.1f}' for x in load_before)}, after: "
               f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} logical CPUs."]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
