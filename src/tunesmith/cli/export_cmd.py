@@ -38,7 +38,8 @@ def export_command(
     project: Path = project_option("Project whose runs the name is looked up in (default: the current folder, "
                                    "when it is a project).", None),
     format: str = typer.Option("hf", "--format", "-f", help="hf (merged Hugging Face folder), gguf (llama.cpp / "
-                               "Ollama, with a Modelfile) or adapter (PEFT adapter only)."),
+                               "Ollama, with a Modelfile), adapter (PEFT adapter only) or onnx (embedding runs: the "
+                               "sentence-transformers folder with onnx/model.onnx)."),
     name: str = typer.Option(None, help="Folder name under exports/ (default: <run>-<format>)."),
     out: Path = typer.Option(None, help="Write the export to this folder instead."),
     gguf_type: str = typer.Option(None, help="f32, f16, q8_0, q5_0 or q4_0 (default: serve.export.gguf_type)."),

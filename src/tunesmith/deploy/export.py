@@ -27,7 +27,7 @@ from tunesmith.errors import TunesmithError
 from tunesmith.progress import status
 from tunesmith.runs import RunFolder
 
-FORMATS = ("hf", "adapter", "gguf")
+FORMATS = ("hf", "adapter", "gguf", "onnx")  # onnx: embedding runs only
 META_FILE = "export.json"
 
 
@@ -58,7 +58,10 @@ def export(run_dir: str | Path, format: str = "hf", name: str | None = None, fol
     if format not in FORMATS:
         raise TunesmithError(f"unknown export format '{format}'", f"Choose one of: {', '.join(FORMATS)}.")
     run_dir = Path(run_dir)
-    RunFolder(run_dir).require_finished("export")  # before the spinner: one line, no model loading
+    info = RunFolder(run_dir).require_finished("export")  # before the spinner: one line, no model loading
+    if format == "onnx" and info.task != "embedding":
+        raise TunesmithError(f"--format onnx is for embedding runs; this run is a {info.task} run.",
+                             "Export it with --format hf, adapter or gguf.")
     with status(f"Loading run {run_dir.name}"):
         run = load_run(run_dir, merge=False, action="export")
     settings = _settings(run, settings)
@@ -214,8 +217,8 @@ def check(export_dir: str | Path, settings: ExportConfig | None = None) -> dict:
     settings = settings or run.config.serve.export
     if meta.get("gguf_type"):
         settings = settings.model_copy(update={"gguf_type": meta["gguf_type"]})
-    if run.task == "classification":
-        raise TunesmithError("on-demand parity for classifier exports is not supported; export again.",
+    if run.task in ("classification", "embedding"):  # their exports check parity as they are written
+        raise TunesmithError(f"on-demand parity for {run.task} exports is not supported; export again.",
                              f"tunesmith export {meta['run_dir']} --format {meta['format']}")
     report = {"format": meta["format"], "artifact": str(export_dir),
               **_export_lm(run, meta["format"], export_dir, settings, None, write=False)}

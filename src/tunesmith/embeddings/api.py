@@ -66,14 +66,15 @@ def held_out_queries(run, limit: int) -> list[str]:
 
 
 def export_embedding(run, format: str, folder: Path, settings) -> dict:
-    """The run as a sentence-transformers folder, checked to embed like the run (cosine ≥ PARITY_COSINE on
+    """The run as a sentence-transformers folder (with onnx/model.onnx for format onnx), checked to embed like the run (cosine ≥ PARITY_COSINE on
     held-out texts); the parity report `export` writes."""
     from tunesmith.embeddings.export import write_sentence_transformers
     from tunesmith.embeddings.load import base_encoder, encoder_for_run
 
-    if format != "hf":
+    if format not in ("hf", "onnx"):
         raise TunesmithError(f"--format {format} is for generative models and classifiers; this run is an "
-                             "embedding model", "Export it with --format hf (a sentence-transformers folder).")
+                             "embedding model", "Export it with --format hf (a sentence-transformers folder) or "
+                             "--format onnx (the same folder with onnx/model.onnx).")
     encoder = encoder_for_run(run)
     method = run.info.method
     if hasattr(encoder.model, "merge_and_unload"):
@@ -81,7 +82,13 @@ def export_embedding(run, format: str, folder: Path, settings) -> dict:
     texts = held_out_queries(run, settings.parity_prompts)
     reference = encoder.encode(texts)
     write_sentence_transformers(encoder, folder)
-    candidate = base_encoder(folder).encode(texts)
+    reloaded, label = base_encoder(folder), "tunesmith SentenceEncoder reloaded from the sentence-transformers folder"
+    if format == "onnx":
+        from tunesmith.embeddings.onnx_runtime import ONNX_FILE, write_onnx
+
+        reloaded = write_onnx(reloaded, folder)
+        label = f"ONNX Runtime running {ONNX_FILE} (the bytes written), pooled as the folder says"
+    candidate = reloaded.encode(texts)
     cosines = np.sum(reference * candidate, axis=1) / (
         np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)).clip(min=1e-12)
     matched = float(np.mean(cosines >= PARITY_COSINE)) if len(texts) else 1.0
@@ -91,4 +98,4 @@ def export_embedding(run, format: str, folder: Path, settings) -> dict:
             "prompt_token_match_rate": 1.0, "threshold": settings.parity_threshold,
             "passed": matched >= settings.parity_threshold,
             "first_divergence": {"prompt_index": first} if first is not None else None,
-            "candidate": "tunesmith SentenceEncoder reloaded from the sentence-transformers folder"}
+            "candidate": label}

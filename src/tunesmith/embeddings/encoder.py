@@ -89,7 +89,6 @@ class SentenceEncoder:
                    dimensions: int | None = None) -> np.ndarray:
         """Embeddings of tokenized texts, batched by similar length (each chunk padded to its longest)."""
         self.model.eval()
-        device = next(self.model.parameters()).device
         pad = self.tokenizer.pad_token_id or 0
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.zeros((len(ids), dimensions or self.dimension), dtype=np.float32)
@@ -101,12 +100,18 @@ class SentenceEncoder:
             for row, i in enumerate(chunk):
                 tokens[row, :len(ids[i])] = torch.tensor(ids[i])
                 mask[row, :len(ids[i])] = 1
-            vectors = embed_tokens(self.model, tokens.to(device), mask.to(device), self.pooling, self.normalize)
+            vectors = self.forward_chunk(tokens, mask)
             if dimensions is not None:
                 vectors = vectors[:, :dimensions]
                 vectors = F.normalize(vectors, dim=-1) if self.normalize else vectors
             out[chunk] = vectors.float().cpu().numpy()
         return out
+
+
+    def forward_chunk(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pooled (and normalized) vectors of one padded chunk; a serving runtime replaces only this."""
+        device = next(self.model.parameters()).device
+        return embed_tokens(self.model, tokens.to(device), mask.to(device), self.pooling, self.normalize)
 
 
 def resolve_pooling(requested: str, folder: str | Path) -> str:

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from tunesmith.config.serve import ServeConfig
 from tunesmith.embeddings.encoder import SentenceEncoder
+from tunesmith.errors import TunesmithError
 from tunesmith.serve.embedding_batcher import EmbeddingBatcher, InputTooLong
 from tunesmith.serve.engine import QueueFullError
 from tunesmith.serve.errors import APIError
@@ -163,14 +164,22 @@ def attach_embeddings(app: FastAPI, sources: Mapping[str, str | Path], *, settin
                       load: Callable[[str | Path], SentenceEncoder] | None = None) -> EmbeddingBatcher:
     """Mount `/v1/embeddings` for `sources` (model id → run folder, export folder or catalog encoder; any
     Mapping, so one may answer for ids that change, as production's does with `resolve`). The batching window,
-    queue bound and models kept loaded are the server's `settings` (serve.batch_window_ms, max_queue,
-    max_loaded_models)."""
+    queue bound, models kept loaded and the encoder's runtime are the server's `settings` (serve.batch_window_ms,
+    max_queue, max_loaded_models, embedding_runtime)."""
     from tunesmith.embeddings.load import load_embedder
+    from tunesmith.embeddings.onnx_runtime import runtime_available, serving_encoder
 
     settings = settings or ServeConfig()
+    if settings.embedding_runtime == "onnxruntime" and not runtime_available():
+        raise TunesmithError("serve.embedding_runtime is onnxruntime, but onnxruntime and onnx are not installed.",
+                             "pip install 'tunesmith[serve]' (or onnxruntime onnx), or set embedding_runtime: auto.")
     loader = load or load_embedder
-    batcher = EmbeddingBatcher(lambda model_id: loader(sources[model_id]), max_texts, settings.batch_window_ms,
-                               settings.max_queue, settings.max_loaded_models)
+
+    def encoder(model_id: str) -> SentenceEncoder:
+        return serving_encoder(loader(sources[model_id]), settings.embedding_runtime, settings.threads)
+
+    batcher = EmbeddingBatcher(encoder, max_texts, settings.batch_window_ms, settings.max_queue,
+                               settings.max_loaded_models)
     app.include_router(create_embeddings_router(batcher, _Descriptions(sources), resolve))
     listed = getattr(app.state, "mounted_models", None)  # the server app's /v1/models lists them
     if listed is not None:
