@@ -66,8 +66,8 @@ def held_out_queries(run, limit: int) -> list[str]:
 
 
 def export_embedding(run, format: str, folder: Path, settings) -> dict:
-    """The run as a sentence-transformers folder (with onnx/model.onnx for format onnx), checked to embed like the run (cosine ≥ PARITY_COSINE on
-    held-out texts); the parity report `export` writes."""
+    """The run as a sentence-transformers folder (with onnx/model.onnx for format onnx), checked to embed like
+    the run (cosine ≥ PARITY_COSINE on held-out texts); the parity report `export` writes."""
     from tunesmith.embeddings.export import write_sentence_transformers
     from tunesmith.embeddings.load import base_encoder, encoder_for_run
 
