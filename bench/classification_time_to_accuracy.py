@@ -59,7 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--only", choices=("all", "hf", "tunesmith"), default="all",
-                        help="run only these contenders; the others' rows are kept from --out's .json (same data)")
+                        help="run only these contenders; the rows this run does not measure again are kept from "
+                        "--out's .json (same data), e.g. --only hf --lrs 1e-4 redoes two HF rows")
     args = parser.parse_args(argv)
     args.intents = args.intents or (30 if args.quick else None)
     args.epochs = args.epochs or (1.0 if args.quick else 3.0)
@@ -251,11 +252,18 @@ def kept_rows(args: argparse.Namespace, context: dict) -> list[dict]:
     if previous is None or previous["context"]["sizes"] != context["sizes"]:
         context["notes"].append(f"--only {args.only}: {saved.name} held no run of this data, so only its rows.")
         return []
-    keep = "HF Trainer" if args.only == "tunesmith" else None
-    context["notes"].append(f"rows not run by this invocation (--only {args.only}) are kept from the run of "
-                            f"{previous['context']['date']} (load average then {previous['context']['load_before']}"
-                            f" / {previous['context']['load_after']}).")
-    return [r for r in previous["rows"] if (r["recipe"] == "HF Trainer") == (keep is not None)]
+    swept = {(lr, batch) for lr in args.lrs for batch in args.batches}
+
+    def rerun(row: dict) -> bool:
+        if row["recipe"] != "HF Trainer":
+            return args.only == "tunesmith"
+        return args.only == "hf" and (row["learning_rate"], row["batch_size"]) in swept
+
+    kept = [r for r in previous["rows"] if not rerun(r)]
+    context["notes"].append(f"{len(kept)} row(s) not run by this invocation (--only {args.only}) are kept from "
+                            f"the run of {previous['context']['date']} (load average then "
+                            f"{previous['context']['load_before']} / {previous['context']['load_after']}).")
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,7 +53,8 @@ def test_only_keeps_the_other_contenders_rows_of_the_same_data(tmp_path):
 
     out = tmp_path / "result.md"
     sizes = {"train": 10, "val": 2}
-    rows = [{"recipe": "tunesmith defaults", "wall_s": 5.0}, {"recipe": "HF Trainer", "wall_s": 9.0}]
+    rows = [{"recipe": "tunesmith defaults", "wall_s": 5.0},
+            {"recipe": "HF Trainer", "wall_s": 9.0, "learning_rate": 2e-5, "batch_size": 16}]
     out.with_suffix(".json").write_text(json.dumps(
         {"rows": rows, "context": {"sizes": sizes, "date": "d", "load_before": "1", "load_after": "1"}}))
     for only, kept in (("tunesmith", ["HF Trainer"]), ("hf", ["tunesmith defaults"]), ("all", [])):
@@ -61,6 +62,12 @@ def test_only_keeps_the_other_contenders_rows_of_the_same_data(tmp_path):
         got = bench.kept_rows(bench.parse_args(["--only", only, "--out", str(out)]), context)
         assert [r["recipe"] for r in got] == kept
         assert bool(context["notes"]) == (only != "all")
+    rows.append({"recipe": "HF Trainer", "wall_s": 7.0, "learning_rate": 5e-5, "batch_size": 32})
+    rows[1].update(learning_rate=1e-4, batch_size=16)
+    out.with_suffix(".json").write_text(json.dumps(
+        {"rows": rows, "context": {"sizes": sizes, "date": "d", "load_before": "1", "load_after": "1"}}))
+    args = bench.parse_args(["--only", "hf", "--lrs", "1e-4", "--batches", "16", "--out", str(out)])
+    assert [r["wall_s"] for r in bench.kept_rows(args, {"sizes": sizes, "notes": []})] == [5.0, 7.0]  # 1e-4/16 redone
     other = {"sizes": {"train": 11, "val": 2}, "notes": []}  # other data: nothing kept, and the report says so
     assert bench.kept_rows(bench.parse_args(["--only", "hf", "--out", str(out)]), other) == []
     assert "held no run of this data" in other["notes"][0]
