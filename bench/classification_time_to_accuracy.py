@@ -235,7 +235,7 @@ def render(rows: list[dict], args: argparse.Namespace, context: dict) -> str:
 
 def write(rows: list[dict], args: argparse.Namespace, context: dict) -> None:
     context = {**context, "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg())}
-    if os.getloadavg()[0] > (os.cpu_count() or 1) * 0.5:
+    if os.getloadavg()[0] > args.threads + 0.5:  # more than the bench's own threads keep busy
         context["notes"] = [*context["notes"], "the machine was shared with other work while this ran (see the load "
                             "averages): wall times are inflated and only roughly comparable between rows."]
     args.out.parent.mkdir(parents=True, exist_ok=True)
