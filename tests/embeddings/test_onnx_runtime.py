@@ -129,16 +129,10 @@ def test_export_onnx_writes_the_graph_beside_the_sentence_transformers_folder(ti
     np.testing.assert_allclose(vectors, trained.encode(TEXTS), atol=onnx_runtime.TOLERANCE)
 
 
-def test_export_onnx_is_refused_for_other_tasks(tmp_path):
+def test_export_onnx_is_refused_for_other_tasks(tmp_path, monkeypatch):
     from tunesmith.deploy.export import export
     from tunesmith.runs import RunFolder
 
-    folder = tmp_path / "chat-run"
-    monkey_info = type("Info", (), {"task": "chat"})()
-    original = RunFolder.require_finished
-    try:
-        RunFolder.require_finished = lambda self, action="use": monkey_info
-        with pytest.raises(TunesmithError, match="--format onnx is for embedding runs"):
-            export(folder, "onnx")
-    finally:
-        RunFolder.require_finished = original
+    monkeypatch.setattr(RunFolder, "require_finished", lambda self, action="use": type("Info", (), {"task": "chat"})())
+    with pytest.raises(TunesmithError, match="--format onnx is for embedding runs"):
+        export(tmp_path / "chat-run", "onnx")

@@ -107,7 +107,6 @@ class SentenceEncoder:
             out[chunk] = vectors.float().cpu().numpy()
         return out
 
-
     def forward_chunk(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Pooled (and normalized) vectors of one padded chunk; a serving runtime replaces only this."""
         device = next(self.model.parameters()).device

@@ -43,6 +43,13 @@ def runtime_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
 
 
+def require_runtime(runtime: str) -> None:
+    """Refuse `runtime` "onnxruntime" when it is not installed (the server's assembly asks before any load)."""
+    if runtime == "onnxruntime" and not runtime_available():
+        raise TunesmithError("serve.embedding_runtime is onnxruntime, but onnxruntime and onnx are not installed.",
+                             "pip install 'tunesmith[serve]' (or onnxruntime onnx), or set embedding_runtime: auto.")
+
+
 class _TokenVectors(torch.nn.Module):
     def __init__(self, model: torch.nn.Module):
         super().__init__()
@@ -95,21 +102,24 @@ def _on_runtime(encoder: SentenceEncoder, graph: bytes, threads: int | None) -> 
                        encoder.matryoshka_dims, session=session)
 
 
-def onnx_encoder(encoder: SentenceEncoder, threads: int | None = None) -> OnnxEncoder:
+def graph_bytes(model: torch.nn.Module) -> bytes:
     graph = io.BytesIO()
-    export_graph(encoder.model, graph)
-    return _on_runtime(encoder, graph.getvalue(), threads)
+    export_graph(model, graph)
+    return graph.getvalue()
+
+
+def onnx_encoder(encoder: SentenceEncoder, threads: int | None = None) -> OnnxEncoder:
+    return _on_runtime(encoder, graph_bytes(encoder.model), threads)
 
 
 def write_onnx(encoder: SentenceEncoder, folder: str | Path) -> OnnxEncoder:
     """`folder`/onnx/model.onnx (where sentence-transformers' ONNX backend and Hugging Face's exports put it), and
     the encoder running exactly those bytes, for the export's parity check."""
-    graph = io.BytesIO()
-    export_graph(encoder.model, graph)
+    graph = graph_bytes(encoder.model)
     path = Path(folder) / ONNX_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(graph.getvalue())
-    return _on_runtime(encoder, graph.getvalue(), None)
+    path.write_bytes(graph)
+    return _on_runtime(encoder, graph, None)
 
 
 def disagreement(reference: SentenceEncoder, candidate: SentenceEncoder) -> float:
@@ -122,11 +132,9 @@ def serving_encoder(encoder: SentenceEncoder, runtime: str = "auto", threads: in
     in agreement), else `encoder` itself."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown embedding runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
-    if runtime == "torch" or (runtime == "auto" and not runtime_available()):
+    require_runtime(runtime)
+    if runtime == "torch" or not runtime_available():
         return encoder
-    if not runtime_available():
-        raise TunesmithError("serve.embedding_runtime is onnxruntime, but onnxruntime and onnx are not installed.",
-                             "pip install 'tunesmith[serve]' (or onnxruntime onnx), or set embedding_runtime: auto.")
     try:
         candidate = onnx_encoder(encoder, threads)
         gap = disagreement(encoder, candidate)

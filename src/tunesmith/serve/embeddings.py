@@ -20,7 +20,6 @@ from pydantic import Field
 
 from tunesmith.config.serve import ServeConfig
 from tunesmith.embeddings.encoder import SentenceEncoder
-from tunesmith.errors import TunesmithError
 from tunesmith.serve.embedding_batcher import EmbeddingBatcher, InputTooLong
 from tunesmith.serve.engine import QueueFullError
 from tunesmith.serve.errors import APIError
@@ -167,12 +166,10 @@ def attach_embeddings(app: FastAPI, sources: Mapping[str, str | Path], *, settin
     queue bound, models kept loaded and the encoder's runtime are the server's `settings` (serve.batch_window_ms,
     max_queue, max_loaded_models, embedding_runtime)."""
     from tunesmith.embeddings.load import load_embedder
-    from tunesmith.embeddings.onnx_runtime import runtime_available, serving_encoder
+    from tunesmith.embeddings.onnx_runtime import require_runtime, serving_encoder
 
     settings = settings or ServeConfig()
-    if settings.embedding_runtime == "onnxruntime" and not runtime_available():
-        raise TunesmithError("serve.embedding_runtime is onnxruntime, but onnxruntime and onnx are not installed.",
-                             "pip install 'tunesmith[serve]' (or onnxruntime onnx), or set embedding_runtime: auto.")
+    require_runtime(settings.embedding_runtime)
     loader = load or load_embedder
 
     def encoder(model_id: str) -> SentenceEncoder:
