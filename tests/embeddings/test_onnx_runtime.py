@@ -136,3 +136,25 @@ def test_export_onnx_is_refused_for_other_tasks(tmp_path, monkeypatch):
     monkeypatch.setattr(RunFolder, "require_finished", lambda self, action="use": type("Info", (), {"task": "chat"})())
     with pytest.raises(TunesmithError, match="--format onnx is for embedding runs"):
         export(tmp_path / "chat-run", "onnx")
+
+
+def test_the_export_command_reports_an_embedding_exports_parity(tiny_encoder_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from tunesmith.cli import _register_commands, app
+    from tunesmith.config import ProjectConfig
+    from tunesmith.train.run import run_training
+
+    _register_commands()
+    config = ProjectConfig.model_validate({
+        "objective": {"task": "embedding"}, "model": {"name": str(tiny_encoder_dir), "max_length": 32},
+        "method": {"name": "full"}, "training": {"max_steps": 1, "batch_size": 4, "learning_rate": 1e-3,
+                                                "eval_every": 1}})
+    pairs = [{"query": f"question {i} {TEXTS[i % len(TEXTS)]}", "positive": f"answer {i}"} for i in range(8)]
+    run_training(config, pairs[:6], pairs[6:], tmp_path / "run")
+    for fmt in ("hf", "onnx"):
+        result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--format", fmt,
+                                          "--out", str(tmp_path / fmt)])
+        assert result.exit_code == 0, result.output
+        assert "parity passed" in result.output and "held-out texts embed alike" in result.output
+    assert (tmp_path / "onnx" / onnx_runtime.ONNX_FILE).exists()

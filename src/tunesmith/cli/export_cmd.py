@@ -23,6 +23,9 @@ def _settings(run_dir: Path, gguf_type: str | None, threshold: float | None):
 
 def _summary(report: dict) -> str:
     verdict = "passed" if report["passed"] else "FAILED"
+    if report.get("gate") == "embedding_cosine":  # an embedding export: vectors compared, not answers
+        return (f"parity {verdict}: {report['exact_match_rate']:.0%} of {report['texts']} held-out texts embed "
+                f"alike (least cosine {report['min_cosine']:.6f}; {report['candidate']})")
     agreement = (f", {report['next_token_agreement']:.1%} next-token agreement"
                  if report.get("next_token_agreement") is not None else "")
     gate = " (gate: next-token agreement)" if report.get("gate") == "next_token_agreement" else ""
