@@ -37,6 +37,28 @@ def test_classification_validates_a_few_times_per_epoch_on_a_capped_stratified_s
     assert small.epochs > resolved.epochs  # small sets get more passes, early stopping ends them
 
 
+@pytest.mark.parametrize(("examples", "cold", "warm"), [(500, 5.0, 5.0), (2_000, 3.0, 2.0), (15_000, 2.0, 1.0)])
+def test_a_head_fitted_before_training_takes_fewer_epochs_on_larger_sets(examples, cold, warm):
+    def epochs(warm_head: bool) -> float:
+        facts = DataFacts("classification", examples, 500, 10, trains_base=True, warm_head=warm_head)
+        return resolve_training(training(), facts).epochs
+
+    assert (epochs(False), epochs(True)) == (cold, warm)
+
+
+def test_only_the_chosen_pooled_recipe_of_a_classification_project_starts_warm():
+    from tunesmith.config import ProjectConfig
+    from tunesmith.config.auto import warm_head
+
+    def config(task: str, recipe: str) -> ProjectConfig:
+        return ProjectConfig.model_validate({"objective": {"task": task}, "model": {"name": "minilm-l6"},
+                                             "few_shot": {"recipe": recipe}})
+
+    assert warm_head(config("classification", "pooled"))
+    assert not warm_head(config("classification", "auto"))  # not chosen yet: run_training writes the choice
+    assert not warm_head(config("embedding", "pooled"))
+
+
 def test_the_learning_rate_waits_for_the_range_test_and_then_takes_its_answer():
     facts = DataFacts("classification", 2_000, 200, 4, trains_base=True)
     pending = resolve_training(training(), facts)

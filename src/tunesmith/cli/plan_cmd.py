@@ -45,6 +45,8 @@ def plan_command(
         from tunesmith.embeddings.fewshot import choose_recipe, contrastive_workload
 
         recipe = choose_recipe(config, records)
+        if recipe.recipe == "pooled":  # as training records it: the resolution then knows the head starts fitted
+            config = config.model_copy(update={"few_shot": config.few_shot.model_copy(update={"recipe": "pooled"})})
         if recipe.recipe == "embedding":  # its cost is the contrastive stage: both texts of every pair
             config, lengths = contrastive_workload(config, records, lengths)
             targets = [1] * len(lengths)

@@ -10,13 +10,18 @@ from tunesmith.config.base import Section
 
 
 class FewShotConfig(Section):
-    recipe: Literal["auto", "head", "embedding"] = Field(
-        "auto", description="How a classification project trains. head: the model with a classification layer, "
-        "fine-tuned end to end; embedding (SetFit-style): the encoder is first tuned so that texts of one label "
-        "embed close together and texts of different labels apart (pairs of training texts, cosine loss), then a "
-        "logistic-regression head is fitted on its embeddings; it learns more from a few examples per class. "
-        "auto: embedding when the median class has fewer than few_shot.embedding_below training examples and "
-        "the model is an encoder, head otherwise (`tunesmith plan` says which and why).")
+    recipe: Literal["auto", "head", "embedding", "pooled"] = Field(
+        "auto", description="How a classification project trains. head: the model with transformers' "
+        "classification layer, fine-tuned end to end. pooled: a sentence encoder's own embedding (its pooling) "
+        "under a linear head that is first fitted on the frozen embeddings, then fine-tuned end to end with the "
+        "encoder (fewer epochs to a better model when the encoder was trained to pool, e.g. minilm-l6). "
+        "embedding (SetFit-style): the encoder is first tuned so that texts of one label embed close together "
+        "and texts of different labels apart (pairs of training texts, cosine loss), then a logistic-regression "
+        "head is fitted on its embeddings; it learns more from a few examples per class. auto: embedding when "
+        "the median class has fewer than few_shot.embedding_below training examples and the model is an "
+        "encoder; otherwise pooled when the model is a sentence-transformers encoder (it declares a pooling), "
+        "head for anything else (`tunesmith plan` says which and why). pooled and embedding runs are served and "
+        "evaluated like any classifier but cannot be exported as a transformers classifier: use head for that.")
     embedding_below: int = Field(
         30, ge=1, description="recipe auto picks embedding when the median class has fewer training examples "
         "than this.")

@@ -49,11 +49,13 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
                              "Export it with --format hf (or adapter).")
     from tunesmith.embeddings.fewshot import RECIPE_KEY
 
-    if run.info.raw.get(RECIPE_KEY) == "embedding":  # an encoder + logistic head: no transformers class holds it
-        raise TunesmithError(f"run {run.run_dir.name} was trained with the embedding recipe (encoder + logistic "
-                             "head), which cannot be exported yet.",
-                             f"Serve the run itself (`tunesmith serve {run.run_dir.name}`, /v1/classifications), "
-                             "or train with few_shot.recipe: head to export a transformers classifier.")
+    recipe = run.info.raw.get(RECIPE_KEY)
+    if recipe in ("embedding", "pooled"):  # an encoder + a head on its pooled embedding: no transformers class
+        raise TunesmithError(f"run {run.run_dir.name} was trained with the {recipe} recipe (an encoder + a linear "
+                             "head on its pooled embedding), which cannot be exported as a transformers classifier "
+                             "yet.", f"Serve the run itself (`tunesmith serve {run.run_dir.name}`, "
+                             "/v1/classifications), or train with few_shot.recipe: head to export a transformers "
+                             "classifier.")
     labels = list(run.labels or [])
     texts, source = held_out_texts(run, settings.parity_prompts)
     reference = _labels(run.model, run.tokenizer, texts, labels)

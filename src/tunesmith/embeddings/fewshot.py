@@ -55,12 +55,19 @@ def choose_recipe(config, records: Sequence[dict]) -> RecipeChoice:
             raise ConfigError(f"few_shot.recipe is embedding but method {config.method.name} does not tune "
                               "encoders for embeddings", "Set method.name: full or lora, or few_shot.recipe: head.")
         return RecipeChoice("embedding", "few_shot.recipe is embedding")
+    if settings.recipe == "pooled":
+        _require_pooled(config, paired, encoder, method_fits)
+        return RecipeChoice("pooled", "few_shot.recipe is pooled")
     if settings.recipe == "head":
         return RecipeChoice("head", "few_shot.recipe is head")
     size = f"the median class has {typical:g} training examples"
     if typical >= settings.embedding_below:
-        return RecipeChoice("head", f"{size} (few_shot.embedding_below is {settings.embedding_below}): enough to "
-                                    "fine-tune a classification head end to end")
+        enough = f"{size} (few_shot.embedding_below is {settings.embedding_below}): enough to fine-tune"
+        if not paired and method_fits and sentence_encoder(config.model.name):
+            return RecipeChoice("pooled", f"{enough} end to end; {config.model.name} is a sentence encoder, so its "
+                                          "own pooled embedding under a head fitted on it first (linear probe, "
+                                          "then fine-tuning)")
+        return RecipeChoice("head", f"{enough} a classification head end to end")
     if paired:
         return RecipeChoice("head", f"{size}, but the records are text pairs, which the embedding recipe does "
                                     "not classify")
@@ -73,6 +80,31 @@ def choose_recipe(config, records: Sequence[dict]) -> RecipeChoice:
     return RecipeChoice("embedding", f"{size}, fewer than few_shot.embedding_below ({settings.embedding_below}): "
                                      "SetFit-style contrastive tuning of the encoder on same/different-label "
                                      "pairs, then a logistic-regression head, learns more from few examples")
+
+
+def sentence_encoder(name: str) -> bool:
+    """Whether the model is a sentence-transformers encoder: its folder declares the pooling it was trained
+    with (read from the folder, nothing loaded)."""
+    from tunesmith.embeddings.encoder import folder_pooling
+    from tunesmith.models.catalog import catalog_entry
+
+    entry = catalog_entry(name)
+    if entry is not None and entry.kind != "encoder":
+        return False
+    folder = entry.shipped_path() if entry is not None else Path(name).expanduser()
+    return folder is not None and model_kind(name) == "encoder" and folder_pooling(folder) is not None
+
+
+def _require_pooled(config, paired: bool, encoder: bool, method_fits: bool) -> None:
+    if paired:
+        raise ConfigError("few_shot.recipe is pooled but the records are text pairs (text_pair)",
+                          "Set few_shot.recipe: head (or auto) for text-pair classification.")
+    if not encoder:
+        raise ConfigError(f"few_shot.recipe is pooled but model '{config.model.name}' is not an encoder",
+                          "Set model.name: minilm-l6 (or another sentence encoder), or few_shot.recipe: head.")
+    if not method_fits:
+        raise ConfigError(f"few_shot.recipe is pooled but method {config.method.name} does not tune encoders "
+                          "for embeddings", "Set method.name: full or lora, or few_shot.recipe: head.")
 
 
 def contrastive_pairs(records: Sequence[dict], per_example: int, seed: int) -> list[dict]:

@@ -43,6 +43,15 @@ class EmbeddingClassifier(torch.nn.Module):
         vectors = embed_tokens(self.encoder, input_ids, mask, self.pooling, self.normalize)
         return SequenceClassifierOutput(logits=self.head(vectors.to(self.head.weight.dtype)))
 
+    def save_pretrained(self, folder, **options) -> None:
+        """The encoder as it saves itself (a whole model, or a PEFT adapter), the head beside it: the folder that
+        `load_embedding_recipe` reads."""
+        from safetensors.torch import save_file
+
+        self.encoder.save_pretrained(folder, **options)
+        save_file({"weight": self.head.weight.detach().contiguous(), "bias": self.head.bias.detach().contiguous()},
+                  str(Path(folder) / HEAD_FILE))
+
 
 def fit_logistic_head(vectors: np.ndarray, targets: Sequence[str], labels: Sequence[str], seed: int
                       ) -> tuple[torch.Tensor, torch.Tensor]:

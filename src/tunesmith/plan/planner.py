@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from tunesmith.config import ProjectConfig
-from tunesmith.config.auto import DataFacts, describe, needs_range_test, range_test, resolve_training
+from tunesmith.config.auto import DataFacts, describe, needs_range_test, range_test, resolve_training, warm_head
 from tunesmith.config.method import switch_method
 from tunesmith.methods import get_method
 from tunesmith.objectives import get_objective
@@ -194,7 +194,8 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
 
     gpu = parse_target(target) if target else None
     task = config.objective.task
-    facts = DataFacts(task, n_train_examples, validation_examples, labels, get_method(config.method.name).trains_base)
+    facts = DataFacts(task, n_train_examples, validation_examples, labels, get_method(config.method.name).trains_base,
+                      warm_head(config))
     calibration = calibration or (None if gpu else calibrate())
     if not gpu:  # as training will decide them here, now (a GPU's memory is another matter: the lean default)
         config = resolve_savers(config, facts, baseline=calibration.process_baseline)

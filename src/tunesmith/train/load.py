@@ -45,7 +45,8 @@ def load_run(run_dir: str | Path | RunFolder, merge: bool = True, action: str = 
                              "The run folder is incomplete: train again.")
     from tunesmith.embeddings.fewshot import RECIPE_KEY
 
-    if info.raw.get(RECIPE_KEY) == "embedding":  # few examples per class: an encoder + logistic head (SetFit-style)
+    # an encoder + a linear head on its pooled embedding: few examples per class (SetFit-style), or pooled
+    if info.raw.get(RECIPE_KEY) in ("embedding", "pooled"):
         from tunesmith.embeddings.fewshot_run import load_embedding_recipe
 
         return load_embedding_recipe(folder, info, config, merge)

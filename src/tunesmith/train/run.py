@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from tunesmith.config import ProjectConfig
-from tunesmith.config.auto import DataFacts, describe, needs_range_test, range_test, resolve_training
+from tunesmith.config.auto import DataFacts, describe, needs_range_test, range_test, resolve_training, warm_head
 from tunesmith.errors import DataError, TunesmithError
 from tunesmith.methods import count_parameters, get_method
 from tunesmith.objectives.runtime import attach_reference, for_config
@@ -105,11 +105,13 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
 
             return train_embedding_recipe(config, choice, train_records, validation_records, run_dir, resume,
                                           dataset_version, callbacks)
+        if choice.recipe == "pooled":  # recorded as such: the model is built, saved and loaded from it
+            config = config.model_copy(update={"few_shot": config.few_shot.model_copy(update={"recipe": "pooled"})})
     identity = _identity(config, task, train_records, dataset_version)
     start = _resume_point(run_dir, identity, strategy, world) if resume else None
     labels = label_list(train_records) if task == "classification" else None
     facts = DataFacts(task, len(train_records), len(validation_records), len(labels or []),
-                      get_method(config.method.name).trains_base)
+                      get_method(config.method.name).trains_base, warm_head(config))
     # Before loading: checkpointing and the allocator's bound, by the memory this machine has now
     config = _resolve(resolve_savers(config, facts), facts, run_dir if start is not None else None)
     tc = config.training
@@ -144,6 +146,14 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     attach_reference(objective, model, method, train_ex + val_ex + (checked_ex if checked_ex is not val_ex else []),
                      tokenizer.pad_token_id,
                      next(model.parameters()).device, method.virtual_tokens)
+    probe = None
+    if config.few_shot.recipe == "pooled" and task == "classification" and start is None:
+        from tunesmith.embeddings.pooled import fit_probe
+
+        probe = fit_probe(model, train_ex, tokenizer.pad_token_id, len(labels), tc.seed)
+        if world.main:
+            _say(f"pooled head fitted on {probe['examples']} training examples' embeddings (linear probe, "
+                 f"{probe['train_accuracy']:.1%} on them, {probe['seconds']:.1f} s); now fine-tuning end to end")
     # (a rate to build the optimizer with; the loop sets every step's rate, from the range test's answer)
     provisional = tc.model_copy(update={"learning_rate": range_test(method.trains_base).fallback}) \
         if needs_range_test(tc) else tc
@@ -185,6 +195,13 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
             "distributed": strategy.name, "inference": contract.to_json()}
     if search is not None:
         info["learning_rate_search"] = search.to_json()
+    if config.few_shot.recipe == "pooled" and task == "classification":
+        from tunesmith.embeddings.fewshot import RECIPE_KEY
+
+        info[RECIPE_KEY] = "pooled"
+        head = probe if probe is not None else read_run(run_dir).get("head")  # (a resumed run's, fitted before)
+        if head is not None:
+            info["head"] = head
     if checked_ex is not val_ex:
         info["validation_subset"] = len(checked_ex)
     ensure_writable(run_dir)  # everything before this line may fail and leave no folder behind

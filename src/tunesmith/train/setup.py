@@ -61,7 +61,10 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
     # Seeded before the method adds weights, so adapter/head initialisation is reproducible.
     torch.manual_seed(config.training.seed)
     overrides = method.load_overrides(config.method, base_config(resolved, config)) if method.load_overrides else {}
-    model, tokenizer, resolved = load_base(config, task, labels, resolved, overrides)
+    # The pooled recipe trains the bare encoder as the embedding task would, under a head of its own
+    pooled = task == "classification" and config.few_shot.recipe == "pooled"
+    built_for = "embedding" if pooled else task
+    model, tokenizer, resolved = load_base(config, built_for, labels, resolved, overrides)
     if config.training.gradient_checkpointing is True:  # "auto" unresolved (a bare model build): off
         # transformers renamed it; the old name warns and goes away in v6.
         enable = getattr(model, "activation_checkpointing_enable", None)
@@ -71,7 +74,11 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices, not actionable
-        model = method.apply(model, config.method, task)
+        model = method.apply(model, config.method, built_for)
+    if pooled:
+        from tunesmith.embeddings.pooled import pooled_classifier
+
+        model = pooled_classifier(model, config, resolved.path, labels or [])
     if not method.trains_base:
         _require_trainable(model)
     return model, tokenizer, method, resolved

@@ -1,0 +1,171 @@
+"""The `pooled` classification recipe: a sentence encoder's pooled embedding under a head fitted on it first
+(linear probe), then fine-tuned end to end; chosen automatically for sentence-transformers encoders."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+
+import pytest
+import torch
+
+from tunesmith.config import ProjectConfig
+from tunesmith.embeddings.fewshot import choose_recipe
+from tunesmith.errors import ConfigError
+from tunesmith.project import Project
+
+INTENTS = {"refund": ["money back", "return my payment", "want a refund", "reimburse me", "refund the charge",
+                      "give back my money", "cancel and refund", "refund request"],
+           "delivery": ["where is my parcel", "track the package", "when will it arrive", "shipping status",
+                        "parcel late", "delivery date", "package not here", "courier tracking"],
+           "password": ["reset my password", "forgot login", "cannot sign in", "change password",
+                        "locked out of account", "password not working", "login help", "new password please"]}
+
+
+@pytest.fixture(scope="module")
+def sentence_encoder_dir(tiny_encoder_dir, tmp_path_factory):
+    """The tiny encoder as a sentence-transformers folder: it declares mean pooling."""
+    folder = tmp_path_factory.mktemp("tiny-sentence-encoder") / "model"
+    shutil.copytree(tiny_encoder_dir, folder)
+    (folder / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32,
+                                                                  "pooling_mode_mean_tokens": True}))
+    return folder
+
+
+def _config(model: str, method: str = "full", **few_shot) -> ProjectConfig:
+    return ProjectConfig.model_validate({"objective": {"task": "classification"}, "model": {"name": model},
+                                         "method": {"name": method}, "few_shot": few_shot})
+
+
+def test_pooled_is_chosen_for_sentence_encoders_with_enough_examples(sentence_encoder_dir, tiny_encoder_dir,
+                                                                     tiny_lm_dir):
+    many = [{"text": f"{label} {i}", "label": label} for label in "ab" for i in range(40)]
+    few = many[:4] + many[40:44]
+    chosen = choose_recipe(_config(str(sentence_encoder_dir)), many)
+    assert chosen.recipe == "pooled" and "sentence encoder" in chosen.reason
+    assert choose_recipe(_config(str(tiny_encoder_dir)), many).recipe == "head"  # declares no pooling
+    assert choose_recipe(_config(str(sentence_encoder_dir)), few).recipe == "embedding"
+    assert choose_recipe(_config(str(sentence_encoder_dir), recipe="head"), many).recipe == "head"
+    paired = [{**r, "text_pair": "x"} for r in many]
+    assert choose_recipe(_config(str(sentence_encoder_dir)), paired).recipe == "head"
+    assert choose_recipe(_config(str(sentence_encoder_dir), method="ia3"), many).recipe == "head"
+    assert choose_recipe(_config(str(tiny_encoder_dir), recipe="pooled"), many).recipe == "pooled"
+    with pytest.raises(ConfigError, match="not an encoder"):
+        choose_recipe(_config(str(tiny_lm_dir), recipe="pooled"), many)
+
+
+@pytest.mark.parametrize("classes", [3, 4])
+def test_the_probe_is_the_l2_logistic_regression(classes):
+    """The L-BFGS fit is scikit-learn's multinomial L2 logistic regression (C = 1 / (l2 · n), intercept not
+    penalised)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from tunesmith.embeddings.pooled import logistic_regression
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(60, 5))
+    targets = np.arange(60) % classes
+    vectors[np.arange(60), targets] += 1.5  # learnable, not separable
+    weight, bias = logistic_regression(torch.from_numpy(vectors).float(), torch.from_numpy(targets), classes + 1,
+                                       l2=0.05)
+    probabilities = torch.softmax(torch.from_numpy(vectors).float() @ weight.T + bias, dim=1).numpy()
+    expected = LogisticRegression(C=1 / (0.05 * 60), max_iter=5000, tol=1e-10).fit(vectors, targets)
+    np.testing.assert_allclose(probabilities[:, :classes], expected.predict_proba(vectors), atol=2e-4)
+    assert probabilities[:, classes].max() < 1e-6  # a class with no example is never predicted
+
+
+def _project(root, model_dir, method: str = "full"):
+    rows = [{"text": t, "label": label} for label, texts in INTENTS.items() for t in texts]
+    random.Random(0).shuffle(rows)
+    (root / "intents.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    config = ProjectConfig.model_validate({
+        "objective": {"task": "classification"}, "model": {"name": str(model_dir), "max_length": 32},
+        "method": {"name": method},
+        "data": {"sources": [{"path": "intents.jsonl"}], "test_share": 0.25, "validation_share": 0.15,
+                 "near_duplicates": "off"},
+        "few_shot": {"embedding_below": 2}, "training": {"seed": 0, "epochs": 2},
+        "evaluation": {"bootstrap_samples": 200}})
+    return Project.create(root, config)
+
+
+@pytest.fixture(scope="module")
+def pooled_run(sentence_encoder_dir, tmp_path_factory):
+    from tunesmith.data.prepare import prepare
+    from tunesmith.train.run import train
+
+    project = _project(tmp_path_factory.mktemp("pooled-project"), sentence_encoder_dir)
+    dataset = prepare(project)
+    return project, dataset, train(project, dataset).run_dir
+
+
+def test_a_pooled_run_starts_from_a_fitted_head_and_loads_as_it_trained(pooled_run):
+    from tunesmith.embeddings.fewshot_run import HEAD_FILE, EmbeddingClassifier
+    from tunesmith.runs import RunFolder
+    from tunesmith.train import load_run
+
+    _, dataset, run_dir = pooled_run
+    folder = RunFolder(run_dir)
+    info = folder.info()
+    assert info.finished and info.task == "classification" and info.labels == sorted(INTENTS)
+    assert info.raw["recipe"] == "pooled"
+    head = info.raw["head"]
+    assert head["kind"] == "linear_probe" and head["examples"] == len(dataset.split("train"))
+    assert head["train_accuracy"] > 0.5  # the probe learnt the training texts before any step (chance: 1/3)
+    assert folder.config().few_shot.recipe == "pooled"  # the config the run was built from, recorded
+    assert (run_dir / "model" / HEAD_FILE).exists() and (run_dir / "model" / "model.safetensors").exists()
+    loaded = load_run(run_dir)
+    assert isinstance(loaded.model, EmbeddingClassifier) and loaded.model.pooling == "mean"
+    texts = [r["text"] for r in dataset.split("validation")]
+    labels = [loaded.labels.index(r["label"]) for r in dataset.split("validation")]
+    with torch.no_grad():
+        logits = loaded.model(**loaded.tokenizer(texts, return_tensors="pt", padding=True)).logits
+    accuracy = float((logits.argmax(1) == torch.tensor(labels)).float().mean())
+    assert accuracy == pytest.approx(info.raw["metrics"]["val_accuracy"])  # what training measured
+
+
+def test_fit_probe_replaces_a_zero_head_with_one_that_classifies(sentence_encoder_dir):
+    from tunesmith.embeddings.pooled import fit_probe
+    from tunesmith.train.encode import encode_records
+    from tunesmith.train.setup import prepare_model
+
+    config = _config(str(sentence_encoder_dir), recipe="pooled")
+    labels = sorted(INTENTS)
+    records = [{"text": t, "label": label} for label, texts in INTENTS.items() for t in texts]
+    model, tokenizer, _, _ = prepare_model(config, "classification", labels)
+    assert not model.head.weight.any()
+    examples = encode_records(tokenizer, records, "classification", 32, labels)
+    probe = fit_probe(model, examples, tokenizer.pad_token_id, len(labels), seed=0)
+    assert probe["examples"] == len(records) and model.head.weight.any() and model.training
+    with torch.no_grad():
+        logits = model.eval()(**tokenizer([r["text"] for r in records], return_tensors="pt", padding=True)).logits
+    predicted = (logits.argmax(1) == torch.tensor([labels.index(r["label"]) for r in records])).float().mean()
+    assert float(predicted) == pytest.approx(probe["train_accuracy"], abs=1e-6)
+
+
+def test_a_lora_pooled_run_saves_the_adapter_and_the_head(sentence_encoder_dir, tmp_path):
+    from tunesmith.data.prepare import prepare
+    from tunesmith.train import load_run
+    from tunesmith.train.run import train
+
+    project = _project(tmp_path, sentence_encoder_dir, method="lora")
+    run_dir = train(project, prepare(project)).run_dir
+    assert (run_dir / "adapter" / "adapter_config.json").exists()
+    assert (run_dir / "adapter" / "logistic_head.safetensors").exists()
+    loaded = load_run(run_dir)
+    assert loaded.model(**loaded.tokenizer(["reset my password"], return_tensors="pt")).logits.shape == (1, 3)
+
+
+def test_export_of_a_pooled_run_is_refused_in_one_line(pooled_run, tmp_path):
+    from tunesmith.deploy import export
+    from tunesmith.errors import TunesmithError
+
+    _, _, run_dir = pooled_run
+    with pytest.raises(TunesmithError, match="pooled recipe") as refused:
+        export(run_dir, "hf", folder=tmp_path / "export")
+    assert "few_shot.recipe: head" in refused.value.hint
