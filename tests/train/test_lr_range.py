@@ -19,6 +19,15 @@ def test_the_pick_is_a_tenth_of_the_rate_at_the_lowest_smoothed_loss():
     losses = falling + [2.0 + 3.0 * i for i in range(10)]  # blows up after step 30
     chosen = pick_learning_rate(rates, losses)
     assert rates[26] / 10 <= chosen <= rates[31] / 10  # the smoothing lags a step or two
+    assert pick_learning_rate(rates, losses, backoff=1.0) == pytest.approx(chosen * 10)
+
+
+def test_a_fitted_head_takes_the_rate_at_the_lowest_loss_itself():
+    from tunesmith.config.auto import range_test
+
+    assert range_test(True).backoff == 10.0 and range_test(False).backoff == 10.0
+    warm = range_test(True, warm_head=True)
+    assert warm.backoff == 1.0 and (warm.low, warm.high) == (range_test(True).low, range_test(True).high)
 
 
 def test_no_pick_when_the_loss_never_falls():

@@ -3,7 +3,8 @@
 A few optimizer steps with the learning rate growing geometrically from the sweep's low to its high end,
 on the training data; the chosen rate is a tenth of the one where the smoothed loss was lowest (Smith 2017,
 "Cyclical Learning Rates"; the rule fastai's lr_find popularised): past that point the steps are too large
-to keep lowering the loss. The weights are put back afterwards, so training starts from the model as loaded;
+to keep lowering the loss. When the head starts fitted (the pooled recipe) the lowest point's rate itself
+(config/auto.py: `RangeTest.backoff`). The weights are put back afterwards, so training starts from the model as loaded;
 only the time spent remains. `pick_learning_rate` is the pure part.
 """
 
@@ -48,16 +49,17 @@ def smoothed(losses: list[float]) -> list[float]:
     return out
 
 
-def pick_learning_rate(rates: list[float], losses: list[float]) -> float | None:
-    """A tenth of the rate at the lowest smoothed loss (pure); None when the loss never fell clearly below its start.
-    `losses` may be shorter than `rates` (the sweep stopped when the loss blew up)."""
+def pick_learning_rate(rates: list[float], losses: list[float], backoff: float = 10.0) -> float | None:
+    """The rate at the lowest smoothed loss divided by `backoff` (a tenth by default; pure); None when the loss
+    never fell clearly below its start. `losses` may be shorter than `rates` (the sweep stopped when the loss
+    blew up)."""
     curve = smoothed([loss for loss in losses if math.isfinite(loss)][:len(rates)])
     if len(curve) < 2:
         return None
     best = min(range(len(curve)), key=curve.__getitem__)
     if curve[best] > (1 - MIN_DROP) * curve[0]:  # noise, not descent: no rate to read off this curve
         return None
-    return max(rates[0], rates[best] / 10)
+    return max(rates[0], rates[best] / backoff)
 
 
 def find_learning_rate(model: torch.nn.Module, batches, test: RangeTest, training: TrainingConfig, step_fn,
@@ -87,6 +89,6 @@ def find_learning_rate(model: torch.nn.Module, batches, test: RangeTest, trainin
             param.copy_(value)
     model.train(was_training)
     del optimizer
-    chosen = pick_learning_rate(rates, losses)
+    chosen = pick_learning_rate(rates, losses, test.backoff)
     return RangeTestResult(chosen if chosen is not None else test.fallback, len(losses),
                            time.perf_counter() - started, chosen is not None)

@@ -267,7 +267,7 @@ def _resolve(config: ProjectConfig, facts: DataFacts, resumed: Path | None) -> P
 
 
 def _range_test(model, batches: Batches, tc, facts: DataFacts, world: World, step_fn) -> RangeTestResult:
-    test = range_test(facts.trains_base)
+    test = range_test(facts.trains_base, facts.warm_head)
     if world.size > 1:  # the sweep's steps would need every process in step; the fixed rate does
         return RangeTestResult(test.fallback, 0, 0.0, False)
     return find_learning_rate(model, batches, test, tc, step_fn, test.steps)
