@@ -33,7 +33,11 @@ def test_old_run_configs_still_load():
     assert set(sections) == set(OPTIONS)
     for name, section in sections.items():
         options = parse_config({"method": section}).method
-        assert options.name == name and options.options() == {k: v for k, v in section.items() if k != "name"}
+        got = options.options()
+        assert options.name == name and {k: got[k] for k in section if k != "name"} == \
+            {k: v for k, v in section.items() if k != "name"}
+        added = set(got) - set(section)  # options that came later read as their defaults
+        assert all(got[k] == type(options).model_fields[k].default for k in added), added
     config = load_config(OLD / "config.yaml")
     assert (config.method.name, config.method.r, config.method.alpha) == ("dora", 4, 8)
     # The first schema dumped every method's options, each at its default: harmless, dropped.
@@ -47,7 +51,7 @@ def test_old_run_configs_still_load():
 @pytest.mark.parametrize(("section", "message"), [
     ({"name": "lora", "rr": 8}, r"method: unknown key 'rr' in method\. Did you mean 'r'\?"),
     ({"name": "lorra"}, r"unknown method 'lorra'\. Did you mean 'lora'\?"),
-    ({"name": "full", "r": 8}, r"option\(s\) r do not apply to method 'full' \(its options: model_dropout\)"),
+    ({"name": "full", "r": 8}, r"option\(s\) r do not apply to method 'full' \(its options: model_dropout, train_embeddings\)"),
     ({"name": "lora", "r": 0}, r"method\.r: Input should be greater than or equal to 1"),
     ({"name": "adapter", "activation": "swish"}, r"method\.activation: Input should be 'gelu'"),
 ])

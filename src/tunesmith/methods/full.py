@@ -27,11 +27,16 @@ class FullOptions(MethodOptions):
         None, ge=0.0, lt=1.0, description="Dropout set on every dropout field of the model's config (attention, "
         "hidden, embedding, classifier: whichever the architecture has) while training; empty keeps the "
         "checkpoint's own values.")
+    train_embeddings: bool | None = Field(
+        None, description="Whether the token-embedding matrix trains. Empty (the default): not when an encoder "
+        "learns to classify, where it is half of minilm-l6's weights (its gradient and AdamW state are 0.14 GB) "
+        "and a training set moves only the rows of its own tokens, away from the rest; yes otherwise (chat "
+        "models tie it to their output layer).")
 
 
 class FullCosts(Costs):
     def trainable(self, shape, options) -> int:
-        return shape.total_params
+        return shape.total_params  # (an encoder classifier's frozen embeddings: plan/trainable.py)
 
     def saved_floats(self, shape, options, seq_len) -> float:
         return 2 * shape.hidden if shape.kind == "causal-lm" else 0.0  # inputs kept for the weight gradients
@@ -66,6 +71,13 @@ def load_overrides(options, config) -> dict:
     return dict.fromkeys(fields, options.model_dropout)
 
 
+def frozen_embeddings(options, task: str | None, kind: str) -> bool:
+    """Whether the token embeddings stay frozen under method full (`options` of any method: only full has the
+    setting); training (train/setup.py) and the planner's count (plan/trainable.py) both ask here."""
+    chosen = getattr(options, "train_embeddings", True)
+    return chosen is False or (chosen is None and task == "classification" and kind == "encoder")
+
+
 def apply(model: torch.nn.Module, options, task: str) -> torch.nn.Module:
     for param in model.parameters():
         param.requires_grad_(True)
@@ -97,6 +109,7 @@ def load(base: torch.nn.Module, folder: Path) -> torch.nn.Module:
 
 
 METHOD = register(Method(
-    name="full", summary="Every weight trains: most capacity, most memory, largest output.",
+    name="full", summary="Every weight trains (an encoder classifier's token embeddings excepted): most capacity, "
+    "most memory, largest output.",
     options=FullOptions, family=Family.WHOLE_MODEL, apply=apply, save=save, load=load, costs=FullCosts(),
     load_overrides=load_overrides, tasks=EMBEDDING_TASKS))

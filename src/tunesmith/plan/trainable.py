@@ -23,5 +23,10 @@ def classifier_head(shape: ModelShape, labels: int) -> int:
 
 
 def trainable_params(shape: ModelShape, method: MethodOptions, labels: int = 0) -> int:
-    """Parameters that get gradients and optimizer state; a classification head adds its own."""
-    return get_method(method.name).costs.trainable(shape, method) + classifier_head(shape, labels)
+    """Parameters that get gradients and optimizer state; a classification head adds its own (`labels`: a
+    classification task), and full fine-tuning of an encoder classifier leaves the token embeddings out."""
+    from tunesmith.methods.full import frozen_embeddings
+
+    frozen = shape.vocab * shape.hidden if frozen_embeddings(method, "classification" if labels else None,
+                                                              shape.kind) else 0
+    return get_method(method.name).costs.trainable(shape, method) - frozen + classifier_head(shape, labels)

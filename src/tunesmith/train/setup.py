@@ -11,6 +11,7 @@ import torch
 from tunesmith.config import ProjectConfig
 from tunesmith.errors import ConfigError
 from tunesmith.methods import Method, check_supported, get_method
+from tunesmith.methods.full import frozen_embeddings
 from tunesmith.models.catalog import ResolvedModel, resolve
 from tunesmith.models.loading import load_causal_lm, load_classifier, load_encoder, load_tokenizer
 
@@ -75,6 +76,8 @@ def prepare_model(config: ProjectConfig, task: str, labels: list[str] | None = N
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices, not actionable
         model = method.apply(model, config.method, built_for)
+    if method.trains_base and frozen_embeddings(config.method, task, resolved.kind):
+        model.get_input_embeddings().weight.requires_grad_(False)
     if pooled:
         from tunesmith.embeddings.pooled import pooled_classifier
 
