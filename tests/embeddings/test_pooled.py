@@ -169,3 +169,31 @@ def test_export_of_a_pooled_run_is_refused_in_one_line(pooled_run, tmp_path):
     with pytest.raises(TunesmithError, match="pooled recipe") as refused:
         export(run_dir, "hf", folder=tmp_path / "export")
     assert "few_shot.recipe: head" in refused.value.hint
+
+
+def test_plan_says_pooled_and_resolves_the_warm_heads_epochs(sentence_encoder_dir, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from tunesmith.cli import _register_commands, app
+
+    rows = [{"text": f"{label} question number {i}", "label": label} for label in INTENTS for i in range(500)]
+    (tmp_path / "intents.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "tunesmith.yaml").write_text(yaml.safe_dump({
+        "objective": {"task": "classification"},
+        "data": {"sources": [{"path": "intents.jsonl"}], "near_duplicates": "off"},
+        "model": {"name": str(sentence_encoder_dir), "max_length": 32}, "method": {"name": "full"}}))
+    _register_commands()
+
+    def plan(*extra):  # a GPU target: no calibration of this machine
+        shown = CliRunner().invoke(app, ["plan", "-p", str(tmp_path), "--target", "t4", "--json", *extra])
+        assert shown.exit_code == 0, shown.output
+        return json.loads(shown.output)
+
+    shown = CliRunner().invoke(app, ["plan", "-p", str(tmp_path), "--target", "t4"])  # prepares the data too
+    assert "Recipe: pooled" in shown.output, shown.output
+    chosen, plain = plan(), plan("--set", "few_shot.recipe=head")
+    assert chosen["recipe"]["name"] == "pooled" and "sentence encoder" in chosen["recipe"]["reason"]
+    assert plain["recipe"]["name"] == "head"
+    # 1,000 to 5,000 training texts: 2 epochs from a fitted head, 3 from a random one
+    assert plain["total_steps"] == pytest.approx(1.5 * chosen["total_steps"], rel=0.02)
