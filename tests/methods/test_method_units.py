@@ -51,7 +51,8 @@ def test_old_run_configs_still_load():
 @pytest.mark.parametrize(("section", "message"), [
     ({"name": "lora", "rr": 8}, r"method: unknown key 'rr' in method\. Did you mean 'r'\?"),
     ({"name": "lorra"}, r"unknown method 'lorra'\. Did you mean 'lora'\?"),
-    ({"name": "full", "r": 8}, r"option\(s\) r do not apply to method 'full' \(its options: model_dropout, train_embeddings\)"),
+    ({"name": "full", "r": 8},
+     r"option\(s\) r do not apply to method 'full' \(its options: model_dropout, train_embeddings\)"),
     ({"name": "lora", "r": 0}, r"method\.r: Input should be greater than or equal to 1"),
     ({"name": "adapter", "activation": "swish"}, r"method\.activation: Input should be 'gelu'"),
 ])
