@@ -197,3 +197,19 @@ def test_plan_says_pooled_and_resolves_the_warm_heads_epochs(sentence_encoder_di
     assert plain["recipe"]["name"] == "head"
     # 1,000 to 5,000 training texts: 2 epochs from a fitted head, 3 from a random one
     assert plain["total_steps"] == pytest.approx(1.5 * chosen["total_steps"], rel=0.02)
+
+
+def test_the_probe_penalty_is_chosen_on_held_out_texts():
+    """Labels that are noise get the strongest penalty (fitting them only hurts held-out texts); classes far apart
+    get the weakest (confident answers are right)."""
+    from tunesmith.embeddings.pooled import PROBE_L2S, choose_penalty
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.normalize(torch.randn(300, 16, generator=generator), dim=1)
+    noise = torch.randint(0, 3, (300,), generator=generator)
+    chosen, held_out = choose_penalty(x, noise, 3, seed=0)
+    assert chosen == max(PROBE_L2S) and held_out["texts"] == 60
+    apart = torch.arange(300) % 3
+    x = torch.nn.functional.normalize(torch.eye(16)[apart] * 4 + 0.1 * x, dim=1)
+    chosen, held_out = choose_penalty(x, apart, 3, seed=0)
+    assert chosen == min(PROBE_L2S) and held_out["by_l2"]["1e-05"]["accuracy"] == 1.0
