@@ -8,6 +8,7 @@ import random
 from collections import Counter
 
 import pytest
+import torch
 
 from tunesmith.config import ProjectConfig
 from tunesmith.embeddings.fewshot import choose_recipe, contrastive_pairs
@@ -203,14 +204,19 @@ def test_plan_says_which_recipe_and_why_and_costs_its_contrastive_stage(tiny_enc
     assert chosen["total_steps"] >= 5 * plain["total_steps"], (chosen["total_steps"], plain["total_steps"])
 
 
-def test_export_of_a_fewshot_run_is_refused_in_one_line(fewshot_run, tmp_path):
+def test_a_fewshot_run_exports_with_its_head_and_predicts_as_the_run(fewshot_run, tmp_path):
     from tunesmith.deploy import export
-    from tunesmith.errors import TunesmithError
+    from tunesmith.embeddings.classifier_export import read_classifier
+    from tunesmith.train import load_run
 
     _, _, run_dir = fewshot_run
-    with pytest.raises(TunesmithError, match="embedding recipe") as refused:
-        export(run_dir, "hf", folder=tmp_path / "export")
-    assert "few_shot.recipe: head" in refused.value.hint
+    result = export(run_dir, "hf", folder=tmp_path / "export")
+    assert result.parity["passed"], result.parity
+    model, labels = read_classifier(tmp_path / "export")
+    loaded = load_run(run_dir)
+    tokens = loaded.tokenizer(["reset my password", "track the package"], return_tensors="pt", padding=True)
+    assert labels == loaded.labels
+    assert torch.allclose(model(**tokens).logits, loaded.model(**tokens).logits, atol=1e-5)
 
 
 @pytest.mark.parametrize("classes", [2, 4])

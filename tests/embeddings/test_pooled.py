@@ -161,14 +161,27 @@ def test_a_lora_pooled_run_saves_the_adapter_and_the_head(sentence_encoder_dir, 
     assert loaded.model(**loaded.tokenizer(["reset my password"], return_tensors="pt")).logits.shape == (1, 3)
 
 
-def test_export_of_a_pooled_run_is_refused_in_one_line(pooled_run, tmp_path):
+def test_a_pooled_run_exports_as_a_sentence_transformers_folder_that_gives_its_logits(pooled_run, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
     from tunesmith.deploy import export
     from tunesmith.errors import TunesmithError
+    from tunesmith.train import load_run
 
     _, _, run_dir = pooled_run
-    with pytest.raises(TunesmithError, match="pooled recipe") as refused:
-        export(run_dir, "hf", folder=tmp_path / "export")
-    assert "few_shot.recipe: head" in refused.value.hint
+    result = export(run_dir, "hf", folder=tmp_path / "export")
+    assert result.parity["passed"] and result.parity["compared"] == "predicted labels"
+    folder = tmp_path / "export"
+    labels = json.loads((folder / "tunesmith-classifier.json").read_text())["labels"]
+    loaded = load_run(run_dir)
+    assert labels == loaded.labels
+    texts = ["where is my parcel", "reset my password", "give back my money"]
+    with torch.no_grad():
+        expected = loaded.model(**loaded.tokenizer(texts, return_tensors="pt", padding=True)).logits
+    logits = SentenceTransformer(str(folder), device="cpu").encode(texts, convert_to_tensor=True)
+    torch.testing.assert_close(logits, expected, atol=1e-4, rtol=1e-4)
+    with pytest.raises(TunesmithError, match="exports as one sentence-transformers folder"):
+        export(run_dir, "adapter", folder=tmp_path / "adapter")
 
 
 def test_plan_says_pooled_and_resolves_the_warm_heads_epochs(sentence_encoder_dir, tmp_path):

@@ -21,7 +21,8 @@ class FewShotConfig(Section):
         "the median class has fewer than few_shot.embedding_below training examples and the model is an "
         "encoder; otherwise pooled when the model is a sentence-transformers encoder (it declares a pooling), "
         "head for anything else (`tunesmith plan` says which and why). pooled and embedding runs are served and "
-        "evaluated like any classifier but cannot be exported as a transformers classifier: use head for that.")
+        "evaluated like any classifier and export as a sentence-transformers folder whose last module is the head "
+        "(its encode gives the logits); head exports a transformers sequence classifier.")
     embedding_below: int = Field(
         30, ge=1, description="recipe auto picks embedding when the median class has fewer training examples "
         "than this.")

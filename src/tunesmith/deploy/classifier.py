@@ -49,19 +49,18 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
                              "Export it with --format hf (or adapter).")
     from tunesmith.embeddings.fewshot import RECIPE_KEY
 
-    recipe = run.info.raw.get(RECIPE_KEY)
-    if recipe in ("embedding", "pooled"):  # an encoder + a head on its pooled embedding: no transformers class
-        raise TunesmithError(f"run {run.run_dir.name} was trained with the {recipe} recipe (an encoder + a linear "
-                             "head on its pooled embedding), which cannot be exported as a transformers classifier "
-                             "yet.", f"Serve the run itself (`tunesmith serve {run.run_dir.name}`, "
-                             "/v1/classifications), or train with few_shot.recipe: head to export a transformers "
-                             "classifier.")
     labels = list(run.labels or [])
     texts, source = held_out_texts(run, settings.parity_prompts)
     reference = _labels(run.model, run.tokenizer, texts, labels)
-    if format == "hf":
+    if run.info.raw.get(RECIPE_KEY) in ("embedding", "pooled"):  # an encoder + a head on its pooled embedding
+        from tunesmith.embeddings.classifier_export import export_head_classifier
+
+        candidate = export_head_classifier(run, format, folder, texts, reference, _labels)
+        label = "sentence-transformers folder with the head as its Dense module (reloaded from the export folder)"
+    elif format == "hf":
         save_hf(merged_model(run), run.tokenizer, folder, run.folder.inference_contract())
         candidate_model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
+        candidate = _labels(candidate_model, parity.folder_tokenizer(folder), texts, labels)
         label = "transformers (reloaded from the export folder)"
     else:
         adapter = run.folder.artifact_dir
@@ -75,11 +74,11 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
 
         base = load_classifier(run.info.base_model_path or run.info.base_model, labels)
         candidate_model = PeftModel.from_pretrained(base, str(folder)).eval()
+        candidate = _labels(candidate_model, parity.folder_tokenizer(folder), texts, labels)
         label = "transformers + PEFT (fresh base + exported adapter)"
     from tunesmith.deploy.package import finish
 
     finish(run, folder, format)
-    candidate = _labels(candidate_model, parity.folder_tokenizer(folder), texts, labels)
     prompts = [[{"role": "user", "content": t}] for t in texts]
     report = parity.compare(prompts, reference, candidate, settings.parity_threshold)
     return {"runtime": label, "reference": f"training-time model of run {run.run_dir.name}",
