@@ -56,7 +56,7 @@ def test_run_records_the_setting_and_saves_the_base_values(tiny_lm_dir, tmp_path
     config = full_config(tiny_lm_dir, model_dropout=0.2, max_steps=3, eval_every=3)
     run_training(config, chat_records(12), chat_records(4, seed=3), tmp_path / "run")
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
-    assert saved["method"] == {"name": "full", "model_dropout": 0.2, "train_embeddings": None}
+    assert saved["method"] == {"name": "full", "model_dropout": 0.2, "train_embeddings": "auto"}
     assert json.loads((tmp_path / "run" / "model" / "config.json").read_text())["attention_dropout"] == 0.0
     loaded = load_run(tmp_path / "run")
     ids = torch.tensor([[5, 6, 7, 8]])

@@ -27,8 +27,9 @@ def sentiment_records(n: int, seed: int) -> list[dict]:
 
 
 def config_without_training_settings(model_dir, **training):
+    # The tiny encoder is random: it learns mostly in its embeddings, which a pretrained one keeps frozen
     return parse_config({"objective": {"task": "classification"}, "model": {"name": str(model_dir), "max_length": 32},
-                         "method": {"name": "full"}, "training": training})
+                         "method": {"name": "full", "train_embeddings": True}, "training": training})
 
 
 def test_a_run_with_no_settings_trains_with_the_resolved_values(tiny_encoder_dir, tmp_path):

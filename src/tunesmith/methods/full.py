@@ -27,10 +27,10 @@ class FullOptions(MethodOptions):
         None, ge=0.0, lt=1.0, description="Dropout set on every dropout field of the model's config (attention, "
         "hidden, embedding, classifier: whichever the architecture has) while training; empty keeps the "
         "checkpoint's own values.")
-    train_embeddings: bool | None = Field(
-        None, description="Whether the token-embedding matrix trains. Empty (the default): not when an encoder "
-        "learns to classify, where it is half of minilm-l6's weights (its gradient and AdamW state are 0.14 GB) "
-        "and a training set moves only the rows of its own tokens, away from the rest; yes otherwise (chat "
+    train_embeddings: bool | Literal["auto"] = Field(
+        "auto", description="Whether the token-embedding matrix trains. auto: not when an encoder learns to "
+        "classify, where it is half of minilm-l6's weights (its gradient and AdamW state are 0.14 GB) and a "
+        "training set moves only the rows of its own tokens, away from the rest; yes otherwise (chat "
         "models tie it to their output layer).")
 
 
@@ -75,7 +75,7 @@ def frozen_embeddings(options, task: str | None, kind: str) -> bool:
     """Whether the token embeddings stay frozen under method full (`options` of any method: only full has the
     setting); training (train/setup.py) and the planner's count (plan/trainable.py) both ask here."""
     chosen = getattr(options, "train_embeddings", True)
-    return chosen is False or (chosen is None and task == "classification" and kind == "encoder")
+    return chosen is False or (chosen == "auto" and task == "classification" and kind == "encoder")
 
 
 def apply(model: torch.nn.Module, options, task: str) -> torch.nn.Module:
