@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classification_time_to_accuracy import MODEL, SEED, logits_of
+from classification_time_to_accuracy import MODEL, SEED, logits_of, train_hf
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "classification_generalization.md"
@@ -153,34 +153,8 @@ def tunesmith_run(name: str, few_shot: dict, splits: dict, folder: Path) -> dict
 
 
 def hf_run(splits: dict, labels: list[str], lr: float, batch: int, epochs: float, folder: Path) -> dict:
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-        TrainingArguments,
-    )
-
-    from tunesmith.models.catalog import resolve
-
-    index = {label: i for i, label in enumerate(labels)}
-    started = time.perf_counter()
-    path = resolve(MODEL).path
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(labels))
-
-    def encoded(pairs):
-        return [{**tokenizer(text, truncation=True, max_length=512), "labels": index[label]} for text, label in pairs]
-
-    args = TrainingArguments(output_dir=str(folder), per_device_train_batch_size=batch, per_device_eval_batch_size=64,
-                             learning_rate=lr, num_train_epochs=epochs, eval_strategy="epoch", save_strategy="no",
-                             logging_strategy="no", report_to="none", seed=SEED, use_cpu=True, disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, train_dataset=encoded(splits["train"]),
-                      eval_dataset=encoded(splits["val"]), data_collator=DataCollatorWithPadding(tokenizer))
-    output = trainer.train()
-    wall = time.perf_counter() - started
-    return {"recipe": "HF Trainer", "learning_rate": lr, "batch_size": batch, "epochs": epochs,
-            "steps": output.global_step, "wall_s": wall, **score(model, tokenizer, labels, splits["test"])}
+    model, tokenizer, row = train_hf(splits, labels, lr, batch, epochs, folder, max_length=512)
+    return {**row, **score(model, tokenizer, labels, splits["test"])}
 
 
 # --- report --------------------------------------------------------------------------------------------

@@ -129,7 +129,10 @@ def score_model(model, tokenizer, labels: list[str], splits: dict) -> dict:
     return scores(logits, targets)
 
 
-def hf_run(splits: dict, labels: list[str], lr: float, batch: int, epochs: float, folder: Path) -> dict:
+def train_hf(splits: dict, labels: list[str], lr: float, batch: int, epochs: float, folder: Path,
+             max_length: int = 128) -> tuple:
+    """The HF Trainer recipe (dynamic padding, validation each epoch) on splits["train"] / ["val"]:
+    (model, tokenizer, a row without scores). Wall time is load to trained model."""
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -147,7 +150,8 @@ def hf_run(splits: dict, labels: list[str], lr: float, batch: int, epochs: float
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(labels))
 
     def encoded(pairs):
-        return [{**tokenizer(text, truncation=True, max_length=128), "labels": index[label]} for text, label in pairs]
+        return [{**tokenizer(text, truncation=True, max_length=max_length), "labels": index[label]}
+                for text, label in pairs]
 
     args = TrainingArguments(output_dir=str(folder), per_device_train_batch_size=batch, per_device_eval_batch_size=64,
                              learning_rate=lr, num_train_epochs=epochs, eval_strategy="epoch", save_strategy="no",
@@ -156,8 +160,13 @@ def hf_run(splits: dict, labels: list[str], lr: float, batch: int, epochs: float
                       eval_dataset=encoded(splits["val"]), data_collator=DataCollatorWithPadding(tokenizer))
     output = trainer.train()
     wall = time.perf_counter() - started
-    return {"recipe": "HF Trainer", "learning_rate": lr, "batch_size": batch, "epochs": epochs,
-            "steps": output.global_step, "wall_s": wall, **score_model(model, tokenizer, labels, splits)}
+    return model, tokenizer, {"recipe": "HF Trainer", "learning_rate": lr, "batch_size": batch, "epochs": epochs,
+                              "steps": output.global_step, "wall_s": wall}
+
+
+def hf_run(splits: dict, labels: list[str], lr: float, batch: int, epochs: float, folder: Path) -> dict:
+    model, tokenizer, row = train_hf(splits, labels, lr, batch, epochs, folder)
+    return {**row, **score_model(model, tokenizer, labels, splits)}
 
 
 def tunesmith_run(splits: dict, folder: Path) -> dict:

@@ -9,18 +9,12 @@ import shutil
 
 import pytest
 import torch
+from test_fewshot import INTENTS
 
 from tunesmith.config import ProjectConfig
 from tunesmith.embeddings.fewshot import choose_recipe
 from tunesmith.errors import ConfigError
 from tunesmith.project import Project
-
-INTENTS = {"refund": ["money back", "return my payment", "want a refund", "reimburse me", "refund the charge",
-                      "give back my money", "cancel and refund", "refund request"],
-           "delivery": ["where is my parcel", "track the package", "when will it arrive", "shipping status",
-                        "parcel late", "delivery date", "package not here", "courier tracking"],
-           "password": ["reset my password", "forgot login", "cannot sign in", "change password",
-                        "locked out of account", "password not working", "login help", "new password please"]}
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,7 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
     if run.info.raw.get(RECIPE_KEY) in ("embedding", "pooled"):  # an encoder + a head on its pooled embedding
         from tunesmith.embeddings.classifier_export import export_head_classifier
 
-        candidate = export_head_classifier(run, format, folder, texts, reference, _labels)
+        candidate = export_head_classifier(run, format, folder, texts, _labels)
         label = "sentence-transformers folder with the head as its Dense module (reloaded from the export folder)"
     elif format == "hf":
         save_hf(merged_model(run), run.tokenizer, folder, run.folder.inference_contract())

@@ -52,9 +52,9 @@ def read_classifier(folder: Path):
     return model.eval(), labels
 
 
-def export_head_classifier(run, format: str, folder: Path, texts: list[str], reference, label_of) -> object:
+def export_head_classifier(run, format: str, folder: Path, texts: list[str], label_of) -> object:
     """Write the folder; return the reloaded classifier's answers on `texts` (`label_of(model, tokenizer,
-    texts, labels)`, deploy/classifier.py's), to compare with `reference`."""
+    texts, labels)`, deploy/classifier.py's), for the parity check."""
     from tunesmith.deploy import parity
     from tunesmith.embeddings.encoder import SentenceEncoder
     from tunesmith.embeddings.export import write_sentence_transformers

@@ -45,18 +45,10 @@ def choose_recipe(config, records: Sequence[dict]) -> RecipeChoice:
     encoder = model_kind(config.model.name) == "encoder"
     method_fits = "embedding" in get_method(config.method.name).tasks
     if settings.recipe == "embedding":
-        if paired:
-            raise ConfigError("few_shot.recipe is embedding but the records are text pairs (text_pair)",
-                              "Set few_shot.recipe: head (or auto) for text-pair classification.")
-        if not encoder:
-            raise ConfigError(f"few_shot.recipe is embedding but model '{config.model.name}' is not an encoder",
-                              "Set model.name: minilm-l6 (or another encoder), or few_shot.recipe: head.")
-        if not method_fits:
-            raise ConfigError(f"few_shot.recipe is embedding but method {config.method.name} does not tune "
-                              "encoders for embeddings", "Set method.name: full or lora, or few_shot.recipe: head.")
+        _require_encoder_recipe("embedding", config, paired, encoder, method_fits)
         return RecipeChoice("embedding", "few_shot.recipe is embedding")
     if settings.recipe == "pooled":
-        _require_pooled(config, paired, encoder, method_fits)
+        _require_encoder_recipe("pooled", config, paired, encoder, method_fits)
         return RecipeChoice("pooled", "few_shot.recipe is pooled")
     if settings.recipe == "head":
         return RecipeChoice("head", "few_shot.recipe is head")
@@ -88,22 +80,24 @@ def sentence_encoder(name: str) -> bool:
     from tunesmith.embeddings.encoder import folder_pooling
     from tunesmith.models.catalog import catalog_entry
 
-    entry = catalog_entry(name)
-    if entry is not None and entry.kind != "encoder":
+    if model_kind(name) != "encoder":
         return False
+    entry = catalog_entry(name)
     folder = entry.shipped_path() if entry is not None else Path(name).expanduser()
-    return folder is not None and model_kind(name) == "encoder" and folder_pooling(folder) is not None
+    return folder is not None and folder_pooling(folder) is not None
 
 
-def _require_pooled(config, paired: bool, encoder: bool, method_fits: bool) -> None:
+def _require_encoder_recipe(recipe: str, config, paired: bool, encoder: bool, method_fits: bool) -> None:
+    """The refusals of an explicit few_shot.recipe that classifies an encoder's embedding (embedding, pooled)."""
     if paired:
-        raise ConfigError("few_shot.recipe is pooled but the records are text pairs (text_pair)",
+        raise ConfigError(f"few_shot.recipe is {recipe} but the records are text pairs (text_pair)",
                           "Set few_shot.recipe: head (or auto) for text-pair classification.")
     if not encoder:
-        raise ConfigError(f"few_shot.recipe is pooled but model '{config.model.name}' is not an encoder",
-                          "Set model.name: minilm-l6 (or another sentence encoder), or few_shot.recipe: head.")
+        kind = "sentence encoder" if recipe == "pooled" else "encoder"
+        raise ConfigError(f"few_shot.recipe is {recipe} but model '{config.model.name}' is not an encoder",
+                          f"Set model.name: minilm-l6 (or another {kind}), or few_shot.recipe: head.")
     if not method_fits:
-        raise ConfigError(f"few_shot.recipe is pooled but method {config.method.name} does not tune encoders "
+        raise ConfigError(f"few_shot.recipe is {recipe} but method {config.method.name} does not tune encoders "
                           "for embeddings", "Set method.name: full or lora, or few_shot.recipe: head.")
 
 
