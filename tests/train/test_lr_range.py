@@ -28,6 +28,7 @@ def test_a_fitted_head_takes_the_rate_at_the_lowest_loss_itself():
     assert range_test(True).backoff == 10.0 and range_test(False).backoff == 10.0
     warm = range_test(True, warm_head=True)
     assert warm.backoff == 1.0 and (warm.low, warm.high) == (range_test(True).low, range_test(True).high)
+    assert range_test(True).ceiling is None and warm.ceiling == 2e-4 and range_test(False, True).ceiling == 2e-3
 
 
 def test_no_pick_when_the_loss_never_falls():
@@ -64,6 +65,9 @@ def test_the_range_test_finds_a_rate_and_puts_the_weights_back():
     result = find_learning_rate(model, data, test, parse_config({}).training, step, 40)
     assert result.measured and 1e-4 < result.learning_rate < 1.0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    bounded = find_learning_rate(model, data, RangeTest(1e-5, 10.0, fallback=1e-3, ceiling=1e-4),
+                                 parse_config({}).training, step, 40)
+    assert bounded.measured and bounded.learning_rate == 1e-4  # the same sweep, its answer held at the ceiling
 
 
 def test_the_stratified_subset_keeps_each_labels_share_and_is_fixed_by_the_seed():

@@ -90,5 +90,7 @@ def find_learning_rate(model: torch.nn.Module, batches, test: RangeTest, trainin
     model.train(was_training)
     del optimizer
     chosen = pick_learning_rate(rates, losses, test.backoff)
+    if chosen is not None and test.ceiling is not None:
+        chosen = min(chosen, test.ceiling)
     return RangeTestResult(chosen if chosen is not None else test.fallback, len(losses),
                            time.perf_counter() - started, chosen is not None)
