@@ -49,7 +49,7 @@ def case(label: str, model_dir: str, method: dict, batch: int, length: int, task
     shape, options = model_shape(model_dir), MethodConfig(**method)
     step = StepShape(batch, length, measured["targets"])
     memory = peak_memory(shape, options, step, measured["trainable"], measured["total"],
-                         calibration.process_baseline, checkpointing=checkpointing)
+                         calibration.baseline(method["name"]), checkpointing=checkpointing)
     seconds = step_seconds(shape, options, step, measured["trainable"], calibration.rates, checkpointing)
     return {"label": label, "method": method["name"] + (" + ckpt" if checkpointing else ""),
             "step": f"{batch}×{length}", "task": task, "mem_pred": memory.peak, "mem_meas": measured["peak_rss"],
@@ -65,7 +65,8 @@ def markdown(rows: list[dict], calibration, started: str) -> str:
              f"Calibration: matmul {calibration.rates.matmul_flops / 1e9:.0f} GFLOP/s per thread, "
              f"logit {calibration.rates.logit_seconds * 1e9:.2f} ns, per-block overhead "
              f"{calibration.rates.block_seconds * 1e3:.2f} ms, time correction {calibration.rates.correction:.2f}, "
-             f"process baseline {calibration.process_baseline / 1e6:.0f} MB.", "",
+             f"process baseline {calibration.process_baseline / 1e6:.0f} MB (+{calibration.peft_baseline / 1e6:.0f} MB "
+             "for a method built on PEFT).", "",
              "| model | task | method | batch×len | peak RSS pred / meas (MB) | error | s/step pred / meas | error "
              "| wall s/step |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

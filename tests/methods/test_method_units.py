@@ -155,3 +155,22 @@ def test_every_method_has_planner_terms(tiny_lm_dir):
         assert matmul_flops(shape, options, step) >= frozen, method.name
     assert matmul_flops(shape, get_method("full").options(), step) > matmul_flops(shape, get_method("lora").options(),
                                                                                   step)
+
+
+def test_a_method_marked_peft_imports_it_and_the_others_never_do():
+    """The planner charges a process that imports PEFT ~0.1 GB more (plan/calibrate.py): the flag must be true."""
+    script = textwrap.dedent("""
+        import sys
+        from tunesmith.config.method import method_config
+        from tunesmith.methods import all_methods, get_method
+        from tunesmith.models.tiny import tiny_causal_lm
+
+        for method in (m for m in all_methods() if not m.peft):
+            method.apply(tiny_causal_lm()[0], method_config(name=method.name), "chat")
+        print("peft" in sys.modules)
+        get_method("lora").apply(tiny_causal_lm()[0], method_config(name="lora"), "chat")
+        print("peft" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
+    assert {m.name for m in all_methods() if not m.peft} == {"full", "adapter"}

@@ -23,7 +23,7 @@ def predicted(model_dir, calibration: Calibration, batch_size: int, seq_len: int
               checkpointing: bool = False) -> dict:
     shape, method = model_shape(str(model_dir)), method_config(**LORA)
     step = StepShape(batch_size, seq_len, measured["targets"])
-    memory = peak_memory(shape, method, step, measured["trainable"], measured["total"], calibration.process_baseline,
+    memory = peak_memory(shape, method, step, measured["trainable"], measured["total"], calibration.baseline("lora"),
                          checkpointing=checkpointing)
     return {"memory": memory.peak, "seconds": step_seconds(shape, method, step, measured["trainable"],
                                                            calibration.rates)}

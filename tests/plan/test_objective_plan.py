@@ -56,6 +56,6 @@ def test_dpo_memory_against_sft_within_25_percent(tiny_lms, fresh_calibration):
     sft_step = StepShape(batch, length, measured["sft"]["targets"])
     planned = {objective: peak_memory(shape, method, objective_work(sft_step, get_objective(objective)).trained,
                                       measured["sft"]["trainable"], measured["sft"]["total"],
-                                      fresh_calibration.process_baseline).peak for objective in ("sft", "dpo")}
+                                      fresh_calibration.baseline("lora")).peak for objective in ("sft", "dpo")}
     error = (planned["dpo"] / planned["sft"]) / (measured["dpo"]["peak_rss"] / measured["sft"]["peak_rss"]) - 1
     assert abs(error) <= TOLERANCE, error

@@ -129,4 +129,4 @@ def base_only(model: torch.nn.Module) -> Iterator[None]:
 METHOD = register(Method(
     name="adapter", summary="Bottleneck adapters after each feed-forward block (down, non-linearity, up, residual).",
     options=AdapterOptions, family=Family.INSERTED, apply=apply, save=save, load=load, costs=AdapterCosts(),
-    base_only=base_only))
+    base_only=base_only, peft=False))

@@ -112,4 +112,4 @@ METHOD = register(Method(
     name="full", summary="Every weight trains (an encoder classifier's token embeddings excepted): most capacity, "
     "most memory, largest output.",
     options=FullOptions, family=Family.WHOLE_MODEL, apply=apply, save=save, load=load, costs=FullCosts(),
-    load_overrides=load_overrides, tasks=EMBEDDING_TASKS))
+    load_overrides=load_overrides, tasks=EMBEDDING_TASKS, peft=False))

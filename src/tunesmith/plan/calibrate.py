@@ -1,6 +1,8 @@
 """Measure this machine (~20 s) and cache the result: matmul throughput, the cost of memory-bound
-work, operator dispatch, and one real training step of a tiny model that sets the time correction and
-the fixed memory of a training process. Runs in a fresh process so its peak RSS is its own.
+work, operator dispatch, and real training steps of a tiny model that set the time correction and the
+fixed memory of a training process: one by LoRA and one by full fine-tuning, since a method built on PEFT
+imports it (~0.1 GB of resident memory that a full or bottleneck-adapter run never holds). Runs in a fresh
+process so its peak RSS is its own.
 
 A cached calibration is measured again when the machine or the libraries change, when it is older than
 `MAX_AGE_DAYS` (it may have been taken while the machine was busy), or when the first steps of a real run
@@ -26,11 +28,12 @@ from tunesmith.plan.speed import Rates, step_seconds
 from tunesmith.progress import status
 
 CALIBRATION_FILE = "calibration.json"
-CALIBRATION_VERSION = 5  # bump when what is measured changes, so stale caches are measured again
+CALIBRATION_VERSION = 6  # bump when what is measured changes, so stale caches are measured again
 PROBE_MODEL = {"hidden": 96, "layers": 3}
 PROBE_STEP = {"batch_size": 8, "seq_len": 64, "target_share": 1.0, "steps": 4}  # logits beyond the cache
 PROBE_OVERHEAD_STEP = {"batch_size": 1, "seq_len": 8, "target_share": 0.5, "steps": 6}  # almost no compute
 PROBE_METHOD = {"name": "lora", "r": 8, "alpha": 16}
+PROBE_PLAIN_METHOD = {"name": "full"}  # imports no PEFT
 MAX_AGE_DAYS = 30
 DISAGREEMENT = 1.5  # a run's steps this many times slower or faster than predicted: measure again
 KEPT_CHECKS = 5
@@ -43,15 +46,24 @@ class Calibration:
     machine: dict
     measured_at: float = 0.0  # Unix time
     checks: tuple[dict, ...] = ()  # the newest runs' first steps: {"at", "predicted", "measured"} CPU seconds
+    peft_baseline: float = 0.0  # bytes more that a process holds once it has imported PEFT
+
+    def baseline(self, method: str) -> float:
+        """The fixed memory of a process training by `method` (a registered method's name)."""
+        from tunesmith.methods import get_method
+
+        return self.process_baseline + (self.peft_baseline if get_method(method).peft else 0.0)
 
     def to_json(self) -> dict:
-        return {"rates": asdict(self.rates), "process_baseline": self.process_baseline, "machine": self.machine,
-                "measured_at": self.measured_at, "checks": list(self.checks)}
+        return {"rates": asdict(self.rates), "process_baseline": self.process_baseline,
+                "peft_baseline": self.peft_baseline, "machine": self.machine, "measured_at": self.measured_at,
+                "checks": list(self.checks)}
 
     @classmethod
     def from_json(cls, data: dict) -> Calibration:
         return cls(Rates(**data["rates"]), float(data["process_baseline"]), data["machine"],
-                   float(data.get("measured_at", 0.0)), tuple(data.get("checks", ())))
+                   float(data.get("measured_at", 0.0)), tuple(data.get("checks", ())),
+                   float(data.get("peft_baseline", 0.0)))
 
 
 def disagreement(check: dict) -> float:
@@ -145,17 +157,27 @@ def measure_rates() -> Rates:
                  elementwise_seconds=_per_call(elementwise, 7) / (2 * x.numel()))
 
 
-def _probe(model_dir: Path, options: dict) -> tuple[ModelShape, MethodOptions, StepShape, dict]:
-    from tunesmith.plan.measure import measure_in_process
+def _probe(model_dir: Path, options: dict, method: dict = PROBE_METHOD, fresh: bool = False
+           ) -> tuple[ModelShape, MethodOptions, StepShape, dict]:
+    """A real training step of the tiny model, in this process or (`fresh`) a new one."""
+    from tunesmith.plan.measure import measure_in_process, measure_step
 
-    measured = measure_in_process(str(model_dir), method=PROBE_METHOD, threads=1, **options)
+    measured = (measure_step if fresh else measure_in_process)(str(model_dir), method=method, threads=1, **options)
     step = StepShape(options["batch_size"], options["seq_len"], measured["targets"])
-    return model_shape(str(model_dir)), method_config(**PROBE_METHOD), step, measured
+    return model_shape(str(model_dir)), method_config(**method), step, measured
+
+
+def _residual(probe: tuple[ModelShape, MethodOptions, StepShape, dict]) -> float:
+    """What the process held at its peak besides what the memory model accounts for."""
+    shape, method, step, measured = probe
+    model_part = peak_memory(shape, method, step, measured["trainable"], measured["total"], baseline=0.0).peak
+    return max(0.0, measured["peak_rss"] - model_part)
 
 
 def run_calibration() -> Calibration:
     """Measure rates, then real training steps of a tiny model (call in a fresh process): a nearly empty
-    step gives the fixed cost per block, a real one the correction of the whole time model."""
+    step gives the fixed cost per block, a real one the correction of the whole time model; the same step by
+    LoRA and by full fine-tuning gives the fixed memory of a process with and without PEFT."""
     from tunesmith.models.tiny import save_tiny
 
     rates = measure_rates()
@@ -164,11 +186,11 @@ def run_calibration() -> Calibration:
         shape, method, step, small = _probe(model_dir, PROBE_OVERHEAD_STEP)
         compute = step_seconds(shape, method, step, small["trainable"], rates)
         rates = replace(rates, block_seconds=max(0.0, small["step_cpu_seconds"] - compute) / shape.layers)
-        shape, method, step, measured = _probe(model_dir, PROBE_STEP)
+        probe = shape, method, step, measured = _probe(model_dir, PROBE_STEP)
+        plain = _residual(_probe(model_dir, PROBE_STEP, PROBE_PLAIN_METHOD, fresh=True))  # (no PEFT)
     predicted = step_seconds(shape, method, step, measured["trainable"], rates)
     rates = replace(rates, correction=measured["step_cpu_seconds"] / predicted)
-    model_part = peak_memory(shape, method, step, measured["trainable"], measured["total"], baseline=0.0).peak
-    return Calibration(rates, max(0.0, measured["peak_rss"] - model_part), machine_key(), time.time())
+    return Calibration(rates, plain, machine_key(), time.time(), peft_baseline=max(0.0, _residual(probe) - plain))
 
 
 def calibration_path() -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from tunesmith.methods import get_method
 from tunesmith.plan.memory import state_bytes
 
 if TYPE_CHECKING:
@@ -40,8 +41,9 @@ def explain_memory(planner: Planner, estimate: Estimate) -> list[MemoryRow]:
     config = planner.config
     dtype = planner.target.dtype if planner.target else config.model.dtype
     optimizer = config.training.optimizer
+    libraries = "PyTorch, transformers and PEFT" if get_method(setting.method).peft else "PyTorch and transformers"
     baseline_what = ("the CUDA context and libraries" if planner.target else
-                     "Python, PyTorch and transformers themselves, measured on this machine by calibration")
+                     f"Python, {libraries} themselves, measured on this machine by calibration")
     weights_lever = (f"model.dtype: bfloat16 would halve it to {_gb(memory.weights / 2)} (slower on CPUs without AMX)"
                      if dtype == "float32" else "a smaller model")
     states_lever = []

@@ -126,7 +126,7 @@ class Planner:
                                self.config.training.seed)
         trainable = trainable_params(self.shape, method, self.labels)
         dtype = self.target.dtype if self.target else self.config.model.dtype
-        baseline = GPU_PROCESS_BASELINE if self.target else self.calibration.process_baseline
+        baseline = GPU_PROCESS_BASELINE if self.target else self.calibration.baseline(method.name)
         optimizer = self.config.training.optimizer
         # The objective's sequences per micro-batch (a pair trains two); the forward-only passes (KTO's KL baseline,
         # the reference pass) keep no activations and free their logits before the backward pass: no memory term.
@@ -198,7 +198,7 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
                       warm_head(config))
     calibration = calibration or (None if gpu else calibrate())
     if not gpu:  # as training will decide them here, now (a GPU's memory is another matter: the lean default)
-        config = resolve_savers(config, facts, baseline=calibration.process_baseline)
+        config = resolve_savers(config, facts, baseline=calibration.baseline(config.method.name))
     training = resolve_training(config.training, facts)
     if needs_range_test(training):  # (time and memory do not depend on the rate)
         config = config.model_copy(update={"training": training.model_copy(

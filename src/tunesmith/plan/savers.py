@@ -20,7 +20,9 @@ from tunesmith.config.auto import DataFacts, checkpointing, classification_batch
 from tunesmith.config.training import AUTO
 
 HEADROOM = 0.5  # of the memory available at start: the rest is the user's browser, validation, saves
-DEFAULT_BASELINE = 0.55e9  # the process itself, when no calibration of this machine is cached (measured: 0.52–0.55)
+# the process itself, when no calibration of this machine is cached (measured 2026-12-07: 0.44 GB, and 0.10 GB
+# more for a method built on PEFT)
+DEFAULT_BASELINE, DEFAULT_PEFT_BASELINE = 0.44e9, 0.10e9
 # (checkpointing, release) from fastest to leanest: recomputation costs about what the page faults cost,
 # and keeps far less (quickstart worst case: 5.2 GB against 6.6 GB)
 ORDER = ((False, False), (True, False), (False, True), (True, True))
@@ -74,10 +76,10 @@ def worst_step_peak(config: ProjectConfig, facts: DataFacts, baseline: float | N
     step = objective_work(StepShape(batch, length, targets), get_objective(training.objective)).trained
     trainable = trainable_params(shape, config.method, facts.labels)
     if baseline is None:
-        from tunesmith.plan.calibrate import cached_calibration
+        from tunesmith.plan.calibrate import Calibration, cached_calibration
 
-        cached = cached_calibration()
-        baseline = cached.process_baseline if cached else DEFAULT_BASELINE
+        known = cached_calibration() or Calibration(None, DEFAULT_BASELINE, {}, peft_baseline=DEFAULT_PEFT_BASELINE)
+        baseline = known.baseline(config.method.name)
 
     def peak(ckpt: bool, release: bool) -> float:
         return peak_memory(shape, config.method, step, trainable, shape.total_params, baseline, config.model.dtype,
