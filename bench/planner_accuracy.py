@@ -10,12 +10,13 @@ Run: .venv/bin/python bench/planner_accuracy.py  → bench/results/planner_accur
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tunesmith.config.method import MethodConfig
+from tunesmith.config.method import method_config
 from tunesmith.models.catalog import resolve
 from tunesmith.models.tiny import save_tiny
 from tunesmith.plan.calibrate import calibrate
@@ -45,11 +46,11 @@ BUNDLED = [("smollm2-135m-instruct", LORA, 4, 128, "chat", False),
 def case(label: str, model_dir: str, method: dict, batch: int, length: int, task: str, checkpointing: bool,
          calibration) -> dict:
     measured = measure_step(model_dir, method=method, batch_size=batch, seq_len=length, steps=3, threads=1,
-                            task=task, checkpointing=checkpointing)
-    shape, options = model_shape(model_dir), MethodConfig(**method)
+                            task=task, checkpointing=checkpointing, release_memory=False)
+    shape, options = model_shape(model_dir), method_config(**method)
     step = StepShape(batch, length, measured["targets"])
     memory = peak_memory(shape, options, step, measured["trainable"], measured["total"],
-                         calibration.baseline(method["name"]), checkpointing=checkpointing)
+                         calibration.baseline(method["name"]), checkpointing=checkpointing, retains=True)
     seconds = step_seconds(shape, options, step, measured["trainable"], calibration.rates, checkpointing)
     return {"label": label, "method": method["name"] + (" + ckpt" if checkpointing else ""),
             "step": f"{batch}×{length}", "task": task, "mem_pred": memory.peak, "mem_meas": measured["peak_rss"],
@@ -58,10 +59,14 @@ def case(label: str, model_dir: str, method: dict, batch: int, length: int, task
 
 def markdown(rows: list[dict], calibration, started: str) -> str:
     lines = ["# Planner accuracy", "",
-             f"Measured {started} on this machine (2 shared cores; load from other work present). Predictions from "
-             "a fresh calibration; each measurement is a real training step in a fresh process, 1 thread. "
+             f"Measured {started} on this machine (2 cores; load average {os.getloadavg()[0]:.1f} at the end). "
+             "Predictions from a fresh calibration; each measurement is a real training step in a fresh process, "
+             "1 thread. "
              "Time is CPU seconds of the fastest of 2 timed steps (wall time, inflated by other load, shown for "
-             "reference). Acceptance: |error| ≤ 25%.", "",
+             "reference). The C allocator is left unbounded (`training.release_memory: false`, what `auto` picks where "
+             "the run fits in half the free memory): the predicted peak includes what glibc keeps, and the time "
+             "model describes such steps (bounded, large tensors pay page faults: bench/results/train_memory.md). "
+             "Acceptance: |error| ≤ 25%.", "",
              f"Calibration: matmul {calibration.rates.matmul_flops / 1e9:.0f} GFLOP/s per thread, "
              f"logit {calibration.rates.logit_seconds * 1e9:.2f} ns, per-block overhead "
              f"{calibration.rates.block_seconds * 1e3:.2f} ms, time correction {calibration.rates.correction:.2f}, "

@@ -59,15 +59,18 @@ def preference_batch(batch: dict, objective: str) -> dict:
 
 def measure_in_process(model_dir: str, method: dict | None = None, batch_size: int = 4, seq_len: int = 64,
                        target_share: float = 0.5, steps: int = 3, threads: int = 1, checkpointing: bool = False,
-                       task: str = "chat", labels: int = 2, objective: str = "sft") -> dict:
+                       task: str = "chat", labels: int = 2, objective: str = "sft",
+                       release_memory: bool = True) -> dict:
     """Peak RSS and CPU time of training steps; a preference `objective` trains `batch_size` pairs (or rated
     answers) of these examples, and its reference pass (one forward pass without gradients over the same
-    sequences, as `objectives.runtime.attach_reference` runs before training) is timed too."""
+    sequences, as `objectives.runtime.attach_reference` runs before training) is timed too. `release_memory`
+    as `training.release_memory`: bounded, glibc keeps no freed activations, and large tensors pay page faults."""
     import torch
 
     from tunesmith.train.allocator import bound_retention
 
-    bound_retention()  # as training does, first thing (train/run.py)
+    if release_memory:
+        bound_retention()  # as training does, first thing (train/run.py)
     torch.set_num_threads(threads)
     from tunesmith.config import ProjectConfig
     from tunesmith.methods import count_parameters
