@@ -88,6 +88,12 @@ class TrainingConfig(Section):
         "1.4 GB instead of 2.5 GB, but its steps take ~1.6× as long (every MB-sized tensor is mapped and faulted "
         "in anew). auto: on only when the run would not fit in half the memory available at training start "
         "without it (plan/savers.py decides it with gradient_checkpointing).")
+    mixed_precision: Literal["no", "bf16"] = Field(
+        "no", description="bf16: training steps compute in bfloat16 (torch.autocast) while weights, gradients "
+        "and optimizer state stay float32; validation, evaluation and the saved model stay float32. SmolLM2-135M "
+        "LoRA steps took ~0.6× the time on a CPU with AVX512-BF16 (bench/results/train_throughput.md); on a CPU "
+        "without AVX512-BF16 or AMX it is emulated and slower. Recent GPUs support it natively. no: float32 "
+        "throughout.")
     compile: bool = Field(False, description="torch.compile the model: a minute or more of compiling up "
                           "front, so only worth it for long runs.")
     train_on_prompt: bool = Field(False, description="Chat: also put loss on system/user tokens (default: "
@@ -124,4 +130,7 @@ class TrainingConfig(Section):
         if self.deepspeed_config and self.distributed != "deepspeed":
             raise ValueError(f"deepspeed_config is set but distributed is '{self.distributed}': set distributed: "
                              "deepspeed, or remove deepspeed_config")
+        if self.mixed_precision != "no" and self.distributed == "deepspeed":
+            raise ValueError("mixed_precision is set but DeepSpeed takes its precision from its own JSON: set "
+                             "mixed_precision: no, and bf16.enabled in deepspeed_config")
         return self

@@ -71,14 +71,15 @@ def first_steps_check(config, examples: Sequence, steps: Sequence, labels: int =
                       path: Path | None = None) -> FirstSteps | None:
     """The callback for a fresh single-process run of `config` whose first optimizer steps are `steps`
     (train.batching.Step, indices into `examples`); None without a cached calibration, on a GPU, for
-    objectives the planner does not model, with torch.compile (whose first steps compile) and with the
-    allocator bounded (training.release_memory: its page faults are not in the time model)."""
+    objectives the planner does not model, with torch.compile (whose first steps compile), with the
+    allocator bounded (training.release_memory: its page faults are not in the time model) and in bfloat16
+    (training.mixed_precision: the time model is float32's)."""
     import torch
 
     if config.training.objective != "sft" or config.training.compile or torch.cuda.is_available():
         return None
-    if config.training.release_memory is True:  # its page faults are not in the time model: no false alarm
-        return None
+    if config.training.release_memory is True or config.training.mixed_precision != "no":  # not in the time
+        return None  # model: no false alarm
     calibration = cached_calibration(path)
     if calibration is None:
         return None

@@ -171,8 +171,9 @@ def train_step(model, params, optimizer, batches: Batches, step: Step, task: str
     loss_total = 0.0
     for micro in strategy.micro_batches(step.micro_batches):
         # None: this process has no micro-batch left but its peers do; a zero-weight pass keeps them in step.
-        loss, _, _ = objective.loss_sum(model, _on(batches.tensors(micro or [0]), strategy.device), task,
-                                        virtual_tokens or strategy.whole_forward)
+        with strategy.autocast():
+            loss, _, _ = objective.loss_sum(model, _on(batches.tensors(micro or [0]), strategy.device), task,
+                                            virtual_tokens or strategy.whole_forward)
         loss = loss if micro is not None else loss * 0
         strategy.backward(loss / step.global_targets)
         loss_total += float(loss.detach())

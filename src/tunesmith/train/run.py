@@ -37,7 +37,7 @@ from tunesmith.train.lr_range import RangeTestResult, find_learning_rate
 from tunesmith.train.optim import build_optimizer
 from tunesmith.train.run_folder import finish_artifact, read_run, write_card, write_config, write_json
 from tunesmith.train.setup import prepare_model
-from tunesmith.train.sharding import choose
+from tunesmith.train.sharding import choose, native_bf16
 from tunesmith.train.subset import stratified_subset
 
 
@@ -92,6 +92,9 @@ def run_training(config: ProjectConfig, train_records: list[dict], validation_re
     task = config.objective.task
     world = World.from_env()
     strategy = choose(tc, world)  # before loading anything: a missing DeepSpeed or GPU fails here
+    if strategy.autocast_dtype is not None and world.main and not native_bf16(world.device):
+        _say("training.mixed_precision: bf16 is emulated on this device (no AVX512-BF16 or AMX): steps will be "
+             "slower than in float32; set mixed_precision: no")
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
     if not train_records:

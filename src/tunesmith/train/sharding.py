@@ -14,6 +14,7 @@ gathered into whole ones before saving, and whole tensors are cut back into shar
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
@@ -47,6 +48,13 @@ class Replicated:
     def __init__(self, world: World) -> None:
         self.world = world
         self.device = world.device
+        self.autocast_dtype: torch.dtype | None = None  # training.mixed_precision: the training forward's dtype
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The context a training forward pass runs in (its backward follows the same dtypes)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def setup(self, model: torch.nn.Module, build_optimizer: Callable) -> tuple[torch.nn.Module, object]:
         model.to(self.device)
@@ -148,6 +156,15 @@ def choose(training: TrainingConfig, world: World) -> Replicated:
         from tunesmith.train.deepspeed_engine import DeepSpeedStrategy
 
         return DeepSpeedStrategy(world, training)
-    if training.distributed == "fsdp" and world.size > 1:
-        return Sharded(world)
-    return Replicated(world)
+    strategy = Sharded(world) if training.distributed == "fsdp" and world.size > 1 else Replicated(world)
+    if training.mixed_precision == "bf16":
+        strategy.autocast_dtype = torch.bfloat16
+    return strategy
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 matmuls run natively here (a CPU with AVX512-BF16 or AMX, or a GPU that has them)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = getattr(torch, "cpu", None)
+    return any(getattr(cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
