@@ -4,7 +4,8 @@ the strongest CPU recipe a user who knows their tools writes (TRL SFTTrainer + P
 Same model (smollm2-135m-instruct, fp32), same data (support chats from the quickstart example
 dataset), LoRA r=16 / alpha=32 / dropout 0.05 on all linear layers, batch 8, same epochs, learning
 rate and schedule. The HF reference pads every example to 256 tokens, as the tutorial does. The TRL
-recipe (fp32, no gradient checkpointing: SFTConfig's bf16 and checkpointing defaults are for GPUs) pads
+recipe (fp32 unless --mixed-precision asks for bf16 autocast, for TRL and tunesmith alike; no gradient
+checkpointing: SFTConfig's bf16 and checkpointing defaults are for GPUs) pads
 each batch only to its longest row, groups rows of similar length
 (`train_sampling_strategy="group_by_length"`, transformers 5's name for `group_by_length`) and puts
 loss on the completion only (prompt-completion conversational rows, `completion_only_loss=True`).
@@ -54,12 +55,17 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _config(epochs: float, compile_model: bool = False, checkpointing: str = "auto"):
+def _config(epochs: float, compile_model: bool = False, checkpointing: str = "auto", precision: str = "no"):
     from tunesmith.config import parse_config
 
     return parse_config({"model": {"name": MODEL, "max_length": 256}, "method": {"name": "lora", **LORA},
                          "training": {**TRAINING, "epochs": epochs, "eval_every": 10_000,
-                                      "compile": compile_model, "gradient_checkpointing": checkpointing}})
+                                      "compile": compile_model, "gradient_checkpointing": checkpointing,
+                                      "mixed_precision": precision}})
+
+
+def _precision_name(args) -> str:
+    return " (bf16 autocast)" if args.mixed_precision == "bf16" else ""
 
 
 def run_tunesmith(args) -> dict:
@@ -68,13 +74,15 @@ def run_tunesmith(args) -> dict:
     train, val = _data(args.train, args.validation)
     with tempfile.TemporaryDirectory() as tmp:
         started, cpu = time.perf_counter(), _cpu_seconds()
-        result = run_training(_config(args.epochs, args.compile, args.checkpointing), train, val, Path(tmp) / "run")
+        result = run_training(_config(args.epochs, args.compile, args.checkpointing, args.mixed_precision), train,
+                              val, Path(tmp) / "run")
         wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     m = result.metrics
     head = _loss_positions(train) * args.epochs  # tunesmith projects onto the vocabulary only where there is loss
     recipe = "tunesmith" + (" + compile" if args.compile else "") + (
         f" (gradient checkpointing {args.checkpointing})" if args.checkpointing != "auto" else "")
-    return {"recipe": recipe, "wall_s": wall,
+    recipe += _precision_name(args)
+    return {"recipe": recipe, "wall_s": wall, "precision": args.mixed_precision,
             "real_tokens": m["tokens"], "val_loss": m["val_loss"], "padding_share": m["padding_share"],
             "positions": m["tokens"] / max(1e-9, 1 - m["padding_share"]), "head_positions": head,
             "steps": m["steps"], "peak_rss_mb": _peak_rss_mb(), "cpu_s": cpu, "load": os.getloadavg()[0],
@@ -169,10 +177,10 @@ def run_trl(args) -> dict:
         logging_steps=5, save_strategy="no", eval_strategy="no", report_to=[], use_cpu=True,
         dataloader_num_workers=0, max_length=256, completion_only_loss=True,
         train_sampling_strategy="group_by_length",
-        # SFTConfig's GPU-minded defaults, switched off as a CPU user would: bf16 autocast is emulated (slow) on
-        # CPUs without AVX512-BF16/AMX and would change the precision the other recipes train in (fp32);
+        # SFTConfig's GPU-minded defaults, as a CPU user sets them: bf16 autocast only with --mixed-precision bf16
+        # (emulated, slow, on CPUs without AVX512-BF16/AMX; it changes the precision the recipes train in);
         # gradient checkpointing recomputes the forward pass to save activations these short batches do not need.
-        bf16=False, gradient_checkpointing=False)
+        bf16=args.mixed_precision == "bf16", gradient_checkpointing=False)
     lora = LoraConfig(task_type=TaskType.CAUSAL_LM, r=LORA["r"], lora_alpha=LORA["alpha"],
                       lora_dropout=LORA["dropout"], target_modules="all-linear")
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
@@ -184,8 +192,9 @@ def run_trl(args) -> dict:
     wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     val_ex = encode_records(tokenizer, val, "chat", 256)
     val_loss = evaluate(trainer.model, val_ex, tokenizer.pad_token_id, "chat", False, 8, World())["val_loss"]
-    return {"recipe": "TRL SFTTrainer + PEFT (dynamic padding, length-grouped, completion-only)",
-            "wall_s": wall, "real_tokens": counting.real, "val_loss": val_loss,
+    return {"recipe": "TRL SFTTrainer + PEFT (dynamic padding, length-grouped, completion-only)"
+            + _precision_name(args), "wall_s": wall, "precision": args.mixed_precision,
+            "real_tokens": counting.real, "val_loss": val_loss,
             "padding_share": 1 - counting.real / max(1, counting.positions),
             "positions": counting.positions, "head_positions": counting.positions,
             "steps": trainer.state.global_step, "peak_rss_mb": _peak_rss_mb(), "cpu_s": cpu, "load": os.getloadavg()[0],
@@ -234,9 +243,10 @@ N_PARAMS = 134_515_008
 CHILDREN = {"reference": run_reference, "trl": run_trl, "tunesmith": run_tunesmith, "compile": run_tunesmith}
 
 
-def _child(recipe: str, args) -> dict:
+def _child(recipe: str, args, precision: str = "no") -> dict:
     cmd = [sys.executable, __file__, "--child", recipe, "--train", str(args.train), "--validation",
-           str(args.validation), "--epochs", str(args.epochs)] + (["--compile"] if recipe == "compile" else [])
+           str(args.validation), "--epochs", str(args.epochs), "--checkpointing", args.checkpointing,
+           "--mixed-precision", precision] + (["--compile"] if recipe == "compile" else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(f"{recipe} failed:\n{proc.stderr[-4000:]}")
@@ -252,6 +262,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--with-compile", action="store_true", help="also run tunesmith with torch.compile")
     parser.add_argument("--checkpointing", choices=("auto", "true", "false"), default="auto",
                         help="tunesmith's training.gradient_checkpointing (auto: on for LoRA, the default)")
+    parser.add_argument("--mixed-precision", choices=("no", "bf16", "both"), default="no",
+                        help="bf16: TRL (bf16=True) and tunesmith (training.mixed_precision) train under bf16 "
+                        "autocast; both: their float32 rows and then their bf16 rows (the HF reference: float32)")
     parser.add_argument("--child", choices=sorted(CHILDREN))
     parser.add_argument("--peak-gflops", type=float, help="use this fp32 matmul peak instead of measuring "
                         "(measure on an idle machine: a busy one understates it)")
@@ -271,7 +284,10 @@ def main() -> None:
     if args.child:
         print(json.dumps(CHILDREN[args.child](args)))
         return
-    results = [_child("reference", args), _child("trl", args), _child("tunesmith", args)]
+    precisions = ("no", "bf16") if args.mixed_precision == "both" else (args.mixed_precision,)
+    results = [_child("reference", args)]
+    for precision in precisions:
+        results += [_child("trl", args, precision), _child("tunesmith", args, precision)]
     if args.with_compile:
         results.append(_child("compile", args))
     peak = args.peak_gflops or matmul_peak_gflops()
@@ -284,7 +300,6 @@ def _is_trl(result: dict) -> bool:
 
 def write_report(results: list[dict], peak: float, args) -> None:
     ref = results[0]
-    trl = next((r for r in results if _is_trl(r)), None)
     lines = [
         "# Training throughput: tunesmith vs TRL SFTTrainer + PEFT and Hugging Face Trainer + PEFT",
         "",
@@ -307,6 +322,7 @@ def write_report(results: list[dict], peak: float, args) -> None:
         mfu_executed = "n/a" if executed is None else f"{executed / r['wall_s'] / (peak * 1e9):.1%}"
         per_cpu, ref_per_cpu = r["real_tokens"] / r["cpu_s"], ref["real_tokens"] / ref["cpu_s"]
         loop, ref_loop = r["real_tokens"] / r["loop_s"], ref["real_tokens"] / ref["loop_s"]
+        trl = next((t for t in results if _is_trl(t) and t.get("precision") == r.get("precision")), None)
         vs_trl = "n/a" if trl is None else f"{speed / (trl['real_tokens'] / trl['wall_s']):.2f}×"
         rss_vs_trl = "n/a" if trl is None else f"{r['peak_rss_mb'] / trl['peak_rss_mb']:.2f}×"
         lines.append(f"| {r['recipe']} | {speed:.0f} | {speed / (ref['real_tokens'] / ref['wall_s']):.2f}× | "

@@ -227,5 +227,5 @@ def plan(config: ProjectConfig, n_train_examples: int, token_lengths: list[int],
                                 "memory goes back at once, and steps take up to ~1.6× these times.")
         if config.training.mixed_precision == "bf16":
             result.notes.append("training.mixed_precision is bf16: these times are float32's; bfloat16 steps took "
-                                "~0.6× as long on a CPU with AVX512-BF16, and longer where it is emulated.")
+                                "~0.73× as long on a CPU with AVX512-BF16, and longer where it is emulated.")
     return result
