@@ -133,3 +133,16 @@ def test_recommends_a_leaner_method_only_when_the_chosen_one_cannot_fit(tiny_lm_
     tight = plan(full, 64, LENGTHS, calibration=fake_calibration)
     assert not tight.fits and tight.recommendations
     assert {e.setting.method for e in tight.recommendations} == {"lora"}
+
+
+@pytest.mark.parametrize(("native", "precision", "expected"), [
+    (True, "no", "computes bfloat16 natively"), (False, "no", None), (True, "bf16", "these times are float32's"),
+    (False, "bf16", "these times are float32's")])
+def test_plan_says_what_bf16_would_do_here(tiny_lm_dir, fake_calibration, monkeypatch, native, precision, expected):
+    import tunesmith.train.sharding as sharding
+
+    monkeypatch.setattr(sharding, "native_bf16", lambda device: native)
+    result = plan(config_for(tiny_lm_dir, mixed_precision=precision), 64, LENGTHS, calibration=fake_calibration,
+                  advise=False)
+    said = [note for note in result.notes if "bfloat16" in note or "bf16" in note]
+    assert [expected in note for note in said] == ([True] if expected else [])
