@@ -55,6 +55,8 @@ def test_old_run_configs_still_load():
      r"option\(s\) r do not apply to method 'full' \(its options: model_dropout, train_embeddings\)"),
     ({"name": "lora", "r": 0}, r"method\.r: Input should be greater than or equal to 1"),
     ({"name": "adapter", "activation": "swish"}, r"method\.activation: Input should be 'gelu'"),
+    ({"name": "full", "train_embeddings": "maybe"},
+     r"method\.train_embeddings: must be 'auto', true or false, got 'maybe'\. Fix"),  # one message, not two
 ])
 def test_bad_method_sections_get_one_line(section, message):
     with pytest.raises(ConfigError, match=message):

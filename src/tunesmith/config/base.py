@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, PlainValidator, model_validator
 
 
 def nearest(word: str, choices: list[str]) -> str | None:
@@ -32,3 +32,17 @@ class Section(BaseModel):
                         f"unknown key '{key}' in {cls.__name__}.{tip} Valid keys: {', '.join(known)}"
                     )
         return data
+
+
+def _auto_or_switch(value: Any) -> Any:
+    if value == "auto" or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):  # --set training.x=true
+        return value.strip().lower() == "true"
+    raise ValueError(f"must be 'auto', true or false, got {value!r}")
+
+
+# A setting that is true, false or "auto" (resolved by config/auto.py or the owner of the setting), checked in one
+# place, so a bad value gets one message rather than one per member of the union.
+Switch = Annotated[bool | Literal["auto"],
+                   PlainValidator(_auto_or_switch, json_schema_input_type=bool | Literal["auto"])]

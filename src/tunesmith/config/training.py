@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainValidator, model_validator
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Section, Switch
 from tunesmith.config.preference import ObjectiveName
 
 AUTO = "auto"  # resolved from the task and the data by config/auto.py, before training or planning
@@ -40,18 +40,6 @@ def _auto_or(kind: type, low: float, above: bool) -> Any:
 
 Positive = _auto_or(float, 0, above=True)
 Count = _auto_or(int, 1, above=False)
-
-
-def _auto_or_switch(value: Any) -> Any:
-    if value == AUTO or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):  # --set training.x=true
-        return value.strip().lower() == "true"
-    raise ValueError(f"must be 'auto', true or false, got {value!r}")
-
-
-Switch = Annotated[bool | Literal["auto"],
-                   PlainValidator(_auto_or_switch, json_schema_input_type=bool | Literal["auto"])]
 
 
 class TrainingConfig(Section):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from tunesmith.config.base import Switch
 from tunesmith.methods.low_rank import blocks_flops
 from tunesmith.methods.registry import EMBEDDING_TASKS, Costs, Family, Method, MethodOptions, register
 from tunesmith.progress import console
@@ -27,7 +28,7 @@ class FullOptions(MethodOptions):
         None, ge=0.0, lt=1.0, description="Dropout set on every dropout field of the model's config (attention, "
         "hidden, embedding, classifier: whichever the architecture has) while training; empty keeps the "
         "checkpoint's own values.")
-    train_embeddings: bool | Literal["auto"] = Field(
+    train_embeddings: Switch = Field(
         "auto", description="Whether the token-embedding matrix trains. auto: not when an encoder learns to "
         "classify, where it is half of minilm-l6's weights (its gradient and AdamW state are 0.14 GB) and a "
         "training set moves only the rows of its own tokens, away from the rest; yes otherwise (chat "
