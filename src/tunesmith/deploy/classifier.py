@@ -49,13 +49,18 @@ def export_classifier(run, format: str, folder: Path, settings: ExportConfig) ->
                              "Export it with --format hf (or adapter).")
     from tunesmith.embeddings.fewshot import RECIPE_KEY
 
+    recipe = run.info.raw.get(RECIPE_KEY)
+    head_recipe = recipe in ("embedding", "pooled")  # an encoder + a head on its pooled embedding
+    if head_recipe and format != "hf":
+        raise TunesmithError(f"--format {format}: a {recipe}-recipe classifier (an encoder + a head on its pooled "
+                             "embedding) exports as one sentence-transformers folder.", "Export it with --format hf.")
     labels = list(run.labels or [])
     texts, source = held_out_texts(run, settings.parity_prompts)
     reference = _labels(run.model, run.tokenizer, texts, labels)
-    if run.info.raw.get(RECIPE_KEY) in ("embedding", "pooled"):  # an encoder + a head on its pooled embedding
+    if head_recipe:
         from tunesmith.embeddings.classifier_export import export_head_classifier
 
-        candidate = export_head_classifier(run, format, folder, texts, _labels)
+        candidate = export_head_classifier(run, folder, texts, _labels)
         label = "sentence-transformers folder with the head as its Dense module (reloaded from the export folder)"
     elif format == "hf":
         save_hf(merged_model(run), run.tokenizer, folder, run.folder.inference_contract())

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tunesmith.errors import TunesmithError
-
 HEAD_MODULE = "3_Dense"
 LABELS_FILE = "tunesmith-classifier.json"
 
@@ -52,17 +50,13 @@ def read_classifier(folder: Path):
     return model.eval(), labels
 
 
-def export_head_classifier(run, format: str, folder: Path, texts: list[str], label_of) -> object:
+def export_head_classifier(run, folder: Path, texts: list[str], label_of) -> object:
     """Write the folder; return the reloaded classifier's answers on `texts` (`label_of(model, tokenizer,
     texts, labels)`, deploy/classifier.py's), for the parity check."""
     from tunesmith.deploy import parity
     from tunesmith.embeddings.encoder import SentenceEncoder
     from tunesmith.embeddings.export import write_sentence_transformers
 
-    recipe = run.info.raw.get("recipe")
-    if format != "hf":
-        raise TunesmithError(f"--format {format}: a {recipe}-recipe classifier (an encoder + a head on its pooled "
-                             "embedding) exports as one sentence-transformers folder.", "Export it with --format hf.")
     model = run.model
     encoder = model.encoder.merge_and_unload() if hasattr(model.encoder, "merge_and_unload") else model.encoder
     write_sentence_transformers(SentenceEncoder(encoder, run.tokenizer, model.pooling, model.normalize,
