@@ -50,9 +50,7 @@ class Calibration:
 
     def baseline(self, method: str) -> float:
         """The fixed memory of a process training by `method` (a registered method's name)."""
-        from tunesmith.methods import get_method
-
-        return self.process_baseline + (self.peft_baseline if get_method(method).peft else 0.0)
+        return method_baseline(method, self.process_baseline, self.peft_baseline)
 
     def to_json(self) -> dict:
         return {"rates": asdict(self.rates), "process_baseline": self.process_baseline,
@@ -64,6 +62,13 @@ class Calibration:
         return cls(Rates(**data["rates"]), float(data["process_baseline"]), data["machine"],
                    float(data.get("measured_at", 0.0)), tuple(data.get("checks", ())),
                    float(data.get("peft_baseline", 0.0)))
+
+
+def method_baseline(method: str, process: float, peft: float) -> float:
+    """A process's fixed memory, plus PEFT's when `method` is built on it."""
+    from tunesmith.methods import get_method
+
+    return process + (peft if get_method(method).peft else 0.0)
 
 
 def disagreement(check: dict) -> float:

@@ -76,10 +76,11 @@ def worst_step_peak(config: ProjectConfig, facts: DataFacts, baseline: float | N
     step = objective_work(StepShape(batch, length, targets), get_objective(training.objective)).trained
     trainable = trainable_params(shape, config.method, facts.labels)
     if baseline is None:
-        from tunesmith.plan.calibrate import Calibration, cached_calibration
+        from tunesmith.plan.calibrate import cached_calibration, method_baseline
 
-        known = cached_calibration() or Calibration(None, DEFAULT_BASELINE, {}, peft_baseline=DEFAULT_PEFT_BASELINE)
-        baseline = known.baseline(config.method.name)
+        cached = cached_calibration()
+        baseline = (cached.baseline(config.method.name) if cached else
+                    method_baseline(config.method.name, DEFAULT_BASELINE, DEFAULT_PEFT_BASELINE))
 
     def peak(ckpt: bool, release: bool) -> float:
         return peak_memory(shape, config.method, step, trainable, shape.total_params, baseline, config.model.dtype,
